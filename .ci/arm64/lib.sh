@@ -1,0 +1,42 @@
+# Shared settings for the ARM64 emulation check; sourced by setup.sh, run.sh and bench.sh.
+# Everything lives under one cache folder so the x64 install in the repo is never touched.
+
+ARM64_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+ARM64_DIR="${EDGESIGHT_ARM64_DIR:-$ARM64_REPO/.cache/arm64}"
+# The arm64 copy of the project: package files, node_modules built for arm64, dist/ and these scripts.
+ARM64_APP="$ARM64_DIR/app"
+ARM64_NODE_DIR="$ARM64_DIR/node"
+ARM64_NODE="$ARM64_NODE_DIR/bin/node"
+ARM64_PLUGIN="$ARM64_DIR/libinsn.so"
+ARM64_SHARED="${EDGESIGHT_SHARED:-$(cd "$ARM64_REPO/.." && pwd)/shared}"
+# The CPU models of the boards the product targets: Pi 4 and Pi 5.
+ARM64_CPUS=(${EDGESIGHT_ARM64_CPUS:-cortex-a72 cortex-a76})
+
+arm64_log() { printf '[arm64 %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+arm64_die() { printf '[arm64] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Copies the compiled project and the check scripts into the arm64 app folder, so the arm64 Node
+# resolves every import (onnxruntime-node, sharp, …) from the arm64 node_modules, never from the x64 one.
+# A symlinked dist/ would resolve to its real path and pick up the x64 node_modules.
+arm64_sync_app() {
+  [[ -d "$ARM64_REPO/dist" ]] || arm64_die "no $ARM64_REPO/dist: build the project first (npx tsc -p tsconfig.json)"
+  rm -rf "$ARM64_APP/dist" "$ARM64_APP/ci"
+  cp -a "$ARM64_REPO/dist" "$ARM64_APP/dist"
+  mkdir -p "$ARM64_APP/ci"
+  cp -a "$ARM64_REPO"/.ci/arm64/*.mjs "$ARM64_APP/ci/"
+}
+
+# run_arm64 <cpu> <node args...>: runs the arm64 Node under qemu with the given CPU model, in the
+# arm64 app folder. Goes through binfmt (as a board would exec it), so arm64 child processes work too.
+run_arm64() {
+  local cpu="$1"; shift
+  (cd "$ARM64_APP" && QEMU_CPU="$cpu" EDGESIGHT_SHARED="$ARM64_SHARED" "$ARM64_NODE" "$@")
+}
+
+# run_arm64_counted <cpu> <node args...>: the same under the dynamic qemu-aarch64 with the
+# instruction-counting plugin (the static build cannot load plugins).
+run_arm64_counted() {
+  local cpu="$1"; shift
+  (cd "$ARM64_APP" && EDGESIGHT_SHARED="$ARM64_SHARED" \
+    qemu-aarch64 -cpu "$cpu" -plugin "$ARM64_PLUGIN" "$ARM64_NODE" "$@")
+}
