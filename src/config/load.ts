@@ -1,0 +1,165 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node as YamlNode } from 'yaml';
+import { buildSchema, type JsonSchema } from './schema.js';
+import { ConfigError, type ConfigProblem } from './errors.js';
+import { applyOverrides, collectEnvOverrides, type EnvOverride } from './env.js';
+import type { Config, LoadedConfig } from './types.js';
+
+let cachedSchema: JsonSchema | undefined;
+export function configSchema(): JsonSchema {
+  cachedSchema ??= buildSchema();
+  return cachedSchema;
+}
+
+let cachedValidate: ReturnType<Ajv['compile']> | undefined;
+function validator(): ReturnType<Ajv['compile']> {
+  if (!cachedValidate) {
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+    ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' });
+    cachedValidate = ajv.compile(configSchema());
+  }
+  return cachedValidate;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  hostname?: string;
+}
+
+/** Resolve which file to load: --config, then EDGESIGHT_CONFIG, then none (defaults + env only). */
+export function resolveConfigPath(cliPath: string | undefined, env: NodeJS.ProcessEnv = process.env): string | null {
+  return cliPath ?? env.EDGESIGHT_CONFIG ?? null;
+}
+
+export function loadConfigFile(file: string | null, opts: LoadOptions = {}): LoadedConfig {
+  if (file === null) return parseConfigText('', null, opts);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError(file, [{ path: '', message: `cannot read the config file (${code ?? String(e)})` }]);
+  }
+  return parseConfigText(text, file, opts);
+}
+
+export function parseConfigText(text: string, file: string | null, opts: LoadOptions = {}): LoadedConfig {
+  const env = opts.env ?? process.env;
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const problems: ConfigProblem[] = [];
+  for (const err of doc.errors) {
+    problems.push({ path: '', line: lc.linePos(err.pos[0]).line, message: `YAML syntax: ${err.message.split('\n')[0]}` });
+  }
+  if (problems.length) throw new ConfigError(file, problems);
+
+  const raw: unknown = doc.toJS() ?? {};
+  if (typeof raw !== 'object' || Array.isArray(raw) || raw === null) {
+    throw new ConfigError(file, [{ path: '', line: 1, message: 'the config must be a mapping of sections (device:, camera:, …)' }]);
+  }
+  const data = raw as Record<string, unknown>;
+  const overrides = collectEnvOverrides(env, configSchema(), problems);
+  applyOverrides(data, overrides);
+
+  const validate = validator();
+  if (!validate(data)) {
+    for (const e of validate.errors ?? []) problems.push(describe(e, doc, lc, overrides));
+  }
+  if (problems.length) throw new ConfigError(file, dedupe(problems));
+
+  const config = data as unknown as Config;
+  config.device.id ??= sanitiseId(opts.hostname ?? os.hostname());
+  config.device.name ??= config.device.id;
+  return { config, file: file ? path.resolve(file) : null, dir: file ? path.dirname(path.resolve(file)) : process.cwd() };
+}
+
+function sanitiseId(host: string): string {
+  const id = host.replace(/[^A-Za-z0-9_-]/g, '_').replace(/^[^A-Za-z0-9]+/, '');
+  return id || 'edgesight';
+}
+
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = `${p.path}|${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function pointerToPath(ptr: string): string[] {
+  return ptr === '' ? [] : ptr.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function describe(e: ErrorObject, doc: Document, lc: LineCounter, overrides: EnvOverride[]): ConfigProblem {
+  const segs = pointerToPath(e.instancePath);
+  let keyPath = segs;
+  let message: string;
+  let lineNode: YamlNode | null | undefined;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const extra = String((e.params as { additionalProperty: string }).additionalProperty);
+      keyPath = [...segs, extra];
+      const allowed = Object.keys((e.parentSchema as JsonSchema | undefined)?.properties ?? {});
+      message = `unknown key '${extra}'${allowed.length ? `; expected one of: ${allowed.join(', ')}` : ''}`;
+      lineNode = keyNode(doc, segs, extra);
+      break;
+    }
+    case 'type':
+      message = `must be ${String((e.params as { type: string | string[] }).type).replace(',', ' or ')} (got ${show(e.data)})`;
+      break;
+    case 'enum':
+      message = `must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(', ')} (got ${show(e.data)})`;
+      break;
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum': {
+      const p = e.params as { comparison: string; limit: number };
+      message = `must be ${p.comparison} ${p.limit} (got ${show(e.data)})`;
+      break;
+    }
+    case 'pattern':
+      message = `has an invalid format (got ${show(e.data)}; must match ${(e.params as { pattern: string }).pattern})`;
+      break;
+    default:
+      message = `${e.message ?? 'is invalid'} (got ${show(e.data)})`;
+  }
+  const pathStr = keyPath.join('.');
+  const ov = overrides.find((o) => pathStr === o.path.join('.') || pathStr.startsWith(o.path.join('.') + '.'));
+  if (ov) return { path: pathStr, source: `env ${ov.name}`, message };
+  lineNode ??= valueNode(doc, segs);
+  const offset = lineNode?.range?.[0];
+  return { path: pathStr, line: offset === undefined ? undefined : lc.linePos(offset).line, message };
+}
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s === undefined ? 'nothing' : s.length > 60 ? s.slice(0, 57) + '...' : s;
+}
+
+function valueNode(doc: Document, segs: string[]): YamlNode | null | undefined {
+  for (let n = segs.length; n >= 0; n--) {
+    const node = doc.getIn(segs.slice(0, n), true) as YamlNode | undefined;
+    if (node && typeof node === 'object' && 'range' in node) return node;
+    // a missing value: point at the key of its nearest existing parent
+    if (n > 0) {
+      const k = keyNode(doc, segs.slice(0, n - 1), segs[n - 1]!);
+      if (k) return k;
+    }
+  }
+  return undefined;
+}
+
+function keyNode(doc: Document, parent: string[], key: string): YamlNode | undefined {
+  const map = parent.length ? doc.getIn(parent, true) : doc.contents;
+  if (!isMap(map)) return undefined;
+  for (const pair of map.items) {
+    if (isScalar(pair.key) && String(pair.key.value) === key) return pair.key;
+  }
+  return undefined;
+}

@@ -1,0 +1,168 @@
+/**
+ * The configuration schema: the single source for validation, defaults, env-override typing and the
+ * README's config reference. JSON Schema (not zod) because it is language-neutral: editors with the
+ * YAML language server validate config.yaml against the same file, and it renders to docs without a
+ * second description (zigbee2mqtt does the same). `description` fields are the docs.
+ */
+export type JsonSchema = {
+  type?: string | string[];
+  description?: string;
+  default?: unknown;
+  enum?: readonly unknown[];
+  properties?: Record<string, JsonSchema>;
+  patternProperties?: Record<string, JsonSchema>;
+  additionalProperties?: boolean | JsonSchema;
+  propertyNames?: JsonSchema;
+  items?: JsonSchema;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  pattern?: string;
+  uniqueItems?: boolean;
+  required?: string[];
+  secret?: boolean;
+  [k: string]: unknown;
+};
+
+const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]*$';
+
+const obj = (description: string, properties: Record<string, JsonSchema>, extra: Partial<JsonSchema> = {}): JsonSchema => ({
+  type: 'object',
+  description,
+  properties,
+  additionalProperties: false,
+  default: {},
+  ...extra,
+});
+
+const COCO_DEFAULT_TRACK = ['person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck', 'cat', 'dog'];
+
+export const libcameraSchemaPlaceholder: JsonSchema = obj('Options passed to rpicam-vid (see Camera sources).', {});
+export const ffmpegSchemaPlaceholder: JsonSchema = obj('Options of the ffmpeg source (see Camera sources).', {});
+
+export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSchema } = {}): JsonSchema {
+  return obj('edgesight configuration', {
+    device: obj('This box.', {
+      id: { type: 'string', pattern: ID_PATTERN, maxLength: 64, description: 'Device id used in MQTT topics (`<base>/<id>/…`). Default: the hostname, sanitised.' },
+      name: { type: 'string', maxLength: 128, description: 'Human-readable name (Home Assistant device name). Default: the id.' },
+    }),
+    camera: obj('The one camera this instance reads (several cameras = several instances).', {
+      name: { type: 'string', pattern: ID_PATTERN, maxLength: 64, default: 'camera', description: 'Camera name used in topics.' },
+      source: { type: 'string', enum: ['auto', 'libcamera', 'ffmpeg', 'files'], default: 'auto', description: '`auto` = rpicam-vid/libcamera-vid if on PATH, else the first /dev/video* through ffmpeg, else an error.' },
+      width: { type: 'integer', minimum: 16, maximum: 4096, default: 640, description: 'Capture width in pixels.' },
+      height: { type: 'integer', minimum: 16, maximum: 4096, default: 480, description: 'Capture height in pixels.' },
+      fps: { type: 'number', exclusiveMinimum: 0, maximum: 120, default: 10, description: 'Frames per second asked of the camera (files: the playback rate).' },
+      stall_timeout_s: { type: 'number', exclusiveMinimum: 0, default: 10, description: 'No frame for this long → the capture process is killed and restarted.' },
+      libcamera: fragments.libcamera ?? libcameraSchemaPlaceholder,
+      ffmpeg: fragments.ffmpeg ?? ffmpegSchemaPlaceholder,
+      files: obj('Images from a directory or glob (demo, testing, calibration).', {
+        path: { type: 'string', minLength: 1, description: 'A directory or a glob (`*`, `?`) of JPEG/PNG files; relative paths are resolved against the config file.' },
+        loop: { type: 'boolean', default: true, description: 'Start again after the last image.' },
+      }),
+    }),
+    models: obj('Which models to run. Models are loaded only through manifests.', {
+      detector: { type: 'string', minLength: 1, default: 'ssdlite_mobilenet_v3_small_coco', description: 'Detector: a model name in the cache (`edgesight models list`) or a path to a manifest JSON.' },
+      segmenter: { type: ['string', 'null'], default: 'lraspp_mobilenet_v3_small_voc', description: 'Segmenter model name or manifest path; null = no segmentation.' },
+      precision: { type: 'string', enum: ['int8', 'fp32'], default: 'int8', description: 'Which prepared variant to load.' },
+      cache_dir: { type: ['string', 'null'], default: null, description: 'Where prepared models live. Default: $CACHE_DIRECTORY (systemd), else $XDG_CACHE_HOME/edgesight, else ~/.cache/edgesight.' },
+      auto_prepare: { type: 'boolean', default: true, description: 'On start, fetch/convert/quantize configured models that are missing (from EDGESIGHT_MODELS_MIRROR or upstream).' },
+    }),
+    detection: obj('Detector post-processing.', {
+      score_threshold: { type: 'number', minimum: 0, maximum: 1, default: 0.4, description: 'Minimum score (this SSDLite tops out near 0.65; 0.3–0.45 is sensible).' },
+      nms_iou: { type: 'number', minimum: 0, maximum: 1, default: 0.6, description: 'Per-class non-maximum suppression IoU.' },
+      max_detections: { type: 'integer', minimum: 1, maximum: 1000, default: 100, description: 'Cap on objects per frame (after NMS).' },
+    }),
+    objects: obj('Which labels matter.', {
+      track: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true, default: COCO_DEFAULT_TRACK, description: 'Labels reported in detections, counts and events (detector label names).' },
+      filters: {
+        type: 'object',
+        default: {},
+        description: 'Per-label overrides, e.g. `filters: { person: { min_score: 0.5 } }`.',
+        propertyNames: { type: 'string', minLength: 1 },
+        additionalProperties: obj('Filter for one label.', {
+          min_score: { type: 'number', minimum: 0, maximum: 1, description: 'Minimum score for this label (overrides detection.score_threshold).' },
+        }),
+      },
+    }),
+    segmentation: obj('Segmenter scheduling and input size.', {
+      every: { type: 'integer', minimum: 0, default: 5, description: 'Segment every Nth frame the inference worker accepts; 0 = off.' },
+      width: { type: 'integer', minimum: 16, maximum: 2048, default: 320, description: 'Segmenter input width (multiple of 16).', multipleOf: 16 },
+      height: { type: 'integer', minimum: 16, maximum: 2048, default: 240, description: 'Segmenter input height (multiple of 16).', multipleOf: 16 },
+    }),
+    inference: obj('The inference worker.', {
+      core: { type: 'integer', minimum: -1, default: -1, description: 'CPU core the inference thread is pinned to; -1 = the last core.' },
+      threads: { type: 'integer', minimum: 1, maximum: 64, default: 1, description: 'ONNX Runtime intra-op threads (all pinned; >1 needs that many cores starting at `core`).' },
+      spinning: { type: 'boolean', default: false, description: 'Let ORT threads spin between runs (lower latency, burns the core).' },
+      stall_timeout_s: { type: 'number', exclusiveMinimum: 0, default: 10, description: 'A run longer than this restarts the worker.' },
+    }),
+    pipeline: obj('Frame flow.', {
+      preprocess_concurrency: { type: 'integer', minimum: 1, maximum: 8, default: 1, description: 'Frames decoded/resized at once (off the pinned core).' },
+    }),
+    masks: obj('Low-resolution class masks published on MQTT.', {
+      enabled: { type: 'boolean', default: true, description: 'Publish masks.' },
+      width: { type: ['integer', 'null'], minimum: 1, maximum: 1024, default: null, description: 'Mask width; null = the model output map (e.g. 40).' },
+      height: { type: ['integer', 'null'], minimum: 1, maximum: 1024, default: null, description: 'Mask height; null = the model output map (e.g. 30).' },
+      every: { type: 'integer', minimum: 1, default: 1, description: 'Publish every Nth segmentation.' },
+      on_change: { type: 'boolean', default: false, description: 'Only publish when the map changed.' },
+      encoding: { type: 'string', enum: ['png', 'rle'], default: 'png', description: '`png`: 8-bit PNG of class indices, base64; `rle`: [class, run, class, run, …] row-major.' },
+    }),
+    mqtt: obj('The MQTT broker and topics.', {
+      url: { type: ['string', 'null'], default: null, pattern: '^(mqtts?|wss?|tcp|ssl)://', description: 'Broker URL (`mqtt://host:1883`, `mqtts://host:8883`). null = start an embedded broker on localhost (demo).' },
+      base_topic: { type: 'string', pattern: '^[^+#\\u0000]+$', default: 'edgesight', description: 'Topic prefix.' },
+      client_id: { type: ['string', 'null'], default: null, description: 'MQTT client id; default `edgesight_<device.id>` (stable, unique per device).' },
+      username: { type: ['string', 'null'], default: null, description: 'Username.' },
+      password: { type: ['string', 'null'], default: null, secret: true, description: 'Password (prefer password_file or EDGESIGHT__MQTT__PASSWORD).' },
+      password_file: { type: ['string', 'null'], default: null, description: 'File holding the password.' },
+      ca: { type: ['string', 'null'], default: null, description: 'CA certificate file (PEM) for mqtts://.' },
+      cert: { type: ['string', 'null'], default: null, description: 'Client certificate file (PEM).' },
+      key: { type: ['string', 'null'], default: null, description: 'Client key file (PEM).' },
+      reject_unauthorized: { type: 'boolean', default: true, description: 'Verify the broker certificate.' },
+      keepalive_s: { type: 'integer', minimum: 5, maximum: 3600, default: 30, description: 'Keepalive interval.' },
+      reconnect_max_s: { type: 'number', minimum: 0.5, maximum: 300, default: 5, description: 'Cap of the reconnect backoff.' },
+      queue_size: { type: 'integer', minimum: 1, maximum: 100000, default: 200, description: 'Outgoing messages kept while disconnected (streams drop oldest; retained state keeps the latest per topic).' },
+      qos: obj('QoS per topic class.', {
+        state: { type: 'integer', enum: [0, 1, 2], default: 1, description: 'Retained state (availability, info, counts).' },
+        stream: { type: 'integer', enum: [0, 1, 2], default: 0, description: 'Per-frame streams (detections, masks).' },
+      }),
+      detections: obj('The per-frame detections topic.', {
+        enabled: { type: 'boolean', default: true, description: 'Publish per-frame detections.' },
+        max_rate_hz: { type: 'number', minimum: 0, default: 0, description: 'At most this many messages per second; 0 = every processed frame.' },
+        only_with_objects: { type: 'boolean', default: false, description: 'Skip frames with no tracked object.' },
+      }),
+      snapshot: obj('Annotated JPEG snapshots.', {
+        max_rate_hz: { type: 'number', minimum: 0, default: 1, description: 'At most this many snapshots per second.' },
+        quality: { type: 'integer', minimum: 10, maximum: 100, default: 80, description: 'JPEG quality.' },
+      }),
+      events: obj('Object appear/disappear events.', {
+        min_duration_s: { type: 'number', minimum: 0, default: 1, description: 'A label must be seen this long before `new`.' },
+        end_after_s: { type: 'number', minimum: 0, default: 3, description: 'A label must be gone this long before `end`.' },
+      }),
+      homeassistant: obj('Home Assistant MQTT discovery.', {
+        enabled: { type: 'boolean', default: false, description: 'Publish discovery configs.' },
+        discovery_prefix: { type: 'string', pattern: '^[^+#\\u0000]+$', default: 'homeassistant', description: 'Discovery prefix.' },
+      }),
+      embedded_broker: obj('The embedded broker used when `url` is null.', {
+        host: { type: 'string', default: '127.0.0.1', description: 'Bind address.' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 1883, description: 'Port (0 = any free port).' },
+      }),
+    }),
+    metrics: obj('Latency monitoring.', {
+      stats_interval_s: { type: 'number', minimum: 5, default: 30, description: 'Period of the `stats` topic.' },
+      window_s: { type: 'number', minimum: 5, default: 60, description: 'Sliding window of the percentiles.' },
+      log_interval_s: { type: 'number', minimum: 0, default: 60, description: 'Period of the summary log line; 0 = off.' },
+      http: obj('Prometheus endpoint.', {
+        enabled: { type: 'boolean', default: false, description: 'Serve /metrics.' },
+        bind: { type: 'string', default: '127.0.0.1', description: 'Bind address.' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 9464, description: 'Port.' },
+      }),
+    }),
+    logging: obj('Logs (JSON lines on stdout; pretty on a TTY).', {
+      level: { type: 'string', enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', description: 'Log level.' },
+      pretty: { type: ['boolean', 'string'], enum: [true, false, 'auto'], default: 'auto', description: 'Human-readable logs; `auto` = only on a TTY.' },
+      publish_frames: { type: 'boolean', default: false, description: 'Log a line per published detection message (the demo turns this on).' },
+    }),
+  });
+}
