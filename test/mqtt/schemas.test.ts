@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import sharp from 'sharp';
+import { compileAllSchemas, validatePayload, SCHEMA_DIR } from '../helpers/schema.js';
+import { TOPIC_POLICY, type TopicKind } from '../../src/mqtt/topics.js';
+import { buildMaskPayload } from '../../src/mqtt/mask-encoding.js';
+
+const VOC = ['background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor'];
+
+const detections = {
+  v: 1,
+  camera: 'front',
+  frame_id: 1042,
+  captured_at: 1718000000123,
+  published_at: 1718000000171,
+  width: 640,
+  height: 480,
+  objects: [{ label: 'person', class_id: 1, score: 0.87, box: [0.1, 0.2, 0.35, 0.9], box_px: [64, 96, 224, 432] }],
+};
+
+const event = {
+  v: 1,
+  type: 'new',
+  id: 'front-person-1718000000123',
+  camera: 'front',
+  label: 'person',
+  start_time: 1718000000123,
+  end_time: null,
+  count: 1,
+  max_count: 1,
+  max_score: 0.87,
+  top_score_box: [0.1, 0.2, 0.35, 0.9],
+};
+
+describe('mqtt/schemas', () => {
+  it('every topic kind has a schema file and every schema compiles in ajv strict mode', () => {
+    const files = readdirSync(SCHEMA_DIR).filter((f) => f.endsWith('.schema.json')).map((f) => f.replace('.schema.json', '')).sort();
+    const kinds = [...Object.keys(TOPIC_POLICY), 'snapshot_get'].sort();
+    assert.deepEqual(files, kinds);
+    assert.equal(compileAllSchemas().size, kinds.length);
+  });
+
+  describe('valid payloads pass', () => {
+    it('availability (text)', () => {
+      assert.equal(validatePayload('availability', Buffer.from('online')), 'online');
+      assert.equal(validatePayload('availability', 'offline'), 'offline');
+    });
+    it('objects (decimal text)', () => {
+      assert.equal(validatePayload('objects', Buffer.from('0')), 0);
+      assert.equal(validatePayload('objects', '12'), 12);
+    });
+    it('detections, as a Buffer and as an object; empty objects allowed', () => {
+      validatePayload('detections', Buffer.from(JSON.stringify(detections)));
+      validatePayload('detections', { ...detections, objects: [] });
+    });
+    it('events new/update/end', () => {
+      validatePayload('events', event);
+      validatePayload('events', { ...event, type: 'update', count: 2, max_count: 2 });
+      validatePayload('events', { ...event, type: 'end', count: 0, end_time: 1718000004000, duration_s: 3.877 });
+    });
+    it('info and stats', () => {
+      validatePayload('info', {
+        v: 1, version: '0.1.0', device: 'pi5', base_topic: 'edgesight', started_at: 1718000000000,
+        cameras: [{ id: 'front', width: 640, height: 480, source: 'libcamera' }],
+        models: [{ role: 'detector', name: 'ssdlite_mobilenet_v3', precision: 'int8' }],
+        config: { mqtt: { url: 'mqtt://broker', password: '<redacted>' } },
+      });
+      validatePayload('stats', { v: 1, fps: 9.8, anything: { goes: true } });
+    });
+    for (const encoding of ['png', 'rle'] as const) {
+      it(`mask (${encoding}) built by buildMaskPayload`, async () => {
+        const map = new Uint8Array(40 * 30);
+        map.fill(15, 300, 500);
+        const payload = await buildMaskPayload({ camera: 'front', frameId: 7, capturedAt: 1718000000123.4, publishedAt: 1718000000190.6, map, width: 40, height: 30, frameWidth: 640, frameHeight: 480, classes: VOC, encoding });
+        const parsed = validatePayload('mask', Buffer.from(JSON.stringify(payload))) as Record<string, unknown>;
+        assert.equal(parsed.encoding, encoding);
+      });
+    }
+    it('snapshot (a real JPEG)', async () => {
+      const jpeg = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#123456' } }).jpeg().toBuffer();
+      validatePayload('snapshot', jpeg);
+    });
+  });
+
+  describe('invalid payloads fail, listing every error', () => {
+    const bad: Array<[TopicKind, unknown, RegExp[]]> = [
+      ['availability', 'maybe', [/must be equal to one of the allowed values/]],
+      ['objects', '-1', [/not a plain decimal integer/]],
+      ['objects', '1.5', [/not a plain decimal integer/]],
+      ['objects', '{"count":1}', [/not a plain decimal integer/]],
+      ['detections', '{not json', [/not JSON/]],
+      ['detections', { ...detections, v: 2 }, [/\/v must be equal to constant/]],
+      ['detections', { ...detections, frameId: 1 }, [/must NOT have additional properties/, /frameId/]],
+      [
+        'detections',
+        { ...detections, objects: [{ label: 'person', class_id: -1, score: 1.2, box: [0.1, 0.2, 1.5] }] },
+        [/\/objects\/0\/class_id must be >= 0/, /\/objects\/0\/score must be <= 1/, /\/objects\/0\/box must NOT have fewer than 4 items/],
+      ],
+      ['detections', { ...detections, objects: [{ label: 'person', class_id: 1, score: 0.5, box: [0.5, 0.2, 0.1, 0.9] }] }, [/corners are not ordered/]],
+      ['detections', { ...detections, captured_at: '2024-06-10T00:00:00Z' }, [/\/captured_at must be integer/]],
+      ['events', { ...event, type: 'start' }, [/\/type must be equal to one of the allowed values/]],
+      ['events', { ...event, type: 'end', count: 0, end_time: null }, [/\/end_time must be integer/, /must have required property 'duration_s'/]],
+      ['events', { ...event, end_time: 1718000009999 }, [/\/end_time must be null/]],
+      ['events', { ...event, type: 'end', count: 0, end_time: 5, duration_s: 0 }, [/before \/start_time/]],
+      ['events', { ...event, count: 3, max_count: 2 }, [/exceeds \/max_count/]],
+      ['mask', { v: 1, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'rle', data: 'AAAA' }, [/\/data must be array/]],
+      ['mask', { v: 1, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'png', data: [0, 4] }, [/\/data must be string/]],
+      ['mask', { v: 1, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'rle', data: [0, 3] }, [/does not decode: .*add up to 3/]],
+      ['mask', { v: 1, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'rle', data: [0, 2, 3, 2] }, [/class index 3 but \/classes names only 1/]],
+      ['mask', { v: 1, encoding: 'gif' }, [/must have required property 'camera'/, /must have required property 'data'/, /\/encoding must be equal to one of the allowed values/]],
+      ['stats', { fps: 1 }, [/must have required property 'v'/]],
+      ['info', { v: 1 }, [/required property 'version'/, /required property 'models'/]],
+      ['snapshot', Buffer.from('not a jpeg'), [/SOI/, /EOI/]],
+    ];
+    for (const [kind, payload, res] of bad) {
+      it(`${kind}: ${JSON.stringify(payload).slice(0, 70)}`, () => {
+        assert.throws(
+          () => validatePayload(kind, payload),
+          (e: Error) => {
+            for (const re of res) assert.match(e.message, re);
+            return true;
+          },
+        );
+      });
+    }
+  });
+});
