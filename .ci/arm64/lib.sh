@@ -26,17 +26,33 @@ arm64_sync_app() {
   cp -a "$ARM64_REPO"/.ci/arm64/*.mjs "$ARM64_APP/ci/"
 }
 
+# qemu-user 7.2 shows the guest the host's x86 /proc/cpuinfo, on which onnxruntime's cpuinfo library
+# crashes (SIGSEGV when loading the binding). Each run gets an ARM /proc/cpuinfo for its CPU model,
+# bind-mounted in a private mount namespace (see cpuinfo.mjs); the host's /proc is untouched.
+arm64_cpuinfo() {
+  local cpu="$1" f="$ARM64_DIR/cpuinfo.$1"
+  (cd "$ARM64_APP" && QEMU_CPU="$cpu" "$ARM64_NODE" ci/cpuinfo.mjs > "$f.tmp") || arm64_die "cpuinfo.mjs failed for $cpu"
+  mv "$f.tmp" "$f"
+  printf '%s' "$f"
+}
+arm64_in_ns() {
+  local cpuinfo="$1"; shift
+  unshare --mount --propagation private sh -c 'mount --bind "$0" /proc/cpuinfo && exec "$@"' "$cpuinfo" "$@"
+}
+
 # run_arm64 <cpu> <node args...>: runs the arm64 Node under qemu with the given CPU model, in the
 # arm64 app folder. Goes through binfmt (as a board would exec it), so arm64 child processes work too.
 run_arm64() {
   local cpu="$1"; shift
-  (cd "$ARM64_APP" && QEMU_CPU="$cpu" EDGESIGHT_SHARED="$ARM64_SHARED" "$ARM64_NODE" "$@")
+  local cpuinfo; cpuinfo="$(arm64_cpuinfo "$cpu")"
+  (cd "$ARM64_APP" && QEMU_CPU="$cpu" EDGESIGHT_SHARED="$ARM64_SHARED" arm64_in_ns "$cpuinfo" "$ARM64_NODE" "$@")
 }
 
 # run_arm64_counted <cpu> <node args...>: the same under the dynamic qemu-aarch64 with the
-# instruction-counting plugin (the static build cannot load plugins).
+# instruction-counting plugin (the static build cannot load plugins). Child processes are not counted.
 run_arm64_counted() {
   local cpu="$1"; shift
+  local cpuinfo; cpuinfo="$(arm64_cpuinfo "$cpu")"
   (cd "$ARM64_APP" && EDGESIGHT_SHARED="$ARM64_SHARED" \
-    qemu-aarch64 -cpu "$cpu" -plugin "$ARM64_PLUGIN" "$ARM64_NODE" "$@")
+    arm64_in_ns "$cpuinfo" qemu-aarch64 -cpu "$cpu" -plugin "$ARM64_PLUGIN" "$ARM64_NODE" "$@")
 }

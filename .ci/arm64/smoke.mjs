@@ -1,0 +1,214 @@
+// ARM64 smoke check: runs the project's native dependencies and models under the current Node, and
+// writes the figures as JSON. run.sh runs it once with the x64 node (the reference) and then with the
+// arm64 node under qemu for each CPU model, passing the x64 JSON as --ref.
+//
+//   node smoke.mjs --out result.json [--ref x64.json]
+//
+// Exits 1 when any check fails; every failure names what differed and by how much.
+import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { machine, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { hwcaps } from './cpuinfo.mjs';
+import { buildQdq, opTypes, qdqModelBytes, toCodes } from './qdq.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+const { values: args } = parseArgs({ options: { out: { type: 'string' }, ref: { type: 'string' } } });
+if (!args.out) throw new Error('smoke.mjs: --out <file> is required');
+const ref = args.ref ? JSON.parse(readFileSync(args.ref, 'utf8')) : undefined;
+
+const SHARED = process.env.EDGESIGHT_SHARED ?? resolve(here, '../../../shared');
+const MODELS = join(SHARED, 'models');
+const FIX = join(MODELS, 'reference/fixtures');
+// Tolerances. fp32 across runtimes/ISAs: summation order and FMA differ, so allow float noise but far
+// below anything that changes a detection. int8: one quantization step (rounding ties) at most.
+const TOL = { scoreAbs: 1e-3, boxAbs: 5e-3, segLogitAbs: 5e-3, segAgreement: 0.97, resizeAbs: 2, qdqSteps: 1, qdqDifferFrac: 0.01 };
+
+const result = { node: process.version, arch: process.arch, machine: machine(), qemuCpu: process.env.QEMU_CPU ?? null, checks: {} };
+const failures = [];
+const say = (s) => process.stdout.write(s + '\n');
+
+async function check(name, fn) {
+  const t0 = performance.now();
+  try {
+    const r = await fn();
+    result.checks[name] = { ok: true, ...r };
+    say(`  ok    ${name}${r?.summary ? ': ' + r.summary : ''}`);
+  } catch (err) {
+    failures.push(name);
+    result.checks[name] = { ok: false, error: String(err?.stack ?? err) };
+    say(`  FAIL  ${name}: ${err?.message ?? err}`);
+  }
+  // Emulated wall time is logged for budgeting the CI step only; it says nothing about board speed.
+  result.checks[name].wallMs = Math.round(performance.now() - t0);
+}
+
+const f32 = (path) => {
+  const b = readFileSync(path);
+  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+};
+const maxAbsDiff = (a, b) => {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+const sha = (buf) => createHash('sha256').update(buf).digest('hex').slice(0, 16);
+const findUp = (rel) => {
+  for (let d = here; ; d = dirname(d)) {
+    if (existsSync(join(d, rel))) return join(d, rel);
+    if (d === dirname(d)) throw new Error(`${rel} not found above ${here}`);
+  }
+};
+/** Paths of the native libraries this process mapped: proves which build was loaded. */
+const mappedNative = (needle) =>
+  [...new Set(readFileSync('/proc/self/maps', 'utf8').split('\n').map((l) => l.split(/\s+/)[5]).filter((p) => p && p.includes(needle)))];
+
+say(`edgesight arm64 smoke — node ${process.version} ${process.arch}, uname -m ${machine()}, QEMU_CPU ${result.qemuCpu ?? '(none)'}`);
+
+await check('platform', async () => {
+  const { checkPlatform } = await import(findUp('dist/src/service/platform.js'));
+  checkPlatform({ arch: process.arch, platform: process.platform, machine: machine() });
+  if (ref && process.arch !== 'arm64') throw new Error(`expected the arm64 node here, got ${process.arch}`);
+  if (ref && machine() !== 'aarch64') throw new Error(`uname -m is ${machine()}, expected aarch64`);
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const part = /CPU part\s*:\s*(\S+)/.exec(cpuinfo)?.[1] ?? null;
+  const model = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1] ?? /Model\s*:\s*(.+)/.exec(cpuinfo)?.[1] ?? null;
+  const features = process.arch === 'arm64' ? hwcaps() : null;
+  if (ref && result.qemuCpu === 'cortex-a76' && !features.includes('asimddp')) throw new Error('A76 without asimddp (sdot) in HWCAP');
+  if (ref && result.qemuCpu === 'cortex-a72' && features.includes('asimddp')) throw new Error('A72 claims asimddp (sdot) in HWCAP');
+  Object.assign(result, { cpuPart: part, cpuModel: model, hwcaps: features });
+  return { summary: `cpu part ${part ?? '-'} (${model ?? '-'}); hwcaps ${features ? features.join(' ') : '(x86 host)'}` };
+});
+
+let ort, sharp;
+await check('load onnxruntime-node', async () => {
+  ort = require('onnxruntime-node');
+  const lib = mappedNative('onnxruntime_binding.node');
+  const want = `linux/${process.arch}/onnxruntime_binding.node`;
+  if (!lib.length || !lib.every((p) => p.endsWith(want))) throw new Error(`loaded ${lib.join(', ') || 'no binding'}, want …/${want}`);
+  const version = require('onnxruntime-node/package.json').version;
+  return { version, binding: lib[0], summary: `${version} from ${lib[0].split('/node_modules/')[1]}` };
+});
+
+await check('load sharp', async () => {
+  sharp = require('sharp');
+  const lib = mappedNative(`sharp-linux-${process.arch}`);
+  if (!lib.length) throw new Error(`sharp-linux-${process.arch} native module not mapped`);
+  return { versions: sharp.versions, summary: `sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}` };
+});
+
+await check('sharp decode + resize astronaut.png', async () => {
+  const img = join(SHARED, 'data/photos/astronaut.png');
+  const { data, info } = await sharp(img).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const small = await sharp(img).removeAlpha().resize(320, 320, { fit: 'fill' }).raw().toBuffer();
+  const r = { width: info.width, height: info.height, decodeSha: sha(data), resizeSha: sha(small), resized: small.toString('base64') };
+  if (info.width !== 512 || info.height !== 512 || info.channels !== 3) throw new Error(`decoded ${info.width}×${info.height}×${info.channels}`);
+  let summary = `512×512 decode sha ${r.decodeSha}`;
+  if (ref) {
+    const x = ref.checks['sharp decode + resize astronaut.png'];
+    // PNG decode is lossless: it must match bit for bit. Resampling may take other SIMD paths.
+    if (r.decodeSha !== x.decodeSha) throw new Error(`decoded pixels differ from x64 (${r.decodeSha} vs ${x.decodeSha})`);
+    const d = maxAbsDiff(small, Buffer.from(x.resized, 'base64'));
+    r.resizeMaxDiffVsX64 = d;
+    if (d > TOL.resizeAbs) throw new Error(`320×320 resize differs from x64 by up to ${d} levels (tolerance ${TOL.resizeAbs})`);
+    summary += `, identical to x64; resize max diff vs x64 ${d}`;
+  }
+  return { ...r, summary };
+});
+
+const sessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 };
+
+await check('fp32 detector on fixture', async () => {
+  const s = await ort.InferenceSession.create(join(MODELS, 'reference/ssdlite_mobilenet_v3_small_320_coco_fp32.onnx'), sessionOptions);
+  const out = await s.run({ image: new ort.Tensor('float32', f32(join(FIX, 'astronaut.input_nchw.f32')), [1, 3, 320, 320]) });
+  const scores = out.class_predictions.data, boxes = out.box_encodings.data;
+  const wantScores = f32(join(FIX, 'astronaut.class_predictions.f32')), wantBoxes = f32(join(FIX, 'astronaut.box_encodings.f32'));
+  const ds = maxAbsDiff(scores, wantScores), db = maxAbsDiff(boxes, wantBoxes);
+  // Same labels: every (anchor, class) the fixture scores ≥ threshold + 0.05 must pass the threshold here, and vice versa.
+  const thr = JSON.parse(readFileSync(join(FIX, 'astronaut.detections.json'), 'utf8')).score_threshold;
+  const flip = [];
+  for (let i = 0; i < scores.length; i++) {
+    if (i % 91 === 0) continue;
+    if ((wantScores[i] >= thr + 0.05 && scores[i] < thr) || (scores[i] >= thr + 0.05 && wantScores[i] < thr)) flip.push(i);
+  }
+  await s.release();
+  if (ds > TOL.scoreAbs) throw new Error(`class scores differ from the fixture by ${ds.toExponential(2)} (tolerance ${TOL.scoreAbs})`);
+  if (db > TOL.boxAbs) throw new Error(`box encodings differ from the fixture by ${db.toExponential(2)} (tolerance ${TOL.boxAbs})`);
+  if (flip.length) throw new Error(`${flip.length} anchor/class scores cross the threshold ${thr} (first: anchor ${Math.floor(flip[0] / 91)} class ${flip[0] % 91})`);
+  return { scoreMaxAbsDiff: ds, boxMaxAbsDiff: db, summary: `max |Δ| vs fixture: scores ${ds.toExponential(2)}, boxes ${db.toExponential(2)}; no label flips` };
+});
+
+await check('fp32 LR-ASPP at 320×240', async () => {
+  const s = await ort.InferenceSession.create(join(MODELS, 'lraspp/lraspp_mobilenet_v3_small_voc_fp32.onnx'), sessionOptions);
+  // The first 240 rows of the detector's fixture input: the same bits on every machine.
+  const input = f32(join(FIX, 'astronaut.input_nchw.f32'));
+  const crop = new Float32Array(3 * 240 * 320);
+  for (let c = 0; c < 3; c++) crop.set(input.subarray(c * 320 * 320, c * 320 * 320 + 240 * 320), c * 240 * 320);
+  const out = await s.run({ image: new ort.Tensor('float32', crop, [1, 3, 240, 320]) });
+  const logits = out.logits.data, [, C, h, w] = out.logits.dims;
+  await s.release();
+  if (C !== 21 || h !== 30 || w !== 40) throw new Error(`logits dims ${out.logits.dims.join('×')}, want 1×21×30×40`);
+  const mask = new Uint8Array(h * w);
+  for (let p = 0; p < h * w; p++) {
+    let best = 0;
+    for (let c = 1; c < C; c++) if (logits[c * h * w + p] > logits[best * h * w + p]) best = c;
+    mask[p] = best;
+  }
+  const person = mask.reduce((n, v) => n + (v === 15), 0) / mask.length;
+  const r = { mask: Buffer.from(mask).toString('base64'), logitsSha: sha(Buffer.from(logits.buffer)), personFrac: person };
+  let summary = `mask 40×30, person ${(person * 100).toFixed(1)}%`;
+  if (ref) {
+    const x = ref.checks['fp32 LR-ASPP at 320×240'];
+    const xm = Buffer.from(x.mask, 'base64');
+    const agree = mask.reduce((n, v, i) => n + (v === xm[i]), 0) / mask.length;
+    r.maskAgreementVsX64 = agree;
+    if (agree < TOL.segAgreement) throw new Error(`mask agrees with x64 on ${(agree * 100).toFixed(2)}% of cells (< ${TOL.segAgreement * 100}%)`);
+    summary += `, agreement with x64 ${(agree * 100).toFixed(2)}%`;
+  } else if (person < 0.2) {
+    throw new Error(`only ${(person * 100).toFixed(1)}% person in the astronaut photo`);
+  }
+  return { ...r, summary };
+});
+
+await check('int8 QDQ conv/depthwise/pointwise', async () => {
+  const net = buildQdq();
+  const dir = mkdtempSync(join(tmpdir(), 'edgesight-qdq-'));
+  const r = {};
+  try {
+    for (const act of ['int8', 'uint8']) {
+      const optimized = join(dir, `opt-${act}.onnx`);
+      const s = await ort.InferenceSession.create(qdqModelBytes(net, act), { ...sessionOptions, optimizedModelFilePath: optimized });
+      const out = await s.run({ input: new ort.Tensor('float32', net.input, net.dims) });
+      await s.release();
+      const codes = toCodes(out.output.data, net.outQ);
+      let maxStep = 0, differ = 0;
+      codes.forEach((c, i) => { const d = Math.abs(c - net.reference[i]); if (d) differ++; maxStep = Math.max(maxStep, d); });
+      // The op types ORT actually ran: QLinearConv means the fused int8 kernels were used.
+      const ops = opTypes(readFileSync(optimized));
+      const e = { maxStepVsRef: maxStep, differVsRef: differ, ops, codesSha: sha(Buffer.from(codes.buffer)) };
+      if (ref) {
+        const x = ref.checks['int8 QDQ conv/depthwise/pointwise'][act];
+        e.identicalToX64 = e.codesSha === x.codesSha;
+      }
+      r[act] = e;
+      if ((ops['com.microsoft.QLinearConv'] ?? 0) + (ops.QLinearConv ?? 0) !== 3)
+        throw new Error(`${act}: ORT did not fuse the 3 Q/DQ convs into QLinearConv (optimized graph: ${JSON.stringify(ops)})`);
+      if (maxStep > TOL.qdqSteps || differ > TOL.qdqDifferFrac * codes.length)
+        throw new Error(`${act}: ${differ}/${codes.length} codes differ from the integer reference, up to ${maxStep} steps`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const fmt = (a) => `${a}: ${r[a].differVsRef} off by ≤${r[a].maxStepVsRef}, ops ${JSON.stringify(r[a].ops)}` +
+    (ref ? (r[a].identicalToX64 ? ', = x64' : ', ≠ x64 codes') : '');
+  return { ...r, summary: `${fmt('int8')}; ${fmt('uint8')}` };
+});
+
+writeFileSync(args.out, JSON.stringify(result, null, 1));
+say(failures.length ? `smoke FAILED (${failures.join(', ')})` : 'smoke passed');
+process.exitCode = failures.length ? 1 : 0;
