@@ -384,11 +384,13 @@ class Converter {
       case BuiltinOperator.MUL:
         return this.binary(op, op.builtinCode === BuiltinOperator.ADD ? 'Add' : 'Mul', o.kind === 'elementwise' ? o.activation : 'none');
       case BuiltinOperator.HARD_SWISH: {
+        // Two DQs (one per consumer) in qdq form; the same value in float form.
         const x = this.dq(this.in(op, 0));
+        const x2 = this.dq(this.in(op, 0));
         const base = this.baseName(this.tensor(out));
         // HardSigmoid(x) = max(0, min(1, x/6 + 0.5)) = relu6(x + 3)/6; opset 13 has no HardSwish.
         const h = this.b.op('HardSigmoid', [x.name], `${base}/hsig`, { alpha: f(1 / 6) });
-        const y = this.b.op('Mul', [x.name, h], `${base}/hswish`);
+        const y = this.b.op('Mul', [x2.name, h], `${base}/hswish`);
         return this.finish({ name: y, layout: x.layout }, out, 'none');
       }
       case BuiltinOperator.LOGISTIC:
