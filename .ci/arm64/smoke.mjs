@@ -26,7 +26,7 @@ const MODELS = join(SHARED, 'models');
 const FIX = join(MODELS, 'reference/fixtures');
 // Tolerances. fp32 across runtimes/ISAs: summation order and FMA differ, so allow float noise but far
 // below anything that changes a detection. int8: one quantization step (rounding ties) at most.
-const TOL = { scoreAbs: 1e-3, boxAbs: 5e-3, segLogitAbs: 5e-3, segAgreement: 0.97, resizeAbs: 2, qdqSteps: 1, qdqDifferFrac: 0.01 };
+const TOL = { scoreAbs: 1e-3, boxAbs: 5e-3, segLogitAbs: 5e-3, segAgreement: 0.97, resizeAbs: 2, qdqSteps: 1, qdqDifferFrac: 0.01, detBox: 0.02 };
 
 const result = { node: process.version, arch: process.arch, machine: machine(), qemuCpu: process.env.QEMU_CPU ?? null, checks: {} };
 const failures = [];
@@ -208,6 +208,102 @@ await check('int8 QDQ conv/depthwise/pointwise', async () => {
     (ref ? (r[a].identicalToX64 ? ', = x64' : ', ≠ x64 codes') : '');
   return { ...r, summary: `${fmt('int8')}; ${fmt('uint8')}` };
 });
+
+// The product's own converter (src/models/convert.ts) turns the upstream int8 TFLite into a faithful
+// QDQ ONNX: the real int8 detector kernels, layer for layer. The x64 run converts (conversion is not
+// what is under test) and stores models and outputs next to --out; arm64 runs load and compare.
+await check('int8 QDQ detector (converted TFLite)', async () => {
+  const outDir = dirname(resolve(args.out));
+  const input = f32(join(FIX, 'astronaut.input_nchw.f32'));
+  const anchors = f32(join(FIX, 'anchors_ycxchw.f32'));
+  const thr = JSON.parse(readFileSync(join(FIX, 'astronaut.detections.json'), 'utf8')).score_threshold;
+  const r = {};
+  for (const act of ['int8', 'uint8']) {
+    const model = join(outDir, `qdq-detector-${act}.onnx`);
+    if (!ref) {
+      const { convertTflite } = await import(findUp('dist/src/models/convert.js'));
+      writeFileSync(model, convertTflite(readFileSync(join(MODELS, 'upstream/ssd_mobilenet_v3_small_coco_int8.tflite')), { form: 'qdq', activationType: act }));
+    }
+    const optimized = join(outDir, `qdq-detector-${act}.${process.arch}.opt.onnx`);
+    const s = await ort.InferenceSession.create(model, { ...sessionOptions, optimizedModelFilePath: optimized });
+    const out = await s.run({ image: new ort.Tensor('float32', input, [1, 3, 320, 320]) });
+    await s.release();
+    const ops = opTypes(readFileSync(optimized));
+    rmSync(optimized);
+    const scores = out.class_predictions.data, boxes = out.box_encodings.data;
+    const e = { qlinear: Object.entries(ops).filter(([k]) => /QLinear/.test(k)).reduce((n, [, v]) => n + v, 0), ops };
+    if (!ref) {
+      writeFileSync(join(outDir, `qdq-detector-${act}.x64.scores.f32`), scores);
+      writeFileSync(join(outDir, `qdq-detector-${act}.x64.boxes.f32`), boxes);
+      e.passing = countPassing(scores, thr);
+    } else {
+      // Kept for comparing the CPU models with each other (run.sh) and for looking into failures.
+      writeFileSync(join(outDir, `qdq-detector-${act}.${result.qemuCpu}.scores.f32`), scores);
+      writeFileSync(join(outDir, `qdq-detector-${act}.${result.qemuCpu}.boxes.f32`), boxes);
+      const xs = f32(join(outDir, `qdq-detector-${act}.x64.scores.f32`)), xb = f32(join(outDir, `qdq-detector-${act}.x64.boxes.f32`));
+      Object.assign(e, compareDetector(scores, boxes, xs, xb, anchors, thr));
+    }
+    r[act] = e;
+  }
+  if (!ref) {
+    for (const act of ['int8', 'uint8'])
+      if (!r[act].passing) throw new Error(`${act}: no anchor scores ≥ ${thr} on the astronaut photo`);
+    return { ...r, summary: ['int8', 'uint8'].map((a) => `${a}: ${r[a].qlinear} QLinear ops, ${r[a].passing} scores ≥ ${thr}`).join('; ') };
+  }
+  const fmt = (a) => `${a}: ${r[a].qlinear} QLinear ops, scores identical to x64 ${(r[a].scoresIdentical * 100).toFixed(1)}% ` +
+    `(max |Δ| ${r[a].scoreMaxDiff.toFixed(4)}), ${r[a].labelFlips} label flips, box max |Δ| ${r[a].boxMaxDiff.toFixed(4)} over ${r[a].compared} detections`;
+  const x = ref.checks['int8 QDQ detector (converted TFLite)'];
+  // ARM fuses int8 activations natively: it must run at least as many QLinear kernels as x64 does with
+  // uint8 (x64's fully fused form). Fewer means the int8 kernel path under test did not run.
+  if (r.int8.qlinear < x.uint8.qlinear)
+    throw new Error(`int8: only ${r.int8.qlinear} QLinear ops after ORT's fusion (x64 uint8 fuses ${x.uint8.qlinear})`);
+  // uint8 activations take the same integer kernels on x64 and ARM: results must agree.
+  // int8 activations do not: x64 leaves most int8 Q/DQ unfused (float ops between Q and DQ), ARM runs
+  // integer kernels, and this model amplifies one-step rounding differences (MODELS.md). That
+  // divergence is reported, and gates only with EDGESIGHT_ARM64_STRICT_INT8=1; A72 vs A76 is gated
+  // bit for bit by crosscheck.mjs instead.
+  const gated = process.env.EDGESIGHT_ARM64_STRICT_INT8 === '1' ? ['int8', 'uint8'] : ['uint8'];
+  const bad = gated.filter((a) => r[a].labelFlips || r[a].boxMaxDiff > TOL.detBox);
+  if (bad.length) throw new Error(bad.map(fmt).join('; ') + ` (tolerance: 0 flips, box ${TOL.detBox})`);
+  const warn = gated.includes('int8') || (!r.int8.labelFlips && r.int8.boxMaxDiff <= TOL.detBox) ? '' :
+    ' [int8 differs from x64 beyond the tolerance: x64 does not fuse int8 activations; not gated]';
+  return { ...r, summary: ['int8', 'uint8'].map(fmt).join('; ') + warn };
+});
+
+function countPassing(scores, thr) {
+  let n = 0;
+  for (let i = 0; i < scores.length; i++) if (i % 91 && scores[i] >= thr) n++;
+  return n;
+}
+
+/** Decoded box [y1,x1,y2,x2] of one anchor (TF box coder, scales 10,10,5,5; see MODELS.md). */
+function decode(enc, anchors, a) {
+  const [ty, tx, th, tw] = enc.subarray(a * 4, a * 4 + 4), [ya, xa, ha, wa] = anchors.subarray(a * 4, a * 4 + 4);
+  const yc = (ty / 10) * ha + ya, xc = (tx / 10) * wa + xa, h = Math.exp(th / 5) * ha, w = Math.exp(tw / 5) * wa;
+  return [yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2];
+}
+
+/**
+ * ARM vs x64 outputs of the same detector. Labels: an (anchor, class) that scores ≥ threshold + 0.05
+ * on one side must pass the threshold on the other. Boxes: for those anchors, decoded corners
+ * (normalised image coordinates) within TOL.detBox.
+ */
+function compareDetector(scores, boxes, xs, xb, anchors, thr) {
+  let same = 0, scoreMaxDiff = 0, labelFlips = 0, boxMaxDiff = 0;
+  const strong = new Set();
+  for (let i = 0; i < scores.length; i++) {
+    if (scores[i] === xs[i]) same++;
+    scoreMaxDiff = Math.max(scoreMaxDiff, Math.abs(scores[i] - xs[i]));
+    if (i % 91 === 0) continue;
+    if ((xs[i] >= thr + 0.05 && scores[i] < thr) || (scores[i] >= thr + 0.05 && xs[i] < thr)) labelFlips++;
+    if (xs[i] >= thr + 0.05 || scores[i] >= thr + 0.05) strong.add(Math.floor(i / 91));
+  }
+  for (const a of strong) {
+    const p = decode(boxes, anchors, a), q = decode(xb, anchors, a);
+    for (let k = 0; k < 4; k++) boxMaxDiff = Math.max(boxMaxDiff, Math.abs(p[k] - q[k]));
+  }
+  return { scoresIdentical: same / scores.length, scoreMaxDiff, labelFlips, boxMaxDiff, compared: strong.size };
+}
 
 writeFileSync(args.out, JSON.stringify(result, null, 1));
 say(failures.length ? `smoke FAILED (${failures.join(', ')})` : 'smoke passed');
