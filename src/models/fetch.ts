@@ -1,0 +1,103 @@
+import { createWriteStream } from 'node:fs';
+import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ModelError, sha256File } from './manifest.js';
+import type { SourceFile } from './catalog.js';
+
+export interface FetchContext {
+  cacheDir: string;
+  /** local folders tried before the upstream URL (EDGESIGHT_MODELS_MIRROR, --from, demo) */
+  mirrors: string[];
+  /** false = mirrors only (tests, air-gapped boxes) */
+  allowNetwork: boolean;
+  log: (msg: string, extra?: Record<string, unknown>) => void;
+  /** progress on a TTY: bytes so far and total */
+  progress?: (done: number, total: number) => void;
+}
+
+export function mirrorsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.EDGESIGHT_MODELS_MIRROR ?? '').split(path.delimiter).filter(Boolean).map((d) => path.resolve(d));
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A pinned source file in `<cache>/sources/`: reused when its sha256 matches, else taken from a
+ * mirror folder, else downloaded (resuming a partial download). A checksum mismatch is refused.
+ */
+export async function obtainSource(src: SourceFile, ctx: FetchContext): Promise<string> {
+  const dir = path.join(ctx.cacheDir, 'sources');
+  await mkdir(dir, { recursive: true });
+  const dest = path.join(dir, src.file);
+  if ((await exists(dest)) && (await sha256File(dest)) === src.sha256) return dest;
+
+  const tried: string[] = [];
+  for (const m of ctx.mirrors) {
+    for (const rel of src.mirrorPaths) {
+      const cand = path.join(m, rel);
+      if (!(await exists(cand))) continue;
+      tried.push(cand);
+      const sum = await sha256File(cand);
+      if (sum !== src.sha256) {
+        throw new ModelError(`${cand} has sha256 ${sum}, expected ${src.sha256} for ${src.file}: refusing a file that is not the pinned one`);
+      }
+      await copyFile(cand, dest + '.part');
+      await rename(dest + '.part', dest);
+      ctx.log(`took ${src.file} from mirror ${m}`);
+      return dest;
+    }
+  }
+  if (!src.url) {
+    throw new ModelError(
+      `${src.file} has no public download URL; put it in a folder and pass it with --from DIR or EDGESIGHT_MODELS_MIRROR=DIR` +
+        (ctx.mirrors.length ? ` (looked in: ${ctx.mirrors.join(', ')})` : ''),
+    );
+  }
+  if (!ctx.allowNetwork) throw new ModelError(`${src.file} is not in any mirror (${ctx.mirrors.join(', ') || 'none given'}) and downloads are off`);
+  await download(src, dest, ctx);
+  return dest;
+}
+
+async function download(src: SourceFile, dest: string, ctx: FetchContext): Promise<void> {
+  const part = dest + '.part';
+  let have = 0;
+  try {
+    have = (await stat(part)).size;
+  } catch {
+    have = 0;
+  }
+  ctx.log(`downloading ${src.file}`, { url: src.url, resume_from: have });
+  let res: Response;
+  try {
+    res = await fetch(src.url!, { headers: have ? { Range: `bytes=${have}-` } : {}, redirect: 'follow' });
+  } catch (e) {
+    throw new ModelError(`cannot download ${src.url}: ${(e as Error).message} (offline? use --from DIR or EDGESIGHT_MODELS_MIRROR)`);
+  }
+  if (res.status === 200) have = 0;
+  else if (res.status !== 206) throw new ModelError(`download of ${src.url} failed: HTTP ${res.status}`);
+  if (!res.body) throw new ModelError(`download of ${src.url} returned no body`);
+  const out = createWriteStream(part, { flags: have ? 'a' : 'w' });
+  let done = have;
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      done += chunk.length;
+      if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+      ctx.progress?.(done, src.bytes);
+    }
+  } finally {
+    await new Promise<void>((r) => out.end(r));
+  }
+  const sum = await sha256File(part);
+  if (sum !== src.sha256) {
+    await rm(part, { force: true });
+    throw new ModelError(`downloaded ${src.file} has sha256 ${sum}, expected ${src.sha256}; the partial file was removed`);
+  }
+  await rename(part, dest);
+}
