@@ -66,8 +66,9 @@ export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSc
     models: obj('Which models to run. Models are loaded only through manifests.', {
       detector: { type: 'string', minLength: 1, default: 'ssdlite_mobilenet_v3_small_coco', description: 'Detector: a model name in the cache (`edgesight models list`) or a path to a manifest JSON.' },
       segmenter: { type: ['string', 'null'], default: 'lraspp_mobilenet_v3_small_voc', description: 'Segmenter model name or manifest path; null = no segmentation.' },
-      precision: { type: 'string', enum: ['int8', 'fp32'], default: 'int8', description: 'Which prepared variant to load.' },
+      precision: { type: 'string', enum: ['int8', 'fp32'], default: 'fp32', description: 'Which prepared variant to load (int8 needs the quantizer: `edgesight models quantize`).' },
       cache_dir: { type: ['string', 'null'], default: null, description: 'Where prepared models live. Default: $CACHE_DIRECTORY (systemd), else $XDG_CACHE_HOME/edgesight, else ~/.cache/edgesight.' },
+      mirror: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'Local folders searched for model sources before the upstream URLs (relative to the config file; EDGESIGHT_MODELS_MIRROR adds more).' },
       auto_prepare: { type: 'boolean', default: true, description: 'On start, fetch/convert/quantize configured models that are missing (from EDGESIGHT_MODELS_MIRROR or upstream).' },
     }),
     detection: obj('Detector post-processing.', {
@@ -120,6 +121,7 @@ export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSc
       cert: { type: ['string', 'null'], default: null, description: 'Client certificate file (PEM).' },
       key: { type: ['string', 'null'], default: null, description: 'Client key file (PEM).' },
       reject_unauthorized: { type: 'boolean', default: true, description: 'Verify the broker certificate.' },
+      protocol_version: { type: 'integer', enum: [4, 5], default: 5, description: 'MQTT protocol: 5 (MQTT 5) or 4 (3.1.1, for old brokers). The embedded broker always speaks 3.1.1.' },
       keepalive_s: { type: 'integer', minimum: 5, maximum: 3600, default: 30, description: 'Keepalive interval.' },
       reconnect_max_s: { type: 'number', minimum: 0.5, maximum: 300, default: 5, description: 'Cap of the reconnect backoff.' },
       queue_size: { type: 'integer', minimum: 1, maximum: 100000, default: 200, description: 'Outgoing messages kept while disconnected (streams drop oldest; retained state keeps the latest per topic).' },

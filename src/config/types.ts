@@ -17,6 +17,7 @@ export interface Config {
     segmenter: string | null;
     precision: 'int8' | 'fp32';
     cache_dir: string | null;
+    mirror: string[];
     auto_prepare: boolean;
   };
   detection: { score_threshold: number; nms_iou: number; max_detections: number };
@@ -36,6 +37,7 @@ export interface Config {
     cert: string | null;
     key: string | null;
     reject_unauthorized: boolean;
+    protocol_version: 4 | 5;
     keepalive_s: number;
     reconnect_max_s: number;
     queue_size: number;

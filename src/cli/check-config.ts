@@ -1,0 +1,20 @@
+import { ConfigError, EX_CONFIG } from '../config/errors.js';
+import { loadConfigFile, resolveConfigPath } from '../config/load.js';
+import { redactConfig } from '../config/redact.js';
+import { parse } from './args.js';
+
+export async function checkConfigCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { config: { type: 'string', short: 'c' }, print: { type: 'boolean' } }, false);
+  const file = resolveConfigPath(values.config);
+  try {
+    const lc = loadConfigFile(file);
+    process.stdout.write(`${file ?? '(defaults and environment)'}: OK\n`);
+    if (values.print) process.stdout.write(JSON.stringify(redactConfig(lc.config), null, 2) + '\n');
+    return 0;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(e.format() + '\n');
+    process.stderr.write(`${e.message}\n`);
+    return EX_CONFIG;
+  }
+}

@@ -1,0 +1,53 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+
+/**
+ * Drop-if-busy with a one-item mailbox: while `work` runs, the newest arrival waits and any older
+ * waiting item is dropped (reported through `onDrop`). Memory is bounded at one in flight + one waiting,
+ * so a slow stage never builds a queue and never falls behind the camera.
+ * Errors from `work` are handed to `onError` and the stream goes on (errors are caught inside).
+ */
+export function latestWhileBusy<T, R>(
+  work: (item: T) => Promise<R | null>,
+  hooks: { onDrop?: (dropped: T) => void; onError?: (err: unknown, item: T) => void; waiting?: boolean } = {},
+): OperatorFunction<T, R> {
+  const keepWaiting = hooks.waiting ?? true;
+  return (source) =>
+    new Observable<R>((sub) => {
+      let busy = false;
+      let pending: { item: T } | null = null;
+      let sourceDone = false;
+      const run = (item: T): void => {
+        busy = true;
+        work(item)
+          .then(
+            (r) => {
+              if (r !== null && !sub.closed) sub.next(r);
+            },
+            (e: unknown) => hooks.onError?.(e, item),
+          )
+          .finally(() => {
+            busy = false;
+            if (sub.closed) return;
+            if (pending) {
+              const next = pending.item;
+              pending = null;
+              run(next);
+            } else if (sourceDone) sub.complete();
+          });
+      };
+      const inner = source.subscribe({
+        next: (item) => {
+          if (!busy) return run(item);
+          if (!keepWaiting) return hooks.onDrop?.(item);
+          if (pending) hooks.onDrop?.(pending.item);
+          pending = { item };
+        },
+        error: (e: unknown) => sub.error(e),
+        complete: () => {
+          sourceDone = true;
+          if (!busy && !pending) sub.complete();
+        },
+      });
+      return () => inner.unsubscribe();
+    });
+}

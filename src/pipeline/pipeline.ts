@@ -1,0 +1,117 @@
+import { takeUntil, tap, type Observable, type Observable as Obs } from 'rxjs';
+import type { Frame } from '../capture/frame.js';
+import type { Config } from '../config/types.js';
+import { InferenceBusyError, type InferenceEngine, type InferenceResult } from '../inference/engine.js';
+import type { LoadedModel } from '../models/store.js';
+import { fromPerfNow, nowMs, type FrameTimings } from '../metrics/timing.js';
+import { SsdDecoder, type Detection } from '../postprocess/detections.js';
+import { detectionOptions } from '../postprocess/options.js';
+import { argmaxClassMap, type ClassMap } from '../postprocess/segmentation.js';
+import { CorruptFrameError, toModelInput, type ModelInput } from '../preprocess/preprocess.js';
+import { latestWhileBusy } from './operators.js';
+
+export interface FrameResult {
+  frameId: number;
+  /** ms since epoch */
+  capturedAt: number;
+  width: number;
+  height: number;
+  /** tracked labels only, after thresholds and NMS */
+  detections: Detection[];
+  segmentation?: ClassMap;
+  timings: FrameTimings;
+  /** the source frame, kept for snapshots */
+  frame: Frame;
+}
+
+export type PipelineEvent =
+  | { type: 'captured' }
+  | { type: 'skipped'; stage: 'preprocess' | 'inference' }
+  | { type: 'corrupt'; reason: string }
+  | { type: 'inference-error'; reason: string };
+
+export interface PipelineDeps {
+  engine: InferenceEngine;
+  detector: LoadedModel;
+  segmenter: LoadedModel | null;
+  /** read on every frame so SIGHUP changes (thresholds, tracked labels, segmentation.every) apply live */
+  config: () => Config;
+  onEvent?: (ev: PipelineEvent) => void;
+}
+
+interface Prepared {
+  frame: Frame;
+  timings: FrameTimings;
+  det: ModelInput;
+  width: number;
+  height: number;
+}
+
+/**
+ * frames → preprocess (sharp, off the pinned core) → inference worker → post-process → results.
+ * Between stages: drop-if-busy with a one-frame mailbox, so preprocessing of frame N+1 overlaps
+ * inference of frame N and nothing queues. Errors are caught per frame; the stream only ends with
+ * its source or `stop$`.
+ */
+export function runPipeline(frames$: Obs<Frame>, deps: PipelineDeps, stop$: Obs<unknown>): Observable<FrameResult> {
+  const emit = deps.onEvent ?? (() => undefined);
+  const detSpec = deps.detector.manifest;
+  const decoder = new SsdDecoder(detSpec.detection!, detSpec.labels);
+  const inW = detSpec.input.width ?? 320;
+  const inH = detSpec.input.height ?? 320;
+  let accepted = 0;
+
+  const preprocess = async (frame: Frame): Promise<Prepared> => {
+    const received = nowMs();
+    const timings: FrameTimings = { captured: fromPerfNow(frame.capturedMono), received };
+    const det = await toModelInput(frame, detSpec.input, inW, inH);
+    timings.preprocessed = nowMs();
+    return { frame, timings, det, width: det.frameWidth, height: det.frameHeight };
+  };
+
+  const infer = async (p: Prepared): Promise<FrameResult | null> => {
+    const cfg = deps.config();
+    const every = deps.segmenter ? cfg.segmentation.every : 0;
+    const segDue = every > 0 && accepted % every === 0;
+    let seg: ModelInput | undefined;
+    if (segDue) seg = await toModelInput(p.frame, deps.segmenter!.manifest.input, cfg.segmentation.width, cfg.segmentation.height);
+    let r: InferenceResult;
+    try {
+      r = await deps.engine.run(p.det.data, [1, 3, inH, inW], seg ? { data: seg.data, shape: [1, 3, seg.height, seg.width] } : undefined);
+    } catch (e) {
+      if (e instanceof InferenceBusyError) {
+        emit({ type: 'skipped', stage: 'inference' });
+        return null;
+      }
+      throw e;
+    }
+    accepted++;
+    Object.assign(p.timings, { detStart: r.detStart, detEnd: r.detEnd, segStart: r.segStart, segEnd: r.segEnd });
+    const scores = r.det[detSpec.detection!.outputs.scores]!;
+    const boxes = r.det[detSpec.detection!.outputs.boxes]!;
+    const detections = decoder.decode(scores.data, boxes.data, detectionOptions(cfg, detSpec.labels, true));
+    let segmentation: ClassMap | undefined;
+    if (r.seg && deps.segmenter) {
+      const logits = r.seg[deps.segmenter.manifest.segmentation!.outputs.logits]!;
+      const [, c, h, w] = logits.dims as [number, number, number, number];
+      segmentation = argmaxClassMap(logits.data, c, h, w, deps.segmenter.manifest.labels);
+    }
+    p.timings.postprocessed = nowMs();
+    return { frameId: p.frame.id, capturedAt: p.frame.capturedAt, width: p.width, height: p.height, detections, segmentation, timings: p.timings, frame: p.frame };
+  };
+
+  return frames$.pipe(
+    takeUntil(stop$),
+    tap(() => emit({ type: 'captured' })),
+    latestWhileBusy(preprocess, {
+      waiting: false,
+      onDrop: () => emit({ type: 'skipped', stage: 'preprocess' }),
+      onError: (e) => emit(e instanceof CorruptFrameError ? { type: 'corrupt', reason: e.message } : { type: 'corrupt', reason: String(e) }),
+    }),
+    latestWhileBusy(infer, {
+      onDrop: () => emit({ type: 'skipped', stage: 'inference' }),
+      onError: (e) => emit({ type: 'inference-error', reason: (e as Error).message ?? String(e) }),
+    }),
+  );
+}
+

@@ -1,0 +1,98 @@
+import sharp, { type Sharp, type OutputInfo } from 'sharp';
+import type { Frame } from '../capture/frame.js';
+import type { InputSpec } from '../models/manifest.js';
+
+export class CorruptFrameError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CorruptFrameError';
+  }
+}
+
+export interface ModelInput {
+  /** NCHW float32, batch 1 */
+  data: Float32Array;
+  width: number;
+  height: number;
+}
+
+// sharp runs on libuv's pool, i.e. off the pinned inference core's thread; one thread per call is
+// enough and keeps two concurrent preprocesses from fighting over the two cores of a small board.
+sharp.concurrency(1);
+
+function frameToSharp(frame: Frame): Sharp {
+  if (frame.kind === 'encoded') return sharp(frame.data, { failOn: 'error' });
+  if (frame.format === 'rgb24') {
+    return sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } });
+  }
+  return sharp(yuv420ToRgb(frame.data, frame.width, frame.height, frame.stride), { raw: { width: frame.width, height: frame.height, channels: 3 } });
+}
+
+/** Frame size without decoding pixels (JPEG/PNG header), for payloads. */
+export async function frameSize(frame: Frame): Promise<{ width: number; height: number }> {
+  if (frame.kind === 'raw') return { width: frame.width, height: frame.height };
+  try {
+    const m = await sharp(frame.data).metadata();
+    if (!m.width || !m.height) throw new Error('no dimensions');
+    return { width: m.width, height: m.height };
+  } catch (e) {
+    throw new CorruptFrameError(`frame ${frame.id}: undecodable image (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Decode + stretch-resize + normalise into the model's NCHW float input. Whole frame, no letterbox
+ * (the detector was trained that way). Bilinear, the same kernel used for calibration.
+ */
+export async function toModelInput(frame: Frame, spec: InputSpec, width: number, height: number): Promise<ModelInput & { frameWidth: number; frameHeight: number }> {
+  let raw: { data: Buffer; info: OutputInfo };
+  let frameWidth: number;
+  let frameHeight: number;
+  try {
+    const img = frameToSharp(frame);
+    const meta = frame.kind === 'encoded' ? await img.metadata() : { width: frame.width, height: frame.height };
+    frameWidth = meta.width ?? 0;
+    frameHeight = meta.height ?? 0;
+    raw = await img.removeAlpha().toColourspace('srgb').resize(width, height, { fit: 'fill', kernel: 'linear' }).raw().toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw new CorruptFrameError(`frame ${frame.id}${frame.origin ? ` (${frame.origin})` : ''}: undecodable image (${(e as Error).message})`);
+  }
+  if (raw.info.channels !== 3) throw new CorruptFrameError(`frame ${frame.id}: expected 3 channels after decode, got ${raw.info.channels}`);
+  return { data: hwcToNchw(raw.data, width, height, spec.scale, spec.offset), width, height, frameWidth, frameHeight };
+}
+
+export function hwcToNchw(rgb: Uint8Array, width: number, height: number, scale: number, offset: number): Float32Array {
+  const plane = width * height;
+  const out = new Float32Array(plane * 3);
+  // a 256-entry table keeps the exact same float per byte value as the calibration path
+  const lut = new Float32Array(256);
+  for (let v = 0; v < 256; v++) lut[v] = v * scale + offset;
+  for (let i = 0, p = 0; i < plane; i++, p += 3) {
+    out[i] = lut[rgb[p]!]!;
+    out[plane + i] = lut[rgb[p + 1]!]!;
+    out[2 * plane + i] = lut[rgb[p + 2]!]!;
+  }
+  return out;
+}
+
+/** I420 with padded rows (rpicam-vid pads the stride to 64) → packed RGB24, BT.601 limited range. */
+export function yuv420ToRgb(buf: Buffer, width: number, height: number, stride: number): Buffer {
+  const out = Buffer.allocUnsafe(width * height * 3);
+  const cStride = stride / 2;
+  const ySize = stride * height;
+  const cSize = cStride * (height / 2);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const Y = buf[y * stride + x]! - 16;
+      const U = buf[ySize + (y >> 1) * cStride + (x >> 1)]! - 128;
+      const V = buf[ySize + cSize + (y >> 1) * cStride + (x >> 1)]! - 128;
+      const o = (y * width + x) * 3;
+      out[o] = clamp(1.164 * Y + 1.596 * V);
+      out[o + 1] = clamp(1.164 * Y - 0.392 * U - 0.813 * V);
+      out[o + 2] = clamp(1.164 * Y + 2.017 * U);
+    }
+  }
+  return out;
+}
+
+const clamp = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));

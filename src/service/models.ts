@@ -1,0 +1,52 @@
+import path from 'node:path';
+import type { Logger } from '../logging/logger.js';
+import type { LoadedConfig } from '../config/types.js';
+import { mirrorsFromEnv, type FetchContext } from '../models/fetch.js';
+import { resolveCacheDir } from '../models/paths.js';
+import { isManifestPath, loadModel, manifestPathFor, prepareModel, type LoadedModel, type Quantizer } from '../models/store.js';
+import { ModelError } from '../models/manifest.js';
+
+export function fetchContext(lc: LoadedConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): FetchContext {
+  const cfg = lc.config.models;
+  return {
+    cacheDir: resolveCacheDir(cfg.cache_dir, env, lc.dir),
+    mirrors: [...mirrorsFromEnv(env), ...cfg.mirror.map((m) => path.resolve(lc.dir, m))],
+    allowNetwork: env.EDGESIGHT_OFFLINE !== '1',
+    log: (msg, extra) => log.info({ ...extra }, msg),
+  };
+}
+
+async function one(ref: string, task: 'detection' | 'segmentation', lc: LoadedConfig, ctx: FetchContext, log: Logger, quantize?: Quantizer): Promise<LoadedModel> {
+  const precision = lc.config.models.precision;
+  const mpath = manifestPathFor(ref, precision, ctx.cacheDir, lc.dir);
+  try {
+    return await loadModel(mpath, task);
+  } catch (e) {
+    if (isManifestPath(ref) || !lc.config.models.auto_prepare) throw e;
+    log.info({ model: ref, precision, cache: ctx.cacheDir }, `model ${ref} (${precision}) is not prepared yet: preparing it`);
+    return loadModel(await prepareModel(ref, precision, ctx, quantize), task);
+  }
+}
+
+/**
+ * The configured detector (required: failure stops the daemon) and segmenter (optional: when it cannot
+ * be had, the daemon runs detection only and says so once, with how to add one).
+ */
+export async function loadConfiguredModels(lc: LoadedConfig, log: Logger, quantize?: Quantizer): Promise<{ detector: LoadedModel; segmenter: LoadedModel | null }> {
+  const ctx = fetchContext(lc, log);
+  const detector = await one(lc.config.models.detector, 'detection', lc, ctx, log, quantize);
+  let segmenter: LoadedModel | null = null;
+  const segRef = lc.config.models.segmenter;
+  if (segRef && lc.config.segmentation.every > 0) {
+    try {
+      segmenter = await one(segRef, 'segmentation', lc, ctx, log, quantize);
+    } catch (e) {
+      if (!(e instanceof ModelError)) throw e;
+      log.warn(
+        { model: segRef, reason: e.message },
+        `no segmenter: running detection only. To add one: put its file in a folder and run \`edgesight models fetch --from DIR\` (or set EDGESIGHT_MODELS_MIRROR=DIR), or set models.segmenter to a manifest path`,
+      );
+    }
+  }
+  return { detector, segmenter };
+}
