@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# ARM cost (npm run bench:arm64): guest instructions per inference under each CPU model, counted by
+# the arm-insn qemu plugin. Not part of CI (fp32 runs under emulation are slow). Emulated wall time is
+# never a performance figure; instruction counts are the ARM cost figure.
+#
+#   bash .ci/arm64/bench.sh [--runs N] [--only <regex over case names>]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+OUT="${EDGESIGHT_ARM64_OUT:-$ARM64_DIR/out}"
+mkdir -p "$OUT"
+
+bash "$ARM64_REPO/.ci/arm64/setup.sh"
+[[ -f "$ARM64_REPO/dist/src/models/convert.js" ]] || (cd "$ARM64_REPO" && npx tsc -p tsconfig.json)
+arm64_sync_app
+command -v qemu-aarch64 >/dev/null || arm64_die "qemu-aarch64 (package qemu-user) is missing"
+
+# The faithful QDQ detectors come from the product's converter, via the x64 smoke run.
+if [[ ! -f "$OUT/qdq-detector-int8.onnx" || ! -f "$OUT/qdq-detector-uint8.onnx" ]]; then
+  node "$ARM64_REPO/.ci/arm64/smoke.mjs" --out "$OUT/smoke-x64.json" >/dev/null || arm64_die "x64 smoke (model conversion) failed"
+fi
+
+logs=()
+for cpu in "${ARM64_CPUS[@]}"; do
+  arm64_log "counting instructions under $cpu"
+  t1=$SECONDS
+  run_arm64_counted "$cpu" ci/insn.mjs --child --models "$OUT" "$@" 2> "$OUT/insn-$cpu.log" \
+    || { tail -20 "$OUT/insn-$cpu.log" >&2; arm64_die "counted run under $cpu failed"; }
+  arm64_log "$cpu done in $((SECONDS - t1)) s (emulated wall time)"
+  logs+=("$cpu=$OUT/insn-$cpu.log")
+done
+node "$ARM64_REPO/.ci/arm64/insn.mjs" --report "$OUT/insn.json" "${logs[@]}"
+arm64_log "saved $OUT/insn.json"
