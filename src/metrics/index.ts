@@ -5,5 +5,6 @@ export { STATS_SCHEMA, COUNTERS, DERIVED_COUNTERS, type CounterName, type AnyCou
 export { EventLoopDelay } from './eventloop.js';
 export { BoardMonitor, decodeThrottled, parseThrottled, type BoardHealth, type BoardOptions, type ThrottleFlags } from './board.js';
 export { createPrometheusExporter, startMetricsServer, STAGE_BUCKETS_S, type PrometheusExporter, type MetricsServer, type MetricsServerOptions } from './prometheus.js';
+export { startReporting, type Reporting, type ReportingOptions } from './reporting.js';
 export { formatStatsLine } from './log-line.js';
 export { statsCommand, statsTopic, parseStats, renderTable, type StatsCommandOptions } from './stats-cli.js';

@@ -186,6 +186,11 @@ export class Metrics {
     return () => this.listeners.delete(listener);
   }
 
+  /** true between start() and stop() */
+  get running(): boolean {
+    return this.timers.length > 0;
+  }
+
   /** Starts the event-loop monitor, CPU sampling and board polling (unref'd timers). Idempotent. */
   start(): void {
     if (this.timers.length) return;
