@@ -11,19 +11,19 @@ import type { ValidateFunction, ErrorObject } from 'ajv';
 import type { TopicKind } from '../../src/mqtt/topics.js';
 import { decodeMask } from '../../src/mqtt/mask-encoding.js';
 
-function findSchemaDir(): string {
-  // Tests run from dist/test/helpers; the schemas stay in the source tree (they are not compiled).
+function findRepoRoot(): string {
+  // Tests run from dist/test/helpers; schemas and fixtures stay in the source tree (they are not compiled).
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    const candidate = join(dir, 'src', 'mqtt', 'schemas');
-    if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) return candidate;
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src', 'mqtt', 'schemas'))) return dir;
     const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find src/mqtt/schemas above ' + fileURLToPath(import.meta.url));
+    if (up === dir) throw new Error('cannot find the repository (src/mqtt/schemas) above ' + fileURLToPath(import.meta.url));
     dir = up;
   }
 }
 
-export const SCHEMA_DIR = findSchemaDir();
+export const REPO_ROOT = findRepoRoot();
+export const SCHEMA_DIR = join(REPO_ROOT, 'src', 'mqtt', 'schemas');
 
 const TEXT_KINDS = new Set<TopicKind>(['availability', 'objects', 'snapshot_get']);
 
