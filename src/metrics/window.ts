@@ -113,8 +113,10 @@ export class LatencyWindow {
     for (const h of this.ring.live(now)) if (h.totalCount > 0) this.merged.add(h);
     const count = this.merged.totalCount;
     if (count === 0) return { count: 0, p50: null, p90: null, p99: null, max: null };
-    const at = (p: number): number => this.merged.getValueAtPercentile(p) / 1000;
-    return { count, p50: at(50), p90: at(90), p99: at(99), max: this.merged.maxValue / 1000 };
+    // HDR answers a percentile with the top of its value bucket (up to 1 % high); the exact max caps it
+    const max = this.merged.maxValue / 1000;
+    const at = (p: number): number => Math.min(this.merged.getValueAtPercentile(p) / 1000, max);
+    return { count, p50: at(50), p90: at(90), p99: at(99), max };
   }
 }
 

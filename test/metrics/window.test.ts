@@ -38,6 +38,14 @@ describe('metrics/window LatencyWindow', () => {
     near(s.max, 100, 'max');
   });
 
+  it('never reports a percentile above the max', () => {
+    const c = fakeClock();
+    const w = new LatencyWindow({ windowMs: 60_000, clock: c.now });
+    for (let i = 0; i < 50; i++) w.record(42);
+    const s = w.summary();
+    assert.deepEqual([s.p50, s.p90, s.p99, s.max], [42, 42, 42, 42]);
+  });
+
   it('keeps sub-millisecond resolution (values stored as µs)', () => {
     const c = fakeClock();
     const w = new LatencyWindow({ windowMs: 10_000, clock: c.now });
