@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,6 +124,13 @@ describe('sd_notify over a real AF_UNIX datagram socket', function () {
     assert.equal(formatStatus({ state: 'running', fps: 9.84, latencyP50Ms: 84.4, latencyP95Ms: 120.6 }), 'running: 9.8 fps, latency p50 84 ms p95 121 ms');
     assert.equal(formatStatus({ state: 'starting' }), 'starting');
     assert.throws(() => formatStatus({ state: 'running', fps: Number.NaN }), /fps must be a finite non-negative number/);
+  });
+
+  it('self-test script (for the arm64 check and a Pi after install) passes as a real process', () => {
+    const script = fileURLToPath(new URL('../../src/service/sdnotify-selftest.js', import.meta.url));
+    const r = spawnSync(process.execPath, [script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^sd_notify self-test OK on ${process.platform}-${process.arch}: 4 datagrams`));
   });
 
   it('attributes a child daemon\'s READY/STATUS/STOPPING to the child PID, in order', async () => {
