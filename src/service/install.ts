@@ -14,6 +14,8 @@ export const UNIT_NAME = 'edgesight.service';
 export const UNIT_PATH = '/etc/systemd/system/edgesight.service';
 export const CONFIG_DIR = '/etc/edgesight';
 export const CONFIG_PATH = '/etc/edgesight/config.yaml';
+export const CACHE_DIR = '/var/cache/edgesight';
+export const STATE_DIR = '/var/lib/edgesight';
 /** The program path the shipped unit uses in its Exec*= lines; install replaces it. */
 export const UNIT_PROGRAM_PLACEHOLDER = '/usr/bin/edgesight';
 
@@ -78,6 +80,12 @@ export async function installService(opts: InstallOptions): Promise<Action[]> {
     actions.push({ kind: 'write', path: CONFIG_PATH, mode: 0o640, content: configText, why: `default config from ${opts.configTemplate}` });
     actions.push({ kind: 'run', argv: ['chown', `root:${SERVICE_USER}`, env.path(CONFIG_PATH)], why: 'readable by the service, may hold MQTT credentials' });
   }
+  // systemd creates these on start (CacheDirectory=/StateDirectory=); made now so models can be fetched
+  // into the service's cache before the first start. Same owner and mode systemd would use.
+  for (const dir of [CACHE_DIR, STATE_DIR]) {
+    actions.push({ kind: 'mkdir', path: dir, mode: 0o755, why: 'the service user\'s own directory' });
+    actions.push({ kind: 'run', argv: ['chown', `${SERVICE_USER}:${SERVICE_USER}`, env.path(dir)], why: 'owned by the service user, as systemd would' });
+  }
   const previous = existsSync(env.path(UNIT_PATH)) ? readFileSync(env.path(UNIT_PATH), 'utf8') : null;
   actions.push({
     kind: 'write', path: UNIT_PATH, mode: 0o644, content: unit,
@@ -94,7 +102,7 @@ export async function installService(opts: InstallOptions): Promise<Action[]> {
   env.out('');
   env.out('Next steps:');
   env.out(`  1. edit ${CONFIG_PATH} (camera, MQTT broker, models) and check it: edgesight check-config --config ${CONFIG_PATH}`);
-  env.out('  2. fetch the models the config names: edgesight models fetch');
+  env.out(`  2. fetch the models into the service's cache: sudo -u ${SERVICE_USER} env CACHE_DIRECTORY=${CACHE_DIR} edgesight models fetch`);
   env.out(`  3. sudo systemctl enable --now ${UNIT_NAME}`);
   env.out(`  4. systemctl status ${UNIT_NAME}; journalctl -u edgesight -f`);
   return actions;
@@ -111,8 +119,8 @@ export async function uninstallService(opts: ServiceOptions): Promise<Action[]> 
   actions.push({ kind: 'run', argv: ['systemctl', 'reset-failed', UNIT_NAME], why: 'clear a failed state', mayFail: true });
   await carryOut(actions, env);
   env.out('');
-  env.out(`Kept ${CONFIG_DIR}, /var/lib/edgesight, /var/cache/edgesight and user ${SERVICE_USER}. To remove them too:`);
-  env.out(`  sudo userdel ${SERVICE_USER}; sudo rm -r ${CONFIG_DIR} /var/lib/edgesight /var/cache/edgesight`);
+  env.out(`Kept ${CONFIG_DIR}, ${STATE_DIR}, ${CACHE_DIR} and user ${SERVICE_USER}. To remove them too:`);
+  env.out(`  sudo userdel ${SERVICE_USER}; sudo rm -r ${CONFIG_DIR} ${STATE_DIR} ${CACHE_DIR}`);
   return actions;
 }
 

@@ -60,8 +60,11 @@ describe('edgesight service install / uninstall', function () {
       'useradd --system --user-group --home-dir /var/lib/edgesight --no-create-home --shell /usr/sbin/nologin --comment edgesight daemon edgesight',
       `chown root:edgesight ${join(root, '/etc/edgesight')}`,
       `chown root:edgesight ${join(root, CONFIG_PATH)}`,
+      `chown edgesight:edgesight ${join(root, '/var/cache/edgesight')}`,
+      `chown edgesight:edgesight ${join(root, '/var/lib/edgesight')}`,
       'systemctl daemon-reload',
     ]);
+    assert.ok(statSync(join(root, '/var/cache/edgesight')).isDirectory());
     const unit = readFileSync(join(root, UNIT_PATH), 'utf8');
     assert.equal(unit, renderUnit(readFileSync(UNIT_SOURCE, 'utf8'), [node, main]));
     assert.match(unit, new RegExp(`^ExecStart=${node} ${main} run --config /etc/edgesight/config.yaml$`, 'm'));
