@@ -68,7 +68,8 @@ describe('edgesight service install / uninstall', function () {
     const unit = readFileSync(join(root, UNIT_PATH), 'utf8');
     assert.equal(unit, renderUnit(readFileSync(UNIT_SOURCE, 'utf8'), [node, main]));
     assert.match(unit, new RegExp(`^ExecStart=${node} ${main} run --config /etc/edgesight/config.yaml$`, 'm'));
-    assert.match(unit, new RegExp(`^ExecStartPre=${node} ${main} check-config --config /etc/edgesight/config.yaml$`, 'm'));
+    assert.match(unit, new RegExp(`^ExecStartPre=-${node} ${main} check-config --config /etc/edgesight/config.yaml$`, 'm'));
+    assert.match(unit, new RegExp(`^ExecReload=${node} ${main} check-config --config /etc/edgesight/config.yaml$`, 'm'));
     assert.doesNotMatch(unit, /^Exec.*\/usr\/bin\/edgesight/m);
     assert.match(unit, /^# Written by `edgesight service install`/);
     assert.equal(statSync(join(root, UNIT_PATH)).mode & 0o777, 0o644);
