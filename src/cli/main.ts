@@ -12,6 +12,8 @@ Commands:
                                       validate a config file; every problem with key path and line; exit 78
   detect IMAGE... [--json] [--score-threshold X] [--max-detections N] [--tracked] [--config PATH]
                                       detect objects in images; one JSON line per image with --json
+  models fetch|convert|import|export|list|info|quantize ...
+                                      prepare, register, inspect and move models (edgesight models --help)
 
 Options:
   --config, -c PATH                   config file (default: $EDGESIGHT_CONFIG, else built-in defaults)
@@ -30,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./run.js')).runCommand,
   'check-config': async () => (await import('./check-config.js')).checkConfigCommand,
   detect: async () => (await import('./detect.js')).detectCommand,
+  models: async () => (await import('./models.js')).modelsCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
