@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelError, sha256File } from './manifest.js';
 import type { SourceFile } from './catalog.js';
@@ -13,6 +13,8 @@ export interface FetchContext {
   log: (msg: string, extra?: Record<string, unknown>) => void;
   /** progress on a TTY: bytes so far and total */
   progress?: (done: number, total: number) => void;
+  /** a download ended (finished or failed): end the progress line */
+  progressEnd?: () => void;
 }
 
 export function mirrorsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
@@ -49,6 +51,8 @@ export async function obtainSource(src: SourceFile, ctx: FetchContext): Promise<
         throw new ModelError(`${cand} has sha256 ${sum}, expected ${src.sha256} for ${src.file}: refusing a file that is not the pinned one`);
       }
       await copyFile(cand, dest + '.part');
+      // copyFile keeps the mode, and mirrors are often read-only shares
+      await chmod(dest + '.part', 0o644);
       await rename(dest + '.part', dest);
       ctx.log(`took ${src.file} from mirror ${m}`);
       return dest;
@@ -73,6 +77,15 @@ async function download(src: SourceFile, dest: string, ctx: FetchContext): Promi
   } catch {
     have = 0;
   }
+  // a .part as long as the file (or longer) cannot be resumed: it is complete or wrong
+  if (have >= src.bytes) {
+    if (have === src.bytes && (await sha256File(part)) === src.sha256) {
+      await rename(part, dest);
+      return;
+    }
+    await rm(part, { force: true });
+    have = 0;
+  }
   ctx.log(`downloading ${src.file}`, { url: src.url, resume_from: have });
   let res: Response;
   try {
@@ -81,7 +94,15 @@ async function download(src: SourceFile, dest: string, ctx: FetchContext): Promi
     throw new ModelError(`cannot download ${src.url}: ${(e as Error).message} (offline? use --from DIR or EDGESIGHT_MODELS_MIRROR)`);
   }
   if (res.status === 200) have = 0;
-  else if (res.status !== 206) throw new ModelError(`download of ${src.url} failed: HTTP ${res.status}`);
+  else if (res.status === 206) {
+    // the server must resume exactly where the partial file ends, else appending would corrupt it
+    const start = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')?.[1];
+    if (start === undefined || Number(start) !== have) {
+      await res.body?.cancel();
+      await rm(part, { force: true });
+      throw new ModelError(`download of ${src.url}: server answered range ${res.headers.get('content-range') ?? '(none)'} for a resume at byte ${have}; the partial file was removed, run the command again`);
+    }
+  } else throw new ModelError(`download of ${src.url} failed: HTTP ${res.status}`);
   if (!res.body) throw new ModelError(`download of ${src.url} returned no body`);
   const out = createWriteStream(part, { flags: have ? 'a' : 'w' });
   let done = have;
@@ -91,8 +112,14 @@ async function download(src: SourceFile, dest: string, ctx: FetchContext): Promi
       if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
       ctx.progress?.(done, src.bytes);
     }
+  } catch (e) {
+    throw new ModelError(`download of ${src.url} broke off at byte ${done}: ${(e as Error).message}; run the command again to resume`);
   } finally {
     await new Promise<void>((r) => out.end(r));
+    ctx.progressEnd?.();
+  }
+  if (done < src.bytes) {
+    throw new ModelError(`download of ${src.url} ended at byte ${done} of ${src.bytes}; the partial file was kept: run the command again to resume`);
   }
   const sum = await sha256File(part);
   if (sum !== src.sha256) {
