@@ -1,0 +1,59 @@
+import path from 'node:path';
+import type { LoadedConfig } from '../config/types.js';
+import { mirrorsFromEnv, type FetchContext } from '../models/fetch.js';
+import { resolveCacheDir } from '../models/paths.js';
+import { createProgress, type ProgressSink } from '../models/progress.js';
+import { loadConfigOrExit } from './common.js';
+
+/** Options every `models` subcommand takes. */
+export const COMMON_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  cache: { type: 'string' },
+  from: { type: 'string', multiple: true },
+  offline: { type: 'boolean' },
+} as const;
+
+export interface CommonValues {
+  config?: string;
+  cache?: string;
+  from?: string[];
+  offline?: boolean;
+}
+
+export function say(msg: string): void {
+  process.stderr.write(`${msg}\n`);
+}
+
+/**
+ * Cache dir: --cache, else the config's models.cache_dir (and its systemd/XDG defaults). Mirrors: --from
+ * first, then EDGESIGHT_MODELS_MIRROR, then models.mirror. A download shows a bar on a TTY.
+ */
+export function modelsContext(values: CommonValues, env: NodeJS.ProcessEnv = process.env): { lc: LoadedConfig; ctx: FetchContext } {
+  const lc = loadConfigOrExit(values.config);
+  const cfg = lc.config.models;
+  const cacheDir = values.cache ? path.resolve(values.cache) : resolveCacheDir(cfg.cache_dir, env, lc.dir);
+  let sink: ProgressSink | undefined;
+  const ctx: FetchContext = {
+    cacheDir,
+    mirrors: [...(values.from ?? []).map((d) => path.resolve(d)), ...mirrorsFromEnv(env), ...cfg.mirror.map((m) => path.resolve(lc.dir, m))],
+    allowNetwork: !values.offline && env.EDGESIGHT_OFFLINE !== '1',
+    log: (msg, extra) => say(extra?.url ? `${msg} from ${String(extra.url)}${extra.resume_from ? ` (resuming at byte ${String(extra.resume_from)})` : ''}` : msg),
+    progress: (done, total) => {
+      sink ??= createProgress('download', process.stderr, say);
+      sink.update(done, total);
+    },
+    progressEnd: () => {
+      sink?.finish();
+      sink = undefined;
+    },
+  };
+  return { lc, ctx };
+}
+
+export function short(sha: string): string {
+  return sha.slice(0, 12);
+}
+
+export function mb(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
