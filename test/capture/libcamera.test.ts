@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { firstValueFrom, lastValueFrom, take, toArray, type Observable } from 'rxjs';
+import { firstValueFrom, lastValueFrom, take, timeout, toArray, type Observable } from 'rxjs';
 import sharp from 'sharp';
 import type { Frame } from '../../src/capture/frame.js';
 import type { CommonCaptureOptions, LibcameraOptions } from '../../src/capture/config.js';
@@ -17,7 +17,8 @@ const common: CommonCaptureOptions = { width: 320, height: 240, fps: 50, stallTi
 const fast: CaptureRuntime = { backoff: { initialMs: 20, maxMs: 200 }, killGraceMs: 1000 };
 
 async function collect(src: Observable<Frame>, n: number): Promise<Frame[]> {
-  return lastValueFrom(src.pipe(take(n), toArray()));
+  // `timeout` unsubscribes (killing the camera) if a broken source never delivers, so a failure cannot hang mocha
+  return lastValueFrom(src.pipe(take(n), timeout({ each: 20_000 }), toArray()));
 }
 
 async function assertAllGone(pids: number[]): Promise<void> {
@@ -157,8 +158,11 @@ describe('capture/libcamera source with a fake rpicam-vid', function () {
   it('no rpicam-vid/libcamera-vid on PATH: a clear missing event, retried, never an error', async function () {
     const log = new EventLog();
     const sub = libcameraSource(base, common, log.hooks, { ...fast, findOnPath: () => null }).subscribe({ error: (e) => assert.fail(String(e)) });
-    await waitFor(() => log.of('restart').length >= 3, '3 retries');
-    sub.unsubscribe();
+    try {
+      await waitFor(() => log.of('restart').length >= 3, '3 retries');
+    } finally {
+      sub.unsubscribe();
+    }
     assert.match(log.of('missing')[0]!.detail, /neither rpicam-vid nor libcamera-vid is on PATH/);
     assert.equal(log.pids.length, 0);
   });

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { SourceEvent } from '../../src/capture/frame.js';
 
 /** Deterministic PRNG (mulberry32) so a failing random case can be replayed from its seed. */
@@ -15,6 +15,16 @@ export function rng(seed: number): () => number {
 
 /** A pid is "alive" while /proc has it, zombies included: an unreaped child counts as a leak. */
 export const pidAlive = (pid: number): boolean => existsSync(`/proc/${pid}`);
+
+/** Running (not exited): for orphans, whose reaping is init's job, not ours. */
+export function pidRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 /** Polls until `cond` holds; fails after `timeoutMs` (a generous bound, not a performance threshold). */
 export async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
