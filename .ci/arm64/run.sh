@@ -16,13 +16,46 @@ step_smoke() {
   local cpu="$1"
   run_arm64 "$cpu" ci/smoke.mjs --out "$OUT/smoke-$cpu.json" --ref "$OUT/smoke-x64.json"
 }
-STEPS=(smoke)
+
+# The arm64 Node publishes to the broker on the host; mosquitto_sub on the host must receive it.
+# The message is retained, so it arrives whether or not the subscription was in place first.
+step_mqtt() {
+  local cpu="$1" topic="edgesight/arm64-check/$1" got
+  local sub_out="$OUT/mqtt-$cpu.txt"
+  mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -t "$topic" -C 1 -W 120 > "$sub_out" &
+  local sub=$!
+  run_arm64 "$cpu" ci/mqtt.mjs --port "$BROKER_PORT" --topic "$topic" || { kill "$sub" 2>/dev/null; return 1; }
+  wait "$sub" || { echo "  FAIL  mqtt: mosquitto_sub received nothing on $topic"; return 1; }
+  got="$(cat "$sub_out")"
+  if [[ "$got" != *'"arch":"arm64"'* || "$got" != *"\"qemuCpu\":\"$cpu\""* ]]; then
+    echo "  FAIL  mqtt: unexpected payload on $topic: $got"; return 1
+  fi
+  echo "  ok    mqtt: host mosquitto_sub received $got"
+}
+STEPS=(smoke mqtt)
+
+# A private broker on a free loopback port, stopped on exit.
+BROKER_PID=""
+start_broker() {
+  BROKER_PORT="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$BROKER_PORT" > "$OUT/mosquitto.conf"
+  /usr/sbin/mosquitto -c "$OUT/mosquitto.conf" > "$OUT/mosquitto.log" 2>&1 &
+  BROKER_PID=$!
+  for _ in $(seq 50); do
+    (echo > "/dev/tcp/127.0.0.1/$BROKER_PORT") 2>/dev/null && return 0
+    sleep 0.2
+  done
+  arm64_die "mosquitto did not start on port $BROKER_PORT ($(cat "$OUT/mosquitto.log"))"
+}
+stop_broker() { [[ -n "$BROKER_PID" ]] && kill "$BROKER_PID" 2>/dev/null; BROKER_PID=""; }
+trap stop_broker EXIT
 
 t0=$SECONDS
 bash "$ARM64_REPO/.ci/arm64/setup.sh"
 t_setup=$((SECONDS - t0))
 [[ -f "$ARM64_REPO/dist/src/service/platform.js" ]] || (cd "$ARM64_REPO" && npx tsc -p tsconfig.json)
 arm64_sync_app
+start_broker
 
 arm64_log "x64 reference run"
 t1=$SECONDS
