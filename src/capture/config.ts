@@ -78,7 +78,8 @@ export interface FfmpegOptions {
   binary: string;
 }
 
-export interface FilesOptions {
+/** `camera.files` as configured (the files source itself also takes camera.fps). */
+export interface FilesSectionOptions {
   /** a directory of images or a glob (required when source is files) */
   path?: string;
   loop: boolean;
@@ -95,7 +96,7 @@ export interface CameraConfig {
   stall_timeout_s: number;
   libcamera: LibcameraOptions;
   ffmpeg: FfmpegOptions;
-  files: FilesOptions;
+  files: FilesSectionOptions;
 }
 
 /** Shared keys every source receives. */

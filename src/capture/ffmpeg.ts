@@ -104,6 +104,7 @@ export function ffmpegSource(opts: FfmpegOptions, common: CommonCaptureOptions, 
       missingPattern: /No such file or directory|Cannot open video device|Connection refused|No route to host|Connection timed out/i,
       ...(runtime.backoff ? { backoff: runtime.backoff } : {}),
       ...(runtime.killGraceMs !== undefined ? { killGraceMs: runtime.killGraceMs } : {}),
+      ...(runtime.resetAfterMs !== undefined ? { resetAfterMs: runtime.resetAfterMs } : {}),
       ...(runtime.random ? { random: runtime.random } : {}),
       hooks,
     });

@@ -14,6 +14,8 @@ export interface CaptureRuntime {
   env?: NodeJS.ProcessEnv;
   findOnPath?: (name: string, envPath?: string) => string | null;
   backoff?: Partial<Backoff>;
+  /** a process that delivered frames for this long resets the backoff (default 30 s) */
+  resetAfterMs?: number;
   killGraceMs?: number;
   random?: () => number;
 }
@@ -147,6 +149,7 @@ export function libcameraSource(opts: LibcameraOptions, common: CommonCaptureOpt
       missingPattern: /no cameras available|failed to acquire camera/i,
       ...(runtime.backoff ? { backoff: runtime.backoff } : {}),
       ...(runtime.killGraceMs !== undefined ? { killGraceMs: runtime.killGraceMs } : {}),
+      ...(runtime.resetAfterMs !== undefined ? { resetAfterMs: runtime.resetAfterMs } : {}),
       ...(runtime.random ? { random: runtime.random } : {}),
       hooks,
     });

@@ -120,9 +120,31 @@ describe('capture/libcamera source with a fake rpicam-vid', function () {
     await assertAllGone(log.pids);
   });
 
+  it('a camera that ran healthily resets the backoff', async function () {
+    const log = new EventLog();
+    // 5 frames at 10 fps span 400 ms: with resetAfterMs 40 every crash is a first failure again
+    await collect(libcameraSource(base, { ...common, fps: 10 }, log.hooks, { ...rt({ FAKE_CAM_MODE: 'crash-after:5' }), resetAfterMs: 40 }), 15);
+    assert.deepEqual(log.of('restart').map((r) => r.attempt), [1, 1]);
+    await assertAllGone(log.pids);
+  });
+
+  it('a camera that starts but never delivers a frame counts as stalled', async function () {
+    const log = new EventLog();
+    const sub = libcameraSource(base, { ...common, stallTimeoutS: 0.3 }, log.hooks, rt({ FAKE_CAM_MODE: 'stall-after:0' })).subscribe();
+    try {
+      await waitFor(() => log.of('restart').length >= 2, 'two stall restarts');
+    } finally {
+      sub.unsubscribe();
+    }
+    assert.ok(log.of('restart').every((r) => r.reason === 'stall'));
+    assert.deepEqual(log.of('restart').slice(0, 2).map((r) => r.attempt), [1, 2]);
+    await assertAllGone(log.pids);
+  });
+
   it('kills and restarts a stalled camera', async function () {
     const log = new EventLog();
-    const frames = await collect(libcameraSource(base, { ...common, stallTimeoutS: 0.4 }, log.hooks, rt({ FAKE_CAM_MODE: 'stall-after:3' })), 6);
+    // generous timeout: a slow start of the fake on a loaded machine must not look like a stall
+    const frames = await collect(libcameraSource(base, { ...common, stallTimeoutS: 2 }, log.hooks, rt({ FAKE_CAM_MODE: 'stall-after:3' })), 6);
     assert.equal(frames.length, 6);
     assert.equal(log.of('stall').length, 1);
     assert.deepEqual(log.of('restart').map((r) => r.reason), ['stall']);
