@@ -1,3 +1,5 @@
+import type { LibcameraOptions, FfmpegOptions } from '../capture/config.js';
+
 /** The validated configuration, defaults merged. Keys mirror the YAML (snake_case). Kept in step with schema.ts by test/config. */
 export interface Config {
   device: { id: string; name?: string };
@@ -8,8 +10,8 @@ export interface Config {
     height: number;
     fps: number;
     stall_timeout_s: number;
-    libcamera: Record<string, unknown>;
-    ffmpeg: Record<string, unknown>;
+    libcamera: LibcameraOptions;
+    ffmpeg: FfmpegOptions;
     files: { path?: string; loop: boolean };
   };
   models: {

@@ -106,7 +106,7 @@ export class Daemon {
   private cameraConfig(): CameraConfig {
     const c = this.config.camera;
     const files = { ...c.files, ...(c.files.path ? { path: path.resolve(this.lc.dir, c.files.path) } : {}) };
-    return { ...c, files } as unknown as CameraConfig;
+    return { ...c, files };
   }
 
   private async startMqtt(): Promise<void> {
