@@ -164,7 +164,7 @@ export function superviseProcess<T>(opts: SuperviseOptions<T>): Observable<T> {
       });
       proc.once('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT' || err.code === 'EACCES') {
-          reportMissing(`cannot run ${spec.command}: ${err.code === "ENOENT" ? "not installed or not on PATH" : "not executable"} (${err.code})`);
+          reportMissing(`cannot run ${spec.command}: ${err.code === 'ENOENT' ? 'not installed or not on PATH' : 'not executable'} (${err.code})`);
           onGone(`spawn failed: ${err.code}`, false);
         } else if (proc.pid === undefined) {
           hooks.log?.error({ source: opts.name, err: err.message }, `camera source ${opts.name} failed to start`);
