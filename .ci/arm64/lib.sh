@@ -31,8 +31,10 @@ arm64_sync_app() {
 # bind-mounted in a private mount namespace (see cpuinfo.mjs); the host's /proc is untouched.
 arm64_cpuinfo() {
   local cpu="$1" f="$ARM64_DIR/cpuinfo.$1"
-  (cd "$ARM64_APP" && QEMU_CPU="$cpu" "$ARM64_NODE" ci/cpuinfo.mjs > "$f.tmp") || arm64_die "cpuinfo.mjs failed for $cpu"
-  mv "$f.tmp" "$f"
+  if [[ ! -s "$f" || "$ARM64_APP/ci/cpuinfo.mjs" -nt "$f" ]]; then
+    (cd "$ARM64_APP" && QEMU_CPU="$cpu" "$ARM64_NODE" ci/cpuinfo.mjs > "$f.tmp") || arm64_die "cpuinfo.mjs failed for $cpu"
+    mv "$f.tmp" "$f"
+  fi
   printf '%s' "$f"
 }
 arm64_in_ns() {

@@ -11,6 +11,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 OUT="${EDGESIGHT_ARM64_OUT:-$ARM64_DIR/out}"
 mkdir -p "$OUT"
+# Results of an earlier run must not stand in for this one's (crosscheck reads files).
+rm -f "$OUT"/*.f32 "$OUT"/smoke-*.json "$OUT"/mqtt-*.txt
+CHECKS="$OUT/checks.log"
+: > "$CHECKS"
 
 step_smoke() {
   local cpu="$1"
@@ -47,7 +51,7 @@ start_broker() {
   done
   arm64_die "mosquitto did not start on port $BROKER_PORT ($(cat "$OUT/mosquitto.log"))"
 }
-stop_broker() { [[ -n "$BROKER_PID" ]] && kill "$BROKER_PID" 2>/dev/null; BROKER_PID=""; }
+stop_broker() { [[ -n "$BROKER_PID" ]] && { kill "$BROKER_PID" 2>/dev/null; wait "$BROKER_PID" 2>/dev/null; }; BROKER_PID=""; }
 trap stop_broker EXIT
 
 t0=$SECONDS
@@ -68,7 +72,7 @@ for cpu in "${ARM64_CPUS[@]}"; do
   t1=$SECONDS
   for step in "${STEPS[@]}"; do
     arm64_log "$step under QEMU_CPU=$cpu"
-    if ! "step_$step" "$cpu"; then
+    if ! "step_$step" "$cpu" | tee -a "$CHECKS"; then
       failed+=("$step@$cpu")
       arm64_log "FAILED: $step under $cpu"
     fi
@@ -78,13 +82,19 @@ done
 
 if ((${#ARM64_CPUS[@]} >= 2)); then
   arm64_log "cross-check of the CPU models"
-  node "$ARM64_REPO/.ci/arm64/crosscheck.mjs" "$OUT" "${ARM64_CPUS[@]}" || failed+=("crosscheck")
+  node "$ARM64_REPO/.ci/arm64/crosscheck.mjs" "$OUT" "${ARM64_CPUS[@]}" | tee -a "$CHECKS" || failed+=("crosscheck")
 fi
 
 echo
 echo "ARM64 check: setup ${t_setup}s, x64 reference ${t_ref}s$(for c in "${ARM64_CPUS[@]}"; do printf ', %s %ss' "$c" "${took[$c]}"; done) (emulated wall time, not performance)"
+n_ok=$(grep -c '^  ok ' "$CHECKS" || true)
+n_fail=$(grep -c '^  FAIL' "$CHECKS" || true)
+# A step that died without a FAIL line (e.g. a crash) still counts as failed.
+((${#failed[@]} > n_fail)) && n_fail=${#failed[@]}
 if ((${#failed[@]})); then
   echo "ARM64 check FAILED: ${failed[*]}"
+  echo "arm64: $n_ok passed, $n_fail failed"
   exit 1
 fi
 echo "ARM64 check passed for ${ARM64_CPUS[*]}"
+echo "arm64: $n_ok passed, $n_fail failed"
