@@ -141,6 +141,7 @@ export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSc
       events: obj('Object appear/disappear events.', {
         min_duration_s: { type: 'number', minimum: 0, default: 1, description: 'A label must be seen this long before `new`.' },
         end_after_s: { type: 'number', minimum: 0, default: 3, description: 'A label must be gone this long before `end`.' },
+        update_interval_s: { type: 'number', minimum: 0, default: 5, description: 'At most one `update` per label this often.' },
       }),
       homeassistant: obj('Home Assistant MQTT discovery.', {
         enabled: { type: 'boolean', default: false, description: 'Publish discovery configs.' },

@@ -46,7 +46,7 @@ export interface Config {
     qos: { state: 0 | 1 | 2; stream: 0 | 1 | 2 };
     detections: { enabled: boolean; max_rate_hz: number; only_with_objects: boolean };
     snapshot: { max_rate_hz: number; quality: number };
-    events: { min_duration_s: number; end_after_s: number };
+    events: { min_duration_s: number; end_after_s: number; update_interval_s: number };
     homeassistant: { enabled: boolean; discovery_prefix: string };
     embedded_broker: { host: string; port: number };
   };

@@ -1,15 +1,10 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { assertPublishable } from './topics.js';
+import { OutboundQueue, type OutboundMessage, type QueueClass } from './queue.js';
 
-export type MessageClass = 'state' | 'stream' | 'event';
-
-export interface OutMessage {
-  topic: string;
-  payload: string | Buffer;
-  retain: boolean;
-  cls: MessageClass;
-}
+/** state: retained values (latest wins); event: must-deliver FIFO; stream: per-frame, drop-oldest; none: never queued */
+export type MessageClass = QueueClass | 'none';
 
 export interface ClientOptions {
   url: string;
@@ -24,31 +19,34 @@ export interface ClientOptions {
   will: { topic: string; payload: string };
   /** TLS material, already read from files */
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean };
-  /** called on every (re)connect: republish availability and retained state */
+  /** called on every (re)connect before the queue drains: republish availability and retained state */
   onConnect?: () => void;
+  /** topics to subscribe to on every connect (e.g. snapshot/get) */
+  subscriptions?: string[];
 }
 
 export type ClientEvent =
   | { type: 'connected'; reconnect: boolean }
   | { type: 'disconnected'; reason: string }
-  | { type: 'error'; message: string }
-  | { type: 'drop'; cls: MessageClass; topic: string };
+  | { type: 'error'; message: string; code?: string }
+  | { type: 'drop'; cls: MessageClass; topic: string }
+  | { type: 'message'; topic: string; payload: Buffer };
 
 /**
  * mqtt.js with a bounded outgoing queue of our own: mqtt.js's offline store is unbounded, so nothing is
- * handed to it while disconnected. Streams drop their oldest message when the queue is full; retained
- * state keeps only the latest value per topic (it is republished on connect anyway).
+ * handed to it while disconnected. Reconnects back off exponentially up to `reconnectMaxS`, so once the
+ * broker is back, availability and retained state are republished within about that long.
  */
 export class MqttPublisher extends EventEmitter {
   readonly client: MqttClient;
-  private readonly state = new Map<string, OutMessage>();
-  private readonly streams: OutMessage[] = [];
+  private readonly queue: OutboundQueue;
   private connectedOnce = false;
   private attempts = 0;
-  drops = 0;
+  private closing = false;
 
   constructor(private readonly opts: ClientOptions) {
     super();
+    this.queue = new OutboundQueue({ streamCapacity: opts.queueSize });
     const o: IClientOptions = {
       clientId: opts.clientId,
       keepalive: opts.keepaliveS,
@@ -57,6 +55,7 @@ export class MqttPublisher extends EventEmitter {
       reconnectPeriod: 500,
       connectTimeout: 10_000,
       queueQoSZero: false,
+      resubscribe: false,
       username: opts.username,
       password: opts.password,
       will: { topic: opts.will.topic, payload: Buffer.from(opts.will.payload), qos: opts.qos.state, retain: true },
@@ -69,16 +68,25 @@ export class MqttPublisher extends EventEmitter {
       const reconnect = this.connectedOnce;
       this.connectedOnce = true;
       this.emit('event', { type: 'connected', reconnect } satisfies ClientEvent);
+      if (opts.subscriptions?.length) {
+        this.client.subscribe(opts.subscriptions, { qos: 0 }, (err) => {
+          if (err) this.emit('event', { type: 'error', message: `subscribe failed: ${err.message}` } satisfies ClientEvent);
+        });
+      }
       opts.onConnect?.();
       this.drain();
     });
+    this.client.on('message', (topic, payload) => this.emit('event', { type: 'message', topic, payload } satisfies ClientEvent));
     this.client.on('close', () => {
+      if (this.closing) return;
       // capped exponential backoff: 0.5 s, 1 s, 2 s … reconnect_max_s
       this.attempts++;
-      this.client.options.reconnectPeriod = Math.min(opts.reconnectMaxS * 1000, 500 * 2 ** Math.min(this.attempts, 10));
+      this.client.options.reconnectPeriod = Math.min(opts.reconnectMaxS * 1000, 500 * 2 ** Math.min(this.attempts - 1, 10));
       this.emit('event', { type: 'disconnected', reason: 'connection closed' } satisfies ClientEvent);
     });
-    this.client.on('error', (e) => this.emit('event', { type: 'error', message: e.message } satisfies ClientEvent));
+    this.client.on('error', (e: Error & { code?: string | number }) =>
+      this.emit('event', { type: 'error', message: e.message, code: e.code === undefined ? undefined : String(e.code) } satisfies ClientEvent),
+    );
   }
 
   get connected(): boolean {
@@ -86,45 +94,41 @@ export class MqttPublisher extends EventEmitter {
   }
 
   get queued(): number {
-    return this.state.size + this.streams.length;
+    return this.queue.size;
+  }
+
+  get drops(): number {
+    return this.queue.dropped;
   }
 
   publish(topic: string, payload: string | Buffer, opts: { retain?: boolean; cls: MessageClass }): void {
     assertPublishable(topic);
-    const msg: OutMessage = { topic, payload, retain: opts.retain ?? false, cls: opts.cls };
-    if (this.client.connected && this.queued === 0) return this.send(msg);
-    this.enqueue(msg);
-  }
-
-  private enqueue(msg: OutMessage): void {
-    if (msg.cls === 'state') {
-      this.state.set(msg.topic, msg);
+    const qos = opts.cls === 'stream' || opts.cls === 'none' ? this.opts.qos.stream : this.opts.qos.state;
+    const msg: OutboundMessage = { topic, payload, retain: opts.retain ?? false, qos };
+    if (this.client.connected && this.queue.size === 0) return this.send(msg);
+    if (opts.cls === 'none') {
+      if (this.client.connected) return this.send(msg);
+      this.emit('event', { type: 'drop', cls: 'none', topic } satisfies ClientEvent);
       return;
     }
-    this.streams.push(msg);
-    while (this.state.size + this.streams.length > this.opts.queueSize && this.streams.length) {
-      const dropped = this.streams.shift()!;
-      this.drops++;
-      this.emit('event', { type: 'drop', cls: dropped.cls, topic: dropped.topic } satisfies ClientEvent);
-    }
+    const before = this.queue.dropped;
+    this.queue.push(msg, opts.cls);
+    for (let i = before; i < this.queue.dropped; i++) this.emit('event', { type: 'drop', cls: opts.cls, topic } satisfies ClientEvent);
   }
 
-  private send(msg: OutMessage): void {
-    const qos = msg.cls === 'stream' ? this.opts.qos.stream : this.opts.qos.state;
-    this.client.publish(msg.topic, msg.payload, { qos, retain: msg.retain }, (err) => {
-      if (err) this.emit('event', { type: 'error', message: `publish to ${msg.topic} failed: ${err.message}` } satisfies ClientEvent);
+  private send(msg: OutboundMessage): void {
+    this.client.publish(msg.topic, msg.payload, { qos: msg.qos, retain: msg.retain }, (err) => {
+      if (err && !this.closing) this.emit('event', { type: 'error', message: `publish to ${msg.topic} failed: ${err.message}` } satisfies ClientEvent);
     });
   }
 
   private drain(): void {
-    const state = [...this.state.values()];
-    this.state.clear();
-    const streams = this.streams.splice(0);
-    for (const m of [...state, ...streams]) this.send(m);
+    for (const m of this.queue.drain()) this.send(m);
   }
 
-  /** Publish `payload` on the will topic, flush, disconnect cleanly. */
+  /** Publish `final` (retained) on the will topic, flush, disconnect cleanly — all within `timeoutMs`. */
   async close(final?: { topic: string; payload: string }, timeoutMs = 2000): Promise<void> {
+    this.closing = true;
     if (final && this.client.connected) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, timeoutMs);
@@ -135,9 +139,7 @@ export class MqttPublisher extends EventEmitter {
       });
     }
     await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.client.end(true, {}, () => resolve());
-      }, timeoutMs);
+      const t = setTimeout(() => this.client.end(true, {}, () => resolve()), timeoutMs);
       this.client.end(false, {}, () => {
         clearTimeout(t);
         resolve();

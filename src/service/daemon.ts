@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Subject, type Subscription } from 'rxjs';
 import type { Logger } from '../logging/logger.js';
 import type { Config, LoadedConfig } from '../config/types.js';
@@ -13,29 +13,21 @@ import { runPipeline, type FrameResult, type PipelineEvent } from '../pipeline/p
 import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/broker.js';
 import { MqttPublisher, type ClientEvent } from '../mqtt/client.js';
 import { topicsFor, type CameraTopics } from '../mqtt/topics.js';
-import { detectionsPayload } from '../mqtt/payloads.js';
-import { buildMaskPayload, MaskCadence, resizeNearest } from '../mqtt/mask-encoding.js';
-import { nowMs } from '../metrics/timing.js';
-import { loadConfiguredModels } from './models.js';
-import { VERSION } from './version.js';
+import { Metrics } from '../metrics/registry.js';
+import { startReporting, type Reporting } from '../metrics/reporting.js';
+import { describeMqttError } from '../mqtt/errors.js';
 import type { LoadedModel } from '../models/store.js';
-
-export interface DaemonCounters {
-  frames_captured: number;
-  frames_processed: number;
-  frames_skipped: number;
-  frames_corrupt: number;
-  camera_restarts: number;
-  camera_stalls: number;
-  worker_restarts: number;
-  inference_errors: number;
-  mqtt_queue_drops: number;
-  segmentations: number;
-}
+import { loadConfiguredModels } from './models.js';
+import { ResultPublisher } from './outputs.js';
+import { ServiceHealth } from './health.js';
+import { planReload } from './reload.js';
+import { VERSION } from './version.js';
 
 /**
- * The daemon: wires capture → pipeline → MQTT and owns start/stop order. The pipeline knows nothing
- * about MQTT; this subscribes the publisher to its results. One teardown path: `stop$`.
+ * The daemon: wires capture → pipeline → MQTT and owns the start/stop order (zigbee2mqtt's controller).
+ * The pipeline knows nothing about MQTT; this subscribes the publisher to its results. One teardown path:
+ * `stop$`. Start order: config (done by the caller) → models → MQTT → inference worker → metrics →
+ * capture+pipeline → READY. Stop order is the reverse.
  */
 export class Daemon {
   private readonly stop$ = new Subject<void>();
@@ -43,20 +35,22 @@ export class Daemon {
   private engine: InferenceEngine | null = null;
   private publisher: MqttPublisher | null = null;
   private broker: EmbeddedBroker | null = null;
+  private reporting: Reporting | null = null;
+  private outputs: ResultPublisher | null = null;
   private topics!: CameraTopics;
-  private maskCadence!: MaskCadence;
-  private lastDetPublish = 0;
   private models!: { detector: LoadedModel; segmenter: LoadedModel | null };
-  readonly counters: DaemonCounters = {
-    frames_captured: 0, frames_processed: 0, frames_skipped: 0, frames_corrupt: 0, camera_restarts: 0,
-    camera_stalls: 0, worker_restarts: 0, inference_errors: 0, mqtt_queue_drops: 0, segmentations: 0,
-  };
-  status: 'starting' | 'running' | 'degraded' | 'stopping' = 'starting';
+  readonly metrics: Metrics;
+  readonly health: ServiceHealth;
+  private stopping: Promise<void> | null = null;
 
   constructor(
     private lc: LoadedConfig,
     private readonly log: Logger,
-  ) {}
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.metrics = new Metrics({ device: lc.config.device.id, windowS: lc.config.metrics.window_s });
+    this.health = new ServiceHealth(log, env);
+  }
 
   get config(): Config {
     return this.lc.config;
@@ -64,14 +58,13 @@ export class Daemon {
 
   async start(): Promise<void> {
     const cfg = this.config;
+    this.health.readiness.mark('config');
     this.topics = topicsFor(cfg.mqtt.base_topic, cfg.device.id, cfg.camera.name);
-    this.maskCadence = new MaskCadence({ every: cfg.masks.every, onChange: cfg.masks.on_change });
+    this.warnIfConfigReadable();
 
     this.models = await loadConfiguredModels(this.lc, this.log);
     const { detector, segmenter } = this.models;
     this.log.info({ detector: detector.manifestPath, segmenter: segmenter?.manifestPath ?? null, precision: detector.manifest.precision }, 'models loaded');
-
-    await this.startMqtt();
 
     const core = resolveCore(cfg.inference.core);
     this.engine = new InferenceEngine({
@@ -88,25 +81,72 @@ export class Daemon {
     const affinity = await this.engine.start();
     if (affinity.error) throw new Error(`could not pin the inference thread to core ${core}: ${affinity.error}`);
     this.log.info({ core, tid: affinity.tid, cpus_allowed_list: affinity.allowed }, `inference thread ${affinity.tid} pinned to core ${affinity.allowed}`);
+    this.health.readiness.mark('models');
 
-    const camera = this.cameraConfig();
-    const frames$ = createFrameSource(camera, { onEvent: (ev) => this.onSourceEvent(ev), log: this.log });
+    await this.startMqtt();
+    this.outputs = new ResultPublisher(cfg, this.topics, this.publisher!, this.log);
+
+    this.reporting = await startReporting({
+      metrics: this.metrics,
+      config: cfg.metrics,
+      publishStats: (p) => this.publisher?.publish(this.topics.stats, JSON.stringify(p), { cls: 'latest' }),
+      logger: this.log,
+    });
+
+    const frames$ = createFrameSource(this.cameraConfig(), { onEvent: (ev) => this.onSourceEvent(ev), log: this.log });
     this.sub = runPipeline(frames$, { engine: this.engine, detector, segmenter, config: () => this.config, onEvent: (ev) => this.onPipelineEvent(ev) }, this.stop$).subscribe({
       next: (r) => void this.onResult(r),
       error: (e: Error) => {
         this.log.error({ err: e.message }, 'frame source failed');
-        this.status = 'degraded';
+        this.health.setState('degraded', e.message);
       },
       complete: () => this.log.info('frame source ended'),
     });
-    this.status = 'running';
-    this.log.info({ camera: cfg.camera.name, source: cfg.camera.source, topics: this.topics.root }, 'edgesight running');
+    this.health.readiness.mark('pipeline');
+    if (this.health.state === 'starting') this.health.setState('running');
+    this.health.start(this.metrics, this.engine);
+    this.log.info({ camera: cfg.camera.name, source: cfg.camera.source, topics: this.topics.root, version: VERSION }, 'edgesight running');
   }
 
   private cameraConfig(): CameraConfig {
     const c = this.config.camera;
     const files = { ...c.files, ...(c.files.path ? { path: path.resolve(this.lc.dir, c.files.path) } : {}) };
     return { ...c, files };
+  }
+
+  private warnIfConfigReadable(): void {
+    const m = this.config.mqtt;
+    if (!this.lc.file || !m.password) return;
+    try {
+      const mode = statSync(this.lc.file).mode;
+      if (mode & 0o004) this.log.warn({ file: this.lc.file, mode: (mode & 0o777).toString(8) }, 'the config file holds mqtt.password and is readable by every user: chmod 640 it, or use mqtt.password_file');
+    } catch {
+      /* the file was read a moment ago; a stat failure here is not worth stopping for */
+    }
+  }
+
+  private readPassword(): string | undefined {
+    const m = this.config.mqtt;
+    if (m.password_file) {
+      const file = path.resolve(this.lc.dir, m.password_file);
+      try {
+        return readFileSync(file, 'utf8').trim();
+      } catch (e) {
+        throw new Error(`mqtt.password_file ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      }
+    }
+    return m.password ?? undefined;
+  }
+
+  private readPem(key: 'ca' | 'cert' | 'key'): Buffer | undefined {
+    const f = this.config.mqtt[key];
+    if (!f) return undefined;
+    const file = path.resolve(this.lc.dir, f);
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new Error(`mqtt.${key} ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
   }
 
   private async startMqtt(): Promise<void> {
@@ -117,102 +157,101 @@ export class Daemon {
       url = this.broker.url;
       this.log.warn({ url }, `mqtt.url is not set: started an EMBEDDED broker on ${url} (demo mode; point mqtt.url at your broker for real use)`);
     }
-    const password = m.password_file ? readFileSync(path.resolve(this.lc.dir, m.password_file), 'utf8').trim() : (m.password ?? undefined);
-    const readPem = (f: string | null): Buffer | undefined => (f ? readFileSync(path.resolve(this.lc.dir, f)) : undefined);
+    const tlsWanted = Boolean(m.ca || m.cert || m.key || /^(mqtts|wss|ssl):/.test(url));
     this.publisher = new MqttPublisher({
       url,
       clientId: m.client_id ?? `edgesight_${this.config.device.id}`,
       username: m.username ?? undefined,
-      password,
+      password: this.readPassword(),
       keepaliveS: m.keepalive_s,
       protocolVersion: this.broker ? 4 : m.protocol_version,
       reconnectMaxS: m.reconnect_max_s,
       qos: m.qos,
       queueSize: m.queue_size,
       will: { topic: this.topics.availability, payload: 'offline' },
-      tls: m.ca || m.cert || m.key || url.startsWith('mqtts') ? { ca: readPem(m.ca), cert: readPem(m.cert), key: readPem(m.key), rejectUnauthorized: m.reject_unauthorized } : undefined,
+      tls: tlsWanted ? { ca: this.readPem('ca'), cert: this.readPem('cert'), key: this.readPem('key'), rejectUnauthorized: m.reject_unauthorized } : undefined,
       onConnect: () => this.publishState(),
+      subscriptions: [this.topics.snapshotGet],
     });
+    let lastError = '';
     this.publisher.on('event', (ev: ClientEvent) => {
-      if (ev.type === 'connected') this.log.info({ url: redactUrl(url!), reconnect: ev.reconnect }, 'connected to MQTT broker');
-      else if (ev.type === 'disconnected' && this.status !== 'stopping') this.log.warn({ url: redactUrl(url!) }, 'MQTT connection lost; retrying');
-      else if (ev.type === 'error') this.log.error({ err: ev.message }, 'MQTT error');
-      else if (ev.type === 'drop') this.counters.mqtt_queue_drops++;
+      switch (ev.type) {
+        case 'connected':
+          lastError = '';
+          this.log.info({ url: redactUrl(url!), reconnect: ev.reconnect }, 'connected to MQTT broker');
+          if (ev.reconnect) this.metrics.inc('mqtt_reconnects');
+          return;
+        case 'disconnected':
+          if (!this.stopping) this.log.warn({ url: redactUrl(url!) }, 'MQTT connection lost; retrying with backoff');
+          return;
+        case 'error': {
+          const text = describeMqttError(ev.message, ev.code, url!);
+          // the same failure repeats on every retry: log it once until something changes
+          if (text !== lastError) this.log.error({ url: redactUrl(url!), err: ev.message }, text);
+          lastError = text;
+          return;
+        }
+        case 'drop':
+          this.metrics.inc('mqtt_queue_drops');
+          return;
+        case 'message':
+          if (ev.topic === this.topics.snapshotGet) void this.outputs?.onSnapshotRequest().catch((e: Error) => this.log.error({ err: e.message }, 'snapshot failed'));
+          return;
+      }
     });
   }
 
   private publishState(): void {
     const p = this.publisher!;
-    p.publish(this.topics.availability, 'online', { retain: true, cls: 'state' });
+    p.publish(this.topics.availability, 'online', { retain: true, cls: 'latest' });
     const { detector, segmenter } = this.models;
+    const c = this.config;
     const info = {
       v: 1,
       version: VERSION,
-      device: this.config.device,
-      camera: { name: this.config.camera.name, source: this.config.camera.source, width: this.config.camera.width, height: this.config.camera.height, fps: this.config.camera.fps },
+      device: c.device.id,
+      device_name: c.device.name ?? c.device.id,
+      base_topic: c.mqtt.base_topic,
+      started_at: this.startedAt,
+      arch: process.arch,
+      cameras: [{ name: c.camera.name, source: c.camera.source, width: c.camera.width, height: c.camera.height, fps: c.camera.fps }],
       models: {
-        detector: { name: detector.manifest.name, precision: detector.manifest.precision, sha256: detector.manifest.sha256 },
+        detector: { name: detector.manifest.name, precision: detector.manifest.precision, sha256: detector.manifest.sha256, labels_tracked: c.objects.track },
         segmenter: segmenter ? { name: segmenter.manifest.name, precision: segmenter.manifest.precision, sha256: segmenter.manifest.sha256, classes: segmenter.manifest.labels } : null,
       },
-      inference: { core: this.engine?.affinity?.allowed ?? null },
-      started_at: Date.now(),
-      config: redactConfig(this.config),
+      inference: { cpus_allowed_list: this.engine?.affinity?.allowed ?? null, threads: c.inference.threads },
+      config: redactConfig(c),
     };
-    p.publish(this.topics.info, JSON.stringify(info), { retain: true, cls: 'state' });
+    p.publish(this.topics.info, JSON.stringify(info), { retain: true, cls: 'latest' });
+    this.outputs?.publishInitialCounts();
   }
 
+  private readonly startedAt = Date.now();
+
   private async onResult(r: FrameResult): Promise<void> {
-    this.counters.frames_processed++;
-    const cfg = this.config;
-    const p = this.publisher!;
-    const now = Date.now();
-    const d = cfg.mqtt.detections;
-    const minGap = d.max_rate_hz > 0 ? 1000 / d.max_rate_hz : 0;
-    if (d.enabled && now - this.lastDetPublish >= minGap && !(d.only_with_objects && r.detections.length === 0)) {
-      this.lastDetPublish = now;
-      const payload = detectionsPayload(r, now);
-      p.publish(this.topics.detections, JSON.stringify(payload), { cls: 'stream' });
-      r.timings.published = nowMs();
-      if (cfg.logging.publish_frames) {
-        this.log.info({ topic: this.topics.detections, frame_id: r.frameId, objects: payload.objects.map((o) => `${o.label} ${o.score.toFixed(2)}`) }, 'published detections');
-      }
+    try {
+      await this.outputs!.onResult(r);
+    } catch (e) {
+      this.log.error({ err: (e as Error).message, frame_id: r.frameId }, 'publishing a result failed');
     }
-    if (r.segmentation) {
-      this.counters.segmentations++;
-      if (cfg.masks.enabled) {
-        const s = r.segmentation;
-        const w = cfg.masks.width ?? s.width;
-        const h = cfg.masks.height ?? s.height;
-        const map = w === s.width && h === s.height ? s.data : resizeNearest(s.data, s.width, s.height, w, h);
-        if (this.maskCadence.shouldPublish(map)) {
-          try {
-            const payload = await buildMaskPayload({
-              camera: cfg.camera.name, frameId: r.frameId, capturedAt: r.capturedAt, publishedAt: Date.now(), map, width: w, height: h,
-              frameWidth: r.width, frameHeight: r.height, classes: s.classes, encoding: cfg.masks.encoding,
-            });
-            p.publish(this.topics.mask, JSON.stringify(payload), { cls: 'stream' });
-          } catch (e) {
-            this.log.error({ err: (e as Error).message }, 'mask encoding failed');
-          }
-        }
-      }
-    }
+    this.metrics.recordFrame(r.timings);
   }
 
   private onPipelineEvent(ev: PipelineEvent): void {
     switch (ev.type) {
       case 'captured':
-        this.counters.frames_captured++;
+        this.metrics.inc('frames_captured');
         return;
       case 'skipped':
-        this.counters.frames_skipped++;
+        this.metrics.inc('frames_skipped');
         return;
       case 'corrupt':
-        this.counters.frames_corrupt++;
+        this.metrics.inc('frames_corrupt');
         this.log.warn({ reason: ev.reason }, 'corrupt frame skipped');
         return;
       case 'inference-error':
-        this.counters.inference_errors++;
+        if (this.stopping) return;
+        this.metrics.inc('inference_errors');
         this.log.error({ reason: ev.reason }, 'inference failed for a frame');
         return;
     }
@@ -221,22 +260,22 @@ export class Daemon {
   private onSourceEvent(ev: SourceEvent): void {
     switch (ev.type) {
       case 'restart':
-        this.counters.camera_restarts++;
-        this.log.warn({ ...ev }, 'camera restart');
+        this.metrics.inc('camera_restarts');
+        this.log.warn({ reason: ev.reason, attempt: ev.attempt, delay_ms: ev.delayMs }, 'camera restart');
         return;
       case 'stall':
-        this.counters.camera_stalls++;
-        this.log.warn({ ...ev }, 'camera stalled');
+        this.metrics.inc('camera_stalls');
+        this.log.warn({ after_ms: ev.afterMs }, 'camera stalled');
         return;
       case 'corrupt':
-        this.counters.frames_corrupt++;
+        this.metrics.inc('frames_corrupt');
         this.log.warn({ reason: ev.reason }, 'corrupt frame from camera');
         return;
       case 'missing':
-        this.status = 'degraded';
+        this.health.setState('degraded', 'camera not found, retrying');
         return;
       case 'started':
-        if (this.status === 'degraded') this.status = 'running';
+        if (this.health.state === 'degraded') this.health.setState('running');
         this.log.info({ detail: ev.detail }, 'camera started');
         return;
       case 'stderr':
@@ -248,11 +287,11 @@ export class Daemon {
   private onEngineEvent(ev: EngineEvent): void {
     switch (ev.type) {
       case 'restart':
-        this.counters.worker_restarts++;
+        this.metrics.inc('worker_restarts');
         this.log.error({ attempt: ev.attempt, delay_ms: ev.delayMs, reason: ev.reason }, 'inference worker restarting');
         return;
       case 'stall':
-        this.log.error({ after_ms: ev.afterMs }, 'inference stalled');
+        this.log.error({ after_ms: ev.afterMs }, 'inference stalled: restarting the worker');
         return;
       case 'crash':
         this.log.error({ reason: ev.message }, 'inference worker crashed');
@@ -265,16 +304,37 @@ export class Daemon {
     }
   }
 
-  /** Stop capture, let the in-flight frame go, publish `offline`, flush MQTT — bounded by `timeoutMs`. */
-  async stop(timeoutMs = 4000): Promise<void> {
-    if (this.status === 'stopping') return;
-    this.status = 'stopping';
+  /**
+   * SIGHUP: re-read the config. What can change live (thresholds, tracked labels, rates, masks, events,
+   * segmentation cadence, log level) applies at once; what needs a restart is listed; an invalid file
+   * changes nothing (every problem is logged).
+   */
+  reload(next: LoadedConfig): { applied: string[]; needsRestart: string[] } {
+    const plan = planReload(this.config, next.config);
+    this.lc = { ...next, config: plan.merged };
+    if (this.outputs && this.publisher) this.outputs = new ResultPublisher(plan.merged, this.topics, this.publisher, this.log);
+    this.log.level = plan.merged.logging.level;
+    this.publishState();
+    return { applied: plan.applied, needsRestart: plan.needsRestart };
+  }
+
+  /** Stop capture, abandon the in-flight frame, publish `offline`, flush MQTT — within `timeoutMs`. */
+  stop(timeoutMs = 4000): Promise<void> {
+    this.stopping ??= this.doStop(timeoutMs);
+    return this.stopping;
+  }
+
+  private async doStop(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    this.health.setState('stopping');
+    this.health.stop();
     this.stop$.next();
     this.stop$.complete();
     this.sub?.unsubscribe();
+    this.outputs?.finish();
     await this.engine?.stop();
     await Promise.race([waitForCameraChildren(), sleep(Math.max(0, deadline - Date.now() - 1500))]);
+    await this.reporting?.stop();
     await this.publisher?.close({ topic: this.topics.availability, payload: 'offline' }, Math.max(200, Math.min(1500, deadline - Date.now())));
     await this.broker?.close();
   }
