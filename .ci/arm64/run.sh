@@ -36,7 +36,43 @@ step_mqtt() {
   fi
   echo "  ok    mqtt: host mosquitto_sub received $got"
 }
-STEPS=(smoke mqtt)
+# The project's own native addon (sd_notify, cross-compiled for arm64) through its self-test.
+step_sdnotify() {
+  local cpu="$1" msg
+  if msg="$(run_arm64 "$cpu" dist/src/service/sdnotify-selftest.js 2>&1)"; then
+    echo "  ok    sdnotify addon: $msg"
+  else
+    echo "  FAIL  sdnotify addon: $msg"; return 1
+  fi
+}
+
+# `edgesight detect` on a PNG and a JPEG with the same prepared models as the x64 run.
+DETECT_PHOTOS=("$ARM64_SHARED/data/photos/astronaut.png" "$ARM64_SHARED/data/photos/messi5.jpg")
+DETECT_THRESHOLD=0.3
+detect_cmd() { # <node launcher...>: runs detect with the prepared cache and precision
+  EDGESIGHT__MODELS__CACHE_DIR="$OUT/models" EDGESIGHT__MODELS__PRECISION="$PRECISION" EDGESIGHT_OFFLINE=1 \
+    "$@" dist/src/cli/main.js detect "${DETECT_PHOTOS[@]}" --json --score-threshold "$DETECT_THRESHOLD"
+}
+step_detect() {
+  local cpu="$1"
+  detect_cmd run_arm64 "$cpu" > "$OUT/detect-$cpu.jsonl" 2> "$OUT/detect-$cpu.log" \
+    || { echo "  FAIL  detect ($PRECISION): exit $? ($(tail -3 "$OUT/detect-$cpu.log"))"; return 1; }
+  node "$ARM64_REPO/.ci/arm64/compare-detect.mjs" "$OUT/detect-x64.jsonl" "$OUT/detect-$cpu.jsonl" \
+    "$DETECT_THRESHOLD" "detect ($PRECISION) on astronaut.png + messi5.jpg"
+}
+# Models for the CLI steps, prepared once on x64 (offline, from ../shared) into $OUT/models. int8 is
+# the product's model; until the quantizer is part of the build, the CLI can only run fp32.
+prepare_cli_models() {
+  if [[ -f "$ARM64_REPO/dist/src/models/quantize/cli.js" ]]; then PRECISION=int8; else PRECISION=fp32; fi
+  arm64_log "preparing $PRECISION models for the CLI steps"
+  (cd "$ARM64_REPO" && node dist/src/cli/main.js models fetch --precision "$PRECISION" --cache "$OUT/models" --offline \
+     --from "$ARM64_SHARED/models/upstream" --from "$ARM64_SHARED/models/lraspp") > "$OUT/models-prepare.log" 2>&1 \
+    || arm64_die "model preparation failed: $(tail -5 "$OUT/models-prepare.log")"
+  (cd "$ARM64_APP" && detect_cmd node > "$OUT/detect-x64.jsonl" 2> "$OUT/detect-x64.log") \
+    || arm64_die "x64 reference detect failed: $(tail -5 "$OUT/detect-x64.log")"
+}
+
+STEPS=(smoke sdnotify detect mqtt)
 
 # A private broker on a free loopback port, stopped on exit.
 BROKER_PID=""
@@ -58,12 +94,17 @@ t0=$SECONDS
 bash "$ARM64_REPO/.ci/arm64/setup.sh"
 t_setup=$((SECONDS - t0))
 [[ -f "$ARM64_REPO/dist/src/service/platform.js" ]] || (cd "$ARM64_REPO" && npx tsc -p tsconfig.json)
+if [[ ! -f "$ARM64_REPO/dist/src/service/native/prebuilds/linux-arm64/edgesight_sdnotify.node" ]]; then
+  arm64_log "cross-building the arm64 sd_notify addon"
+  (cd "$ARM64_REPO" && node src/service/native/build.mjs --arch=arm64) || arm64_die "arm64 addon build failed"
+fi
 arm64_sync_app
 start_broker
 
 arm64_log "x64 reference run"
 t1=$SECONDS
 node "$ARM64_REPO/.ci/arm64/smoke.mjs" --out "$OUT/smoke-x64.json" || arm64_die "the x64 reference smoke run failed"
+prepare_cli_models
 t_ref=$((SECONDS - t1))
 
 declare -A took
