@@ -1,0 +1,69 @@
+import type { RangeMethod } from './histogram.js';
+
+/**
+ * Per-model quantization defaults. The algorithm knows nothing about particular networks; what a model
+ * needs (which tensors stay float, which use min/max) lives here, keyed by catalog name, with the
+ * measurement behind each choice (/work/shared/models/MODELS.md, "Facts measured here").
+ */
+export interface QuantProfile {
+  /** tensors or node names kept in float; `*` matches any run of characters */
+  exclude: string[];
+  /** range method for tensors matching a pattern (first match wins); everything else uses `method` */
+  methodOverrides: Array<{ pattern: string; method: RangeMethod }>;
+  /** default range method for the body */
+  method: RangeMethod;
+  percentile: number;
+  /** why, for the manifest's provenance */
+  notes: string;
+}
+
+export const GENERIC_PROFILE: QuantProfile = {
+  exclude: [],
+  methodOverrides: [],
+  method: 'percentile',
+  percentile: 99.99,
+  notes: 'generic: every Conv/Add/Mul/Concat/pool/sigmoid tensor in 8 bits, percentile 99.99 ranges',
+};
+
+export const PROFILES: Record<string, QuantProfile> = {
+  ssdlite_mobilenet_v3_small_coco: {
+    // The first conv output and the first h-swish output (160×160×16) cost almost all of the int8 loss:
+    // their −31…64 range gives a 0.25 step, and the next depthwise conv has weights of 22–28 on channels
+    // that peak below 1. Keeping the image input float too lets that first conv run in float at no extra
+    // conversion (its input would otherwise be quantized only to be dequantized again).
+    exclude: ['image', 'FeatureExtractor/MobilenetV3/Conv/BatchNorm/FusedBatchNormV3_a', 'FeatureExtractor/MobilenetV3/Conv/hard_swish/mul_1'],
+    // Clipping the class-logit tail caps the top scores and ruins the ranking: heads use min/max.
+    methodOverrides: [
+      { pattern: 'BoxPredictor_*/BoxEncodingPredictor/*', method: 'minmax' },
+      { pattern: 'BoxPredictor_*/ClassPredictor/*', method: 'minmax' },
+      { pattern: 'BoxPredictor_*/Reshape*', method: 'minmax' },
+      { pattern: 'concat*', method: 'minmax' },
+      { pattern: 'raw_outputs/*', method: 'minmax' },
+      { pattern: 'class_predictions', method: 'minmax' },
+      { pattern: 'box_encodings', method: 'minmax' },
+    ],
+    method: 'percentile',
+    percentile: 99.99,
+    notes: 'first conv + first h-swish outputs kept float; heads (predictor outputs, concats, sigmoid) min/max; body percentile 99.99',
+  },
+  lraspp_mobilenet_v3_small_voc: {
+    // The logits feed an argmax: 8-bit logits tie neighbouring classes, and the final Add is tiny.
+    exclude: ['logits'],
+    methodOverrides: [
+      { pattern: '/classifier/low_classifier/*', method: 'minmax' },
+      { pattern: '/classifier/high_classifier/*', method: 'minmax' },
+    ],
+    method: 'percentile',
+    percentile: 99.99,
+    notes: 'logits kept float (argmax); classifier convs min/max; body percentile 99.99',
+  },
+};
+
+export function profileFor(name: string | null): QuantProfile {
+  return (name ? PROFILES[name] : undefined) ?? GENERIC_PROFILE;
+}
+
+/** `*` glob → RegExp, anchored; everything else literal. */
+export function globToRegExp(pattern: string): RegExp {
+  return new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+}

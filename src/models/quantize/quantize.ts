@@ -1,0 +1,264 @@
+import { performance } from 'node:perf_hooks';
+import { indexGraph, type OnnxGraph } from '../onnx/graph.js';
+import { loadOnnx, saveOnnx } from '../onnx/io.js';
+import { inferShapes } from '../onnx/shapes.js';
+import { TensorHistogram, type RangeMethod } from './histogram.js';
+import { planQuantization } from './plan.js';
+import { globToRegExp } from './profiles.js';
+import { activationParams, insertQdq, type ActParams, type ActivationType } from './qdq.js';
+import { ProbeRunner } from './runner.js';
+
+export interface QuantizeOptions {
+  /** uint8 fuses into QLinear kernels on x86; int8 is ARM's native form (MODELS.md). Default uint8. */
+  activationType?: ActivationType;
+  /** default range method (default percentile) */
+  method?: RangeMethod;
+  /** for `percentile`, e.g. 99.99 */
+  percentile?: number;
+  /** tensor or node names (globs with `*`) kept in float */
+  exclude?: string[];
+  /** range method per tensor pattern, first match wins */
+  methodOverrides?: Array<{ pattern: string; method: RangeMethod }>;
+  /** concrete input shape; default: the declared shape with a symbolic batch set to 1 */
+  inputShape?: number[];
+  /** calibration inputs (the first ones) also used for the per-layer error report; default 4 */
+  reportInputs?: number;
+  /** ONNX Runtime threads for calibration; default 2 */
+  threads?: number;
+  log?: (msg: string) => void;
+}
+
+export interface LayerError {
+  tensor: string;
+  /** op that produces the tensor ('input' for a graph input) */
+  op: string;
+  /** 10·log10(Σ float² / Σ (int8 − float)²) over the report inputs; higher is better */
+  snrDb: number;
+  /** ‖int8 − float‖ / ‖float‖ */
+  relRmse: number;
+  /** how its range was chosen: a method, or `shared` (a data-movement op reusing its input's parameters) */
+  method: RangeMethod | 'shared' | 'float';
+  range: [number, number] | null;
+  scale: number | null;
+  zeroPoint: number | null;
+}
+
+export interface QuantizeReport {
+  activationType: ActivationType;
+  method: RangeMethod;
+  percentile: number;
+  calibrationInputs: number;
+  reportInputs: number;
+  quantizedTensors: number;
+  quantizedConvs: number;
+  /** tensors kept float by the exclude list */
+  keptFloat: string[];
+  seconds: number;
+  /** every quantized tensor, worst SNR first */
+  layers: LayerError[];
+  /** the model's outputs, int8 vs float */
+  outputs: LayerError[];
+}
+
+export interface QuantizeResult {
+  onnx: Uint8Array;
+  report: QuantizeReport;
+}
+
+function firstInput(graph: OnnxGraph): { name: string; declared: (number | string | null)[] | null } {
+  const inits = new Set(graph.initializers.map((t) => t.name));
+  const real = graph.inputs.filter((v) => !inits.has(v.name));
+  if (real.length !== 1) throw new Error(`the quantizer handles single-input models; this one has ${real.length} inputs (${real.map((v) => v.name).join(', ')})`);
+  return { name: real[0].name, declared: real[0].shape };
+}
+
+function concreteShape(name: string, declared: (number | string | null)[] | null, given?: number[]): number[] {
+  if (given) {
+    if (!given.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`inputShape ${JSON.stringify(given)} must be positive integers`);
+    return given;
+  }
+  if (!declared) throw new Error(`input ${name} has no declared shape; pass inputShape`);
+  return declared.map((d, i) => {
+    if (typeof d === 'number') return d;
+    if (i === 0) return 1;
+    throw new Error(`input ${name} dimension ${i} is dynamic (${d ?? '?'}); pass inputShape (e.g. the calibration size)`);
+  });
+}
+
+/**
+ * Static post-training quantization into QDQ form: calibrates activation ranges by running the float model
+ * over the calibration inputs (every activation exposed as an output), inserts QuantizeLinear /
+ * DequantizeLinear pairs, and reports each quantized tensor's error against float, worst first.
+ */
+export async function quantizeModel(
+  fp32Onnx: Uint8Array,
+  calib: AsyncIterable<Float32Array> | Iterable<Float32Array>,
+  opts: QuantizeOptions = {},
+): Promise<QuantizeResult> {
+  const t0 = performance.now();
+  const log = opts.log ?? ((): void => undefined);
+  const type = opts.activationType ?? 'uint8';
+  const method = opts.method ?? 'percentile';
+  const percentile = opts.percentile ?? 99.99;
+  if (!(percentile > 50 && percentile <= 100)) throw new Error(`percentile must be in (50, 100], got ${percentile}`);
+  const threads = opts.threads ?? 2;
+  const reportInputs = opts.reportInputs ?? 4;
+  const overrides = (opts.methodOverrides ?? []).map((o) => ({ re: globToRegExp(o.pattern), method: o.method }));
+
+  const graph = loadOnnx(fp32Onnx);
+  const opset = graph.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
+  if (opset < 13) throw new Error(`the model uses opset ${opset}; per-channel QDQ needs opset 13 or later (re-export it)`);
+  const input = firstInput(graph);
+  const inputShape = concreteShape(input.name, input.declared, opts.inputShape);
+  const facts = inferShapes(graph, { [input.name]: inputShape });
+  const plan = planQuantization(graph, facts, opts.exclude ?? []);
+  if (plan.tensors.length === 0) throw new Error('nothing to quantize: no Conv/Add/Mul/Concat/pool/sigmoid activations outside the exclude list');
+  const roots = [...new Set(plan.tensors.map((t) => plan.root.get(t) ?? t))];
+  log(`quantizing ${plan.tensors.length} tensors (${roots.length} ranges), ${plan.convs.size} convs; ${plan.excluded.length} kept float`);
+
+  // calibration: the float graph with every quantized tensor and every output exposed
+  const probeNames = new Map<string, string>();
+  for (const t of plan.tensors) probeNames.set(t, t);
+  const calGraph = loadOnnx(fp32Onnx);
+  const runner = await ProbeRunner.open(calGraph, probeNames, input.name, inputShape, threads);
+  const hist = new Map(roots.map((r) => [r, new TensorHistogram()]));
+  const reference: Array<{ input: Float32Array; values: Map<string, Float32Array> }> = [];
+  let n = 0;
+  try {
+    for await (const x of calib) {
+      const values = await runner.run(x);
+      for (const [r, h] of hist) {
+        const v = values.get(r);
+        if (!v) throw new Error(`calibration run did not return tensor ${r}`);
+        try {
+          h.add(v);
+        } catch (e) {
+          throw new Error(`tensor ${r}, calibration input ${n}: ${(e as Error).message}`);
+        }
+      }
+      if (reference.length < reportInputs) reference.push({ input: x, values });
+      n++;
+      if (n % 20 === 0) log(`calibrated on ${n} inputs`);
+    }
+  } finally {
+    await runner.close();
+  }
+  if (n === 0) throw new Error('no calibration inputs: give at least one image');
+
+  const methodOf = (t: string): RangeMethod => overrides.find((o) => o.re.test(t))?.method ?? method;
+  const params = new Map<string, ActParams>();
+  const ranges = new Map<string, { range: [number, number]; method: RangeMethod }>();
+  for (const r of roots) {
+    const m = methodOf(r);
+    const range = hist.get(r)!.range(m, { percentile, levels: 256 });
+    ranges.set(r, { range, method: m });
+    params.set(r, activationParams(range[0], range[1], type));
+  }
+
+  const q = insertQdq(graph, plan, params, type);
+  graph.producerName = 'edgesight';
+  graph.docString = `${graph.docString ? graph.docString + '; ' : ''}int8 QDQ by edgesight quantizer (${type} activations, ${method})`;
+  const onnx = saveOnnx(q.graph);
+  if (process.env.EDGESIGHT_QUANT_DEBUG_SAVE) (await import('node:fs')).writeFileSync(process.env.EDGESIGHT_QUANT_DEBUG_SAVE, onnx);
+
+  // per-layer error: the QDQ model with one extra DQ per quantized tensor, against the stored float values
+  const probe = loadOnnx(onnx);
+  const probeOut = new Map<string, string>();
+  const { producer } = indexGraph(loadOnnx(fp32Onnx));
+  for (const t of plan.tensors) {
+    const codes = q.codes.get(t)!;
+    const pn = q.paramNames.get(t)!;
+    const out = `${t}/probe_dq`;
+    probe.nodes.push({ name: `${t}/probe/DequantizeLinear`, opType: 'DequantizeLinear', domain: '', inputs: [codes, pn.scale, pn.zeroPoint], outputs: [out], attributes: {} });
+    probeOut.set(out, out);
+  }
+  const qRunner = await ProbeRunner.open(probe, probeOut, input.name, inputShape, threads);
+  const acc = new Map<string, { s: number; e: number }>();
+  const add = (key: string, ref: Float32Array, got: Float32Array): void => {
+    if (ref.length !== got.length) throw new Error(`probe ${key}: ${got.length} values vs ${ref.length} in float`);
+    // energies summed over all report inputs, so one figure covers them all
+    const a = acc.get(key) ?? { s: 0, e: 0 };
+    for (let i = 0; i < ref.length; i++) {
+      a.s += ref[i] * ref[i];
+      a.e += (got[i] - ref[i]) ** 2;
+    }
+    acc.set(key, a);
+  };
+  try {
+    for (const ref of reference) {
+      const got = await qRunner.run(ref.input);
+      for (const t of plan.tensors) add(t, ref.values.get(t)!, got.get(`${t}/probe_dq`)!);
+      for (const o of graph.outputs) add(`output:${o.name}`, ref.values.get(o.name)!, got.get(o.name)!);
+    }
+  } finally {
+    await qRunner.close();
+  }
+  const stat = (key: string): { snrDb: number; relRmse: number } => {
+    const a = acc.get(key) ?? { s: 0, e: 0 };
+    return { snrDb: a.e === 0 ? Infinity : 10 * Math.log10(a.s / a.e), relRmse: a.s === 0 ? 0 : Math.sqrt(a.e / a.s) };
+  };
+  const layers: LayerError[] = plan.tensors.map((t) => {
+    const r = plan.root.get(t) ?? t;
+    const rr = ranges.get(r)!;
+    const p = params.get(r)!;
+    return {
+      tensor: t,
+      op: producer.get(t)?.opType ?? 'input',
+      ...stat(t),
+      method: r === t ? rr.method : 'shared',
+      range: rr.range,
+      scale: p.scale,
+      zeroPoint: p.zeroPoint,
+    };
+  });
+  layers.sort((a, b) => a.snrDb - b.snrDb);
+  const outputs: LayerError[] = graph.outputs.map((o) => ({
+    tensor: o.name,
+    op: producer.get(o.name)?.opType ?? 'input',
+    ...stat(`output:${o.name}`),
+    method: 'float',
+    range: null,
+    scale: null,
+    zeroPoint: null,
+  }));
+  const keptFloat = plan.excluded;
+  return {
+    onnx,
+    report: {
+      activationType: type,
+      method,
+      percentile,
+      calibrationInputs: n,
+      reportInputs: reference.length,
+      quantizedTensors: plan.tensors.length,
+      quantizedConvs: plan.convs.size,
+      keptFloat,
+      seconds: (performance.now() - t0) / 1000,
+      layers,
+      outputs,
+    },
+  };
+}
+
+/** The per-layer table, worst first (at most `limit` rows). */
+export function formatReport(r: QuantizeReport, limit = 20): string {
+  const lines = [
+    `int8 quantization: ${r.quantizedTensors} tensors, ${r.quantizedConvs} convs, ${r.activationType} activations, ${r.method}` +
+      `${r.method === 'percentile' ? ` ${r.percentile}` : ''}; ${r.calibrationInputs} calibration inputs; ${r.seconds.toFixed(1)} s`,
+    r.keptFloat.length ? `kept float: ${r.keptFloat.join(', ')}` : 'kept float: none',
+    '',
+    'outputs (int8 vs float):',
+    ...r.outputs.map((o) => `  ${o.tensor.padEnd(40)} SNR ${fmtDb(o.snrDb)} dB  rel RMSE ${o.relRmse.toFixed(4)}`),
+    '',
+    `worst layers (of ${r.layers.length}, SNR over ${r.reportInputs} inputs, error accumulated from the input):`,
+    `  ${'SNR dB'.padStart(7)}  ${'relRMSE'.padStart(8)}  ${'method'.padEnd(10)}  ${'range'.padEnd(20)}  op / tensor`,
+    ...r.layers.slice(0, limit).map((l) => {
+      const range = l.range ? `[${l.range[0].toPrecision(3)}, ${l.range[1].toPrecision(3)}]` : '';
+      return `  ${fmtDb(l.snrDb).padStart(7)}  ${l.relRmse.toFixed(4).padStart(8)}  ${l.method.padEnd(10)}  ${range.padEnd(20)}  ${l.op} ${l.tensor}`;
+    }),
+  ];
+  return lines.join('\n');
+}
+
+const fmtDb = (v: number): string => (Number.isFinite(v) ? v.toFixed(1) : v > 0 ? 'inf' : '-inf');
+
