@@ -2,9 +2,14 @@ import { ConfigError, EX_CONFIG } from '../config/errors.js';
 import { loadConfigFile, resolveConfigPath } from '../config/load.js';
 import { redactConfig } from '../config/redact.js';
 import { parse } from './args.js';
+import { renderConfigReference } from '../config/reference.js';
 
 export async function checkConfigCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { config: { type: 'string', short: 'c' }, print: { type: 'boolean' } }, false);
+  const { values } = parse(argv, { config: { type: 'string', short: 'c' }, print: { type: 'boolean' }, reference: { type: 'boolean' } }, false);
+  if (values.reference) {
+    process.stdout.write(renderConfigReference() + '\n');
+    return 0;
+  }
   const file = resolveConfigPath(values.config);
   try {
     const lc = loadConfigFile(file);
