@@ -1,0 +1,141 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { FetchContext } from '../fetch.js';
+import type { InputSpec, ModelManifest } from '../manifest.js';
+import { packageRoot } from '../paths.js';
+import type { LoadedModel, Quantizer } from '../store.js';
+import { calibrationInputs, extractVideoFrames, listCalibrationImages } from './calibration.js';
+import type { RangeMethod } from './histogram.js';
+import { profileFor, type QuantProfile } from './profiles.js';
+import type { ActivationType } from './qdq.js';
+import { quantizeModel, type QuantizeReport } from './quantize.js';
+
+export type ActivationChoice = ActivationType | 'auto';
+
+/** MODELS.md: uint8 activations fuse into QLinear kernels on x86; ARM's ORT kernels take int8 natively. */
+export function activationTypeFor(choice: ActivationChoice, arch: string = process.arch): ActivationType {
+  if (choice !== 'auto') return choice;
+  return arch === 'arm64' || arch === 'arm' ? 'int8' : 'uint8';
+}
+
+export interface ModelQuantizeSettings {
+  activations: ActivationChoice;
+  /** override the profile's body method */
+  method?: RangeMethod;
+  percentile?: number;
+  /** extra tensors kept float (added to the profile's) */
+  keepFloat?: string[];
+  /** calibration size for models with a dynamic input (W, H) */
+  size?: [number, number];
+  log?: (msg: string) => void;
+}
+
+const VIDEO_EXT = /\.(mp4|avi|mkv|mov|webm|mjpe?g)$/i;
+
+/**
+ * Calibration image files from directories, globs, images and videos (every 10th frame, at most 50 per
+ * video, extracted with ffmpeg into `tmpDir`).
+ */
+export async function gatherCalibrationFiles(specs: string[], tmpDir: string): Promise<string[]> {
+  const files: string[] = [];
+  for (const s of specs) {
+    if (VIDEO_EXT.test(s)) files.push(...(await extractVideoFrames(s, tmpDir, { step: 10, max: 50 })));
+    else files.push(...(await listCalibrationImages([s])));
+  }
+  return [...new Set(files)];
+}
+
+export function calibrationSize(input: InputSpec, size?: [number, number]): [number, number] {
+  if (input.width && input.height) {
+    if (size && (size[0] !== input.width || size[1] !== input.height)) {
+      throw new Error(`this model has a fixed ${input.width}×${input.height} input; --size ${size[0]}x${size[1]} does not fit it`);
+    }
+    return [input.width, input.height];
+  }
+  const [w, h] = size ?? [320, 240];
+  const m = input.multiple_of ?? 1;
+  if (w % m !== 0 || h % m !== 0) throw new Error(`calibration size ${w}×${h} must be a multiple of ${m} for this model`);
+  return [w, h];
+}
+
+export interface ModelQuantizeResult {
+  onnx: Uint8Array;
+  report: QuantizeReport;
+  /** what goes into the int8 manifest's provenance.quantization */
+  provenance: Record<string, unknown>;
+}
+
+/** Quantizes a manifest-described fp32 model with its catalog profile and the given calibration images. */
+export async function quantizeManifestModel(
+  fp32File: string,
+  manifest: Pick<ModelManifest, 'name' | 'input'>,
+  calibFiles: string[],
+  s: ModelQuantizeSettings,
+): Promise<ModelQuantizeResult> {
+  if (calibFiles.length === 0) throw new Error('no calibration images');
+  const profile: QuantProfile = profileFor(manifest.name);
+  const activationType = activationTypeFor(s.activations);
+  const [w, h] = calibrationSize(manifest.input, s.size);
+  const exclude = [...profile.exclude, ...(s.keepFloat ?? [])];
+  const method = s.method ?? profile.method;
+  const percentile = s.percentile ?? profile.percentile;
+  const { onnx, report } = await quantizeModel(await readFile(fp32File), calibrationInputs(calibFiles, manifest.input, w, h), {
+    activationType,
+    method,
+    percentile,
+    exclude,
+    methodOverrides: profile.methodOverrides,
+    inputShape: [1, 3, h, w],
+    ...(s.log ? { log: s.log } : {}),
+  });
+  return {
+    onnx,
+    report,
+    provenance: {
+      tool: 'edgesight quantizer (static QDQ)',
+      arch: process.arch,
+      activations_requested: s.activations,
+      activation_type: activationType,
+      weights: 'int8 symmetric per-channel (Conv, axis 0); bias int32',
+      method,
+      ...(method === 'percentile' ? { percentile } : {}),
+      method_overrides: profile.methodOverrides,
+      keep_float: exclude,
+      profile: profile.notes,
+      calibration: { images: calibFiles.length, size: [w, h], sources: summariseSources(calibFiles) },
+      quantized_tensors: report.quantizedTensors,
+      output_snr_db: Object.fromEntries(report.outputs.map((o) => [o.tensor, Math.round(o.snrDb * 10) / 10])),
+      seconds: Math.round(report.seconds * 10) / 10,
+    },
+  };
+}
+
+function summariseSources(files: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of files) out[path.dirname(f)] = (out[path.dirname(f)] ?? 0) + 1;
+  return out;
+}
+
+/** The default calibration set: the shipped demo photos plus any configured folders (models.calibration). */
+export function defaultCalibrationSources(extra: string[] = []): string[] {
+  return [path.join(packageRoot(), 'config', 'demo-photos'), ...extra];
+}
+
+/**
+ * A Quantizer for prepareModel (the daemon's auto-prepare): the catalog profile, activations chosen for
+ * this machine's architecture, calibration on the demo photos plus `calibration` sources.
+ */
+export function makeQuantizer(opts: { calibration?: string[]; activations?: ActivationChoice } = {}): Quantizer {
+  return async (fp32: LoadedModel, ctx: FetchContext): Promise<Uint8Array> => {
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'edgesight-calib-'));
+    try {
+      const files = await gatherCalibrationFiles(defaultCalibrationSources(opts.calibration), tmp);
+      const r = await quantizeManifestModel(fp32.file, fp32.manifest, files, { activations: opts.activations ?? 'auto', log: (m) => ctx.log(m) });
+      ctx.log(`quantized ${fp32.manifest.name}: ${r.report.quantizedTensors} tensors on ${files.length} images in ${r.report.seconds.toFixed(1)} s`, r.provenance);
+      return r.onnx;
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  };
+}
