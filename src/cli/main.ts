@@ -12,6 +12,8 @@ Commands:
                                       validate a config file; every problem with key path and line; exit 78
   detect IMAGE... [--json] [--score-threshold X] [--max-detections N] [--tracked] [--config PATH]
                                       detect objects in images; one JSON line per image with --json
+  snapshot --out FILE.jpg [--skip N] [--timeout S] [--config PATH]
+                                      one camera frame with boxes and mask drawn, as a JPEG (--out - for stdout)
   service install|uninstall [--dry-run]
                                       install the systemd unit, system user and /etc/edgesight/config.yaml
   models fetch|convert|import|export|list|info|quantize ...
@@ -34,6 +36,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./run.js')).runCommand,
   'check-config': async () => (await import('./check-config.js')).checkConfigCommand,
   detect: async () => (await import('./detect.js')).detectCommand,
+  snapshot: async () => (await import('./snapshot.js')).snapshotCommand,
   service: async () => (await import('../service/install.js')).serviceCommand,
   models: async () => (await import('./models.js')).modelsCommand,
 };
