@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Document, type Node as YamlNode } from 'yaml';
 import { buildSchema, type JsonSchema } from './schema.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { applyOverrides, collectEnvOverrides, type EnvOverride } from './env.js';
@@ -17,7 +17,7 @@ export function configSchema(): JsonSchema {
 let cachedValidate: ReturnType<Ajv['compile']> | undefined;
 function validator(): ReturnType<Ajv['compile']> {
   if (!cachedValidate) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
     ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' });
     cachedValidate = ajv.compile(configSchema());
   }
@@ -52,7 +52,16 @@ export function parseConfigText(text: string, file: string | null, opts: LoadOpt
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const problems: ConfigProblem[] = [];
   for (const err of doc.errors) {
-    problems.push({ path: '', line: lc.linePos(err.pos[0]).line, message: `YAML syntax: ${err.message.split('\n')[0]}` });
+    const at = pathAt(doc, err.pos[0]);
+    const line = lc.linePos(err.pos[0]).line;
+    if (err.code === 'DUPLICATE_KEY' && at.length) {
+      const first = keyNode(doc, at.slice(0, -1), at[at.length - 1]!);
+      const firstLine = first?.range ? lc.linePos(first.range[0]).line : undefined;
+      problems.push({ path: at.join('.'), line, message: `duplicate key '${at[at.length - 1]}'${firstLine && firstLine !== line ? ` (first set on line ${firstLine})` : ''}` });
+    } else {
+      // a broken document parses into guesses below the section, so only the section is named
+      problems.push({ path: at.slice(0, 1).join('.'), line, message: `YAML syntax: ${err.message.split('\n')[0]}` });
+    }
   }
   if (problems.length) throw new ConfigError(file, problems);
 
@@ -68,7 +77,7 @@ export function parseConfigText(text: string, file: string | null, opts: LoadOpt
   if (!validate(data)) {
     for (const e of validate.errors ?? []) problems.push(describe(e, doc, lc, overrides));
   }
-  if (problems.length) throw new ConfigError(file, dedupe(problems));
+  if (problems.length) throw new ConfigError(file, byLine(dedupe(problems)));
 
   const config = data as unknown as Config;
   config.device.id ??= sanitiseId(opts.hostname ?? os.hostname());
@@ -89,6 +98,42 @@ function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
     seen.add(k);
     return true;
   });
+}
+
+/** File problems in line order (ajv reports in schema order), environment problems after them. */
+function byLine(problems: ConfigProblem[]): ConfigProblem[] {
+  const rank = (p: ConfigProblem): number => (p.source ? Infinity : (p.line ?? 0));
+  return problems.map((p, i) => ({ p, i })).sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i).map(({ p }) => p);
+}
+
+/** The key path of the innermost mapping entry whose key or value spans `offset` (to name where a YAML error is). */
+function pathAt(doc: Document, offset: number): string[] {
+  const out: string[] = [];
+  let node: unknown = doc.contents;
+  for (;;) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => {
+        const k = isScalar(p.key) ? p.key.range : undefined;
+        const v = (p.value as YamlNode | null)?.range;
+        const start = k?.[0] ?? v?.[0];
+        const end = v?.[2] ?? k?.[2];
+        return start !== undefined && end !== undefined && offset >= start && offset <= end;
+      });
+      if (!pair || !isScalar(pair.key)) return out;
+      out.push(String(pair.key.value));
+      node = pair.value;
+    } else if (isSeq(node)) {
+      const i = node.items.findIndex((it) => {
+        const r = (it as YamlNode | null)?.range;
+        return r != null && offset >= r[0] && offset <= r[2];
+      });
+      if (i < 0) return out;
+      out.push(String(i));
+      node = node.items[i];
+    } else {
+      return out;
+    }
+  }
 }
 
 function pointerToPath(ptr: string): string[] {
