@@ -15,7 +15,9 @@ import { MqttPublisher, type ClientEvent } from '../mqtt/client.js';
 import { topicsFor, type CameraTopics } from '../mqtt/topics.js';
 import { Metrics } from '../metrics/registry.js';
 import { startReporting, type Reporting } from '../metrics/reporting.js';
-import { describeMqttError } from '../mqtt/errors.js';
+import { describeMqttError, tlsMaterialProblems } from '../mqtt/errors.js';
+import { HomeAssistantDiscovery, homeAssistantConfigProblems } from '../mqtt/homeassistant.js';
+import { ConfigError, type ConfigProblem } from '../config/errors.js';
 import type { LoadedModel } from '../models/store.js';
 import { loadConfiguredModels } from './models.js';
 import { ResultPublisher } from './outputs.js';
@@ -37,6 +39,8 @@ export class Daemon {
   private broker: EmbeddedBroker | null = null;
   private reporting: Reporting | null = null;
   private outputs: ResultPublisher | null = null;
+  /** Home Assistant discovery (issue 8); null when mqtt.homeassistant.enabled is false */
+  private ha: HomeAssistantDiscovery | null = null;
   private topics!: CameraTopics;
   private models!: { detector: LoadedModel; segmenter: LoadedModel | null };
   readonly metrics: Metrics;
@@ -46,7 +50,7 @@ export class Daemon {
   constructor(
     private lc: LoadedConfig,
     private readonly log: Logger,
-    env: NodeJS.ProcessEnv = process.env,
+    private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
     this.metrics = new Metrics({ device: lc.config.device.id, windowS: lc.config.metrics.window_s });
     this.health = new ServiceHealth(log, env);
@@ -92,6 +96,7 @@ export class Daemon {
       publishStats: (p) => this.publisher?.publish(this.topics.stats, JSON.stringify(p), { cls: 'latest' }),
       logger: this.log,
     });
+    this.ha?.setMetricsHttpPort(this.reporting.httpPort); // HA device page links to /metrics
 
     const frames$ = createFrameSource(this.cameraConfig(), { onEvent: (ev) => this.onSourceEvent(ev), log: this.log });
     this.sub = runPipeline(frames$, { engine: this.engine, detector, segmenter, config: () => this.config, onEvent: (ev) => this.onPipelineEvent(ev) }, this.stop$).subscribe({
@@ -116,12 +121,23 @@ export class Daemon {
 
   private warnIfConfigReadable(): void {
     const m = this.config.mqtt;
-    if (!this.lc.file || !m.password) return;
-    try {
-      const mode = statSync(this.lc.file).mode;
-      if (mode & 0o004) this.log.warn({ file: this.lc.file, mode: (mode & 0o777).toString(8) }, 'the config file holds mqtt.password and is readable by every user: chmod 640 it, or use mqtt.password_file');
-    } catch {
-      /* the file was read a moment ago; a stat failure here is not worth stopping for */
+    const worldReadable = (file: string): string | null => {
+      try {
+        const mode = statSync(file).mode;
+        return mode & 0o004 ? (mode & 0o777).toString(8) : null;
+      } catch {
+        return null; // read a moment ago (config) or reported when read (password_file)
+      }
+    };
+    // a password from EDGESIGHT__MQTT__PASSWORD is not in the file
+    if (this.lc.file && m.password && this.env.EDGESIGHT__MQTT__PASSWORD === undefined) {
+      const mode = worldReadable(this.lc.file);
+      if (mode) this.log.warn({ file: this.lc.file, mode }, 'the config file holds mqtt.password and is readable by every user: chmod 640 it, or use mqtt.password_file');
+    }
+    if (m.password_file) {
+      const file = path.resolve(this.lc.dir, m.password_file);
+      const mode = worldReadable(file);
+      if (mode) this.log.warn({ file, mode }, 'mqtt.password_file is readable by every user: chmod 600 it (or 640 with the service group)');
     }
   }
 
@@ -158,20 +174,35 @@ export class Daemon {
       this.log.warn({ url }, `mqtt.url is not set: started an EMBEDDED broker on ${url} (demo mode; point mqtt.url at your broker for real use)`);
     }
     const tlsWanted = Boolean(m.ca || m.cert || m.key || /^(mqtts|wss|ssl):/.test(url));
+    // --- issue 8: config checks JSON Schema cannot express, then Home Assistant discovery ---
+    const tls = tlsWanted ? { ca: this.readPem('ca'), cert: this.readPem('cert'), key: this.readPem('key'), rejectUnauthorized: m.reject_unauthorized } : undefined;
+    const at = (k: 'ca' | 'cert' | 'key'): string | undefined => (m[k] ? path.resolve(this.lc.dir, m[k]!) : undefined);
+    const problems: ConfigProblem[] = [...homeAssistantConfigProblems(this.config), ...(tls ? tlsMaterialProblems(tls, { ca: at('ca'), cert: at('cert'), key: at('key') }) : [])];
+    if (problems.length) {
+      const err = new ConfigError(this.lc.file, problems);
+      err.message = err.format(); // run.ts logs the message: name every problem, not just their count
+      throw err;
+    }
+    const password = this.readPassword();
+    if (m.homeassistant.enabled) {
+      // the publisher is created below; HA only publishes from onConnect/messages, after that
+      this.ha = new HomeAssistantDiscovery({ config: () => this.config, topics: this.topics, publisher: { publish: (t, p, o) => this.publisher?.publish(t, p, o) }, log: this.log, version: VERSION });
+    }
+    // --- end issue 8 ---
     this.publisher = new MqttPublisher({
       url,
       clientId: m.client_id ?? `edgesight_${this.config.device.id}`,
       username: m.username ?? undefined,
-      password: this.readPassword(),
+      password,
       keepaliveS: m.keepalive_s,
       protocolVersion: this.broker ? 4 : m.protocol_version,
       reconnectMaxS: m.reconnect_max_s,
       qos: m.qos,
       queueSize: m.queue_size,
       will: { topic: this.topics.availability, payload: 'offline' },
-      tls: tlsWanted ? { ca: this.readPem('ca'), cert: this.readPem('cert'), key: this.readPem('key'), rejectUnauthorized: m.reject_unauthorized } : undefined,
+      tls,
       onConnect: () => this.publishState(),
-      subscriptions: [this.topics.snapshotGet],
+      subscriptions: [this.topics.snapshotGet, ...(this.ha?.subscriptions() ?? [])],
     });
     let lastError = '';
     this.publisher.on('event', (ev: ClientEvent) => {
@@ -185,7 +216,7 @@ export class Daemon {
           if (!this.stopping) this.log.warn({ url: redactUrl(url!) }, 'MQTT connection lost; retrying with backoff');
           return;
         case 'error': {
-          const text = describeMqttError(ev.message, ev.code, url!);
+          const text = describeMqttError(ev.message, ev.code, url!, { username: m.username, hasPassword: password !== undefined, hasClientCert: Boolean(m.cert) });
           // the same failure repeats on every retry: log it once until something changes
           if (text !== lastError) this.log.error({ url: redactUrl(url!), err: ev.message }, text);
           lastError = text;
@@ -195,6 +226,7 @@ export class Daemon {
           this.metrics.inc('mqtt_queue_drops');
           return;
         case 'message':
+          if (this.ha?.onMessage(ev.topic, ev.payload)) return;
           if (ev.topic === this.topics.snapshotGet) void this.outputs?.onSnapshotRequest().catch((e: Error) => this.log.error({ err: e.message }, 'snapshot failed'));
           return;
       }
@@ -224,6 +256,7 @@ export class Daemon {
     };
     p.publish(this.topics.info, JSON.stringify(info), { retain: true, cls: 'latest' });
     this.outputs?.publishInitialCounts();
+    this.ha?.publishAll(); // on every connect and after SIGHUP (objects.track may have changed)
   }
 
   private readonly startedAt = Date.now();
