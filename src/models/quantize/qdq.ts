@@ -18,7 +18,8 @@ export interface ActParams {
 export function activationParams(lo: number, hi: number, type: ActivationType): ActParams {
   if (!(lo <= 0 && hi >= 0)) throw new Error(`activation range [${lo}, ${hi}] must contain 0`);
   const span = hi - lo;
-  const scale = span > 0 ? span / 255 : 1;
+  // float32, as stored in the file, so codes and int32 biases are computed against the value ORT uses
+  const scale = Math.fround(span > 0 ? span / 255 : 1);
   const zp = Math.min(255, Math.max(0, Math.round(-lo / scale)));
   return { scale, zeroPoint: type === 'uint8' ? zp : zp - 128, type };
 }
