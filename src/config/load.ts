@@ -7,10 +7,11 @@ import { buildSchema, type JsonSchema } from './schema.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { applyOverrides, collectEnvOverrides, type EnvOverride } from './env.js';
 import type { Config, LoadedConfig } from './types.js';
+import { libcameraOptionsSchema, ffmpegOptionsSchema } from '../capture/config.js';
 
 let cachedSchema: JsonSchema | undefined;
 export function configSchema(): JsonSchema {
-  cachedSchema ??= buildSchema();
+  cachedSchema ??= buildSchema({ libcamera: libcameraOptionsSchema as unknown as JsonSchema, ffmpeg: ffmpegOptionsSchema as unknown as JsonSchema });
   return cachedSchema;
 }
 
@@ -70,6 +71,7 @@ export function parseConfigText(text: string, file: string | null, opts: LoadOpt
     throw new ConfigError(file, [{ path: '', line: 1, message: 'the config must be a mapping of sections (device:, camera:, …)' }]);
   }
   const data = raw as Record<string, unknown>;
+  dropEmptySections(data, configSchema());
   const overrides = collectEnvOverrides(env, configSchema(), problems);
   applyOverrides(data, overrides);
 
@@ -83,6 +85,16 @@ export function parseConfigText(text: string, file: string | null, opts: LoadOpt
   config.device.id ??= sanitiseId(opts.hostname ?? os.hostname());
   config.device.name ??= config.device.id;
   return { config, file: file ? path.resolve(file) : null, dir: file ? path.dirname(path.resolve(file)) : process.cwd() };
+}
+
+/** `device:` with only commented-out children parses as null: treat an empty section as "all defaults". */
+function dropEmptySections(node: Record<string, unknown>, schema: JsonSchema): void {
+  for (const [k, v] of Object.entries(node)) {
+    const sub = schema.properties?.[k];
+    if (!sub || sub.type !== 'object') continue;
+    if (v === null) delete node[k];
+    else if (typeof v === 'object' && !Array.isArray(v)) dropEmptySections(v as Record<string, unknown>, sub);
+  }
 }
 
 function sanitiseId(host: string): string {
