@@ -62,6 +62,7 @@ export function filesSource(opts: FilesOptions, hooks: CaptureHooks = {}): Obser
     const periodMs = 1000 / opts.fps;
     let index = 0;
     let id = 0;
+    let ticks = 0;
     let timer: NodeJS.Timeout | undefined;
     let closed = false;
     const start = performance.now();
@@ -75,6 +76,7 @@ export function filesSource(opts: FilesOptions, hooks: CaptureHooks = {}): Obser
         index = 0;
       }
       const file = files[index++]!;
+      ticks++;
       try {
         const data = await readFile(file);
         if (closed) return;
@@ -90,8 +92,9 @@ export function filesSource(opts: FilesOptions, hooks: CaptureHooks = {}): Obser
       } catch (e) {
         hooks.onEvent?.({ type: 'corrupt', reason: `${file}: ${(e as Error).message}` });
       }
-      // schedule against the start time so pacing does not drift with read/processing jitter
-      const next = start + id * periodMs;
+      // schedule against the start time so pacing does not drift with read/processing jitter; count
+      // ticks, not frames, so a folder of unreadable files is still paced
+      const next = start + ticks * periodMs;
       timer = setTimeout(() => void tick(), Math.max(0, next - performance.now()));
     };
     void tick();
