@@ -18,6 +18,12 @@ Commands:
                                       install the systemd unit, system user and /etc/edgesight/config.yaml
   models fetch|convert|import|export|list|info|quantize ...
                                       prepare, register, inspect and move models (edgesight models --help)
+  bench [--frames N] [--width W --height H] [--out DIR] [--soak] [--precision int8,fp32]
+        [--segmentation-every N] [--frames-dir DIR] [--config PATH]
+                                      benchmark: ceiling vs full pipeline (efficiency), per-stage latency,
+                                      int8/fp32, memory; writes bench.json, bench.md, latency.svg
+  stats [--device ID] [--once] [--url URL] [--config PATH]
+                                      live per-device stats from the MQTT stats topic (JSON lines when piped)
 
 Options:
   --config, -c PATH                   config file (default: $EDGESIGHT_CONFIG, else built-in defaults)
@@ -39,6 +45,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   snapshot: async () => (await import('./snapshot.js')).snapshotCommand,
   service: async () => (await import('../service/install.js')).serviceCommand,
   models: async () => (await import('./models.js')).modelsCommand,
+  bench: async () => (await import('./bench.js')).benchCommand,
+  stats: async () => (await import('./stats.js')).statsCliCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,74 @@
+import type { MachineInfo } from './machine.js';
+import type { PairedLatency, ThroughputResult } from './inference.js';
+import type { PipelineRunResult, RssSample, StageStats } from './pipeline-run.js';
+import type { Stage } from '../metrics/timing.js';
+
+/** Bump when a key is renamed or removed (adding keys keeps the version). */
+export const BENCH_SCHEMA = 'edgesight-bench/1';
+
+export interface ModelEntry {
+  available: boolean;
+  reason: string | null;
+  name: string | null;
+  sha256: string | null;
+  manifest: string | null;
+}
+
+export interface PipelineSection extends Omit<PipelineRunResult, 'samples' | 'rss' | 'stages'> {
+  precision: 'fp32' | 'int8';
+  segmentation_every: number;
+  /** processed fps ÷ ceiling fps (detection-only run) */
+  efficiency: number | null;
+  stages: Partial<Record<Stage, StageStats>>;
+  /** mean ms per stage and its share of their sum: where a frame's time goes */
+  time_shares: Array<{ stage: Stage; mean_ms: number; share: number }>;
+  mqtt_messages_received: number;
+}
+
+export interface BenchReport {
+  schema: typeof BENCH_SCHEMA;
+  created_at: string;
+  edgesight_version: string;
+  machine: MachineInfo;
+  settings: {
+    frames: number;
+    warmup: number;
+    width: number;
+    height: number;
+    frames_dir: string;
+    distinct_frames: number;
+    jpeg_bytes_mean: number;
+    core: number;
+    cpus_allowed_list: string;
+    threads: number;
+    source_fps: number;
+    segmentation_every: number;
+    segmentation_width: number;
+    segmentation_height: number;
+    precisions_requested: Array<'fp32' | 'int8'>;
+    pipeline_precision: 'fp32' | 'int8';
+    soak_frames: number | null;
+  };
+  models: Record<'detector' | 'segmenter', Record<'fp32' | 'int8', ModelEntry>>;
+  ceiling: { worker: ThroughputResult; in_thread: ThroughputResult };
+  pipeline: PipelineSection;
+  pipeline_segmentation: PipelineSection | null;
+  precision_ratio: Record<'detector' | 'segmenter', (PairedLatency & { available: true }) | { available: false; reason: string }>;
+  memory: {
+    rss_start_mb: number;
+    rss_models_loaded_mb: number;
+    rss_after_frames_mb: number;
+    frames_before_rss_after: number;
+    heap_used_after_mb: number;
+    soak: null | {
+      frames: number;
+      seconds: number;
+      fps: number;
+      segmentation_every: number;
+      samples: RssSample[];
+      rss_growth_mb: number;
+      rss_growth_mb_per_1000_frames: number;
+    };
+  };
+  outputs: { json: string; markdown: string; chart: string };
+}

@@ -1,0 +1,145 @@
+import path from 'node:path';
+import { createLogger } from '../logging/logger.js';
+import { packageRoot } from '../models/paths.js';
+import { defaultPhotosDir } from '../bench/frames.js';
+import { EFFICIENCY_TARGET, whereTimeGoes } from '../bench/markdown.js';
+import type { BenchPrecision, Int8Preparer } from '../bench/models.js';
+import type { BenchReport, PipelineSection } from '../bench/report-types.js';
+import { runBench } from '../bench/run.js';
+import { parse, UsageError } from './args.js';
+import { loadConfigOrExit } from './common.js';
+import { loadQuantizer } from './models.js';
+
+export const BENCH_HELP = `Usage: edgesight bench [options]
+
+Measures, in one run: the bare ONNX Runtime ceiling (detector on pre-made tensors through the pinned
+inference worker), the full pipeline from JPEG frames to MQTT (→ pipeline efficiency), per-stage
+latency percentiles, detection + segmentation every Nth frame, int8/fp32 speed per model, and memory.
+Writes bench.json, bench.md and latency.svg to --out.
+
+Options:
+  --frames N                 measured frames per run (default 300, ≥ 10)
+  --width W --height H       frame size of the JPEGs (default 640×480)
+  --frames-dir DIR           photos the frames are made from (default: the package's config/demo-photos)
+  --out DIR                  where the report goes (default bench-out)
+  --precision LIST           int8,fp32 (default); the first available runs the pipeline, both give the ratio
+  --segmentation-every N     segmentation cadence of the second pipeline run (default 5; 0 = skip it)
+  --soak                     also run --soak-frames frames and report RSS growth (sampled every 500)
+  --soak-frames N            default 5000 (≥ 5000)
+  --config, -c PATH          config (models, cache, inference core/threads); default $EDGESIGHT_CONFIG,
+                             else the package's config/demo.yaml
+`;
+
+function int(name: string, v: string | undefined, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export async function benchCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(BENCH_HELP);
+    return 0;
+  }
+  const { values } = parse(
+    argv,
+    {
+      config: { type: 'string', short: 'c' },
+      frames: { type: 'string' },
+      width: { type: 'string' },
+      height: { type: 'string' },
+      'frames-dir': { type: 'string' },
+      out: { type: 'string' },
+      precision: { type: 'string' },
+      'segmentation-every': { type: 'string' },
+      soak: { type: 'boolean' },
+      'soak-frames': { type: 'string' },
+    },
+    false,
+  );
+  const frames = int('frames', values.frames, 300, 10);
+  const width = int('width', values.width, 640, 16);
+  const height = int('height', values.height, 480, 16);
+  const every = int('segmentation-every', values['segmentation-every'], 5, 0);
+  const soakFrames = int('soak-frames', values['soak-frames'], 5000, 5000);
+  const precisions = (values.precision ?? 'int8,fp32').split(',').map((p) => p.trim());
+  for (const p of precisions) if (p !== 'int8' && p !== 'fp32') throw new UsageError(`--precision takes int8 and/or fp32 (comma-separated), got ${JSON.stringify(p)}`);
+  if (new Set(precisions).size !== precisions.length) throw new UsageError(`--precision lists a precision twice: ${values.precision}`);
+
+  const configPath = values.config ?? process.env.EDGESIGHT_CONFIG ?? path.join(packageRoot(), 'config', 'demo.yaml');
+  const lc = loadConfigOrExit(configPath);
+  const log = createLogger(lc.config.logging.level === 'debug' || lc.config.logging.level === 'trace' ? lc.config.logging.level : 'warn', lc.config.logging.pretty, 2);
+  const progress = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
+  progress(`config: ${configPath}`);
+
+  const report = await runBench({
+    lc,
+    frames,
+    width,
+    height,
+    framesDir: path.resolve(values['frames-dir'] ?? defaultPhotosDir()),
+    outDir: path.resolve(values.out ?? 'bench-out'),
+    soak: values.soak ?? false,
+    soakFrames,
+    precisions: precisions as BenchPrecision[],
+    segmentationEvery: every,
+    prepareInt8: precisions.includes('int8') ? await int8Preparer(values.config) : undefined,
+    log,
+    progress,
+  });
+  process.stdout.write(summary(report));
+  return 0;
+}
+
+/** int8 is made by the quantizer when it is part of the build (as `models fetch --precision int8` does). */
+async function int8Preparer(config: string | undefined): Promise<Int8Preparer | { unavailable: string }> {
+  let q: Awaited<ReturnType<typeof loadQuantizer>>;
+  try {
+    q = await loadQuantizer();
+  } catch (e) {
+    return { unavailable: (e as Error).message };
+  }
+  return async (name, cacheDir) => {
+    const code = await q.quantizeCommand([name, '--cache', cacheDir, ...(config ? ['--config', config] : [])]);
+    if (code !== 0) throw new Error(`edgesight models quantize ${name} exited with status ${code}`);
+  };
+}
+
+const f = (x: number | null | undefined, d = 1): string => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : '–');
+
+/** The stdout summary: the numbers the issue asks for, each on its own line so a person or grep finds them. */
+export function summary(r: BenchReport): string {
+  const m = r.machine;
+  const s = r.settings;
+  const p = r.pipeline;
+  const L: string[] = [];
+  L.push(`edgesight bench — ${m.cpu_model}, ${m.cores} cores, ${m.arch}, node ${m.node}, onnxruntime ${m.onnxruntime}`);
+  L.push(`frames: ${s.width}×${s.height} JPEG (${s.distinct_frames} photos), inference pinned to core ${s.core}, ${s.pipeline_precision}, ${s.frames} frames per run`);
+  L.push(`ceiling (pinned worker, pre-made tensors): ${f(r.ceiling.worker.fps)} fps, p50 ${f(r.ceiling.worker.latency_ms.p50, 2)} ms; in-thread session.run: ${f(r.ceiling.in_thread.fps)} fps`);
+  L.push(`pipeline (files → preprocess → inference → postprocess → MQTT): ${f(p.fps)} fps, ${p.skipped} skipped, ${p.mqtt_messages_received} MQTT messages received`);
+  L.push(`pipeline efficiency: ${f(p.efficiency, 2)}`);
+  if (p.efficiency !== null && p.efficiency < EFFICIENCY_TARGET) L.push(`  below the ${EFFICIENCY_TARGET} target — where the time goes:`, ...whereTimeGoes(r).split('\n').map((l) => `  ${l}`));
+  L.push(`per-stage latency p50 / p99 ms (detection only):`);
+  L.push(...stageLines(p));
+  if (r.pipeline_segmentation) {
+    const ps = r.pipeline_segmentation;
+    const sg = ps.stages.segmenter;
+    L.push(`detection + segmentation every ${ps.segmentation_every}: ${f(ps.fps)} fps, segmenter p50 ${f(sg?.p50, 2)} / p99 ${f(sg?.p99, 2)} ms, end_to_end p50 ${f(ps.stages.end_to_end?.p50, 2)} / p99 ${f(ps.stages.end_to_end?.p99, 2)} ms`);
+  } else {
+    L.push(`detection + segmentation: not run (${r.models.segmenter[s.pipeline_precision].reason ?? `--segmentation-every ${s.segmentation_every}`})`);
+  }
+  for (const role of ['detector', 'segmenter'] as const) {
+    const x = r.precision_ratio[role];
+    L.push(x.available ? `int8/fp32 ${role}: ${f(x.int8_over_fp32, 3)} (fp32 p50 ${f(x.fp32_ms.p50, 2)} ms, int8 p50 ${f(x.int8_ms.p50, 2)} ms, ${x.pairs} pairs)` : `int8/fp32 ${role}: unavailable — ${x.reason}`);
+  }
+  const mem = r.memory;
+  L.push(`memory: RSS ${f(mem.rss_start_mb)} MB at start, ${f(mem.rss_models_loaded_mb)} MB with models loaded, ${f(mem.rss_after_frames_mb)} MB after ${mem.frames_before_rss_after} frames`);
+  if (mem.soak) L.push(`soak: ${mem.soak.frames} frames, RSS ${f(mem.soak.samples[0]?.rss_mb)} → ${f(mem.soak.samples.at(-1)?.rss_mb)} MB, growth ${f(mem.soak.rss_growth_mb)} MB (${f(mem.soak.rss_growth_mb_per_1000_frames, 2)} MB/1000 frames)`);
+  L.push(`wrote ${r.outputs.json}, ${r.outputs.markdown}, ${r.outputs.chart}`);
+  return L.join('\n') + '\n';
+}
+
+function stageLines(p: PipelineSection): string[] {
+  return Object.entries(p.stages).map(([stage, x]) => `  ${stage.padEnd(12)} ${f(x.p50, 2).padStart(8)} / ${f(x.p99, 2).padStart(8)}`);
+}
