@@ -120,7 +120,11 @@ async function resolve(ref: string, precision: Precision, cacheDir: string): Pro
   if (!existsSync(mpath)) {
     const have = (await listCachedManifests(cacheDir)).filter((c) => c.name === ref).map((c) => c.precision);
     throw new ModelError(
-      `${ref} is not prepared at ${precision} in ${cacheDir}` + (have.length ? ` (prepared: ${have.join(', ')}; pass --precision)` : `; run \`edgesight models fetch ${ref}\``),
+      have.length
+        ? `${ref} is not prepared at ${precision} in ${cacheDir} (prepared: ${have.join(', ')}; pass --precision)`
+        : CATALOG.some((e) => e.name === ref)
+          ? `${ref} is not prepared in ${cacheDir}; run \`edgesight models fetch ${ref}\``
+          : `no model named '${ref}' in ${cacheDir} and none in the catalog (see \`edgesight models list\`)`,
     );
   }
   const l = await loadModel(mpath);
