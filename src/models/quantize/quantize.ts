@@ -159,7 +159,6 @@ export async function quantizeModel(
   graph.producerName = 'edgesight';
   graph.docString = `${graph.docString ? graph.docString + '; ' : ''}int8 QDQ by edgesight quantizer (${type} activations, ${method})`;
   const onnx = saveOnnx(q.graph);
-  if (process.env.EDGESIGHT_QUANT_DEBUG_SAVE) (await import('node:fs')).writeFileSync(process.env.EDGESIGHT_QUANT_DEBUG_SAVE, onnx);
 
   // per-layer error: the QDQ model with one extra DQ per quantized tensor, against the stored float values
   const probe = loadOnnx(onnx);
