@@ -1,6 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
-import type { AffinityReport, FromWorker, TensorOut, ToWorker, WorkerInit } from './protocol.js';
+import { stat } from 'node:fs/promises';
+import { intraOpAffinities } from './affinity.js';
+import type { AffinityReport, FromWorker, TensorOut, ToWorker, WorkerInit, WorkerInitMessage } from './protocol.js';
 
 export interface InferenceResult {
   det: Record<string, TensorOut>;
@@ -13,10 +15,12 @@ export interface InferenceResult {
 
 export type EngineEvent =
   | { type: 'ready'; affinity: AffinityReport; loadMs: number; restart: number }
-  | { type: 'run-error'; message: string }
+  | { type: 'run-error'; message: string; model: 'detector' | 'segmenter' }
   | { type: 'stall'; afterMs: number }
   | { type: 'crash'; message: string }
-  | { type: 'restart'; attempt: number; delayMs: number; reason: string };
+  | { type: 'restart'; attempt: number; delayMs: number; reason: string }
+  /** a stalled worker's thread was still inside ORT when its replacement started (it ends when that run returns) */
+  | { type: 'abandoned'; tid: number };
 
 export interface EngineOptions {
   init: WorkerInit;
@@ -24,8 +28,22 @@ export interface EngineOptions {
   /** restart backoff: initial and cap (ms) */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /**
+   * A worker that stayed up this long before it failed restarts after the initial delay again; a
+   * shorter-lived one keeps doubling it. So a model that fails every few frames cannot make the engine
+   * restart (and reload the models) more often than once per backoffMaxMs. Default 60 s.
+   */
+  healthyAfterMs?: number;
   /** test hook: a different worker script */
   workerUrl?: URL;
+}
+
+export interface EngineCounters {
+  runs: number;
+  runErrors: number;
+  stalls: number;
+  crashes: number;
+  restarts: number;
 }
 
 export class InferenceBusyError extends Error {}
@@ -43,14 +61,24 @@ export class InferenceEngine extends EventEmitter {
   private nextId = 1;
   private stopped = false;
   private restarting = false;
-  private restarts = 0;
   private consecutiveFailures = 0;
+  private readyAt = 0;
   private restartTimer: NodeJS.Timeout | null = null;
+  /** stalled workers whose thread has not exited yet (ORT cannot be interrupted mid-run) */
+  private readonly draining = new Map<Worker, number>();
+  private readonly initMsg: WorkerInitMessage;
+  readonly counters: EngineCounters = { runs: 0, runErrors: 0, stalls: 0, crashes: 0, restarts: 0 };
   affinity: AffinityReport | null = null;
   lastAnswerAt = performance.now();
 
+  /** Throws (with what to change) when inference.threads cannot all be pinned from inference.core. */
   constructor(private readonly opts: EngineOptions) {
     super();
+    const i = opts.init;
+    if (!(opts.stallTimeoutMs > 0)) throw new Error(`inference.stall_timeout_s must be > 0, got ${opts.stallTimeoutMs / 1000}`);
+    // computed here, in the main thread: inside the pinned worker the process's CPU set is not visible
+    const affinities = i.core === null ? undefined : intraOpAffinities(i.core, i.threads);
+    this.initMsg = { ...i, ...(affinities ? { intraOpAffinities: affinities } : {}) };
   }
 
   override emit(event: 'event', ev: EngineEvent): boolean {
@@ -62,11 +90,14 @@ export class InferenceEngine extends EventEmitter {
   }
 
   get restartCount(): number {
-    return this.restarts;
+    return this.counters.restarts;
   }
 
   /** Start the worker and load the models; rejects with the load error (a bad model stops the daemon). */
   async start(): Promise<AffinityReport> {
+    // libuv creates its thread pool on first use, from whichever thread that is; if that were the pinned
+    // worker, the pool (fs, dns, zlib, sharp's callbacks) would inherit the inference core.
+    await stat(process.execPath);
     const ready = await this.spawn();
     return ready.affinity;
   }
@@ -77,24 +108,29 @@ export class InferenceEngine extends EventEmitter {
       this.worker = w;
       let ready = false;
       w.on('message', (msg: FromWorker) => {
+        if (this.worker !== w) return; // a stalled worker answering late
         this.lastAnswerAt = performance.now();
         switch (msg.type) {
           case 'ready':
             ready = true;
             this.affinity = msg.affinity;
-            this.emit('event', { type: 'ready', affinity: msg.affinity, loadMs: msg.loadMs, restart: this.restarts });
+            this.readyAt = performance.now();
+            this.restarting = false; // before the event: a listener may run a frame at once
+            this.emit('event', { type: 'ready', affinity: msg.affinity, loadMs: msg.loadMs, restart: this.counters.restarts });
             resolve(msg);
             return;
           case 'init-error':
-            reject(new Error(`inference worker could not load the models: ${msg.message}`));
+            this.worker = null;
             void w.terminate();
+            reject(new Error(`inference worker could not load the models: ${msg.message}`));
             return;
           case 'result':
+            this.counters.runs++;
             this.settle(msg.id, null, msg);
-            this.consecutiveFailures = 0;
             return;
           case 'run-error':
-            this.emit('event', { type: 'run-error', message: msg.message });
+            this.counters.runErrors++;
+            this.emit('event', { type: 'run-error', message: msg.message, model: msg.model });
             this.settle(msg.id, new Error(msg.message));
             return;
           case 'pong':
@@ -104,16 +140,20 @@ export class InferenceEngine extends EventEmitter {
         }
       });
       w.on('error', (e) => {
-        if (!ready) reject(new Error(`inference worker failed to start: ${e.message}`));
-        else this.onWorkerLost(`crashed: ${e.message}`);
+        if (this.worker !== w) return;
+        if (!ready) {
+          this.worker = null;
+          reject(new Error(`inference worker failed to start: ${e.message}`));
+        } else this.onWorkerLost(`crashed: ${e.message}`);
       });
       w.on('exit', (code) => {
+        this.draining.delete(w);
+        if (!ready) reject(new Error(this.stopped ? 'inference engine stopped while loading the models' : `inference worker exited (code ${code}) before loading the models`));
         if (this.worker !== w) return;
         this.worker = null;
-        if (!ready) reject(new Error(`inference worker exited (code ${code}) before loading the models`));
-        else if (!this.stopped) this.onWorkerLost(`exited with code ${code}`);
+        if (ready && !this.stopped) this.onWorkerLost(`exited with code ${code}`);
       });
-      this.send({ type: 'init', init: this.opts.init });
+      this.send({ type: 'init', init: this.initMsg });
     });
   }
 
@@ -130,16 +170,20 @@ export class InferenceEngine extends EventEmitter {
     else f.resolve({ det: res!.det, seg: res!.seg, detStart: res!.detStart, detEnd: res!.detEnd, segStart: res!.segStart, segEnd: res!.segEnd });
   }
 
-  /** Run detection (and segmentation when `seg` is given). Tensors are transferred, not copied. */
+  /**
+   * Run detection (and segmentation when `seg` is given) in the worker, one after the other. The input
+   * buffers are transferred, not copied: the caller's arrays are detached afterwards.
+   */
   run(det: Float32Array, detShape: number[], seg?: { data: Float32Array; shape: number[] }): Promise<InferenceResult> {
     if (this.stopped) return Promise.reject(new EngineStoppedError('inference engine stopped'));
     if (this.busy) return Promise.reject(new InferenceBusyError('inference worker busy'));
+    if (seg && !this.opts.init.segmenter) return Promise.reject(new Error('segmentation requested but the engine has no segmenter'));
     const id = this.nextId++;
     return new Promise<InferenceResult>((resolve, reject) => {
       const timer = setTimeout(() => this.onStall(id), this.opts.stallTimeoutMs);
       this.inFlight = { id, resolve, reject, timer };
       const transfer = [det.buffer as ArrayBuffer];
-      if (seg) transfer.push(seg.data.buffer as ArrayBuffer);
+      if (seg && seg.data.buffer !== det.buffer) transfer.push(seg.data.buffer as ArrayBuffer);
       this.send({ type: 'run', id, det, detShape, seg: seg?.data, segShape: seg?.shape }, transfer);
     });
   }
@@ -163,6 +207,7 @@ export class InferenceEngine extends EventEmitter {
 
   private onStall(id: number): void {
     if (!this.inFlight || this.inFlight.id !== id) return;
+    this.counters.stalls++;
     this.emit('event', { type: 'stall', afterMs: this.opts.stallTimeoutMs });
     this.onWorkerLost(`stalled: a run took longer than ${this.opts.stallTimeoutMs} ms`);
   }
@@ -170,7 +215,10 @@ export class InferenceEngine extends EventEmitter {
   private onWorkerLost(reason: string): void {
     if (this.stopped || this.restarting) return;
     this.restarting = true;
-    if (!reason.startsWith('stalled')) this.emit('event', { type: 'crash', message: reason });
+    if (!reason.startsWith('stalled')) {
+      this.counters.crashes++;
+      this.emit('event', { type: 'crash', message: reason });
+    }
     const f = this.inFlight;
     if (f) {
       clearTimeout(f.timer);
@@ -179,20 +227,24 @@ export class InferenceEngine extends EventEmitter {
     }
     const w = this.worker;
     this.worker = null;
-    if (w) void w.terminate();
+    if (w) {
+      if (reason.startsWith('stalled')) this.retire(w);
+      else void w.terminate(); // a crashed worker runs no ORT call any more: terminating it is safe
+    }
+    const upFor = this.readyAt ? performance.now() - this.readyAt : 0;
+    if (upFor >= (this.opts.healthyAfterMs ?? 60_000)) this.consecutiveFailures = 0;
     this.consecutiveFailures++;
     const initial = this.opts.backoffInitialMs ?? 1000;
     const max = this.opts.backoffMaxMs ?? 30000;
     const delayMs = Math.min(max, initial * 2 ** (this.consecutiveFailures - 1));
-    this.restarts++;
-    this.emit('event', { type: 'restart', attempt: this.restarts, delayMs, reason });
+    this.counters.restarts++;
+    this.emit('event', { type: 'restart', attempt: this.counters.restarts, delayMs, reason });
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
       if (this.stopped) return;
+      for (const tid of this.draining.values()) this.emit('event', { type: 'abandoned', tid });
       this.spawn().then(
-        () => {
-          this.restarting = false;
-        },
+        () => undefined,
         (e: Error) => {
           this.restarting = false;
           this.onWorkerLost(`restart failed: ${e.message}`);
@@ -201,7 +253,22 @@ export class InferenceEngine extends EventEmitter {
     }, delayMs);
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Asks a worker to quit once its current run returns, and stops waiting for it: ORT cannot be
+   * interrupted inside session.run, and terminate() during a run aborts the process when the run returns.
+   */
+  private retire(w: Worker): void {
+    this.draining.set(w, this.affinity?.tid ?? -1);
+    w.unref();
+    w.postMessage({ type: 'quit' } satisfies ToWorker);
+  }
+
+  /**
+   * Stops the worker(s): each quits as soon as it is between runs. Resolves when all have exited, or
+   * after `timeoutMs` with the thread ids still inside an ORT run (a stalled run; the process cannot exit
+   * cleanly until it returns — see the README).
+   */
+  async stop(timeoutMs = 2000): Promise<{ stuckThreads: number[] }> {
     this.stopped = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     const f = this.inFlight;
@@ -212,6 +279,17 @@ export class InferenceEngine extends EventEmitter {
     }
     const w = this.worker;
     this.worker = null;
-    if (w) await w.terminate();
+    if (w) this.retire(w);
+    const all = [...this.draining.keys()];
+    const exited = all.map((x) => new Promise<void>((r) => (x.threadId === -1 ? r() : x.once('exit', () => r()))));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(exited),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    return { stuckThreads: [...this.draining.values()] };
   }
 }
