@@ -24,7 +24,8 @@ export interface DetectionOptions {
 /**
  * Decodes SSD outputs: Faster R-CNN box coder over the anchors, per-class threshold and greedy NMS
  * (score descending, ties broken by the lower anchor index — many int8 scores tie at exactly 0.5, so the
- * tie rule decides which box survives), then merges classes in the same order and caps the count.
+ * tie rule decides which box survives), then merges the classes by score (ties: class index, then anchor) and
+ * caps the count.
  */
 export class SsdDecoder {
   private readonly anchors: Float32Array;
@@ -82,7 +83,8 @@ export class SsdDecoder {
         }
       }
     }
-    kept.sort((p, q) => q.s - p.s || p.a - q.a || p.c - q.c);
+    // across classes, equal scores go by class index, then anchor — the reference's order (a stable sort of the per-class lists)
+    kept.sort((p, q) => q.s - p.s || p.c - q.c || p.a - q.a);
     return kept.slice(0, opts.maxDetections).map(({ c, a, s }) => ({
       label: this.labels[c] ?? String(c),
       class_id: c,
