@@ -55,7 +55,9 @@ export function parseConfigText(text: string, file: string | null, opts: LoadOpt
   for (const err of doc.errors) {
     const at = pathAt(doc, err.pos[0]);
     const line = lc.linePos(err.pos[0]).line;
-    if (err.code === 'DUPLICATE_KEY' && at.length) {
+    if (err.code === 'MULTIPLE_DOCS') {
+      problems.push({ path: '', line, message: 'the config must be one YAML document; found another after a `---` line' });
+    } else if (err.code === 'DUPLICATE_KEY' && at.length) {
       const first = keyNode(doc, at.slice(0, -1), at[at.length - 1]!);
       const firstLine = first?.range ? lc.linePos(first.range[0]).line : undefined;
       problems.push({ path: at.join('.'), line, message: `duplicate key '${at[at.length - 1]}'${firstLine && firstLine !== line ? ` (first set on line ${firstLine})` : ''}` });
@@ -77,7 +79,10 @@ export function parseConfigText(text: string, file: string | null, opts: LoadOpt
 
   const validate = validator();
   if (!validate(data)) {
-    for (const e of validate.errors ?? []) problems.push(describe(e, doc, lc, overrides));
+    for (const e of validate.errors ?? []) {
+      // a bad map key is reported by its own error; the propertyNames wrapper only repeats the whole map
+      if (e.keyword !== 'propertyNames') problems.push(describe(e, doc, lc, overrides));
+    }
   }
   if (problems.length) throw new ConfigError(file, byLine(dedupe(problems)));
 
@@ -195,6 +200,7 @@ function describe(e: ErrorObject, doc: Document, lc: LineCounter, overrides: Env
 }
 
 function show(v: unknown): string {
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v); // YAML .inf / .nan; JSON would say null
   const s = JSON.stringify(v);
   return s === undefined ? 'nothing' : s.length > 60 ? s.slice(0, 57) + '...' : s;
 }
