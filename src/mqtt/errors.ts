@@ -101,7 +101,6 @@ export function tlsMaterialProblems(
   files: { ca?: string; cert?: string; key?: string },
 ): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const pem = /-----BEGIN [A-Z0-9 ]+-----/;
   if (m.ca && !/-----BEGIN CERTIFICATE-----/.test(m.ca.toString('latin1'))) {
     problems.push({ path: 'mqtt.ca', message: `${files.ca} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` });
   }
@@ -110,7 +109,7 @@ export function tlsMaterialProblems(
   if (m.cert && !/-----BEGIN CERTIFICATE-----/.test(m.cert.toString('latin1'))) {
     problems.push({ path: 'mqtt.cert', message: `${files.cert} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` });
   }
-  if (m.key && !pem.test(m.key.toString('latin1'))) problems.push({ path: 'mqtt.key', message: `${files.key} holds no PEM private key` });
+  if (m.key && !/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(m.key.toString('latin1'))) problems.push({ path: 'mqtt.key', message: `${files.key} holds no PEM private key` });
   if (problems.length === 0 && m.cert && m.key) {
     try {
       createSecureContext({ cert: m.cert, key: m.key });

@@ -3,6 +3,7 @@ import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { createServer } from 'node:net';
 
 const run = promisify(execFile);
 
@@ -152,14 +153,60 @@ export async function readableByBroker(dir: string): Promise<void> {
   }
 }
 
-/** `mosquitto_passwd -b -c` into `file` for one user (made readable by the broker). */
-export async function makePasswordFile(file: string, user: string, password: string): Promise<void> {
-  try {
-    await run('mosquitto_passwd', ['-b', '-c', file, user, password]);
-  } catch (e) {
-    const err = e as Error & { stderr?: string; code?: string };
-    if (err.code === 'ENOENT') throw new Error('mosquitto_passwd is not installed (Debian package mosquitto)');
-    throw new Error(`mosquitto_passwd failed: ${err.stderr ?? err.message}`);
+/** A mosquitto password file (`mosquitto_passwd -b`) with these users, readable by the broker. */
+export async function makePasswordFile(file: string, users: Record<string, string>): Promise<void> {
+  let first = true;
+  for (const [user, password] of Object.entries(users)) {
+    try {
+      await run('mosquitto_passwd', ['-b', ...(first ? ['-c'] : []), file, user, password]);
+    } catch (e) {
+      const err = e as Error & { stderr?: string; code?: string };
+      if (err.code === 'ENOENT') throw new Error('mosquitto_passwd is not installed (Debian package mosquitto)');
+      throw new Error(`mosquitto_passwd failed: ${err.stderr ?? err.message}`);
+    }
+    first = false;
   }
   await chmod(file, 0o644);
+}
+
+// --- probes for the daemon runs of the TLS and Home Assistant e2e tests ---
+
+/** A free loopback port (for the metrics endpoint, so the test knows where to scrape). */
+export function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+/** `edgesight_frames_total{result="processed"}` from a running daemon's /metrics, or null while it is not up. */
+export async function framesProcessed(port: number): Promise<number | null> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const m = /^edgesight_frames_total\{result="processed"\} (\d+)/m.exec(text);
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Polls `check` every 100 ms until it returns a value (not undefined/null/false) or `timeoutMs` passes. */
+export async function waitUntil<T>(check: () => T | Promise<T>, timeoutMs: number, what: string, detail: () => string = () => ''): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== null && v !== false) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail() ? `\n${detail()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The daemon keeps processing frames: frames_processed grows past the first reading. */
+export async function assertFramesGrow(metricsPort: number, output: () => string): Promise<void> {
+  const first = await waitUntil(() => framesProcessed(metricsPort).then((n) => (n !== null && n > 0 ? n : null)), 60_000, 'frames processed', output);
+  await waitUntil(() => framesProcessed(metricsPort).then((n) => n !== null && n > first), 30_000, `frames_processed to grow past ${first}`, output);
 }
