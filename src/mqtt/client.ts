@@ -101,9 +101,15 @@ export class MqttPublisher extends EventEmitter {
     return this.queue.dropped;
   }
 
-  publish(topic: string, payload: string | Buffer, opts: { retain?: boolean; cls: MessageClass }): void {
+  /**
+   * `cls` decides what happens while disconnected; `qos` which configured QoS applies (mqtt.qos.state or
+   * mqtt.qos.stream), by default stream for stream/none messages and state otherwise. Periodic telemetry
+   * such as stats is queued latest-value but sent at the stream QoS: the next one replaces a lost one.
+   */
+  publish(topic: string, payload: string | Buffer, opts: { retain?: boolean; cls: MessageClass; qos?: 'state' | 'stream' }): void {
     assertPublishable(topic);
-    const qos = opts.cls === 'stream' || opts.cls === 'none' ? this.opts.qos.stream : this.opts.qos.state;
+    const qosClass = opts.qos ?? (opts.cls === 'stream' || opts.cls === 'none' ? 'stream' : 'state');
+    const qos = this.opts.qos[qosClass];
     const msg: OutboundMessage = { topic, payload, retain: opts.retain ?? false, qos };
     if (this.client.connected && this.queue.size === 0) return this.send(msg);
     if (opts.cls === 'none') {

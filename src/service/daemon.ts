@@ -93,7 +93,7 @@ export class Daemon {
     this.reporting = await startReporting({
       metrics: this.metrics,
       config: cfg.metrics,
-      publishStats: (p) => this.publisher?.publish(this.topics.stats, JSON.stringify(p), { cls: 'latest' }),
+      publishStats: (p) => this.publisher?.publish(this.topics.stats, JSON.stringify(p), { cls: 'latest', qos: 'stream' }),
       logger: this.log,
     });
     this.ha?.setMetricsHttpPort(this.reporting.httpPort); // HA device page links to /metrics

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { startMosquitto, startMosquittoSub, type Mosquitto, type MosquittoSub, type SubMessage } from '../helpers/mosquitto.js';
 import { Collector, SHARED, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { validatePayload, SCHEMA_DIR, REPO_ROOT } from '../helpers/schema.js';
-import { parseTopic, type TopicKind } from '../../src/mqtt/topics.js';
+import { parseTopic, TOPIC_POLICY, type TopicKind } from '../../src/mqtt/topics.js';
 import { decodeMask } from '../../src/mqtt/mask-encoding.js';
 
 const DEVICE = 'contract';
@@ -188,6 +188,13 @@ logging: { level: info, pretty: false }
       }
     }
     assert.ok(validated >= 20, `validated only ${validated} messages`);
+    // QoS per topic as documented (mosquitto_sub subscribes at QoS 1, so it sees the publisher's 0 or 1)
+    for (const [kind, list] of byKind) {
+      if (kind === 'snapshot_get') continue;
+      const want = TOPIC_POLICY[kind].qos;
+      const got = [...new Set(list.map((m) => m.qos))];
+      assert.deepEqual(got, [want], `${kind} delivered at QoS ${got.join('/')}, documented QoS ${want}`);
+    }
     // mqtt.js saw the same topics (two independent client libraries agree)
     const mqttJsTopics = new Set(sub.messages.map((m) => m.topic));
     for (const m of messages) assert.ok(mqttJsTopics.has(m.topic), `mqtt.js never saw ${m.topic}`);

@@ -202,6 +202,8 @@ async function waitForPort(port: number, timeoutMs: number, stopped: () => boole
 export interface SubMessage {
   topic: string;
   payload: Buffer;
+  /** the QoS it was delivered with: min(publish QoS, subscription QoS 1) */
+  qos: number;
 }
 
 export interface MosquittoSub {
@@ -213,11 +215,11 @@ export interface MosquittoSub {
 }
 
 /**
- * `mosquitto_sub` as an independent client (libmosquitto, not mqtt.js), printing `topic hex-payload` per
- * message so binary payloads (snapshots) survive. `args` are extra flags (`-C 3`, `--retained-only`, `-W 5`).
+ * `mosquitto_sub` as an independent client (libmosquitto, not mqtt.js), subscribed at QoS 1, printing
+ * `qos topic hex-payload` per message so binary payloads (snapshots) survive. `args` are extra flags (`-C 3`, `--retained-only`, `-W 5`).
  */
 export function startMosquittoSub(port: number, topics: string[], args: string[] = [], bin = process.env.MOSQUITTO_SUB_BIN ?? '/usr/bin/mosquitto_sub'): MosquittoSub {
-  const argv = ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-F', '%t %x', ...topics.flatMap((t) => ['-t', t]), ...args];
+  const argv = ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-F', '%q %t %x', ...topics.flatMap((t) => ['-t', t]), ...args];
   const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -228,8 +230,8 @@ export function startMosquittoSub(port: number, topics: string[], args: string[]
       .split('\n')
       .filter((l) => l.length > 0)
       .map((l) => {
-        const sp = l.indexOf(' ');
-        return sp < 0 ? { topic: l, payload: Buffer.alloc(0) } : { topic: l.slice(0, sp), payload: Buffer.from(l.slice(sp + 1), 'hex') };
+        const [qos, topic, hex] = l.split(' ') as [string, string, string | undefined];
+        return { qos: Number(qos), topic, payload: Buffer.from(hex ?? '', 'hex') };
       });
   const done = new Promise<{ code: number | null; messages: SubMessage[]; stderr: string }>((resolve, reject) => {
     child.once('error', (e) => reject(new Error(`cannot start ${bin}: ${e.message} (install the Debian package mosquitto-clients)`)));
