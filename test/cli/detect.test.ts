@@ -88,6 +88,21 @@ describe('detect command (child process, real model prepared from the mirror)', 
     assert.deepEqual(two.objects, all.objects.slice(0, 2), 'the cap keeps the two best');
   });
 
+  it('--tracked reports only objects.track labels (EDGESIGHT__OBJECTS__TRACK applies)', async () => {
+    const [every, tracked, onlyLaptop] = await Promise.all([
+      runCli(['detect', ASTRONAUT, '--json', '--score-threshold', '0.3'], env),
+      runCli(['detect', ASTRONAUT, '--json', '--score-threshold', '0.3', '--tracked'], env),
+      runCli(['detect', ASTRONAUT, '--json', '--score-threshold', '0.3', '--tracked'], { ...env, EDGESIGHT__OBJECTS__TRACK: 'laptop' }),
+    ]);
+    for (const r of [every, tracked, onlyLaptop]) assert.equal(r.code, 0, r.stderr);
+    const labels = (r: { stdout: string }) => jsonLines(r.stdout)[0]!.objects.map((o) => o.label);
+    const defaultTrack = new Set(['person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck', 'cat', 'dog']);
+    assert.ok(labels(every).includes('laptop'), `untracked labels are reported without --tracked: ${labels(every).join(', ')}`);
+    assert.ok(labels(tracked).includes('person'));
+    assert.deepEqual(labels(tracked), labels(every).filter((l) => defaultTrack.has(l)));
+    assert.deepEqual(labels(onlyLaptop), ['laptop']);
+  });
+
   it('a non-image file is reported on stderr with a non-zero exit; the other images are still reported', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'edgesight-detect-bad-'));
     try {
