@@ -20,7 +20,7 @@ export interface HomeAssistantOptions {
   topics: CameraTopics;
   publisher: DiscoveryPublisher;
   log: Logger;
-  /** bound port of the Prometheus endpoint; without it there is no configuration_url until setMetricsHttpPort */
+  /** bound port of the Prometheus endpoint; default metrics.http.port when enabled and not 0 (0: see setMetricsHttpPort) */
   metricsHttpPort?: number;
   /** publish the SoC temperature sensor; default: a thermal zone is readable under /sys/class/thermal */
   socTemperature?: boolean;
@@ -51,7 +51,9 @@ export class HomeAssistantDiscovery {
   constructor(private readonly opts: HomeAssistantOptions) {
     const c = opts.config;
     this.getConfig = typeof c === 'function' ? c : () => c;
-    this.metricsHttpPort = opts.metricsHttpPort;
+    // a fixed port is known before the endpoint binds: the first publish already has configuration_url
+    const http = this.getConfig().metrics.http;
+    this.metricsHttpPort = opts.metricsHttpPort ?? (http.enabled && http.port > 0 ? http.port : undefined);
     this.socTemperature = opts.socTemperature ?? hasSocTemperature();
     const problems = homeAssistantConfigProblems(this.getConfig());
     if (problems.length) throw new Error(problems.map((p) => `${p.path}: ${p.message}`).join('; '));
