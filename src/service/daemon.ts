@@ -205,15 +205,18 @@ export class Daemon {
       subscriptions: [this.topics.snapshotGet, ...(this.ha?.subscriptions() ?? [])],
     });
     let lastError = '';
+    let up = false; // "connection lost" only after a connection: a failing connect is already logged once as an error
     this.publisher.on('event', (ev: ClientEvent) => {
       switch (ev.type) {
         case 'connected':
           lastError = '';
+          up = true;
           this.log.info({ url: redactUrl(url!), reconnect: ev.reconnect }, 'connected to MQTT broker');
           if (ev.reconnect) this.metrics.inc('mqtt_reconnects');
           return;
         case 'disconnected':
-          if (!this.stopping) this.log.warn({ url: redactUrl(url!) }, 'MQTT connection lost; retrying with backoff');
+          if (!this.stopping && up) this.log.warn({ url: redactUrl(url!) }, 'MQTT connection lost; retrying with backoff');
+          up = false;
           return;
         case 'error': {
           const text = describeMqttError(ev.message, ev.code, url!, { username: m.username, hasPassword: password !== undefined, hasClientCert: Boolean(m.cert) });

@@ -217,6 +217,7 @@ logging: { level: info, pretty: false }
       assert.equal(d.child.exitCode, null, 'the daemon must keep running while MQTT fails');
       // logged once, not on every retry
       assert.equal(d.output().split('\n').filter((l) => expected.test(l)).length, 1, d.output());
+      assert.ok(!logged(d, /MQTT connection lost/), 'never connected: no "connection lost" line per retry');
       assert.ok(!sub.messages.some((m) => m.topic.startsWith(`edgesight/${device}/`)), `nothing of ${device} may reach the broker`);
       d.child.kill('SIGTERM');
       assert.equal((await d.exited).code, 0, d.output());
