@@ -267,6 +267,20 @@ logging: { level: info, pretty: false }
       assert.equal(info.config.mqtt.password_file, pwFile, 'the path of the password file is fine to show');
     });
 
+    it('password from EDGESIGHT__MQTT__PASSWORD: connects; no file warning (the password is not in the file); never logged', async () => {
+      const file = await config('tls_envpw', `url: mqtts://localhost:${port.password}\nca: ${pki.ca}\nusername: edge`, await freeLoopbackPort());
+      await chmod(file, 0o644);
+      const d = (daemon = startDaemon(file, testEnv({ EDGESIGHT__MQTT__PASSWORD: PASSWORD })));
+      await sub.waitFor((t) => t === 'edgesight/tls_envpw/cam1/detections', 60_000, 'detections with the env password').catch((e: Error) => {
+        throw new Error(`${e.message}\n${d.output()}`);
+      });
+      d.child.kill('SIGTERM');
+      assert.equal((await d.exited).code, 0, d.output());
+      assert.ok(!logged(d, /readable by every user/), d.output());
+      assert.ok(!d.output().includes(PASSWORD), 'the password appeared in the log');
+      assert.deepEqual(sub.messages.filter((m) => m.payload.includes(PASSWORD)).map((m) => m.topic), [], 'the password appeared in a published payload');
+    });
+
     it('a client certificate on the listener that requires one: detections arrive over TLS', async () => {
       const metricsPort = await freeLoopbackPort();
       const file = await config('tls_cert', `url: mqtts://localhost:${port.clientCert}\nca: ${pki.ca}\ncert: ${pki.client.cert}\nkey: ${pki.client.key}`, metricsPort);
