@@ -38,7 +38,8 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
 
   const lc = loadConfigOrExit(values.config);
   const cfg = lc.config;
-  // stdout may carry the JPEG: logs go to stderr
+  // stdout may carry the JPEG: logs go to stderr, and at the default level only problems (a one-shot
+  // command's start-up chatter is noise); logging.level debug/trace still shows everything
   const log = createLogger(cfg.logging.level === 'info' ? 'warn' : cfg.logging.level, cfg.logging.pretty, 2);
   const { detector, segmenter } = await loadConfiguredModels(lc, log);
 
