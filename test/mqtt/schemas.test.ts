@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { compileAllSchemas, validatePayload, SCHEMA_DIR } from '../helpers/schema.js';
 import { TOPIC_POLICY, type TopicKind } from '../../src/mqtt/topics.js';
 import { buildMaskPayload } from '../../src/mqtt/mask-encoding.js';
+import { Metrics } from '../../src/metrics/registry.js';
 
 const VOC = ['background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor'];
 
@@ -60,12 +61,21 @@ describe('mqtt/schemas', () => {
     });
     it('info and stats', () => {
       validatePayload('info', {
-        v: 1, version: '0.1.0', device: 'pi5', base_topic: 'edgesight', started_at: 1718000000000,
-        cameras: [{ id: 'front', width: 640, height: 480, source: 'libcamera' }],
-        models: [{ role: 'detector', name: 'ssdlite_mobilenet_v3', precision: 'int8' }],
-        config: { mqtt: { url: 'mqtt://broker', password: '<redacted>' } },
+        v: 1, version: '0.1.0', device: 'pi5', device_name: 'Front door', base_topic: 'edgesight', started_at: 1718000000000, arch: 'arm64',
+        cameras: [{ name: 'front', source: 'libcamera', width: 640, height: 480, fps: 10 }],
+        models: {
+          detector: { name: 'ssdlite_mobilenet_v3_small_coco', precision: 'int8', sha256: 'a'.repeat(64), labels_tracked: ['person', 'car'] },
+          segmenter: null,
+        },
+        inference: { cpus_allowed_list: '3', threads: 1 },
+        config: { mqtt: { url: 'mqtt://broker', password: '***' } },
       });
-      validatePayload('stats', { v: 1, fps: 9.8, anything: { goes: true } });
+      const metrics = new Metrics({ device: 'pi5' });
+      try {
+        validatePayload('stats', metrics.snapshot());
+      } finally {
+        metrics.stop();
+      }
     });
     for (const encoding of ['png', 'rle'] as const) {
       it(`mask (${encoding}) built by buildMaskPayload`, async () => {
@@ -108,7 +118,7 @@ describe('mqtt/schemas', () => {
       ['mask', { v: 1, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'rle', data: [0, 3] }, [/does not decode: .*add up to 3/]],
       ['mask', { v: 1, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'rle', data: [0, 2, 3, 2] }, [/class index 3 but \/classes names only 1/]],
       ['mask', { v: 1, encoding: 'gif' }, [/must have required property 'camera'/, /must have required property 'data'/, /\/encoding must be equal to one of the allowed values/]],
-      ['stats', { fps: 1 }, [/must have required property 'v'/]],
+      ['stats', { fps: 1 }, [/must have required property 'v'/, /must have required property 'camera_fps'/, /must NOT have additional properties/]],
       ['info', { v: 1 }, [/required property 'version'/, /required property 'models'/]],
       ['snapshot', Buffer.from('not a jpeg'), [/SOI/, /EOI/]],
     ];
