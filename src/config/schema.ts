@@ -66,7 +66,9 @@ export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSc
     models: obj('Which models to run. Models are loaded only through manifests.', {
       detector: { type: 'string', minLength: 1, default: 'ssdlite_mobilenet_v3_small_coco', description: 'Detector: a model name in the cache (`edgesight models list`) or a path to a manifest JSON.' },
       segmenter: { type: ['string', 'null'], default: 'lraspp_mobilenet_v3_small_voc', description: 'Segmenter model name or manifest path; null = no segmentation.' },
-      precision: { type: 'string', enum: ['int8', 'fp32'], default: 'fp32', description: 'Which prepared variant to load (int8 needs the quantizer: `edgesight models quantize`).' },
+      precision: { type: 'string', enum: ['int8', 'fp32'], default: 'int8', description: 'Which prepared variant to load. int8 (8-bit weights and activations, QDQ) is made from fp32 on first use by the quantizer; fp32 is the float model.' },
+      calibration: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'Images the int8 quantizer calibrates on: folders, globs, images or videos (relative to the config file). Empty = the shipped set (models/calibration + config/demo-photos).' },
+      calibration_frames: { type: 'integer', minimum: 0, maximum: 1000, default: 0, description: 'Also calibrate on this many frames from the configured camera (your own scene); 0 = none.' },
       cache_dir: { type: ['string', 'null'], default: null, description: 'Where prepared models live. Default: $CACHE_DIRECTORY (systemd), else $XDG_CACHE_HOME/edgesight, else ~/.cache/edgesight.' },
       mirror: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'Local folders searched for model sources before the upstream URLs (relative to the config file; EDGESIGHT_MODELS_MIRROR adds more).' },
       auto_prepare: { type: 'boolean', default: true, description: 'On start, fetch/convert/quantize configured models that are missing (from EDGESIGHT_MODELS_MIRROR or upstream).' },

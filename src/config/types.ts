@@ -18,6 +18,8 @@ export interface Config {
     detector: string;
     segmenter: string | null;
     precision: 'int8' | 'fp32';
+    calibration: string[];
+    calibration_frames: number;
     cache_dir: string | null;
     mirror: string[];
     auto_prepare: boolean;

@@ -1,4 +1,5 @@
-import { copyFile, mkdir, readFile, stat, writeFile, rename } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { catalogEntry, loadCatalogLabels, type CatalogEntry } from './catalog.js';
 import { obtainSource, type FetchContext } from './fetch.js';
@@ -65,17 +66,70 @@ export async function writeModel(dir: string, base: Omit<ModelManifest, 'file' |
   await mkdir(dir, { recursive: true });
   const file = `${base.precision}.onnx`;
   const dest = path.join(dir, file);
-  if (typeof onnx === 'string') await copyFile(onnx, dest + '.part');
-  else await writeFile(dest + '.part', onnx);
-  await rename(dest + '.part', dest);
-  const manifest: ModelManifest = { ...base, file, sha256: await sha256File(dest), bytes: (await stat(dest)).size } as ModelManifest;
+  // a part name per writer: two processes preparing the same model never write into one file
+  const part = `.${process.pid}.${randomBytes(4).toString('hex')}.part`;
+  if (typeof onnx === 'string') await copyFile(onnx, dest + part);
+  else await writeFile(dest + part, onnx);
+  const manifest: ModelManifest = { ...base, file, sha256: await sha256File(dest + part), bytes: (await stat(dest + part)).size } as ModelManifest;
+  await rename(dest + part, dest);
   const mpath = path.join(dir, `${base.precision}.json`);
-  await writeFile(mpath + '.part', JSON.stringify(manifest, null, 2) + '\n');
-  await rename(mpath + '.part', mpath);
+  await writeFile(mpath + part, JSON.stringify(manifest, null, 2) + '\n');
+  await rename(mpath + part, mpath);
   return mpath;
 }
 
-export type Quantizer = (fp32: LoadedModel, ctx: FetchContext) => Promise<Uint8Array>;
+/**
+ * Holds `<dir>/<precision>.lock` (O_EXCL) while `work` runs, so concurrent processes prepare a model
+ * once: the others wait and then find it made. A lock whose process is gone is taken over.
+ */
+async function withPrepareLock<T>(dir: string, precision: Precision, ctx: FetchContext, work: () => Promise<T>): Promise<T> {
+  await mkdir(dir, { recursive: true });
+  const lock = path.join(dir, `${precision}.lock`);
+  let announced = false;
+  for (;;) {
+    try {
+      const fh = await open(lock, 'wx');
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const holder = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
+      ctx.log(`removing a stale prepare lock ${lock} (process ${holder} is gone)`);
+      await rm(lock, { force: true });
+      continue;
+    }
+    if (!announced) {
+      ctx.log(`waiting for another process (${holder || 'starting'}) preparing ${path.basename(dir)} ${precision}`);
+      announced = true;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** An int8 model made from the fp32 one; `provenance` lands in the manifest as `provenance.quantization`. */
+export interface QuantizedModel {
+  onnx: Uint8Array;
+  provenance: Record<string, unknown>;
+}
+
+export type Quantizer = (fp32: LoadedModel, ctx: FetchContext) => Promise<QuantizedModel>;
 
 /**
  * Make a catalogued model available in the cache at a precision: fetch its source (mirror or
@@ -86,14 +140,23 @@ export async function prepareModel(name: string, precision: Precision, ctx: Fetc
   if (!entry) throw new ModelError(`unknown model '${name}': not in the catalog and not a manifest path (edgesight models list)`);
   const dir = path.join(ctx.cacheDir, name);
   const target = path.join(dir, `${precision}.json`);
-  if (await exists(target)) {
+  const ready = async (): Promise<boolean> => {
+    if (!(await exists(target))) return false;
     try {
       await loadModel(target);
-      return target;
+      return true;
     } catch (e) {
       ctx.log(`re-preparing ${name} ${precision}: ${(e as Error).message}`);
+      return false;
     }
-  }
+  };
+  if (await ready()) return target;
+  if (precision === 'int8' && !quantize) throw new ModelError(`${name}: no int8 model in the cache and no quantizer available to make one`);
+  return withPrepareLock(dir, precision, ctx, async () => ((await ready()) ? target : make(entry, dir, precision, ctx, quantize)));
+}
+
+async function make(entry: CatalogEntry, dir: string, precision: Precision, ctx: FetchContext, quantize?: Quantizer): Promise<string> {
+  const name = entry.name;
   if (precision === 'fp32') {
     const src = await obtainSource(entry.source, ctx);
     if (entry.fp32From === 'onnx') return writeModel(dir, baseManifest(entry, 'fp32'), src);
@@ -114,6 +177,9 @@ export async function prepareModel(name: string, precision: Precision, ctx: Fetc
   if (!quantize) throw new ModelError(`${name}: no int8 model in the cache and no quantizer available to make one`);
   const fp32 = await loadModel(await prepareModel(name, 'fp32', ctx));
   ctx.log(`quantizing ${name} to int8 (calibration)`);
-  const onnx = await quantize(fp32, ctx);
-  return writeModel(dir, baseManifest(entry, 'int8'), onnx);
+  const q = await quantize(fp32, ctx);
+  const base = baseManifest(entry, 'int8');
+  if (fp32.manifest.provenance.converter) base.provenance.converter = fp32.manifest.provenance.converter;
+  base.provenance.quantization = q.provenance;
+  return writeModel(dir, base, q.onnx);
 }

@@ -29,11 +29,37 @@ async function one(ref: string, task: 'detection' | 'segmentation', lc: LoadedCo
 }
 
 /**
+ * The quantizer for int8 auto-prepare, made from the config: `models.calibration` (relative to the config
+ * file; empty = the shipped set) plus `models.calibration_frames` frames from the configured camera.
+ * Loaded lazily: the quantizer is a separate part of the build, needed only when an int8 model is missing.
+ */
+export async function configuredQuantizer(lc: LoadedConfig): Promise<Quantizer> {
+  let mod: typeof import('../models/quantize/model.js');
+  try {
+    mod = (await import('../models/quantize/model.js' as string)) as typeof import('../models/quantize/model.js');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new ModelError('the int8 quantizer is not part of this build (dist/src/models/quantize/ is missing): set models.precision: fp32, or prepare int8 models elsewhere');
+    }
+    throw e;
+  }
+  const m = lc.config.models;
+  const frames = m.calibration_frames;
+  return mod.makeQuantizer({
+    calibration: m.calibration.map((c) => path.resolve(lc.dir, c)),
+    ...(frames > 0 ? { cameraFrames: async (dir: string) => (await import('../models/quantize/camera.js')).grabCameraFrames(lc.config.camera, frames, dir) } : {}),
+  });
+}
+
+/**
  * The configured detector (required: failure stops the daemon) and segmenter (optional: when it cannot
  * be had, the daemon runs detection only and says so once, with how to add one).
  */
 export async function loadConfiguredModels(lc: LoadedConfig, log: Logger, quantize?: Quantizer): Promise<{ detector: LoadedModel; segmenter: LoadedModel | null }> {
   const ctx = fetchContext(lc, log);
+  // made on first need, shared by both models
+  let q: Promise<Quantizer> | undefined;
+  quantize ??= async (fp32, c) => (await (q ??= configuredQuantizer(lc)))(fp32, c);
   const detector = await one(lc.config.models.detector, 'detection', lc, ctx, log, quantize);
   let segmenter: LoadedModel | null = null;
   const segRef = lc.config.models.segmenter;

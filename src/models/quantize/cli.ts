@@ -1,9 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { firstValueFrom, take, toArray } from 'rxjs';
-import { createFrameSource } from '../../capture/source.js';
-import type { Frame } from '../../capture/frame.js';
 import { EX_USAGE, parse, UsageError } from '../../cli/args.js';
 import { COMMON_OPTIONS, modelsContext, say } from '../../cli/models-common.js';
 import { catalogEntry } from '../catalog.js';
@@ -11,6 +8,7 @@ import { ModelError, readManifest, modelFilePath, type ModelManifest } from '../
 import { isManifestPath, loadModel, prepareModel, writeModel } from '../store.js';
 import { RANGE_METHODS, type RangeMethod } from './histogram.js';
 import { defaultCalibrationSources, gatherCalibrationFiles, quantizeManifestModel, type ActivationChoice } from './model.js';
+import { grabCameraFrames } from './camera.js';
 import { formatReport } from './quantize.js';
 
 export const QUANTIZE_HELP = `edgesight models quantize NAME|MANIFEST.json [options]
@@ -19,8 +17,10 @@ Static int8 quantization (QDQ): per-channel int8 conv weights, per-tensor 8-bit 
 on images. Writes <cache>/<name>/int8.onnx + int8.json (provenance.quantization records the settings).
 
   --calib DIR|GLOB|IMAGE|VIDEO   calibration images (repeatable; videos: every 10th frame, ≤ 50)
-                                 default: the shipped demo photos (config/demo-photos)
+                                 default: models.calibration, else the shipped set (40 street-scene
+                                 frames in models/calibration + the demo photos in config/demo-photos)
   --camera N                     also take N frames from the configured camera
+                                 (default: models.calibration_frames)
   --method minmax|percentile|mse range method for the body (default: the model's profile)
   --percentile P                 for percentile (default 99.99)
   --activations uint8|int8|auto  auto = uint8 on x86-64, int8 on arm64 (default auto)
@@ -80,9 +80,9 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
       if (!m) throw new UsageError(`--size must be WxH (e.g. 320x240), got '${values.size}'`);
       size = [Number(m[1]), Number(m[2])];
     }
-    const cameraFrames = values.camera !== undefined ? positiveInt(values.camera, '--camera') : 0;
 
     const { lc, ctx } = modelsContext(values);
+    const cameraFrames = values.camera !== undefined ? positiveInt(values.camera, '--camera') : lc.config.models.calibration_frames;
     const ref = positionals[0];
     // the fp32 model: a catalogued name (prepared in the cache) or an fp32 manifest
     let fp32Manifest: ModelManifest;
@@ -105,7 +105,8 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
 
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'edgesight-calib-'));
     try {
-      const sources = values.calib?.length ? values.calib.map((c) => path.resolve(c)) : cameraFrames ? [] : defaultCalibrationSources();
+      // --calib, else models.calibration (relative to the config file), else the shipped set
+      const sources = values.calib?.length ? values.calib.map((c) => path.resolve(c)) : defaultCalibrationSources(lc.config.models.calibration.map((c) => path.resolve(lc.dir, c)));
       const files = await gatherCalibrationFiles(sources, tmp);
       if (cameraFrames) files.push(...(await grabCameraFrames(lc.config.camera, cameraFrames, tmp)));
       say(`calibrating ${fp32Manifest.name} on ${files.length} images`);
@@ -144,17 +145,3 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     return 1;
   }
 }
-
-/** N frames from the configured camera, written as files so they pass the same preprocessing path. */
-async function grabCameraFrames(camera: Parameters<typeof createFrameSource>[0], n: number, dir: string): Promise<string[]> {
-  const frames: Frame[] = await firstValueFrom(createFrameSource(camera).pipe(take(n), toArray()));
-  const files: string[] = [];
-  for (const f of frames) {
-    if (f.kind !== 'encoded') throw new Error(`camera frame ${f.id} is raw ${f.format}; calibration from raw camera frames is not supported yet (use an MJPEG/JPEG source or --calib)`);
-    const file = path.join(dir, `camera_${String(f.id).padStart(5, '0')}.${f.format === 'png' ? 'png' : 'jpg'}`);
-    await writeFile(file, f.data);
-    files.push(file);
-  }
-  return files;
-}
-

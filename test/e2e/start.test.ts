@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { ModelManifest } from '../../src/models/manifest.js';
+import { activationTypeFor } from '../../src/models/quantize/model.js';
+import { CLI, Collector, REPO } from '../helpers/daemon.js';
+
+/**
+ * Issue 4's "done when": `npm start` (the demo config) with an EMPTY model cache prepares fp32 → int8
+ * for both models and publishes detections and masks. The same command as `npm start` runs, with only
+ * the cache dir and the embedded broker's port overridden.
+ */
+describe('e2e: npm start on a clean cache → int8 models by default', function () {
+  this.timeout(300_000);
+  let cache: string;
+  let out = '';
+  let child: ReturnType<typeof spawn> | null = null;
+  let sub: Collector | null = null;
+
+  before(() => {
+    cache = mkdtempSync(path.join(tmpdir(), 'edgesight-start-cache-'));
+  });
+  after(async () => {
+    await sub?.close();
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(cache, { recursive: true, force: true });
+  });
+
+  it('prepares int8 detector and segmenter from the demo mirror, then publishes detections and masks', async () => {
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('EDGESIGHT')) env[k] = v;
+    Object.assign(env, {
+      EDGESIGHT__MODELS__CACHE_DIR: cache,
+      EDGESIGHT__MQTT__EMBEDDED_BROKER__PORT: '0',
+      EDGESIGHT__LOGGING__PRETTY: 'false',
+      EDGESIGHT_OFFLINE: '1', // the demo's mirror (../shared/models) must be enough
+    });
+    child = spawn(process.execPath, [CLI, 'run', '--config', path.join(REPO, 'config', 'demo.yaml')], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+
+    // the embedded broker's URL, from the daemon's log line
+    const url = await new Promise<string>((resolve, reject) => {
+      const t = setInterval(() => {
+        for (const line of out.split('\n')) {
+          if (!line.includes('EMBEDDED broker')) continue;
+          clearInterval(t);
+          resolve((JSON.parse(line) as { url: string }).url);
+          return;
+        }
+      }, 200);
+      void exited.then((code) => {
+        clearInterval(t);
+        reject(new Error(`the daemon exited (${code}) before starting its broker:\n${out}`));
+      });
+    });
+    sub = await Collector.connect(url, ['edgesight/demo/#']);
+    const det = await sub.waitFor((t, p) => t === 'edgesight/demo/demo/detections' && (JSON.parse(p.toString()) as { objects: unknown[] }).objects.length > 0, 120_000, 'detections with objects').catch((e: Error) => {
+      throw new Error(`${e.message}\ndaemon output:\n${out}`);
+    });
+    assert.ok(det.payload.length > 0);
+    await sub.waitFor((t) => t === 'edgesight/demo/demo/mask', 120_000, 'a mask').catch((e: Error) => {
+      throw new Error(`${e.message}\ndaemon output:\n${out}`);
+    });
+
+    for (const name of ['ssdlite_mobilenet_v3_small_coco', 'lraspp_mobilenet_v3_small_voc']) {
+      const dir = path.join(cache, name);
+      const files = readdirSync(dir).sort();
+      assert.deepEqual(files, ['fp32.json', 'fp32.onnx', 'int8.json', 'int8.onnx'], `${dir}: ${files.join(', ')} (no .part or .lock left)`);
+      const m = JSON.parse(readFileSync(path.join(dir, 'int8.json'), 'utf8')) as ModelManifest;
+      assert.equal(m.precision, 'int8');
+      const q = m.provenance.quantization as { arch: string; activation_type: string; method: string; calibration: { images: number; sources: Record<string, number> }; output_snr_db: Record<string, number> };
+      assert.ok(q, `${name}: no provenance.quantization`);
+      assert.equal(q.arch, process.arch);
+      assert.equal(q.activation_type, activationTypeFor('auto'));
+      assert.equal(q.method, 'percentile');
+      // the shipped calibration set: 40 street-scene frames + the 5 demo photos
+      assert.deepEqual(q.calibration.sources, { '<package>/models/calibration': 40, '<package>/config/demo-photos': 5 });
+      assert.ok(Object.values(q.output_snr_db).every((v) => v > 5), `${name}: output SNR ${JSON.stringify(q.output_snr_db)}`);
+    }
+    // the daemon said it was preparing, and loaded the int8 variants
+    assert.match(out, /ssdlite_mobilenet_v3_small_coco \(int8\) is not prepared yet/);
+    assert.match(out, /quantized lraspp_mobilenet_v3_small_voc/);
+  });
+});
