@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FetchContext } from '../../src/models/fetch.js';
+import { loadModel, prepareModel, type Quantizer } from '../../src/models/store.js';
+import { CLI, SHARED, writeConfig } from '../helpers/daemon.js';
+
+const DET = 'ssdlite_mobilenet_v3_small_coco';
+
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('int8 auto-prepare: concurrent processes, one cache', function () {
+  this.timeout(300_000);
+  let cache: string;
+  beforeEach(() => {
+    cache = mkdtempSync(path.join(tmpdir(), 'edgesight-int8-prepare-'));
+  });
+  afterEach(() => rmSync(cache, { recursive: true, force: true }));
+
+  it('two `edgesight detect` started together on an empty cache quantize once and both detect the cat', async () => {
+    const cfg = await writeConfig('models: { precision: int8 }\nsegmentation: { every: 0 }\nlogging: { level: info, pretty: false }\n');
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('EDGESIGHT')) env[k] = v;
+    Object.assign(env, { EDGESIGHT__MODELS__CACHE_DIR: cache, EDGESIGHT_MODELS_MIRROR: path.join(SHARED, 'models'), EDGESIGHT_OFFLINE: '1' });
+    const photo = path.join(SHARED, 'data', 'photos', 'chelsea.png');
+    const [a, b] = await Promise.all([run(['detect', '--config', cfg, '--json', photo], env), run(['detect', '--config', cfg, '--json', photo], env)]);
+    for (const r of [a, b]) assert.equal(r.code, 0, r.stderr);
+    // integer kernels on one machine: the same int8 model gives the same detections in both
+    assert.equal(a.stdout, b.stdout);
+    assert.ok((JSON.parse(a.stdout) as { objects: Array<{ label: string }> }).objects.some((o) => o.label === 'cat'), a.stdout);
+    const quantized = (a.stderr + b.stderr).match(/quantizing ssdlite_mobilenet_v3_small_coco to int8/g) ?? [];
+    assert.equal(quantized.length, 1, `quantized ${quantized.length} times:\n${a.stderr}\n---\n${b.stderr}`);
+    assert.deepEqual(readdirSync(path.join(cache, DET)).sort(), ['fp32.json', 'fp32.onnx', 'int8.json', 'int8.onnx']);
+    await loadModel(path.join(cache, DET, 'int8.json'));
+  });
+
+  it('a lock left by a process that is gone is taken over, and the .part files are per writer', async () => {
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    const dir = path.join(cache, DET);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'int8.lock'), dead);
+    const logs: string[] = [];
+    const ctx: FetchContext = { cacheDir: cache, mirrors: [path.join(SHARED, 'models')], allowNetwork: false, log: (m) => logs.push(m) };
+    // a stand-in quantizer (the real one is covered above and in the gates): it only has to produce bytes
+    const quantize: Quantizer = async (fp32) => ({ onnx: readFileSync(fp32.file), provenance: { stand_in: true } });
+    const mpath = await prepareModel(DET, 'int8', ctx, quantize);
+    assert.ok(logs.some((l) => l.includes(`stale prepare lock`) && l.includes(`process ${dead}`)), logs.join('\n'));
+    const m = (await loadModel(mpath)).manifest;
+    assert.deepEqual(m.provenance.quantization, { stand_in: true });
+    assert.deepEqual(readdirSync(dir).sort(), ['fp32.json', 'fp32.onnx', 'int8.json', 'int8.onnx']);
+  });
+});
