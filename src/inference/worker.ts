@@ -58,7 +58,10 @@ async function init(i: WorkerInitMessage): Promise<void> {
   const settings = { threads: i.threads, spinning: i.spinning, intraOpAffinities: i.intraOpAffinities };
   det = { s: await createSession(i.detector.path, settings), m: i.detector };
   seg = i.segmenter ? { s: await createSession(i.segmenter.path, settings), m: i.segmenter } : null;
-  for (const model of [det, seg]) if (model?.m.probe) await probe(model);
+  // a warm-up run per model that also checks the output shapes the manifest implies: a mismatched
+  // model fails here, at load, with a clear message — not on every frame
+  if (det.m.probe) await probe(det, 'detector');
+  if (seg?.m.probe) await probe(seg, 'segmenter');
   const ortThreads = threadIds()
     .filter((t) => !before.has(t))
     .map((t) => ({ tid: t, allowed: cpusAllowedList(t) }));
@@ -76,9 +79,9 @@ class RunError extends Error {
 }
 
 /** Warm-up run on zeros that also checks the output shapes against the manifest. */
-async function probe(model: { s: InferenceSession; m: ModelSpecForWorker }): Promise<void> {
+async function probe(model: Model, which: 'detector' | 'segmenter'): Promise<void> {
   const { inputShape, expect } = model.m.probe!;
-  const out = await runOne(model, new Float32Array(inputShape.reduce((a, b) => a * b, 1)), inputShape);
+  const out = await runOne(model, which, new Float32Array(inputShape.reduce((a, b) => a * b, 1)), inputShape);
   const problems = Object.entries(expect)
     .filter(([name, dims]) => JSON.stringify(out[name]!.dims) !== JSON.stringify(dims))
     .map(([name, dims]) => `output '${name}' has shape [${out[name]!.dims.join(', ')}], the manifest implies [${dims.join(', ')}]`);

@@ -21,6 +21,10 @@ export interface FaultyModelOptions {
 
 export const CTRL_SLOW = 0; // flat index of x0
 export const CTRL_FAIL = 1; // flat index of x1
+/** read only by the test worker (crashing-worker.ts), not by the model */
+export const CTRL_CRASH = 2;
+export const CRASH_THROW = -777;
+export const CRASH_EXIT = -778;
 export const DET_SHAPE = [1, 3, 320, 320];
 
 export function buildFaultyDetector(opts: FaultyModelOptions = {}): Buffer {
