@@ -14,6 +14,8 @@ export interface MachineInfo {
   onnxruntime: string;
   /** Raspberry Pi (or other device-tree board) model, when /proc/device-tree/model exists */
   board: string | null;
+  /** 1/5/15-minute load average when the run started: other work on the box makes every number noisy */
+  loadavg_start: number[];
 }
 
 /** What the numbers were measured on: a benchmark without its machine is not a result. */
@@ -28,6 +30,7 @@ export function describeMachine(): MachineInfo {
     node: process.version,
     onnxruntime: (ort.env.versions as { node?: string; common?: string }).node ?? ort.env.versions.common,
     board: readTrimmed('/proc/device-tree/model'),
+    loadavg_start: os.loadavg().map((x) => Math.round(x * 100) / 100),
   };
 }
 

@@ -18,7 +18,10 @@ export function renderMarkdown(r: BenchReport, chartFile: string): string {
   L.push(`| | |`, `|---|---|`);
   L.push(`| CPU | ${m.cpu_model}${m.board ? ` (${m.board})` : ''} |`);
   L.push(`| cores | ${m.cores} |`, `| arch / OS | ${m.arch} / ${m.platform} ${m.kernel} |`, `| memory | ${m.mem_total_mb} MB |`);
-  L.push(`| Node.js / ONNX Runtime | ${m.node} / ${m.onnxruntime} |`, '');
+  L.push(`| Node.js / ONNX Runtime | ${m.node} / ${m.onnxruntime} |`);
+  L.push(`| load average (1/5/15 min) | ${m.loadavg_start.join(' / ')} at start, ${r.loadavg_end.join(' / ')} at the end |`, '');
+  const busy = busyWarning(r);
+  if (busy) L.push(`> ${busy}`, '');
   L.push(`## Setup`, '');
   L.push(`- Frames: **${s.width}×${s.height} JPEG** (${s.distinct_frames} photos from \`${s.frames_dir}\`, mean ${Math.round(s.jpeg_bytes_mean / 1024)} KiB), read by the files source at ${s.source_fps} fps (≈2× the ceiling, so drop-if-busy decides what is processed).`);
   L.push(`- Inference: one worker thread pinned to core ${s.core} (Cpus_allowed_list \`${s.cpus_allowed_list}\`), ${s.threads} ORT thread(s), **${s.pipeline_precision}** models; preprocessing runs on the other core(s).`);
@@ -107,4 +110,11 @@ export function whereTimeGoes(r: BenchReport): string {
   const top = [...p.time_shares].sort((a, b) => b.share - a.share).slice(0, 3);
   lines.push(`- Largest shares of a frame's time: ${top.map((t) => `${t.stage} ${(t.share * 100).toFixed(0)} %`).join(', ')}.`);
   return lines.join('\n');
+}
+
+/** A warning when other work shared the machine: the ratios then say little about the product. */
+export function busyWarning(r: BenchReport): string | null {
+  const load = Math.max(r.machine.loadavg_start[0] ?? 0, r.loadavg_end[0] ?? 0);
+  if (load <= r.machine.cores * 0.75) return null;
+  return `The machine was busy (1-minute load ${load.toFixed(1)} on ${r.machine.cores} cores): other processes competed for the cores, so these numbers are noisy; rerun on an idle machine to compare.`;
 }

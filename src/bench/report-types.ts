@@ -70,5 +70,7 @@ export interface BenchReport {
       rss_growth_mb_per_1000_frames: number;
     };
   };
+  /** 1/5/15-minute load average when the run ended */
+  loadavg_end: number[];
   outputs: { json: string; markdown: string; chart: string };
 }

@@ -1,4 +1,5 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import type { Config, LoadedConfig } from '../config/types.js';
@@ -233,6 +234,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         heap_used_after_mb: round(rssAfter.heapUsed / MIB, 1),
         soak,
       },
+      loadavg_end: os.loadavg().map((x) => round(x, 2)),
       outputs,
     };
     await writeFile(outputs.json, JSON.stringify(report, null, 2) + '\n');

@@ -84,10 +84,11 @@ describe('edgesight bench (real models, real JPEG frames, child process)', funct
 
     const report = JSON.parse(await readFile(path.join(out, 'bench.json'), 'utf8')) as Record<string, any>;
     assert.equal(report.schema, 'edgesight-bench/1');
-    for (const k of ['created_at', 'edgesight_version', 'machine', 'settings', 'models', 'ceiling', 'pipeline', 'pipeline_segmentation', 'precision_ratio', 'memory', 'outputs']) {
+    for (const k of ['created_at', 'edgesight_version', 'machine', 'settings', 'models', 'ceiling', 'pipeline', 'pipeline_segmentation', 'precision_ratio', 'memory', 'loadavg_end', 'outputs']) {
       assert.ok(k in report, `bench.json lacks ${k}`);
     }
     for (const k of ['cpu_model', 'cores', 'arch', 'node', 'onnxruntime']) assert.ok(report.machine[k], `machine.${k}`);
+    assert.equal(report.machine.loadavg_start.length, 3);
     assert.equal(report.settings.width, 640);
     assert.equal(report.settings.height, 480);
     assert.equal(report.settings.frames, 40);

@@ -102,7 +102,7 @@ describe('e2e: every metric moves, on the stats topic and on /metrics', function
     await writeFile(path.join(frames, 'c_broken.jpg'), 'this is not a JPEG, only text with a .jpg name\n');
     const cfg = await writeConfig(`
 device: { id: m_fast }
-camera: { name: cam1, source: files, fps: 40, files: { path: ${frames}, loop: true } }
+camera: { name: cam1, source: files, fps: 100, files: { path: ${frames}, loop: true } }
 segmentation: { every: 1 }
 mqtt: { url: ${broker.url}, reconnect_max_s: 1, queue_size: 5 }
 metrics: { stats_interval_s: 5, log_interval_s: 0, http: { enabled: true, port: 0 } }
@@ -162,9 +162,9 @@ logging: { level: info, pretty: false }
     try {
       cam = await prepareFakeCamera({ frames: 20, width: 320, height: 240 });
       const models = await tempDir();
-      // the input-controlled test detector (real detector I/O) made slow by its base rows: every run
-      // takes seconds, far over inference.stall_timeout_s 1
-      const file = writeFaultyDetector(models, { baseRows: 2000, matmuls: 24 }, 'slow.onnx');
+      // the input-controlled test detector (real detector I/O) made slow by its base rows: 8000×512 · 512×512
+      // 24 times ≈ 100 GFLOP per run, ~3 s on a fast x86 core (minutes on a Pi), far over stall_timeout_s 1
+      const file = writeFaultyDetector(models, { baseRows: 8000, matmuls: 24 }, 'slow.onnx');
       const entry = catalogEntry('ssdlite_mobilenet_v3_small_coco')!;
       const manifest = { ...baseManifest(entry, 'fp32'), name: 'slow_test_detector', file: 'slow.onnx', sha256: await sha256File(file), bytes: (await stat(file)).size };
       const manifestPath = path.join(models, 'slow.json');
