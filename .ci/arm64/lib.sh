@@ -37,24 +37,27 @@ arm64_cpuinfo() {
   fi
   printf '%s' "$f"
 }
-arm64_in_ns() {
-  local cpuinfo="$1"; shift
-  unshare --mount --propagation private sh -c 'mount --bind "$0" /proc/cpuinfo && exec "$@"' "$cpuinfo" "$@"
+# The command prefix that runs the arm64 node for <cpu> in the private mount namespace: unshare and
+# sh exec into the node, so its PID is the one to signal (`(cd "$ARM64_APP" && exec "${cmd[@]}" …) &`).
+arm64_cmd() { # <cpu> <array name>
+  local cpu="$1" cpuinfo; cpuinfo="$(arm64_cpuinfo "$cpu")"
+  local -n _cmd="$2"
+  _cmd=(env QEMU_CPU="$cpu" EDGESIGHT_SHARED="$ARM64_SHARED"
+        unshare --mount --propagation private sh -c 'mount --bind "$0" /proc/cpuinfo && exec "$@"' "$cpuinfo")
 }
 
 # run_arm64 <cpu> <node args...>: runs the arm64 Node under qemu with the given CPU model, in the
 # arm64 app folder. Goes through binfmt (as a board would exec it), so arm64 child processes work too.
 run_arm64() {
   local cpu="$1"; shift
-  local cpuinfo; cpuinfo="$(arm64_cpuinfo "$cpu")"
-  (cd "$ARM64_APP" && QEMU_CPU="$cpu" EDGESIGHT_SHARED="$ARM64_SHARED" arm64_in_ns "$cpuinfo" "$ARM64_NODE" "$@")
+  local cmd; arm64_cmd "$cpu" cmd
+  (cd "$ARM64_APP" && exec "${cmd[@]}" "$ARM64_NODE" "$@")
 }
 
 # run_arm64_counted <cpu> <node args...>: the same under the dynamic qemu-aarch64 with the
 # instruction-counting plugin (the static build cannot load plugins). Child processes are not counted.
 run_arm64_counted() {
   local cpu="$1"; shift
-  local cpuinfo; cpuinfo="$(arm64_cpuinfo "$cpu")"
-  (cd "$ARM64_APP" && EDGESIGHT_SHARED="$ARM64_SHARED" \
-    arm64_in_ns "$cpuinfo" qemu-aarch64 -cpu "$cpu" -plugin "$ARM64_PLUGIN" "$ARM64_NODE" "$@")
+  local cmd; arm64_cmd "$cpu" cmd
+  (cd "$ARM64_APP" && exec "${cmd[@]}" qemu-aarch64 -cpu "$cpu" -plugin "$ARM64_PLUGIN" "$ARM64_NODE" "$@")
 }

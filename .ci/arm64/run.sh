@@ -12,7 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 OUT="${EDGESIGHT_ARM64_OUT:-$ARM64_DIR/out}"
 mkdir -p "$OUT"
 # Results of an earlier run must not stand in for this one's (crosscheck reads files).
-rm -f "$OUT"/*.f32 "$OUT"/smoke-*.json "$OUT"/mqtt-*.txt
+rm -f "$OUT"/*.f32 "$OUT"/smoke-*.json "$OUT"/seg-*.json "$OUT"/detect-*.jsonl "$OUT"/mqtt-*.txt "$OUT"/run-*.mqtt
 CHECKS="$OUT/checks.log"
 : > "$CHECKS"
 
@@ -60,6 +60,15 @@ step_detect() {
   node "$ARM64_REPO/.ci/arm64/compare-detect.mjs" "$OUT/detect-x64.jsonl" "$OUT/detect-$cpu.jsonl" \
     "$DETECT_THRESHOLD" "detect ($PRECISION) on astronaut.png + messi5.jpg"
 }
+# The product's prepared segmenter (int8 once the quantizer is in the build) on two fixture inputs,
+# masks compared with x64 — until `edgesight segment` exists.
+SEG_MODEL() { printf '%s' "$OUT/models/lraspp_mobilenet_v3_small_voc/$PRECISION.onnx"; }
+step_segment() {
+  local cpu="$1"
+  run_arm64 "$cpu" ci/seg.mjs --model "$(SEG_MODEL)" --out "$OUT/seg-$cpu.json" --ref "$OUT/seg-x64.json" \
+    --label "segmenter ($PRECISION) 320×240 on astronaut + messi5"
+}
+
 # Models for the CLI steps, prepared once on x64 (offline, from ../shared) into $OUT/models. int8 is
 # the product's model; until the quantizer is part of the build, the CLI can only run fp32.
 prepare_cli_models() {
@@ -70,9 +79,65 @@ prepare_cli_models() {
     || arm64_die "model preparation failed: $(tail -5 "$OUT/models-prepare.log")"
   (cd "$ARM64_APP" && detect_cmd node > "$OUT/detect-x64.jsonl" 2> "$OUT/detect-x64.log") \
     || arm64_die "x64 reference detect failed: $(tail -5 "$OUT/detect-x64.log")"
+  (cd "$ARM64_APP" && EDGESIGHT_SHARED="$ARM64_SHARED" node ci/seg.mjs --model "$(SEG_MODEL)" --out "$OUT/seg-x64.json") \
+    || arm64_die "x64 reference segmentation failed"
 }
 
-STEPS=(smoke sdnotify detect mqtt)
+# A short `edgesight run`: RUN_FRAMES photos (PNG + JPEG) as a files camera that does not loop,
+# detection + segmentation, the inference worker pinned, publishing to the broker on the host, where
+# mosquitto_sub records everything. Frames are paced in real time and emulation is slow, so some are
+# skipped as busy (drop-if-busy); the step waits, by the daemon's own stats topic, until every frame is
+# accounted for, then sends SIGTERM: exit 0 and a retained "offline" are required.
+RUN_FRAMES=10
+step_run() {
+  local cpu="$1" dev="arm64_${1//-/_}" cfg="$OUT/run-$1.yaml" log="$OUT/run-$1.log" sub_out="$OUT/run-$1.mqtt"
+  local frames="$OUT/run-frames"
+  rm -rf "$frames"; mkdir -p "$frames"
+  for i in $(seq -w 1 "$RUN_FRAMES"); do
+    if ((10#$i % 2)); then ln -s "$ARM64_SHARED/data/photos/astronaut.png" "$frames/f$i.png"
+    else ln -s "$ARM64_SHARED/data/photos/messi5.jpg" "$frames/f$i.jpg"; fi
+  done
+  cat > "$cfg" <<YAML
+device: { id: $dev }
+camera:
+  name: cam1
+  source: files
+  fps: 0.5
+  files: { path: $frames, loop: false }
+models: { cache_dir: $OUT/models, precision: $PRECISION, auto_prepare: false }
+segmentation: { every: 2 }
+# Emulated runs are many times slower than a board and the CI machine is shared: the default 10 s
+# stall limit would restart the worker for nothing.
+inference: { stall_timeout_s: 300 }
+metrics: { stats_interval_s: 5 }
+mqtt: { url: "mqtt://127.0.0.1:$BROKER_PORT" }
+logging: { level: info, pretty: false }
+YAML
+  mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -t "edgesight/$dev/#" -v > "$sub_out" &
+  local sub=$!
+  local cmd; arm64_cmd "$cpu" cmd
+  (cd "$ARM64_APP" && EDGESIGHT_OFFLINE=1 exec "${cmd[@]}" "$ARM64_NODE" dist/src/cli/main.js run --config "$cfg") > "$log" 2>&1 &
+  local daemon=$! # the node itself (everything on the way execs), so SIGTERM reaches the daemon
+  # Bounded wait (not a pass/fail timing): the stats topic says when all frames are through.
+  local waited=0
+  until node "$ARM64_REPO/.ci/arm64/run-check.mjs" idle "$sub_out" "$RUN_FRAMES"; do
+    if ! kill -0 "$daemon" 2>/dev/null || ((waited >= 600)); then break; fi
+    sleep 2; waited=$((waited + 2))
+  done
+  kill -TERM "$daemon" 2>/dev/null || true
+  local code=0; wait "$daemon" || code=$?
+  sleep 1; kill "$sub" 2>/dev/null; wait "$sub" 2>/dev/null || true
+  local verdict; verdict="$(node "$ARM64_REPO/.ci/arm64/run-check.mjs" report "$sub_out" "$RUN_FRAMES")" || true
+  local pinned; pinned=$(grep -c 'pinned to core' "$log" || true)
+  if [[ "$verdict" == ok* ]] && ((code == 0 && pinned > 0)); then
+    echo "  ok    run ($PRECISION): ${verdict#ok }; inference pinned; SIGTERM → exit 0"
+  else
+    echo "  FAIL  run ($PRECISION): ${verdict#* }; pinned log lines: $pinned; exit $code after SIGTERM (log: $log)"
+    return 1
+  fi
+}
+
+STEPS=(smoke sdnotify detect segment run mqtt)
 
 # A private broker on a free loopback port, stopped on exit.
 BROKER_PID=""

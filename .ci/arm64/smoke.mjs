@@ -123,7 +123,16 @@ await check('sharp decode + resize astronaut.png', async () => {
 
 const sessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 };
 
-await check('fp32 detector on fixture', async () => {
+// fp32 under emulation costs ~20 s per CPU model and the product runs int8: CI leaves the fp32 checks
+// out (the issue's time budget); EDGESIGHT_ARM64_FP32=1 runs them.
+const FP32 = process.env.EDGESIGHT_ARM64_FP32 === '1';
+async function checkFp32(name, fn) {
+  if (FP32 || !ref) return check(name, fn); // the x64 reference always runs them (cheap there)
+  result.checks[name] = { ok: true, skipped: true };
+  say(`  skip  ${name} (fp32; EDGESIGHT_ARM64_FP32=1 runs it)`);
+}
+
+await checkFp32('fp32 detector on fixture', async () => {
   const s = await ort.InferenceSession.create(join(MODELS, 'reference/ssdlite_mobilenet_v3_small_320_coco_fp32.onnx'), sessionOptions);
   const out = await s.run({ image: new ort.Tensor('float32', f32(join(FIX, 'astronaut.input_nchw.f32')), [1, 3, 320, 320]) });
   const scores = out.class_predictions.data, boxes = out.box_encodings.data;
@@ -143,7 +152,7 @@ await check('fp32 detector on fixture', async () => {
   return { scoreMaxAbsDiff: ds, boxMaxAbsDiff: db, summary: `max |Δ| vs fixture: scores ${ds.toExponential(2)}, boxes ${db.toExponential(2)}; no label flips` };
 });
 
-await check('fp32 LR-ASPP at 320×240', async () => {
+await checkFp32('fp32 LR-ASPP at 320×240', async () => {
   const s = await ort.InferenceSession.create(join(MODELS, 'lraspp/lraspp_mobilenet_v3_small_voc_fp32.onnx'), sessionOptions);
   // The first 240 rows of the detector's fixture input: the same bits on every machine.
   const input = f32(join(FIX, 'astronaut.input_nchw.f32'));
