@@ -20,11 +20,28 @@ if [[ ! -f "$OUT/qdq-detector-int8.onnx" || ! -f "$OUT/qdq-detector-uint8.onnx" 
   node "$ARM64_REPO/.ci/arm64/smoke.mjs" --out "$OUT/smoke-x64.json" >/dev/null || arm64_die "x64 smoke (model conversion) failed"
 fi
 
+# The product's own int8 models (and the fp32 they are made from), quantized on this x64 host with the
+# shipped calibration set, once per activation type; insn.mjs counts both on each CPU model.
+OURS="$OUT/ours"
+mkdir -p "$OURS"
+for act in uint8 int8; do
+  cache="$OURS/cache-$act"
+  for m in ssdlite_mobilenet_v3_small_coco lraspp_mobilenet_v3_small_voc; do
+    rm -f "$cache/$m/int8.json"
+    (cd "$ARM64_REPO" && node dist/src/cli/main.js models quantize "$m" --config config/demo.yaml --cache "$cache" \
+        --from "$ARM64_SHARED/models" --activations "$act" --offline > "$OURS/quantize-$m-$act.log" 2>&1) \
+      || { tail -20 "$OURS/quantize-$m-$act.log" >&2; arm64_die "quantizing $m ($act activations) failed"; }
+  done
+  cp "$cache/ssdlite_mobilenet_v3_small_coco/int8.onnx" "$OURS/detector-int8-$act.onnx"
+  cp "$cache/lraspp_mobilenet_v3_small_voc/int8.onnx" "$OURS/segmenter-int8-$act.onnx"
+done
+cp "$OURS/cache-uint8/ssdlite_mobilenet_v3_small_coco/fp32.onnx" "$OURS/detector-fp32.onnx"
+
 logs=()
 for cpu in "${ARM64_CPUS[@]}"; do
   arm64_log "counting instructions under $cpu"
   t1=$SECONDS
-  run_arm64_counted "$cpu" ci/insn.mjs --child --models "$OUT" "$@" 2> "$OUT/insn-$cpu.log" \
+  run_arm64_counted "$cpu" ci/insn.mjs --child --models "$OUT" --ours "$OURS" "$@" 2> "$OUT/insn-$cpu.log" \
     || { tail -20 "$OUT/insn-$cpu.log" >&2; arm64_die "counted run under $cpu failed"; }
   arm64_log "$cpu done in $((SECONDS - t1)) s (emulated wall time)"
   logs+=("$cpu=$OUT/insn-$cpu.log")

@@ -2,7 +2,7 @@
 // (/work/shared/tools/arm-insn). Two roles:
 //
 //   arm64 node under `qemu-aarch64 -plugin libinsn.so` (bench.sh does this):
-//     insn.mjs --child --models <dir> [--runs N]
+//     insn.mjs --child --models <dir> [--ours <dir>] [--runs N]
 //     Runs each model, marking before and after N timed inferences; the plugin prints the running
 //     instruction total on stderr at each mark, right after the "@@MARK <label>" line written here.
 //   host node:
@@ -19,14 +19,14 @@ const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     child: { type: 'boolean' }, models: { type: 'string' }, runs: { type: 'string', default: '3' },
-    report: { type: 'string' }, only: { type: 'string' },
+    report: { type: 'string' }, only: { type: 'string' }, ours: { type: 'string' },
   },
 });
 const SHARED = process.env.EDGESIGHT_SHARED ?? resolve('../../shared');
 const FIX = join(SHARED, 'models/reference/fixtures');
 
 /** What is measured: name, model file, input builder. Inputs are fixed data, so counts repeat. */
-function cases(modelsDir) {
+function cases(modelsDir, oursDir) {
   const det = () => {
     const b = readFileSync(join(FIX, 'astronaut.input_nchw.f32'));
     return { image: [new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4), [1, 3, 320, 320]] };
@@ -41,6 +41,16 @@ function cases(modelsDir) {
     { name: 'detector QDQ int8 act (faithful)', file: join(modelsDir, 'qdq-detector-int8.onnx'), input: det },
     { name: 'detector QDQ uint8 act (faithful)', file: join(modelsDir, 'qdq-detector-uint8.onnx'), input: det },
     { name: 'segmenter fp32 320×240', file: join(SHARED, 'models/lraspp/lraspp_mobilenet_v3_small_voc_fp32.onnx'), input: seg },
+    // the product's own models (bench.sh makes them with `edgesight models quantize`, both activation types)
+    ...(oursDir
+      ? [
+          { name: 'detector fp32 (ours, converted)', file: join(oursDir, 'detector-fp32.onnx'), input: det },
+          { name: 'detector int8, uint8 act (ours)', file: join(oursDir, 'detector-int8-uint8.onnx'), input: det },
+          { name: 'detector int8, int8 act (ours)', file: join(oursDir, 'detector-int8-int8.onnx'), input: det },
+          { name: 'segmenter int8, uint8 act (ours) 320×240', file: join(oursDir, 'segmenter-int8-uint8.onnx'), input: seg },
+          { name: 'segmenter int8, int8 act (ours) 320×240', file: join(oursDir, 'segmenter-int8-int8.onnx'), input: seg },
+        ]
+      : []),
   ];
 }
 
@@ -57,7 +67,7 @@ async function child() {
   const runs = Number(args.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got '${args.runs}'`);
   const only = args.only ? new RegExp(args.only) : null;
-  for (const c of cases(args.models ?? '.')) {
+  for (const c of cases(args.models ?? '.', args.ours)) {
     if (only && !only.test(c.name)) continue;
     // One intra-op thread: the product pins inference to one core; the count covers all threads anyway.
     const s = await ort.InferenceSession.create(c.file, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
@@ -109,10 +119,27 @@ function report() {
   });
   const table = [`| guest instructions per inference | ${cpus.join(' | ')} | note |`, `|---|${cpus.map(() => '---|').join('')}---|`, ...rows].join('\n');
   process.stdout.write(table + '\n');
-  const json = { unit: 'guest instructions per inference (qemu-user + arm-insn plugin; not time)', ort: 'onnxruntime-node (arm64)', perCpu, readme: README };
+  const json = { created_at: new Date().toISOString(), unit: 'guest instructions per inference (qemu-user + arm-insn plugin; not time)', ort: 'onnxruntime-node (arm64)', perCpu, readme: README };
   writeFileSync(args.report, JSON.stringify(json, null, 1));
+  // issue 4/11 gate: the product's int8 models must cost fewer ARM instructions than fp32 on every CPU model
+  const gates = [
+    ['detector int8, uint8 act (ours)', 'detector fp32 (ours, converted)'], ['detector int8, int8 act (ours)', 'detector fp32 (ours, converted)'],
+    ['segmenter int8, uint8 act (ours) 320×240', 'segmenter fp32 320×240'], ['segmenter int8, int8 act (ours) 320×240', 'segmenter fp32 320×240'],
+  ];
+  const failed = [];
+  for (const c of cpus) {
+    for (const [q, f] of gates) {
+      const a = perCpu[c][q]?.perInference, b = perCpu[c][f]?.perInference;
+      if (a === undefined || b === undefined) continue; // not counted in this run (--only)
+      if (!(a < b)) failed.push(`${c}: ${q} ${M(a)} ≥ ${f} ${M(b)}`);
+    }
+  }
+  if (failed.length) {
+    process.stderr.write(`int8 is not cheaper than fp32 on ARM:\n  ${failed.join('\n  ')}\n`);
+    process.exitCode = 1;
+  }
 }
 
 if (args.child) await child();
 else if (args.report) report();
-else throw new Error('usage: insn.mjs --child --models <dir> [--runs N] | --report <json> <cpu>=<log>...');
+else throw new Error('usage: insn.mjs --child --models <dir> [--ours <dir>] [--runs N] | --report <json> <cpu>=<log>...');
