@@ -12,6 +12,9 @@ Commands:
                                       validate a config file; every problem with key path and line; exit 78
   detect IMAGE... [--json] [--score-threshold X] [--max-detections N] [--tracked] [--config PATH]
                                       detect objects in images; one JSON line per image with --json
+  segment IMAGE... [--out-dir DIR] [--json] [--config PATH]
+                                      class map of each image (the configured segmenter); with --out-dir,
+                                      DIR/<name>.png holds the class indices as 8-bit grey pixels
   snapshot --out FILE.jpg [--skip N] [--timeout S] [--config PATH]
                                       one camera frame with boxes and mask drawn, as a JPEG (--out - for stdout)
   service install|uninstall [--dry-run]
@@ -42,6 +45,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./run.js')).runCommand,
   'check-config': async () => (await import('./check-config.js')).checkConfigCommand,
   detect: async () => (await import('./detect.js')).detectCommand,
+  segment: async () => (await import('./segment.js')).segmentCommand,
   snapshot: async () => (await import('./snapshot.js')).snapshotCommand,
   service: async () => (await import('../service/install.js')).serviceCommand,
   models: async () => (await import('./models.js')).modelsCommand,
