@@ -7,6 +7,7 @@ import { buildSchema, type JsonSchema } from './schema.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { applyOverrides, collectEnvOverrides, type EnvOverride } from './env.js';
 import type { Config, LoadedConfig } from './types.js';
+import { crossFieldProblems } from './cross-checks.js';
 import { libcameraOptionsSchema, ffmpegOptionsSchema } from '../capture/config.js';
 
 let cachedSchema: JsonSchema | undefined;
@@ -87,6 +88,13 @@ export function parseConfigText(text: string, file: string | null, opts: LoadOpt
   if (problems.length) throw new ConfigError(file, byLine(dedupe(problems)));
 
   const config = data as unknown as Config;
+  const cross = crossFieldProblems(config).map((p) => {
+    const ov = overrides.find((o) => p.path === o.path.join('.'));
+    if (ov) return { ...p, source: `env ${ov.name}` };
+    const offset = valueNode(doc, p.path.split('.'))?.range?.[0];
+    return offset === undefined ? p : { ...p, line: lc.linePos(offset).line };
+  });
+  if (cross.length) throw new ConfigError(file, cross);
   config.device.id ??= sanitiseId(opts.hostname ?? os.hostname());
   config.device.name ??= config.device.id;
   return { config, file: file ? path.resolve(file) : null, dir: file ? path.dirname(path.resolve(file)) : process.cwd() };

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { crossFieldProblems } from '../config/cross-checks.js';
 import path from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import type { Config } from '../config/types.js';
@@ -149,18 +150,7 @@ export class HomeAssistantDiscovery {
  * discovery and edgesight's cleanup could meet HA's topics (zigbee2mqtt refuses the same).
  */
 export function homeAssistantConfigProblems(c: Config): ConfigProblem[] {
-  const ha = c.mqtt.homeassistant;
-  if (!ha.enabled) return [];
-  const prefix = ha.discovery_prefix;
-  const base = c.mqtt.base_topic;
-  const within = (a: string, b: string): boolean => a === b || a.startsWith(b + '/');
-  if (prefix === base) {
-    return [{ path: 'mqtt.homeassistant.discovery_prefix', message: `must differ from mqtt.base_topic (both are ${JSON.stringify(base)}): Home Assistant would read edgesight's topics as discovery messages` }];
-  }
-  if (within(prefix, base) || within(base, prefix)) {
-    return [{ path: 'mqtt.homeassistant.discovery_prefix', message: `${JSON.stringify(prefix)} and mqtt.base_topic ${JSON.stringify(base)} overlap: one must not contain the other` }];
-  }
-  return [];
+  return crossFieldProblems(c).filter((p) => p.path.startsWith('mqtt.homeassistant.'));
 }
 
 /** A readable SoC temperature exists (the stats' soc_temp_c will not be null). */
