@@ -60,7 +60,11 @@ export function renderMarkdown(r: BenchReport, chartFile: string): string {
   L.push(`| | RSS MB |`, `|---|---:|`);
   L.push(`| at start | ${f(mem.rss_start_mb, 1)} |`, `| models loaded | ${f(mem.rss_models_loaded_mb, 1)} |`, `| after ${mem.frames_before_rss_after} pipeline frames | ${f(mem.rss_after_frames_mb, 1)} |`, '');
   if (mem.soak) {
-    L.push(`Soak: ${mem.soak.frames} frames in ${f(mem.soak.seconds, 0)} s (${f(mem.soak.fps, 1)} fps${mem.soak.segmentation_every ? `, segmentation every ${mem.soak.segmentation_every}` : ''}): RSS growth **${f(mem.soak.rss_growth_mb, 1)} MB** from frame ${mem.soak.samples[0]?.frames} to ${mem.soak.samples.at(-1)?.frames} (${f(mem.soak.rss_growth_mb_per_1000_frames)} MB per 1000 frames).`, '');
+    const k = mem.soak;
+    L.push(
+      `Soak: ${k.frames} frames in ${f(k.seconds, 0)} s (${f(k.fps, 1)} fps${k.segmentation_every ? `, segmentation every ${k.segmentation_every}` : ''}): RSS trend **${f(k.rss_growth_mb_per_1000_frames)} MB per 1000 frames** (least-squares over the samples; heap ${f(k.heap_growth_mb_per_1000_frames)} MB per 1000), ${f(k.rss_growth_mb, 1)} MB from frame ${k.samples[0]?.frames} to ${k.samples.at(-1)?.frames}, range ${f(k.rss_min_mb, 1)}–${f(k.rss_max_mb, 1)} MB.`,
+      '',
+    );
     L.push(`| frames | s | RSS MB | heap used MB |`, `|---:|---:|---:|---:|`);
     for (const x of mem.soak.samples) L.push(`| ${x.frames} | ${f(x.seconds, 1)} | ${f(x.rss_mb, 1)} | ${f(x.heap_used_mb, 1)} |`);
     L.push('');

@@ -66,8 +66,13 @@ export interface BenchReport {
       fps: number;
       segmentation_every: number;
       samples: RssSample[];
+      /** last sample − first sample */
       rss_growth_mb: number;
+      rss_min_mb: number;
+      rss_max_mb: number;
+      /** least-squares slope over the samples: the trend, not the allocator's sample-to-sample wobble */
       rss_growth_mb_per_1000_frames: number;
+      heap_growth_mb_per_1000_frames: number;
     };
   };
   /** 1/5/15-minute load average when the run ended */

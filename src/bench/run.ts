@@ -183,15 +183,19 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const r = await pipelineRun(every, o.soakFrames, 500);
       const first = r.run.rss[0]!;
       const last = r.run.rss[r.run.rss.length - 1]!;
-      const growth = round(last.rss_mb - first.rss_mb, 1);
+      const rssValues = r.run.rss.map((x) => x.rss_mb);
       soak = {
         frames: r.run.frames,
         seconds: r.run.seconds,
         fps: r.run.fps,
         segmentation_every: every,
         samples: r.run.rss,
-        rss_growth_mb: growth,
-        rss_growth_mb_per_1000_frames: last.frames > first.frames ? round((growth / (last.frames - first.frames)) * 1000, 2) : 0,
+        rss_growth_mb: round(last.rss_mb - first.rss_mb, 1),
+        rss_min_mb: Math.min(...rssValues),
+        rss_max_mb: Math.max(...rssValues),
+        // RSS wobbles by allocator arenas from sample to sample; the fitted slope is the trend
+        rss_growth_mb_per_1000_frames: round(slope(r.run.rss.map((x) => [x.frames, x.rss_mb] as [number, number])) * 1000, 2),
+        heap_growth_mb_per_1000_frames: round(slope(r.run.rss.map((x) => [x.frames, x.heap_used_mb] as [number, number])) * 1000, 2),
       };
     }
 
@@ -324,4 +328,15 @@ async function settleMessages(count: () => number): Promise<void> {
     last = count();
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Least-squares slope of y over x (0 for fewer than two distinct x). */
+function slope(points: Array<[number, number]>): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mx = points.reduce((a, p) => a + p[0], 0) / n;
+  const my = points.reduce((a, p) => a + p[1], 0) / n;
+  const sxx = points.reduce((a, p) => a + (p[0] - mx) ** 2, 0);
+  if (sxx === 0) return 0;
+  return points.reduce((a, p) => a + (p[0] - mx) * (p[1] - my), 0) / sxx;
 }

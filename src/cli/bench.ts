@@ -2,7 +2,7 @@ import path from 'node:path';
 import { createLogger } from '../logging/logger.js';
 import { packageRoot } from '../models/paths.js';
 import { defaultPhotosDir } from '../bench/frames.js';
-import { EFFICIENCY_TARGET, whereTimeGoes } from '../bench/markdown.js';
+import { busyWarning, EFFICIENCY_TARGET, whereTimeGoes } from '../bench/markdown.js';
 import type { BenchPrecision, Int8Preparer } from '../bench/models.js';
 import type { BenchReport, PipelineSection } from '../bench/report-types.js';
 import { runBench } from '../bench/run.js';
@@ -135,7 +135,12 @@ export function summary(r: BenchReport): string {
   }
   const mem = r.memory;
   L.push(`memory: RSS ${f(mem.rss_start_mb)} MB at start, ${f(mem.rss_models_loaded_mb)} MB with models loaded, ${f(mem.rss_after_frames_mb)} MB after ${mem.frames_before_rss_after} frames`);
-  if (mem.soak) L.push(`soak: ${mem.soak.frames} frames, RSS ${f(mem.soak.samples[0]?.rss_mb)} → ${f(mem.soak.samples.at(-1)?.rss_mb)} MB, growth ${f(mem.soak.rss_growth_mb)} MB (${f(mem.soak.rss_growth_mb_per_1000_frames, 2)} MB/1000 frames)`);
+  if (mem.soak) {
+    const k = mem.soak;
+    L.push(`soak: ${k.frames} frames, RSS ${f(k.samples[0]?.rss_mb)} → ${f(k.samples.at(-1)?.rss_mb)} MB (range ${f(k.rss_min_mb)}–${f(k.rss_max_mb)}), trend ${f(k.rss_growth_mb_per_1000_frames, 2)} MB per 1000 frames (heap ${f(k.heap_growth_mb_per_1000_frames, 2)})`);
+  }
+  const busy = busyWarning(r);
+  if (busy) L.push(`note: ${busy}`);
   L.push(`wrote ${r.outputs.json}, ${r.outputs.markdown}, ${r.outputs.chart}`);
   return L.join('\n') + '\n';
 }
