@@ -26,7 +26,13 @@ export async function runCommand(argv: string[]): Promise<number> {
       process.exit(1);
     }, STOP_BOUND_MS).unref();
     daemon.stop(STOP_BOUND_MS - 1000).then(
-      () => {
+      ({ stuckThreads }) => {
+        if (stuckThreads) {
+          // ONNX Runtime aborts the process when a run returns into a torn-down Node; MQTT is already
+          // flushed and offline published, so end it now rather than leave an abort for later
+          log.error('exiting hard: an inference thread is stuck');
+          process.kill(process.pid, 'SIGKILL');
+        }
         log.info('stopped');
         process.exit(0);
       },

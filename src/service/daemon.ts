@@ -8,6 +8,7 @@ import { createFrameSource, waitForCameraChildren } from '../capture/source.js';
 import type { CameraConfig } from '../capture/config.js';
 import type { SourceEvent } from '../capture/frame.js';
 import { InferenceEngine, type EngineEvent } from '../inference/engine.js';
+import type { ModelSpecForWorker } from '../inference/protocol.js';
 import { resolveCore } from '../inference/affinity.js';
 import { runPipeline, type FrameResult, type PipelineEvent } from '../pipeline/pipeline.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/broker.js';
@@ -45,7 +46,9 @@ export class Daemon {
   private models!: { detector: LoadedModel; segmenter: LoadedModel | null };
   readonly metrics: Metrics;
   readonly health: ServiceHealth;
-  private stopping: Promise<void> | null = null;
+  private stopping: Promise<{ stuckThreads: number }> | null = null;
+  /** per-frame failures repeat on every frame: log the first, then a summary at most every 10 s */
+  private readonly frameErrorLog = new Map<string, { last: number; suppressed: number }>();
 
   constructor(
     private lc: LoadedConfig,
@@ -73,8 +76,8 @@ export class Daemon {
     const core = resolveCore(cfg.inference.core);
     this.engine = new InferenceEngine({
       init: {
-        detector: { path: detector.file, inputName: detector.manifest.input.name, outputNames: [detector.manifest.detection!.outputs.scores, detector.manifest.detection!.outputs.boxes] },
-        segmenter: segmenter ? { path: segmenter.file, inputName: segmenter.manifest.input.name, outputNames: [segmenter.manifest.segmentation!.outputs.logits] } : null,
+        detector: detectorSpec(detector),
+        segmenter: segmenter ? segmenterSpec(segmenter, cfg.segmentation.width, cfg.segmentation.height) : null,
         core,
         threads: cfg.inference.threads,
         spinning: cfg.inference.spinning,
@@ -283,14 +286,25 @@ export class Daemon {
         return;
       case 'corrupt':
         this.metrics.inc('frames_corrupt');
-        this.log.warn({ reason: ev.reason }, 'corrupt frame skipped');
+        this.logFrameProblem('corrupt', () => this.log.warn({ reason: ev.reason }, 'corrupt frame skipped'));
         return;
       case 'inference-error':
         if (this.stopping) return;
         this.metrics.inc('inference_errors');
-        this.log.error({ reason: ev.reason }, 'inference failed for a frame');
+        this.logFrameProblem('inference', (n) => this.log.error({ reason: ev.reason, ...(n ? { similar_since_last: n } : {}) }, 'inference failed for a frame'));
         return;
     }
+  }
+
+  private logFrameProblem(kind: string, log: (suppressed: number) => void): void {
+    const now = Date.now();
+    const st = this.frameErrorLog.get(kind);
+    if (st && now - st.last < 10_000) {
+      st.suppressed++;
+      return;
+    }
+    log(st?.suppressed ?? 0);
+    this.frameErrorLog.set(kind, { last: now, suppressed: 0 });
   }
 
   private onSourceEvent(ev: SourceEvent): void {
@@ -355,12 +369,13 @@ export class Daemon {
   }
 
   /** Stop capture, abandon the in-flight frame, publish `offline`, flush MQTT — within `timeoutMs`. */
-  stop(timeoutMs = 4000): Promise<void> {
+  /** Resolves with the number of inference threads still stuck inside ONNX Runtime (the caller must exit hard). */
+  stop(timeoutMs = 4000): Promise<{ stuckThreads: number }> {
     this.stopping ??= this.doStop(timeoutMs);
     return this.stopping;
   }
 
-  private async doStop(timeoutMs: number): Promise<void> {
+  private async doStop(timeoutMs: number): Promise<{ stuckThreads: number }> {
     const deadline = Date.now() + timeoutMs;
     this.health.setState('stopping');
     this.health.stop();
@@ -368,12 +383,41 @@ export class Daemon {
     this.stop$.complete();
     this.sub?.unsubscribe();
     this.outputs?.finish();
-    await this.engine?.stop();
+    const stuck = (await this.engine?.stop(Math.min(1500, timeoutMs / 2)))?.stuckThreads ?? [];
+    const stuckThreads = stuck.length;
+    if (stuckThreads) this.log.error({ stuck_threads: stuck }, 'an inference run is stuck inside ONNX Runtime and cannot be interrupted');
     await Promise.race([waitForCameraChildren(), sleep(Math.max(0, deadline - Date.now() - 1500))]);
     await this.reporting?.stop();
     await this.publisher?.close({ topic: this.topics.availability, payload: 'offline' }, Math.max(200, Math.min(1500, deadline - Date.now())));
     await this.broker?.close();
+    return { stuckThreads };
   }
+}
+
+/** Worker spec of the detector, with the output shapes its manifest implies (checked by a warm-up run). */
+function detectorSpec(m: LoadedModel): ModelSpecForWorker {
+  const d = m.manifest.detection!;
+  const w = m.manifest.input.width ?? 320;
+  const h = m.manifest.input.height ?? 320;
+  return {
+    path: m.file,
+    inputName: m.manifest.input.name,
+    outputNames: [d.outputs.scores, d.outputs.boxes],
+    probe: { inputShape: [1, 3, h, w], expect: { [d.outputs.scores]: [1, d.num_anchors, m.manifest.labels.length], [d.outputs.boxes]: [1, d.num_anchors, 4] } },
+  };
+}
+
+function segmenterSpec(m: LoadedModel, width: number, height: number): ModelSpecForWorker {
+  const s = m.manifest.segmentation!;
+  return {
+    path: m.file,
+    inputName: m.manifest.input.name,
+    outputNames: [s.outputs.logits],
+    probe: {
+      inputShape: [1, 3, height, width],
+      expect: { [s.outputs.logits]: [1, m.manifest.labels.length, Math.ceil(height / s.output_stride), Math.ceil(width / s.output_stride)] },
+    },
+  };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
