@@ -1,4 +1,4 @@
-import { Subject } from 'rxjs';
+import { Subject, type Subscription } from 'rxjs';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../logging/logger.js';
 import { filesSource } from '../capture/files.js';
@@ -110,7 +110,8 @@ export function runPipelineBench(o: PipelineRunOptions): Promise<PipelineRunResu
       settled = true;
       clearInterval(watchdog);
       stop$.next();
-      sub.unsubscribe();
+      // a source that fails on subscribe calls this before `sub` is assigned
+      queueMicrotask(() => sub?.unsubscribe());
       reject(e);
     };
 
@@ -129,7 +130,8 @@ export function runPipelineBench(o: PipelineRunOptions): Promise<PipelineRunResu
     };
 
     const frames$ = filesSource({ path: o.framesDir, loop: true, fps: o.sourceFps }, { onEvent: (ev) => ev.type === 'corrupt' && measuring && metrics.inc('frames_corrupt') });
-    const sub = runPipeline(
+    let sub: Subscription | undefined;
+    sub = runPipeline(
       frames$,
       {
         engine: o.engine,
