@@ -5,8 +5,7 @@ import { createLogger } from '../logging/logger.js';
 import { createFrameSource, waitForCameraChildren } from '../capture/source.js';
 import type { CameraConfig } from '../capture/config.js';
 import type { LoadedConfig } from '../config/types.js';
-import { InferenceEngine } from '../inference/engine.js';
-import { resolveCore } from '../inference/affinity.js';
+import { createEngine } from '../service/engine.js';
 import { runPipeline, type FrameResult } from '../pipeline/pipeline.js';
 import { loadConfiguredModels } from '../service/models.js';
 import { renderFrameSnapshot } from '../service/outputs.js';
@@ -43,17 +42,7 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
   const log = createLogger(cfg.logging.level === 'info' ? 'warn' : cfg.logging.level, cfg.logging.pretty, 2);
   const { detector, segmenter } = await loadConfiguredModels(lc, log);
 
-  const core = resolveCore(cfg.inference.core);
-  const engine = new InferenceEngine({
-    init: {
-      detector: { path: detector.file, inputName: detector.manifest.input.name, outputNames: [detector.manifest.detection!.outputs.scores, detector.manifest.detection!.outputs.boxes] },
-      segmenter: segmenter ? { path: segmenter.file, inputName: segmenter.manifest.input.name, outputNames: [segmenter.manifest.segmentation!.outputs.logits] } : null,
-      core,
-      threads: cfg.inference.threads,
-      spinning: false,
-    },
-    stallTimeoutMs: cfg.inference.stall_timeout_s * 1000,
-  });
+  const { engine, core } = createEngine({ detector, segmenter }, cfg, { spinning: false });
   const stop$ = new Subject<void>();
   let lastProblem = '';
   try {

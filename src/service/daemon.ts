@@ -7,9 +7,8 @@ import { redactConfig } from '../config/redact.js';
 import { createFrameSource, waitForCameraChildren } from '../capture/source.js';
 import type { CameraConfig } from '../capture/config.js';
 import type { SourceEvent } from '../capture/frame.js';
-import { InferenceEngine, type EngineEvent } from '../inference/engine.js';
-import type { ModelSpecForWorker } from '../inference/protocol.js';
-import { resolveCore } from '../inference/affinity.js';
+import type { InferenceEngine, EngineEvent } from '../inference/engine.js';
+import { createEngine } from './engine.js';
 import { runPipeline, type FrameResult, type PipelineEvent } from '../pipeline/pipeline.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/broker.js';
 import { MqttPublisher, type ClientEvent } from '../mqtt/client.js';
@@ -73,17 +72,8 @@ export class Daemon {
     const { detector, segmenter } = this.models;
     this.log.info({ detector: detector.manifestPath, segmenter: segmenter?.manifestPath ?? null, precision: detector.manifest.precision }, 'models loaded');
 
-    const core = resolveCore(cfg.inference.core);
-    this.engine = new InferenceEngine({
-      init: {
-        detector: detectorSpec(detector),
-        segmenter: segmenter ? segmenterSpec(segmenter, cfg.segmentation.width, cfg.segmentation.height) : null,
-        core,
-        threads: cfg.inference.threads,
-        spinning: cfg.inference.spinning,
-      },
-      stallTimeoutMs: cfg.inference.stall_timeout_s * 1000,
-    });
+    const { engine, core } = createEngine({ detector, segmenter }, cfg);
+    this.engine = engine;
     this.engine.on('event', (ev: EngineEvent) => this.onEngineEvent(ev));
     const affinity = await this.engine.start();
     if (affinity.error) throw new Error(`could not pin the inference thread to core ${core}: ${affinity.error}`);
@@ -392,32 +382,6 @@ export class Daemon {
     await this.broker?.close();
     return { stuckThreads };
   }
-}
-
-/** Worker spec of the detector, with the output shapes its manifest implies (checked by a warm-up run). */
-function detectorSpec(m: LoadedModel): ModelSpecForWorker {
-  const d = m.manifest.detection!;
-  const w = m.manifest.input.width ?? 320;
-  const h = m.manifest.input.height ?? 320;
-  return {
-    path: m.file,
-    inputName: m.manifest.input.name,
-    outputNames: [d.outputs.scores, d.outputs.boxes],
-    probe: { inputShape: [1, 3, h, w], expect: { [d.outputs.scores]: [1, d.num_anchors, m.manifest.labels.length], [d.outputs.boxes]: [1, d.num_anchors, 4] } },
-  };
-}
-
-function segmenterSpec(m: LoadedModel, width: number, height: number): ModelSpecForWorker {
-  const s = m.manifest.segmentation!;
-  return {
-    path: m.file,
-    inputName: m.manifest.input.name,
-    outputNames: [s.outputs.logits],
-    probe: {
-      inputShape: [1, 3, height, width],
-      expect: { [s.outputs.logits]: [1, m.manifest.labels.length, Math.ceil(height / s.output_stride), Math.ceil(width / s.output_stride)] },
-    },
-  };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
