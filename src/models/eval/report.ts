@@ -4,11 +4,11 @@
  * types): file size, params, MAdds, x86 latency vs fp32 (interleaved, this run), ARM instructions per
  * inference on Cortex-A72/A76 (the last `npm run bench:arm64`), and accuracy (detector mAP/AP50 on the
  * 80 COCO sample photos; segmenter argmax agreement and mIoU against float on the VOC sample photos).
- * Markdown on stdout, everything as JSON in --json (default models-report.json).
+ * Markdown on stdout, everything as JSON in --json (default .cache/models-report.json).
  *
  *   node dist/src/models/eval/report.js [--shared ../shared] [--cache DIR] [--insn FILE] [--json FILE] [--rounds N]
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const data = path.join(shared, 'data');
   const cacheRoot = path.resolve(values.cache ?? path.join(os.tmpdir(), 'edgesight-models-report'));
   const insnFile = path.resolve(values.insn ?? path.join(process.env.EDGESIGHT_ARM64_OUT ?? path.join(root, '.cache/arm64/out'), 'insn.json'));
-  const jsonOut = path.resolve(values.json ?? 'models-report.json');
+  const jsonOut = path.resolve(values.json ?? path.join(root, '.cache', 'models-report.json'));
   const rounds = Number(values.rounds ?? 40);
   if (!Number.isInteger(rounds) || rounds < 4) throw new Error(`--rounds must be an integer ≥ 4, got '${values.rounds}'`);
   for (const need of [path.join(data, 'coco-train-sample/instances.json'), path.join(data, 'voc-masks-train-sample'), path.join(shared, 'models')]) {
@@ -166,6 +166,7 @@ async function main(): Promise<void> {
     `Calibration: the shipped set (models/calibration: 40 vtest frames + config/demo-photos: 5 photos), none of it in the evaluation photos.`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
+  mkdirSync(path.dirname(jsonOut), { recursive: true });
   writeFileSync(jsonOut, JSON.stringify({ created_at: new Date().toISOString(), arch: process.arch, cpu: os.cpus()[0]?.model, rounds, insn_file: insn ? insnFile : null, rows }, null, 2) + '\n');
   log(`wrote ${jsonOut}`);
 }
