@@ -4,6 +4,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FetchContext } from '../../src/models/fetch.js';
+import { loadConfigFile } from '../../src/config/load.js';
+import { configuredQuantizer } from '../../src/service/models.js';
 import { loadModel, prepareModel, type Quantizer } from '../../src/models/store.js';
 import { CLI, SHARED, writeConfig } from '../helpers/daemon.js';
 
@@ -59,5 +61,34 @@ describe('int8 auto-prepare: concurrent processes, one cache', function () {
     const m = (await loadModel(mpath)).manifest;
     assert.deepEqual(m.provenance.quantization, { stand_in: true });
     assert.deepEqual(readdirSync(dir).sort(), ['fp32.json', 'fp32.onnx', 'int8.json', 'int8.onnx']);
+  });
+
+  it('models.calibration (relative to the config file) replaces the shipped set; calibration_frames adds camera frames', async () => {
+    const photos = path.join(SHARED, 'data', 'photos');
+    const cfgDir = mkdtempSync(path.join(tmpdir(), 'edgesight-calib-cfg-'));
+    try {
+      mkdirSync(path.join(cfgDir, 'mine'));
+      for (const f of ['chelsea.png', 'coffee.png']) writeFileSync(path.join(cfgDir, 'mine', f), readFileSync(path.join(photos, f)));
+      const file = path.join(cfgDir, 'edgesight.yaml');
+      writeFileSync(file, `camera: { name: cam, source: files, fps: 50, files: { path: ${path.join(photos, 'astronaut.png')}, loop: true } }\nmodels: { calibration: [mine], calibration_frames: 3 }\n`);
+      const lc = loadConfigFile(file, { env: {} });
+      const logs: string[] = [];
+      const ctx: FetchContext = { cacheDir: cache, mirrors: [path.join(SHARED, 'models')], allowNetwork: false, log: (m) => logs.push(m) };
+      const q = await (await configuredQuantizer(lc))(await loadModel(await prepareModel('lraspp_mobilenet_v3_small_voc', 'fp32', ctx)), ctx);
+      const cal = q.provenance.calibration as { images: number; camera_frames: number; sources: Record<string, number> };
+      assert.equal(cal.images, 5);
+      assert.equal(cal.camera_frames, 3);
+      assert.deepEqual(cal.sources, { [path.join(cfgDir, 'mine')]: 2, 'frames extracted from the camera': 3 });
+      assert.ok(q.onnx.length > 100_000);
+    } finally {
+      rmSync(cfgDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a calibration source that does not exist is named in the error', async () => {
+    const lc = loadConfigFile(await writeConfig('models: { calibration: [no-such-folder] }\n'), { env: {} });
+    const ctx: FetchContext = { cacheDir: cache, mirrors: [path.join(SHARED, 'models')], allowNetwork: false, log: () => undefined };
+    const fp32 = await loadModel(await prepareModel('lraspp_mobilenet_v3_small_voc', 'fp32', ctx));
+    await assert.rejects(async () => (await configuredQuantizer(lc))(fp32, ctx), /calibration source .*no-such-folder does not exist/);
   });
 });

@@ -116,6 +116,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
         ...(percentile !== undefined ? { percentile } : {}),
         keepFloat: values['keep-float'] ?? [],
         ...(size ? { size } : {}),
+        scratchDir: tmp,
         log: say,
       });
       if (cameraFrames) (r.provenance.calibration as Record<string, unknown>).camera_frames = cameraFrames;

@@ -48,6 +48,8 @@ export interface ModelQuantizeSettings {
   keepFloat?: string[];
   /** calibration size for models with a dynamic input (W, H) */
   size?: [number, number];
+  /** where video/camera frames were extracted to (provenance names them as such, not by this path) */
+  scratchDir?: string;
   log?: (msg: string) => void;
 }
 
@@ -124,7 +126,7 @@ export async function quantizeManifestModel(
       method_overrides: profile.methodOverrides,
       keep_float: exclude,
       profile: profile.notes,
-      calibration: { images: calibFiles.length, size: [w, h], sources: summariseSources(calibFiles) },
+      calibration: { images: calibFiles.length, size: [w, h], sources: summariseSources(calibFiles, s.scratchDir) },
       quantized_tensors: report.quantizedTensors,
       quantized_convs: report.quantizedConvs,
       output_snr_db: Object.fromEntries(report.outputs.map((o) => [o.tensor, Math.round(o.snrDb * 10) / 10])),
@@ -134,13 +136,12 @@ export async function quantizeManifestModel(
 }
 
 /** Image counts per folder; shipped folders relative to the package, extracted video/camera frames as such. */
-function summariseSources(files: string[]): Record<string, number> {
+function summariseSources(files: string[], scratchDir?: string): Record<string, number> {
   const root = packageRoot() + path.sep;
-  const tmp = path.join(os.tmpdir(), 'edgesight-calib-');
   const out: Record<string, number> = {};
   for (const f of files) {
     const dir = path.dirname(f);
-    const key = dir.startsWith(tmp) ? `frames extracted from ${path.basename(f).startsWith('camera_') ? 'the camera' : 'videos'}` : dir.startsWith(root) ? `<package>/${dir.slice(root.length)}` : dir;
+    const key = scratchDir && dir === path.resolve(scratchDir) ? `frames extracted from ${path.basename(f).startsWith('camera_') ? 'the camera' : 'videos'}` : dir.startsWith(root) ? `<package>/${dir.slice(root.length)}` : dir;
     out[key] = (out[key] ?? 0) + 1;
   }
   return out;
@@ -185,7 +186,7 @@ export function makeQuantizer(opts: QuantizerOptions = {}): Quantizer {
         camera = grabbed.length;
         files.push(...grabbed);
       }
-      const r = await quantizeManifestModel(fp32.file, fp32.manifest, files, { activations: opts.activations ?? 'auto', log: (m) => ctx.log(m) });
+      const r = await quantizeManifestModel(fp32.file, fp32.manifest, files, { activations: opts.activations ?? 'auto', scratchDir: tmp, log: (m) => ctx.log(m) });
       if (camera) (r.provenance.calibration as Record<string, unknown>).camera_frames = camera;
       ctx.log(`quantized ${fp32.manifest.name}: ${r.report.quantizedTensors} tensors, ${String(r.provenance.activation_type)} activations, on ${files.length} images in ${r.report.seconds.toFixed(1)} s`, {
         output_snr_db: r.provenance.output_snr_db,
