@@ -15,7 +15,7 @@ const PHOTOS = ['astronaut.png', 'chelsea.png', 'messi5.jpg', 'motorcycle_left.p
 function cli(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, ...args], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), EDGESIGHT_OFFLINE: '1', EDGESIGHT_MODELS_MIRROR: '', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), EDGESIGHT_OFFLINE: '1', EDGESIGHT_MODELS_MIRROR: '', EDGESIGHT__MODELS__PRECISION: 'fp32', ...env },
     timeout: 60_000,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
