@@ -153,6 +153,6 @@ ${extra}`);
     const d = startDaemon(await config('homeassistant'));
     const { code } = await d.exited;
     assert.equal(code, 78, d.output());
-    assert.match(d.output(), /mqtt\.homeassistant\.discovery_prefix: must differ from mqtt\.base_topic \(both are \\"homeassistant\\"\)/);
+    assert.match(d.output(), /:\d+: mqtt\.homeassistant\.discovery_prefix: must differ from mqtt\.base_topic \(both are "homeassistant"\)/);
   });
 });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import mqtt, { type MqttClient, type IPublishPacket } from 'mqtt';
 import { pino } from 'pino';
 import { parseConfigText } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/errors.js';
 import type { Config } from '../../src/config/types.js';
 import { topicsFor } from '../../src/mqtt/topics.js';
 import { MqttPublisher, type ClientEvent } from '../../src/mqtt/client.js';
@@ -152,15 +153,28 @@ describe('Home Assistant discovery payloads', () => {
   });
 
   it('refuses a discovery prefix equal to or overlapping the base topic, only when enabled', () => {
-    const same = config(`mqtt: { base_topic: homeassistant, homeassistant: { enabled: true } }`);
-    const problems = homeAssistantConfigProblems(same);
-    assert.equal(problems.length, 1);
-    assert.equal(problems[0]!.path, 'mqtt.homeassistant.discovery_prefix');
-    assert.match(problems[0]!.message, /must differ from mqtt\.base_topic \(both are "homeassistant"\)/);
-    assert.match(homeAssistantConfigProblems(config(`mqtt: { base_topic: ha/edgesight, homeassistant: { enabled: true, discovery_prefix: ha } }`))[0]!.message, /overlap/);
+    // the loader refuses it (so check-config, run and SIGHUP agree), naming the key and its line
+    const refused = (yaml: string): ConfigError => {
+      try {
+        parseConfigText(yaml, 'x.yaml', { env: {}, hostname: 'testhost' });
+      } catch (e) {
+        if (e instanceof ConfigError) return e;
+        throw e;
+      }
+      assert.fail(`accepted: ${yaml}`);
+    };
+    const same = refused(`mqtt:\n  base_topic: homeassistant\n  homeassistant: { enabled: true }\n`);
+    assert.equal(same.problems.length, 1);
+    assert.equal(same.problems[0]!.path, 'mqtt.homeassistant.discovery_prefix');
+    assert.match(same.problems[0]!.message, /must differ from mqtt\.base_topic \(both are "homeassistant"\)/);
+    assert.match(refused(`mqtt: { base_topic: ha/edgesight, homeassistant: { enabled: true, discovery_prefix: ha } }`).problems[0]!.message, /overlap/);
     assert.deepEqual(homeAssistantConfigProblems(config(`mqtt: { base_topic: homeassistant, homeassistant: { enabled: false } }`)), []);
     assert.deepEqual(homeAssistantConfigProblems(config(`mqtt: { base_topic: ha2, homeassistant: { enabled: true, discovery_prefix: ha } }`)), [], 'a shared prefix of characters is not an overlap of topic levels');
-    assert.throws(() => new HomeAssistantDiscovery({ config: same, topics, publisher: { publish: () => undefined }, log: silent, version: '1' }), /discovery_prefix: must differ/);
+    // and the discovery module itself refuses such a config if one reaches it another way
+    const bad = config(`mqtt: { base_topic: homeassistant }`);
+    bad.mqtt.homeassistant.enabled = true;
+    assert.equal(homeAssistantConfigProblems(bad).length, 1);
+    assert.throws(() => new HomeAssistantDiscovery({ config: bad, topics, publisher: { publish: () => undefined }, log: silent, version: '1' }), /discovery_prefix: must differ/);
   });
 
   it('hasSocTemperature finds a readable thermal zone', async () => {
