@@ -3,9 +3,25 @@
 # the arm-insn qemu plugin. Not part of CI (fp32 runs under emulation are slow). Emulated wall time is
 # never a performance figure; instruction counts are the ARM cost figure.
 #
-#   bash .ci/arm64/bench.sh [--runs N] [--only <regex over case names>]
+#   bash .ci/arm64/bench.sh [--runs N] [--only <regex over case names>] [--pipeline-only | --no-pipeline]
+#
+# After the per-inference counts, insn-pipeline.mjs counts instructions per frame of the whole pipeline
+# (files source → preprocess → int8 detector → post-process → MQTT publish), detection only and with
+# segmentation every 5th frame, and the ratio to the bare inference. --pipeline-only skips the
+# per-inference runs and uses the insn.json of an earlier run. Environment: EDGESIGHT_ARM64_PIPELINE_FRAMES
+# (measured frames, default 20), EDGESIGHT_ARM64_PIPELINE_WARMUP (5), EDGESIGHT_ARM64_PIPELINE_FPS (files
+# source rate, default 0.33: slow enough that emulation drops no frame as busy).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PIPELINE=1 PER_INFERENCE=1 insn_args=()
+for a in "$@"; do
+  case "$a" in
+    --pipeline-only) PER_INFERENCE=0 ;;
+    --no-pipeline) PIPELINE=0 ;;
+    *) insn_args+=("$a") ;;
+  esac
+done
 
 OUT="${EDGESIGHT_ARM64_OUT:-$ARM64_DIR/out}"
 mkdir -p "$OUT"
@@ -24,6 +40,8 @@ fi
 # shipped calibration set, once per activation type; insn.mjs counts both on each CPU model.
 OURS="$OUT/ours"
 mkdir -p "$OURS"
+# --pipeline-only reuses the models its per-inference counts (insn.json) were made with
+if ((PER_INFERENCE)) || [[ ! -f "$OURS/cache-int8/ssdlite_mobilenet_v3_small_coco/int8.onnx" || ! -f "$OURS/cache-int8/lraspp_mobilenet_v3_small_voc/int8.onnx" ]]; then
 for act in uint8 int8; do
   cache="$OURS/cache-$act"
   for m in ssdlite_mobilenet_v3_small_coco lraspp_mobilenet_v3_small_voc; do
@@ -36,15 +54,36 @@ for act in uint8 int8; do
   cp "$cache/lraspp_mobilenet_v3_small_voc/int8.onnx" "$OURS/segmenter-int8-$act.onnx"
 done
 cp "$OURS/cache-uint8/ssdlite_mobilenet_v3_small_coco/fp32.onnx" "$OURS/detector-fp32.onnx"
+fi
 
+if ((PER_INFERENCE)); then
 logs=()
 for cpu in "${ARM64_CPUS[@]}"; do
   arm64_log "counting instructions under $cpu"
   t1=$SECONDS
-  run_arm64_counted "$cpu" ci/insn.mjs --child --models "$OUT" --ours "$OURS" "$@" 2> "$OUT/insn-$cpu.log" \
+  run_arm64_counted "$cpu" ci/insn.mjs --child --models "$OUT" --ours "$OURS" ${insn_args[@]+"${insn_args[@]}"} 2> "$OUT/insn-$cpu.log" \
     || { tail -20 "$OUT/insn-$cpu.log" >&2; arm64_die "counted run under $cpu failed"; }
   arm64_log "$cpu done in $((SECONDS - t1)) s (emulated wall time)"
   logs+=("$cpu=$OUT/insn-$cpu.log")
 done
 node "$ARM64_REPO/.ci/arm64/insn.mjs" --report "$OUT/insn.json" "${logs[@]}"
 arm64_log "saved $OUT/insn.json"
+fi
+
+if ((PIPELINE)); then
+  [[ -f "$OUT/insn.json" ]] || arm64_die "no $OUT/insn.json for the pipeline ratios: run bench.sh without --pipeline-only first"
+  plogs=()
+  for cpu in "${ARM64_CPUS[@]}"; do
+    arm64_log "counting instructions per pipeline frame under $cpu"
+    t1=$SECONDS
+    # the int8 models as a Pi prepares them (int8 activations), from the cache quantized above
+    run_arm64_counted "$cpu" ci/insn-pipeline.mjs --child --config "$ARM64_REPO/config/demo.yaml" --cache "$OURS/cache-int8" \
+        --photos "$ARM64_REPO/config/demo-photos" --every 0,5 --frames "${EDGESIGHT_ARM64_PIPELINE_FRAMES:-20}" \
+        --warmup "${EDGESIGHT_ARM64_PIPELINE_WARMUP:-5}" --fps "${EDGESIGHT_ARM64_PIPELINE_FPS:-0.33}" 2> "$OUT/insn-pipeline-$cpu.log" \
+      || { tail -20 "$OUT/insn-pipeline-$cpu.log" >&2; arm64_die "counted pipeline run under $cpu failed"; }
+    arm64_log "$cpu done in $((SECONDS - t1)) s (emulated wall time)"
+    plogs+=("$cpu=$OUT/insn-pipeline-$cpu.log")
+  done
+  node "$ARM64_REPO/.ci/arm64/insn-pipeline.mjs" --report "$OUT/insn-pipeline.json" --insn "$OUT/insn.json" "${plogs[@]}"
+  arm64_log "saved $OUT/insn-pipeline.json (and its pipeline section in $OUT/insn.json)"
+fi
