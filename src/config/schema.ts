@@ -102,7 +102,7 @@ export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSc
       stall_timeout_s: { type: 'number', exclusiveMinimum: 0, default: 10, description: 'A run longer than this restarts the worker.' },
     }),
     pipeline: obj('Frame flow.', {
-      preprocess_concurrency: { type: 'integer', minimum: 1, maximum: 8, default: 1, description: 'Frames decoded/resized at once (off the pinned core).' },
+      preprocess_concurrency: { type: 'integer', minimum: 1, maximum: 8, default: 1, description: 'Frames decoded and resized at once (sharp, off the pinned core). A frame arriving while all are busy is skipped; 2 helps a 4-core Pi keep up at high fps.' },
     }),
     masks: obj('Low-resolution class masks published on MQTT.', {
       enabled: { type: 'boolean', default: true, description: 'Publish masks.' },

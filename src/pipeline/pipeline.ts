@@ -8,7 +8,7 @@ import { SsdDecoder, type Detection } from '../postprocess/detections.js';
 import { detectionOptions } from '../postprocess/options.js';
 import { argmaxClassMap, type ClassMap } from '../postprocess/segmentation.js';
 import { CorruptFrameError, toModelInput, type ModelInput } from '../preprocess/preprocess.js';
-import { latestWhileBusy } from './operators.js';
+import { dropIfBusy, latestWhileBusy } from './operators.js';
 
 export interface FrameResult {
   frameId: number;
@@ -103,8 +103,8 @@ export function runPipeline(frames$: Obs<Frame>, deps: PipelineDeps, stop$: Obs<
   return frames$.pipe(
     takeUntil(stop$),
     tap(() => emit({ type: 'captured' })),
-    latestWhileBusy(preprocess, {
-      waiting: false,
+    dropIfBusy(preprocess, {
+      concurrency: deps.config().pipeline.preprocess_concurrency,
       onDrop: () => emit({ type: 'skipped', stage: 'preprocess' }),
       onError: (e) => emit(e instanceof CorruptFrameError ? { type: 'corrupt', reason: e.message } : { type: 'corrupt', reason: String(e) }),
     }),
