@@ -88,11 +88,12 @@ logging: { level: info, pretty: false }
   });
 
   it('a stalling detector: the daemon reports the stall, restarts the worker, counts it in stats, and stays up', async () => {
-    // a stand-in detector with the real one's I/O and manifest whose every run takes seconds
+    // a stand-in detector with the real one's I/O and manifest whose every run takes ~7 s even on a fast idle
+    // x86 core (5000×512·512×512, 240 times), so it exceeds stall_timeout_s 1 on any machine
     const dir = tempDir();
     const base = baseManifest(catalogEntry('ssdlite_mobilenet_v3_small_coco')!, 'fp32');
     base.name = 'slow_test_detector';
-    const manifest = await writeModel(dir, base, buildFaultyDetector({ baseRows: 5000, matmuls: 24 }));
+    const manifest = await writeModel(dir, base, buildFaultyDetector({ baseRows: 5000, matmuls: 240 }));
     daemon = startDaemon(
       await writeConfig(`
 device: { id: e2e_stall }

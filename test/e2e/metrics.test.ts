@@ -163,8 +163,9 @@ logging: { level: info, pretty: false }
       cam = await prepareFakeCamera({ frames: 20, width: 320, height: 240 });
       const models = await tempDir();
       // the input-controlled test detector (real detector I/O) made slow by its base rows: 8000×512 · 512×512
-      // 24 times ≈ 100 GFLOP per run, ~3 s on a fast x86 core (minutes on a Pi), far over stall_timeout_s 1
-      const file = writeFaultyDetector(models, { baseRows: 8000, matmuls: 24 }, 'slow.onnx');
+      // 120 times ≈ 500 GFLOP per run, ~5 s on a fast idle x86 core (more under load, minutes on a Pi), far over
+      // stall_timeout_s 1 whatever the machine: a model that sometimes finishes in time would make this test flaky
+      const file = writeFaultyDetector(models, { baseRows: 8000, matmuls: 120 }, 'slow.onnx');
       const entry = catalogEntry('ssdlite_mobilenet_v3_small_coco')!;
       const manifest = { ...baseManifest(entry, 'fp32'), name: 'slow_test_detector', file: 'slow.onnx', sha256: await sha256File(file), bytes: (await stat(file)).size };
       const manifestPath = path.join(models, 'slow.json');

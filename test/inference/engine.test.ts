@@ -9,8 +9,11 @@ import { controlInput, CRASH_EXIT, CRASH_THROW, CTRL_CRASH, DET_SHAPE } from './
 import { detectorSpec, faultyDetector, RecordingEngine, SEGMENTER_SPEC, tempDir } from './util.js';
 
 const CRASHING_WORKER = new URL('./crashing-worker.js', import.meta.url);
-/** rows for a run of seconds on one x86 core (~1 ms per row); the tests never depend on how long exactly */
-const SLOW = 4000;
+/**
+ * rows for a run of seconds even on a fast idle x86 core (~0.14 ms per row measured there; more under load):
+ * the stall test needs a run far longer than its 300 ms timeout on any machine, or it would be flaky
+ */
+const SLOW = 20000;
 
 function crashInput(kind: number): Float32Array {
   const t = controlInput(0);
