@@ -2,6 +2,7 @@ import { InferenceEngine } from '../inference/engine.js';
 import { createSession, ort } from '../inference/session.js';
 import type { AffinityReport } from '../inference/protocol.js';
 import type { LoadedModel } from '../models/store.js';
+import { detectorSpec, segmenterSpec } from '../service/engine.js';
 import { nowMs } from '../metrics/timing.js';
 import { summarize, type SampleSummary } from './sample-stats.js';
 
@@ -9,14 +10,17 @@ export interface EngineSettings {
   core: number;
   threads: number;
   spinning: boolean;
+  /** the segmenter's input size (segmentation.width/height) */
+  segWidth: number;
+  segHeight: number;
 }
 
 /** The daemon's inference worker, pinned the same way, with the given detector (+ segmenter). */
 export async function startEngine(detector: LoadedModel, segmenter: LoadedModel | null, s: EngineSettings): Promise<{ engine: InferenceEngine; affinity: AffinityReport }> {
   const engine = new InferenceEngine({
     init: {
-      detector: { path: detector.file, inputName: detector.manifest.input.name, outputNames: [detector.manifest.detection!.outputs.scores, detector.manifest.detection!.outputs.boxes] },
-      segmenter: segmenter ? { path: segmenter.file, inputName: segmenter.manifest.input.name, outputNames: [segmenter.manifest.segmentation!.outputs.logits] } : null,
+      detector: detectorSpec(detector),
+      segmenter: segmenter ? segmenterSpec(segmenter, s.segWidth, s.segHeight) : null,
       core: s.core,
       threads: s.threads,
       spinning: s.spinning,

@@ -73,7 +73,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     }
     const det = table.detector[primary].model!;
     const seg = table.segmenter[primary].model;
-    const settings = { core, threads: cfg.inference.threads, spinning: cfg.inference.spinning };
+    const settings = { core, threads: cfg.inference.threads, spinning: cfg.inference.spinning, segWidth: cfg.segmentation.width, segHeight: cfg.segmentation.height };
     say(`inference: ${primary} worker pinned to core ${core}`);
     const { engine, affinity } = await startEngine(det, seg, settings);
     engines.push(engine);

@@ -6,8 +6,7 @@ import { CameraConfigError, CameraMissingError } from './errors.js';
 import type { CaptureHooks } from './hooks.js';
 import type { CaptureRuntime } from './libcamera.js';
 import { validateArgs, validateCommon } from './libcamera.js';
-import { MjpegSplitter } from './mjpeg-splitter.js';
-import { FixedSizeSplitter } from './raw-splitter.js';
+import { createFrameParser } from './raw-splitter.js';
 import { superviseProcess } from './supervisor.js';
 
 export type FfmpegInputKind = 'device' | 'url' | 'file';
@@ -84,19 +83,7 @@ export function ffmpegSource(opts: FfmpegOptions, common: CommonCaptureOptions, 
         }
         return { command: opts.binary, args, env };
       },
-      createParser() {
-        if (opts.output === 'rgb24') {
-          const s = new FixedSizeSplitter(rgbBytes);
-          return (chunk) => s.push(chunk);
-        }
-        const s = new MjpegSplitter({
-          onDrop: (reason) => {
-            hooks.onEvent?.({ type: 'corrupt', reason });
-            hooks.log?.warn({ source: 'ffmpeg', reason }, 'dropped a malformed MJPEG frame');
-          },
-        });
-        return (chunk) => s.push(chunk);
-      },
+      createParser: () => createFrameParser(opts.output === 'rgb24' ? rgbBytes : null, 'ffmpeg', hooks),
       stallTimeoutMs: common.stallTimeoutS * 1000,
       completeOnCleanExit: kind === 'file' && !opts.loop,
       // swscale's warning about MJPEG's full-range pixel formats repeats per thread and means nothing here

@@ -4,9 +4,8 @@ import type { CommonCaptureOptions, LibcameraOptions } from './config.js';
 import { LIBCAMERA_CODECS } from './config.js';
 import { CameraConfigError, CameraMissingError } from './errors.js';
 import type { CaptureHooks } from './hooks.js';
-import { MjpegSplitter } from './mjpeg-splitter.js';
 import { findOnPath } from './path-lookup.js';
-import { FixedSizeSplitter, yuv420Layout } from './raw-splitter.js';
+import { createFrameParser, yuv420Layout } from './raw-splitter.js';
 import { superviseProcess, type Backoff } from './supervisor.js';
 
 /** Process-level knobs, injectable so tests can put a fake rpicam-vid on PATH without touching process.env. */
@@ -132,19 +131,7 @@ export function libcameraSource(opts: LibcameraOptions, common: CommonCaptureOpt
         origin = command.split('/').pop() ?? command;
         return { command, args, env };
       },
-      createParser() {
-        if (yuv) {
-          const s = new FixedSizeSplitter(yuv.frameBytes);
-          return (chunk) => s.push(chunk);
-        }
-        const s = new MjpegSplitter({
-          onDrop: (reason) => {
-            hooks.onEvent?.({ type: 'corrupt', reason });
-            hooks.log?.warn({ source: 'libcamera', reason }, 'dropped a malformed MJPEG frame');
-          },
-        });
-        return (chunk) => s.push(chunk);
-      },
+      createParser: () => createFrameParser(yuv ? yuv.frameBytes : null, 'libcamera', hooks),
       stallTimeoutMs: common.stallTimeoutS * 1000,
       missingPattern: /no cameras available|failed to acquire camera/i,
       ...(runtime.backoff ? { backoff: runtime.backoff } : {}),

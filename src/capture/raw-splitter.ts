@@ -1,3 +1,4 @@
+import { MjpegSplitter } from './mjpeg-splitter.js';
 /**
  * Cuts a raw video byte stream (yuv420 from rpicam-vid, rgb24 from ffmpeg) into fixed-size frames.
  * Holds at most one frame's worth of bytes.
@@ -44,4 +45,26 @@ export function yuv420Layout(width: number, height: number): { stride: number; f
   const chromaStride = stride / 2;
   const chromaRows = Math.ceil(height / 2);
   return { stride, frameBytes: stride * height + 2 * chromaStride * chromaRows };
+}
+
+/**
+ * The stdout parser of a camera process: fixed-size raw frames when `rawFrameBytes` is given, else an
+ * MJPEG stream whose malformed frames are reported as `corrupt` and logged (one splitter per process run).
+ */
+export function createFrameParser(
+  rawFrameBytes: number | null,
+  source: string,
+  hooks: { onEvent?: (ev: { type: 'corrupt'; reason: string }) => void; log?: { warn(obj: object, msg?: string): void } },
+): (chunk: Buffer) => Buffer[] {
+  if (rawFrameBytes !== null) {
+    const s = new FixedSizeSplitter(rawFrameBytes);
+    return (chunk) => s.push(chunk);
+  }
+  const s = new MjpegSplitter({
+    onDrop: (reason) => {
+      hooks.onEvent?.({ type: 'corrupt', reason });
+      hooks.log?.warn({ source, reason }, 'dropped a malformed MJPEG frame');
+    },
+  });
+  return (chunk) => s.push(chunk);
 }
