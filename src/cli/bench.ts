@@ -7,28 +7,9 @@ import type { BenchPrecision, Int8Preparer } from '../bench/models.js';
 import type { BenchReport, PipelineSection } from '../bench/report-types.js';
 import { runBench } from '../bench/run.js';
 import { parse, UsageError } from './args.js';
+import { BENCH } from './commands.js';
 import { loadConfigOrExit } from './common.js';
 import { loadQuantizer } from './models.js';
-
-export const BENCH_HELP = `Usage: edgesight bench [options]
-
-Measures, in one run: the bare ONNX Runtime ceiling (detector on pre-made tensors through the pinned
-inference worker), the full pipeline from JPEG frames to MQTT (→ pipeline efficiency), per-stage
-latency percentiles, detection + segmentation every Nth frame, int8/fp32 speed per model, and memory.
-Writes bench.json, bench.md and latency.svg to --out.
-
-Options:
-  --frames N                 measured frames per run (default 300, ≥ 10)
-  --width W --height H       frame size of the JPEGs (default 640×480)
-  --frames-dir DIR           photos the frames are made from (default: the package's config/demo-photos)
-  --out DIR                  where the report goes (default bench-out)
-  --precision LIST           int8,fp32 (default); the first available runs the pipeline, both give the ratio
-  --segmentation-every N     segmentation cadence of the second pipeline run (default 5; 0 = skip it)
-  --soak                     also run --soak-frames frames and report RSS growth (sampled every 500)
-  --soak-frames N            default 5000 (≥ 5000)
-  --config, -c PATH          config (models, cache, inference core/threads); default $EDGESIGHT_CONFIG,
-                             else the package's config/demo.yaml
-`;
 
 function int(name: string, v: string | undefined, dflt: number, min: number): number {
   if (v === undefined) return dflt;
@@ -38,26 +19,7 @@ function int(name: string, v: string | undefined, dflt: number, min: number): nu
 }
 
 export async function benchCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(BENCH_HELP);
-    return 0;
-  }
-  const { values } = parse(
-    argv,
-    {
-      config: { type: 'string', short: 'c' },
-      frames: { type: 'string' },
-      width: { type: 'string' },
-      height: { type: 'string' },
-      'frames-dir': { type: 'string' },
-      out: { type: 'string' },
-      precision: { type: 'string' },
-      'segmentation-every': { type: 'string' },
-      soak: { type: 'boolean' },
-      'soak-frames': { type: 'string' },
-    },
-    false,
-  );
+  const { values } = parse(argv, BENCH.options, false);
   const frames = int('frames', values.frames, 300, 10);
   const width = int('width', values.width, 640, 16);
   const height = int('height', values.height, 480, 16);

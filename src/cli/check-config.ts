@@ -1,18 +1,20 @@
 import { ConfigError, EX_CONFIG } from '../config/errors.js';
 import { loadConfigFile, resolveConfigPath } from '../config/load.js';
 import { redactConfig } from '../config/redact.js';
+import { CHECK_CONFIG } from './commands.js';
 import { parse } from './args.js';
+import { CLI_LOAD_OPTIONS } from './common.js';
 import { renderConfigReference } from '../config/reference.js';
 
 export async function checkConfigCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { config: { type: 'string', short: 'c' }, print: { type: 'boolean' }, reference: { type: 'boolean' } }, false);
+  const { values } = parse(argv, CHECK_CONFIG.options, false);
   if (values.reference) {
     process.stdout.write(renderConfigReference() + '\n');
     return 0;
   }
   const file = resolveConfigPath(values.config);
   try {
-    const lc = loadConfigFile(file);
+    const lc = loadConfigFile(file, CLI_LOAD_OPTIONS);
     process.stdout.write(`${file ?? '(defaults and environment)'}: OK\n`);
     if (values.print) process.stdout.write(JSON.stringify(redactConfig(lc.config), null, 2) + '\n');
     return 0;

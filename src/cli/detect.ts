@@ -6,6 +6,7 @@ import { loadConfiguredModels } from '../service/models.js';
 import { SsdDecoder, type Detection } from '../postprocess/detections.js';
 import { detectionOptions } from '../postprocess/options.js';
 import { toModelInput } from '../preprocess/preprocess.js';
+import { DETECT } from './commands.js';
 import { parse, UsageError } from './args.js';
 import { loadConfigOrExit } from './common.js';
 
@@ -19,13 +20,7 @@ export interface DetectLine {
 const r4 = (v: number): number => Math.round(v * 1e4) / 1e4;
 
 export async function detectCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    config: { type: 'string', short: 'c' },
-    json: { type: 'boolean' },
-    'score-threshold': { type: 'string' },
-    'max-detections': { type: 'string' },
-    tracked: { type: 'boolean' },
-  });
+  const { values, positionals } = parse(argv, DETECT.options);
   if (!positionals.length) throw new UsageError('detect needs at least one IMAGE');
   const lc = loadConfigOrExit(values.config);
   const cfg = lc.config;

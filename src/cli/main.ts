@@ -1,81 +1,55 @@
 #!/usr/bin/env node
-import { EX_USAGE, UsageError } from './args.js';
+import { UsageError } from './args.js';
+import type { CommandSpec } from './commands.js';
+import { check, findCommand, groupHelp, topHelp, usageMessage, PROGRAM } from './dispatch.js';
+import { EX_USAGE } from './exit-codes.js';
 import { VERSION } from '../service/version.js';
+import { HANDLERS } from './handlers.js';
 
-const HELP = `edgesight ${VERSION} — edge vision daemon: camera → SSDLite detection + LR-ASPP segmentation → MQTT
-
-Usage: edgesight <command> [options]
-
-Commands:
-  run [--config PATH]                 run the daemon (checks the config first; exit 78 if invalid)
-  check-config [--config PATH] [--print]
-                                      validate a config file; every problem with key path and line; exit 78
-  detect IMAGE... [--json] [--score-threshold X] [--max-detections N] [--tracked] [--config PATH]
-                                      detect objects in images; one JSON line per image with --json
-  segment IMAGE... [--out-dir DIR] [--json] [--config PATH]
-                                      class map of each image (the configured segmenter); with --out-dir,
-                                      DIR/<name>.png holds the class indices as 8-bit grey pixels
-  snapshot --out FILE.jpg [--skip N] [--timeout S] [--config PATH]
-                                      one camera frame with boxes and mask drawn, as a JPEG (--out - for stdout)
-  service install|uninstall [--dry-run]
-                                      install the systemd unit, system user and /etc/edgesight/config.yaml
-  models fetch|convert|import|export|list|info|quantize ...
-                                      prepare, register, inspect and move models (edgesight models --help)
-  bench [--frames N] [--width W --height H] [--out DIR] [--soak] [--precision int8,fp32]
-        [--segmentation-every N] [--frames-dir DIR] [--config PATH]
-                                      benchmark: ceiling vs full pipeline (efficiency), per-stage latency,
-                                      int8/fp32, memory; writes bench.json, bench.md, latency.svg
-  stats [--device ID] [--once] [--url URL] [--config PATH]
-                                      live per-device stats from the MQTT stats topic (JSON lines when piped)
-
-Options:
-  --config, -c PATH                   config file (default: $EDGESIGHT_CONFIG, else built-in defaults)
-  --version                           print the version
-  --help                              this help
-
-Environment:
-  EDGESIGHT_CONFIG=PATH               config file
-  EDGESIGHT__<SECTION>__<KEY>=VALUE   override a config key, e.g. EDGESIGHT__MQTT__URL=mqtt://broker:1883
-  EDGESIGHT_MODELS_MIRROR=DIR         local folder(s) with model sources, searched before upstream URLs
-`;
-
-type Command = (argv: string[]) => Promise<number>;
-
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  run: async () => (await import('./run.js')).runCommand,
-  'check-config': async () => (await import('./check-config.js')).checkConfigCommand,
-  detect: async () => (await import('./detect.js')).detectCommand,
-  segment: async () => (await import('./segment.js')).segmentCommand,
-  snapshot: async () => (await import('./snapshot.js')).snapshotCommand,
-  service: async () => (await import('../service/install.js')).serviceCommand,
-  models: async () => (await import('./models.js')).modelsCommand,
-  bench: async () => (await import('./bench.js')).benchCommand,
-  stats: async () => (await import('./stats.js')).statsCliCommand,
-};
+function usage(message: string): number {
+  process.stderr.write(`${PROGRAM}: ${message}\n`);
+  return EX_USAGE;
+}
 
 async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  if (cmd === '--version' || cmd === '-v') {
+  const [first] = argv;
+  if (first === '--version' || first === '-v' || first === '-V') {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    process.stdout.write(HELP);
-    return cmd ? 0 : EX_USAGE;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    // `edgesight help models` reads as well as `edgesight models --help`
+    if (first === 'help' && argv.length > 1) return main([...argv.slice(1), '--help']);
+    (first === undefined ? process.stderr : process.stdout).write(topHelp(VERSION));
+    return first === undefined ? EX_USAGE : 0;
   }
-  const load = COMMANDS[cmd];
-  if (!load) {
-    process.stderr.write(`edgesight: unknown command '${cmd}'\n\n${HELP}`);
+  const found = findCommand(argv);
+  if ('unknown' in found) return usage(`unknown command '${found.unknown}'; commands: ${[...new Set(Object.keys(HANDLERS).map((p) => p.split(' ')[0]))].join(', ')} (see ${PROGRAM} --help)`);
+  if ('group' in found) {
+    const { group, sub } = found;
+    if (sub === '--help' || sub === '-h' || sub === 'help') {
+      process.stdout.write(groupHelp(group));
+      return 0;
+    }
+    process.stderr.write(`${PROGRAM} ${group}: ${sub === undefined ? 'missing subcommand' : `unknown subcommand '${sub}'`}\n\n${groupHelp(group)}`);
     return EX_USAGE;
   }
+  const { spec, rest } = found;
+  const checked = check(spec, rest);
+  if (checked.kind === 'help') {
+    process.stdout.write(checked.text);
+    return 0;
+  }
+  if (checked.kind === 'usage-error') return usage(`${spec.path}: ${checked.message}`);
+  return runHandler(spec, rest);
+}
+
+async function runHandler(spec: CommandSpec, argv: string[]): Promise<number> {
   try {
-    return await (await load())(rest);
+    return await (await HANDLERS[spec.path]!())(argv);
   } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`edgesight ${cmd}: ${e.message}\n(see edgesight --help)\n`);
-      return EX_USAGE;
-    }
-    process.stderr.write(`edgesight ${cmd}: ${(e as Error).message}\n`);
+    if (e instanceof UsageError) return usage(`${spec.path}: ${usageMessage(spec, e)}`);
+    process.stderr.write(`${PROGRAM} ${spec.path}: ${(e as Error).message}\n`);
     return 1;
   }
 }
@@ -85,7 +59,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    process.stderr.write(`edgesight: ${(e as Error).stack ?? String(e)}\n`);
+    process.stderr.write(`${PROGRAM}: ${(e as Error).stack ?? String(e)}\n`);
     process.exitCode = 1;
   },
 );

@@ -5,13 +5,7 @@ import { resolveCacheDir } from '../models/paths.js';
 import { createProgress, type ProgressSink } from '../models/progress.js';
 import { loadConfigOrExit } from './common.js';
 
-/** Options every `models` subcommand takes. */
-export const COMMON_OPTIONS = {
-  config: { type: 'string', short: 'c' },
-  cache: { type: 'string' },
-  from: { type: 'string', multiple: true },
-  offline: { type: 'boolean' },
-} as const;
+export { COMMON_OPTIONS } from './commands.js';
 
 export interface CommonValues {
   config?: string;

@@ -3,30 +3,12 @@ import { exportBundle, importBundle, looksLikeBundle } from '../models/bundle.js
 import { importModel, type ContractCheck, type ImportOptions } from '../models/import.js';
 import type { ModelManifest, Precision } from '../models/manifest.js';
 import { VERSION } from '../service/version.js';
+import { MODELS_EXPORT, MODELS_IMPORT, MODELS_IMPORT_BUNDLE } from './commands.js';
 import { parse, UsageError } from './args.js';
 import { COMMON_OPTIONS, mb, modelsContext, say, short, type CommonValues } from './models-common.js';
 
-export const IMPORT_OPTIONS = {
-  name: { type: 'string' },
-  like: { type: 'string' },
-  manifest: { type: 'string' },
-  task: { type: 'string' },
-  labels: { type: 'string' },
-  precision: { type: 'string' },
-  'input-name': { type: 'string' },
-  width: { type: 'string' },
-  height: { type: 'string' },
-  'multiple-of': { type: 'string' },
-  scale: { type: 'string' },
-  offset: { type: 'string' },
-  scores: { type: 'string' },
-  boxes: { type: 'string' },
-  logits: { type: 'string' },
-  'output-stride': { type: 'string' },
-  license: { type: 'string' },
-  notes: { type: 'string' },
-  force: { type: 'boolean' },
-} as const;
+export { IMPORT_OPTIONS } from './commands.js';
+import { IMPORT_OPTIONS } from './commands.js';
 
 type ImportValues = { [K in keyof typeof IMPORT_OPTIONS]?: (typeof IMPORT_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
@@ -85,7 +67,7 @@ export function reportImport(res: { manifestPath: string; manifest: ModelManifes
 }
 
 export async function importSub(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, ...IMPORT_OPTIONS });
+  const { values, positionals } = parse(argv, MODELS_IMPORT.options);
   if (positionals.length !== 1) throw new UsageError('import needs exactly one ONNX file or bundle');
   const file = positionals[0]!;
   let bundle: boolean;
@@ -105,7 +87,7 @@ export async function importSub(argv: string[]): Promise<number> {
 }
 
 export async function importBundleSub(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, force: { type: 'boolean' } });
+  const { values, positionals } = parse(argv, MODELS_IMPORT_BUNDLE.options);
   if (positionals.length !== 1) throw new UsageError('import-bundle needs exactly one bundle file');
   const { ctx } = modelsContext(values as CommonValues);
   say(`importing ${positionals[0]} into ${ctx.cacheDir}`);
@@ -115,7 +97,7 @@ export async function importBundleSub(argv: string[]): Promise<number> {
 }
 
 export async function exportBundleSub(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, precision: { type: 'string', multiple: true }, gzip: { type: 'boolean' } });
+  const { values, positionals } = parse(argv, MODELS_EXPORT.options);
   const [out, ...names] = positionals;
   if (!out) throw new UsageError('export needs an output file (OUT.tar or OUT.tar.gz)');
   const precisions = (values.precision ?? []) as Precision[];

@@ -6,10 +6,11 @@ import { CATALOG, catalogEntry } from '../models/catalog.js';
 import { convertTflite } from '../models/convert.js';
 import { ModelError, readManifest, type Precision } from '../models/manifest.js';
 import { isManifestPath, prepareModel } from '../models/store.js';
+import { MODELS_CONVERT, MODELS_FETCH } from './commands.js';
 import { parse, UsageError } from './args.js';
 import { loadQuantizer } from './models.js';
-import { COMMON_OPTIONS, modelsContext, say, short, type CommonValues } from './models-common.js';
-import { IMPORT_OPTIONS, importOptionsFrom, reportImport } from './models-move.js';
+import { modelsContext, say, short, type CommonValues } from './models-common.js';
+import { importOptionsFrom, reportImport } from './models-move.js';
 
 const PRECISIONS = ['fp32', 'qdq-faithful', 'int8'] as const;
 
@@ -25,7 +26,7 @@ async function announce(manifestPath: string): Promise<void> {
 }
 
 export async function fetchSub(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, all: { type: 'boolean' }, precision: { type: 'string' } });
+  const { values, positionals } = parse(argv, MODELS_FETCH.options);
   const precision = (values.precision ?? 'fp32') as (typeof PRECISIONS)[number];
   if (!PRECISIONS.includes(precision)) throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}, got ${values.precision}`);
   if (values.all && positionals.length) throw new UsageError('give model names or --all, not both');
@@ -74,7 +75,7 @@ export async function fetchSub(argv: string[]): Promise<number> {
 }
 
 export async function convertSub(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, ...IMPORT_OPTIONS, form: { type: 'string' }, out: { type: 'string' } });
+  const { values, positionals } = parse(argv, MODELS_CONVERT.options);
   const form = values.form ?? 'float';
   if (form !== 'float' && form !== 'qdq') throw new UsageError(`--form must be float or qdq, got ${form}`);
   if (positionals.length !== 1) throw new UsageError('convert needs exactly one NAME or TFLite FILE');

@@ -7,8 +7,9 @@ import { checkContract } from '../models/import.js';
 import { modelInfo, PAPER_FIGURES, type ModelInfo } from '../models/info.js';
 import { ModelError, readManifest, sha256File, type ModelManifest, type Precision } from '../models/manifest.js';
 import { loadModel } from '../models/store.js';
+import { MODELS_INFO, MODELS_LIST } from './commands.js';
 import { parse, UsageError } from './args.js';
-import { COMMON_OPTIONS, mb, modelsContext, short, type CommonValues } from './models-common.js';
+import { mb, modelsContext, short, type CommonValues } from './models-common.js';
 
 interface ListRow {
   name: string;
@@ -22,7 +23,7 @@ interface ListRow {
 }
 
 export async function listSub(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, json: { type: 'boolean' }, 'no-verify': { type: 'boolean' } });
+  const { values, positionals } = parse(argv, MODELS_LIST.options);
   if (positionals.length) throw new UsageError('list takes no positional arguments');
   const { ctx } = modelsContext(values as CommonValues);
   const rows: ListRow[] = [];
@@ -132,7 +133,7 @@ async function resolve(ref: string, precision: Precision, cacheDir: string): Pro
 }
 
 export async function infoSub(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, json: { type: 'boolean' }, precision: { type: 'string' }, size: { type: 'string' }, check: { type: 'boolean' } });
+  const { values, positionals } = parse(argv, MODELS_INFO.options);
   if (positionals.length !== 1) throw new UsageError('info needs exactly one NAME, MANIFEST.json or FILE.onnx');
   const { lc, ctx } = modelsContext(values as CommonValues);
   const precision = (values.precision ?? lc.config.models.precision) as Precision;

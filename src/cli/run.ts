@@ -1,16 +1,20 @@
-import { createLogger } from '../logging/logger.js';
-import { ConfigError, EX_CONFIG } from '../config/errors.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { Daemon } from '../service/daemon.js';
 import { checkPlatform } from '../service/platform.js';
+import { RUN } from './commands.js';
 import { parse } from './args.js';
-import { loadConfigOrExit } from './common.js';
+import { CLI_LOAD_OPTIONS, loadConfigOrExit } from './common.js';
+import { exitCodeFor } from './exit-codes.js';
 
 /** SIGTERM/SIGINT must end the process within this bound, whatever hangs. */
 const STOP_BOUND_MS = 5000;
+/** A start that failed must be gone well within 5 s of the failure. */
+const FAIL_BOUND_MS = 3000;
 
 export async function runCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, false);
+  const { values } = parse(argv, RUN.options, false);
   checkPlatform();
   const lc = loadConfigOrExit(values.config);
   const log = createLogger(lc.config.logging.level, lc.config.logging.pretty);
@@ -48,7 +52,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (stopping) return;
     daemon.health.notifier.reloading('reloading');
     try {
-      const next = loadConfigFile(lc.file);
+      const next = loadConfigFile(lc.file, CLI_LOAD_OPTIONS);
       const r = daemon.reload(next);
       log.info({ applied: r.applied, needs_restart: r.needsRestart }, r.needsRestart.length ? 'config reloaded; some changes need a restart (systemctl restart edgesight)' : 'config reloaded');
     } catch (e) {
@@ -64,9 +68,24 @@ export async function runCommand(argv: string[]): Promise<number> {
   try {
     await daemon.start();
   } catch (e) {
-    log.fatal({ err: (e as Error).message }, `cannot start: ${(e as Error).message}`);
-    await daemon.stop(2000).catch(() => undefined);
-    return e instanceof ConfigError ? EX_CONFIG : 1;
+    return failBeforeReady(e, daemon, log);
   }
   return new Promise<number>(() => undefined);
+}
+
+/**
+ * A failure before READY: one fatal line naming the fix, a bounded teardown, then exit with a status
+ * systemd understands. The exit is explicit: a part that leaks a timer or socket must not keep a daemon
+ * that will never serve alive (systemd would see it as running, and `kill` would end it with 0).
+ */
+async function failBeforeReady(e: unknown, daemon: Daemon, log: Logger): Promise<never> {
+  const code = exitCodeFor(e);
+  // a SIGTERM now must not turn the failure into a clean stop (exit 0)
+  process.removeAllListeners('SIGTERM').removeAllListeners('SIGINT').removeAllListeners('SIGHUP');
+  const message = (e as Error).message ?? String(e);
+  log.fatal({ err: message, exit_code: code }, `cannot start: ${message}`);
+  const hard = setTimeout(() => process.exit(code), FAIL_BOUND_MS);
+  hard.unref();
+  await daemon.stop(FAIL_BOUND_MS - 500).catch(() => undefined);
+  process.exit(code);
 }

@@ -6,6 +6,7 @@ import { loadConfiguredModels } from '../service/models.js';
 import { argmaxClassMap, classFractions } from '../postprocess/segmentation.js';
 import { encodeMask } from '../mqtt/mask-encoding.js';
 import { toModelInput } from '../preprocess/preprocess.js';
+import { SEGMENT } from './commands.js';
 import { parse, UsageError } from './args.js';
 import { loadConfigOrExit } from './common.js';
 
@@ -30,11 +31,7 @@ export interface SegmentLine {
  * an 8-bit greyscale PNG whose pixel values are the class indices (the MQTT mask's PNG encoding).
  */
 export async function segmentCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    config: { type: 'string', short: 'c' },
-    json: { type: 'boolean' },
-    'out-dir': { type: 'string', short: 'o' },
-  });
+  const { values, positionals } = parse(argv, SEGMENT.options);
   if (!positionals.length) throw new UsageError('segment needs at least one IMAGE');
   const lc = loadConfigOrExit(values.config);
   const cfg = lc.config;

@@ -9,6 +9,7 @@ import { createEngine } from '../service/engine.js';
 import { runPipeline, type FrameResult } from '../pipeline/pipeline.js';
 import { loadConfiguredModels } from '../service/models.js';
 import { renderFrameSnapshot } from '../service/outputs.js';
+import { SNAPSHOT } from './commands.js';
 import { parse, UsageError } from './args.js';
 import { loadConfigOrExit } from './common.js';
 
@@ -19,16 +20,7 @@ import { loadConfigOrExit } from './common.js';
  * The daemon must not be holding the camera at the same time (a Pi camera has one owner).
  */
 export async function snapshotCommand(argv: string[]): Promise<number> {
-  const { values } = parse(
-    argv,
-    {
-      config: { type: 'string', short: 'c' },
-      out: { type: 'string', short: 'o' },
-      skip: { type: 'string' },
-      timeout: { type: 'string' },
-    },
-    false,
-  );
+  const { values } = parse(argv, SNAPSHOT.options, false);
   if (!values.out) throw new UsageError('snapshot needs --out FILE.jpg (or --out - for stdout)');
   const skipFrames = values.skip === undefined ? 0 : Number(values.skip);
   if (!Number.isInteger(skipFrames) || skipFrames < 0) throw new UsageError(`--skip must be an integer >= 0 (frames to discard while the camera settles), got ${values.skip}`);

@@ -3,32 +3,11 @@ import path from 'node:path';
 import type { IClientOptions } from 'mqtt';
 import { statsCommand, statsTopic } from '../metrics/stats-cli.js';
 import { parse, UsageError } from './args.js';
+import { STATS } from './commands.js';
 import { loadConfigOrExit } from './common.js';
 
-export const STATS_HELP = `Usage: edgesight stats [--device ID] [--once] [--url URL] [--config PATH] [--timeout S]
-
-Subscribes to <base_topic>/<device|+>/stats and shows every device's latest stats: a table redrawn in
-place on a terminal, one JSON line per message when piped (for jq). The broker URL, credentials, TLS
-files and base topic come from the config (mqtt.*); --url overrides the URL.
-
-Options:
-  --device ID        one device (default: all)
-  --once             print the first stats message and exit (exit 1 if none within --timeout)
-  --timeout S        with --once: seconds to wait (default 120, a little over the stats interval)
-  --url URL          broker URL (default mqtt.url; the embedded broker's address when that is null)
-  --config, -c PATH  config file (default $EDGESIGHT_CONFIG, else built-in defaults)
-`;
-
 export async function statsCliCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(STATS_HELP);
-    return 0;
-  }
-  const { values } = parse(
-    argv,
-    { config: { type: 'string', short: 'c' }, device: { type: 'string' }, once: { type: 'boolean' }, url: { type: 'string' }, timeout: { type: 'string' } },
-    false,
-  );
+  const { values } = parse(argv, STATS.options, false);
   if (values.url !== undefined && !/^(mqtts?|wss?|tcp|ssl):\/\/./.test(values.url)) {
     throw new UsageError(`--url must be a broker URL like mqtt://host:1883, got ${JSON.stringify(values.url)}`);
   }

@@ -1,12 +1,15 @@
 import type { ConfigProblem } from './errors.js';
 import type { Config } from './types.js';
+import { labelProblems, type ModelVocabulary } from './label-checks.js';
 
 /**
  * Rules that span several keys, which JSON Schema cannot say. Checked by the loader, so `check-config`,
  * `run` and SIGHUP all refuse them the same way (exit 78 with the key path).
  */
-export function crossFieldProblems(c: Config): ConfigProblem[] {
+export function crossFieldProblems(c: Config, vocabulary?: ModelVocabulary, isSet?: (path: string) => boolean): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  // label names against the configured models' label lists (the keys are listed in label-checks.ts)
+  if (vocabulary) problems.push(...labelProblems(c, vocabulary, isSet));
   const ha = c.mqtt.homeassistant;
   if (ha.enabled) {
     const prefix = ha.discovery_prefix;

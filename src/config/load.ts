@@ -8,6 +8,7 @@ import { ConfigError, type ConfigProblem } from './errors.js';
 import { applyOverrides, collectEnvOverrides, type EnvOverride } from './env.js';
 import type { Config, LoadedConfig } from './types.js';
 import { crossFieldProblems } from './cross-checks.js';
+import type { ModelVocabulary } from './label-checks.js';
 import { libcameraOptionsSchema, ffmpegOptionsSchema } from '../capture/config.js';
 
 let cachedSchema: JsonSchema | undefined;
@@ -29,6 +30,11 @@ function validator(): ReturnType<Ajv['compile']> {
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   hostname?: string;
+  /**
+   * The configured models' label lists, for the label cross-checks. Given by the caller (the CLI gives
+   * the models layer's resolver) because the config layer does not read models; absent = not checked.
+   */
+  vocabulary?: (config: Config, dir: string, env: NodeJS.ProcessEnv) => ModelVocabulary;
 }
 
 /** Resolve which file to load: --config, then EDGESIGHT_CONFIG, then none (defaults + env only). */
@@ -88,16 +94,20 @@ export function parseConfigText(text: string, file: string | null, opts: LoadOpt
   if (problems.length) throw new ConfigError(file, byLine(dedupe(problems)));
 
   const config = data as unknown as Config;
-  const cross = crossFieldProblems(config).map((p) => {
-    const ov = overrides.find((o) => p.path === o.path.join('.'));
+  const dir = file ? path.dirname(path.resolve(file)) : process.cwd();
+  const isSet = (p: string): boolean => doc.hasIn(p.split('.')) || overrides.some((o) => p === o.path.join('.') || p.startsWith(o.path.join('.') + '.'));
+  const cross = crossFieldProblems(config, opts.vocabulary?.(config, dir, env), isSet).map((p) => {
+    const ov = overrides.find((o) => p.path === o.path.join('.') || p.path.startsWith(o.path.join('.') + '.'));
     if (ov) return { ...p, source: `env ${ov.name}` };
-    const offset = valueNode(doc, p.path.split('.'))?.range?.[0];
+    const segs = p.path.split('.');
+    // a map key named in the path (a label-keyed map) is on its own line; else the value's line
+    const offset = (keyNode(doc, segs.slice(0, -1), segs[segs.length - 1]!) ?? valueNode(doc, segs))?.range?.[0];
     return offset === undefined ? p : { ...p, line: lc.linePos(offset).line };
   });
   if (cross.length) throw new ConfigError(file, cross);
   config.device.id ??= sanitiseId(opts.hostname ?? os.hostname());
   config.device.name ??= config.device.id;
-  return { config, file: file ? path.resolve(file) : null, dir: file ? path.dirname(path.resolve(file)) : process.cwd() };
+  return { config, file: file ? path.resolve(file) : null, dir };
 }
 
 /** `device:` with only commented-out children parses as null: treat an empty section as "all defaults". */

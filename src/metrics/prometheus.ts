@@ -192,7 +192,8 @@ export function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsS
   server.keepAliveTimeout = 5000;
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(new Error(`metrics endpoint: cannot listen on ${bind}:${opts.port}: ${err.code ?? err.message}`));
+      // the code travels on, so the CLI can exit EX_UNAVAILABLE for a taken port
+      reject(Object.assign(new Error(`metrics endpoint: cannot listen on ${bind}:${opts.port}: ${err.code ?? err.message}${err.code === 'EADDRINUSE' ? ' (the port is taken: choose another metrics.port, or 0 for any free one)' : ''}`), { code: err.code }));
     });
     server.listen(opts.port, bind, () => {
       const addr = server.address();

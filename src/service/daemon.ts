@@ -28,7 +28,8 @@ import { VERSION } from './version.js';
 /**
  * The daemon: wires capture → pipeline → MQTT and owns the start/stop order (zigbee2mqtt's controller).
  * The pipeline knows nothing about MQTT; this subscribes the publisher to its results. One teardown path:
- * `stop$`. Start order: config (done by the caller) → models → MQTT → inference worker → metrics →
+ * `stop$`. Start order: config (done by the caller) → embedded broker (when used: a taken port fails in
+ * milliseconds, before the model load) → models → MQTT client → inference worker → metrics →
  * capture+pipeline → READY. Stop order is the reverse.
  */
 export class Daemon {
@@ -67,6 +68,8 @@ export class Daemon {
     this.health.readiness.mark('config');
     this.topics = topicsFor(cfg.mqtt.base_topic, cfg.device.id, cfg.camera.name);
     this.warnIfConfigReadable();
+    // the embedded broker's port first: a taken port is found in milliseconds, not after the model load
+    if (!cfg.mqtt.url) this.broker = await startEmbeddedBroker(cfg.mqtt.embedded_broker.host, cfg.mqtt.embedded_broker.port);
 
     this.models = await loadConfiguredModels(this.lc, this.log);
     const { detector, segmenter } = this.models;
@@ -161,11 +164,11 @@ export class Daemon {
   private async startMqtt(): Promise<void> {
     const m = this.config.mqtt;
     let url = m.url;
-    if (!url) {
-      this.broker = await startEmbeddedBroker(m.embedded_broker.host, m.embedded_broker.port);
+    if (!url && this.broker) {
       url = this.broker.url;
       this.log.warn({ url }, `mqtt.url is not set: started an EMBEDDED broker on ${url} (demo mode; point mqtt.url at your broker for real use)`);
     }
+    if (!url) throw new Error('no MQTT broker: mqtt.url is null and the embedded broker did not start');
     const tlsWanted = Boolean(m.ca || m.cert || m.key || /^(mqtts|wss|ssl):/.test(url));
     // --- issue 8: config checks JSON Schema cannot express, then Home Assistant discovery ---
     const tls = tlsWanted ? { ca: this.readPem('ca'), cert: this.readPem('cert'), key: this.readPem('key'), rejectUnauthorized: m.reject_unauthorized } : undefined;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSchema, type JsonSchema } from '../../src/config/schema.js';
+import { EX_CONFIG, EX_NOINPUT } from '../../src/cli/exit-codes.js';
 import { renderUnit } from '../../src/service/install.js';
 
 const UNIT_SOURCE = fileURLToPath(new URL('../../../systemd/edgesight.service', import.meta.url));
@@ -95,11 +96,12 @@ describe('systemd/edgesight.service', function () {
     assert.ok(exposure(barePath) > 5, 'an unhardened unit should score > 5');
   });
 
-  it('is Type=notify, reports from the main PID, and does not restart-loop on a bad config', () => {
+  it('is Type=notify, reports from the main PID, and does not restart-loop on a bad config or a bad model file', () => {
     assert.equal(one(d, 'Type'), 'notify');
     assert.equal(one(d, 'NotifyAccess'), 'main');
     assert.equal(one(d, 'Restart'), 'on-failure');
-    assert.equal(one(d, 'RestartPreventExitStatus'), '78');
+    // the CLI's EX_CONFIG and EX_NOINPUT: what a restart cannot fix
+    assert.deepEqual(one(d, 'RestartPreventExitStatus').split(/\s+/).map(Number).sort(), [EX_NOINPUT, EX_CONFIG].sort());
     assert.ok(seconds(one(d, 'RestartSec')) > 0);
     assert.ok(Number(one(d, 'StartLimitBurst')) > 0 && seconds(one(d, 'StartLimitIntervalSec')) > 0);
     // "-": RestartPreventExitStatus= ignores ExecStartPre= (systemd#11868); a failing strict pre-check

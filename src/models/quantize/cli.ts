@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { EX_USAGE, parse, UsageError } from '../../cli/args.js';
-import { COMMON_OPTIONS, modelsContext, say } from '../../cli/models-common.js';
+import { modelsContext, say } from '../../cli/models-common.js';
+import { QUANTIZE_OPTIONS } from '../../cli/commands.js';
 import { catalogEntry } from '../catalog.js';
 import { ModelError, readManifest, modelFilePath, type ModelManifest } from '../manifest.js';
 import { isManifestPath, loadModel, prepareModel, writeModel } from '../store.js';
@@ -23,25 +24,16 @@ on images. Writes <cache>/<name>/int8.onnx + int8.json (provenance.quantization 
                                  (default: models.calibration_frames)
   --method minmax|percentile|mse range method for the body (default: the model's profile)
   --percentile P                 for percentile (default 99.99)
-  --activations uint8|int8|auto  auto = uint8 on x86-64, int8 on arm64 (default auto)
+  --activations uint8|int8|auto  auto = int8 on arm64 cores with dot-product instructions (asimddp:
+                                 Pi 5), uint8 elsewhere (x86-64, Pi 4's Cortex-A72) (default auto)
   --keep-float NAME              keep a tensor/node (glob *) in float (repeatable)
   --size WxH                     calibration size for models with a dynamic input (default 320x240)
   --report FILE.json             write the per-layer error report as JSON
   --config PATH, --cache DIR, --from DIR, --offline   as for the other models commands
 `;
 
-const OPTIONS = {
-  ...COMMON_OPTIONS,
-  calib: { type: 'string', multiple: true },
-  camera: { type: 'string' },
-  method: { type: 'string' },
-  percentile: { type: 'string' },
-  activations: { type: 'string' },
-  'keep-float': { type: 'string', multiple: true },
-  size: { type: 'string' },
-  report: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+// the options (and their --help) are defined with every other command's in src/cli/commands.ts
+const OPTIONS = { ...QUANTIZE_OPTIONS, help: { type: 'boolean', short: 'h' } } as const;
 
 function positiveInt(v: string, what: string): number {
   const n = Number(v);

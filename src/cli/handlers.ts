@@ -1,0 +1,28 @@
+/** The handler of each command path in commands.ts; loaded on use, so `--help` and light commands stay fast. */
+export type Handler = (argv: string[]) => Promise<number>;
+
+export const HANDLERS: Record<string, () => Promise<Handler>> = {
+  run: async () => (await import('./run.js')).runCommand,
+  'check-config': async () => (await import('./check-config.js')).checkConfigCommand,
+  detect: async () => (await import('./detect.js')).detectCommand,
+  segment: async () => (await import('./segment.js')).segmentCommand,
+  snapshot: async () => (await import('./snapshot.js')).snapshotCommand,
+  'service install': async () => {
+    const { serviceCommand } = await import('../service/install.js');
+    return (argv) => serviceCommand(['install', ...argv]);
+  },
+  'service uninstall': async () => {
+    const { serviceCommand } = await import('../service/install.js');
+    return (argv) => serviceCommand(['uninstall', ...argv]);
+  },
+  'models fetch': async () => (await import('./models-prepare.js')).fetchSub,
+  'models convert': async () => (await import('./models-prepare.js')).convertSub,
+  'models import': async () => (await import('./models-move.js')).importSub,
+  'models import-bundle': async () => (await import('./models-move.js')).importBundleSub,
+  'models export': async () => (await import('./models-move.js')).exportBundleSub,
+  'models list': async () => (await import('./models-show.js')).listSub,
+  'models info': async () => (await import('./models-show.js')).infoSub,
+  'models quantize': async () => (await import('./models.js')).quantizeSub,
+  bench: async () => (await import('./bench.js')).benchCommand,
+  stats: async () => (await import('./stats.js')).statsCliCommand,
+};
