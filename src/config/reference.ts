@@ -2,8 +2,8 @@ import { configSchema } from './load.js';
 import type { JsonSchema } from './schema.js';
 
 /**
- * The README's configuration reference, rendered from the schema so the two cannot drift apart
- * (a test compares the README block with this output).
+ * The configuration reference (docs/configuration.md), rendered from the schema so the two cannot drift apart
+ * (a test compares the block in docs/configuration.md with this output).
  */
 export function renderConfigReference(): string {
   const rows: string[] = ['| key | type | default | description |', '|---|---|---|---|'];

@@ -1,6 +1,6 @@
 /**
  * The configuration schema: the single source for validation, defaults, env-override typing and the
- * README's config reference. JSON Schema (not zod) because it is language-neutral: editors with the
+ * config reference (docs/configuration.md). JSON Schema (not zod) because it is language-neutral: editors with the
  * YAML language server validate config.yaml against the same file, and it renders to docs without a
  * second description (zigbee2mqtt does the same). `description` fields are the docs.
  */

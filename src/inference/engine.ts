@@ -266,7 +266,7 @@ export class InferenceEngine extends EventEmitter {
   /**
    * Stops the worker(s): each quits as soon as it is between runs. Resolves when all have exited, or
    * after `timeoutMs` with the thread ids still inside an ORT run (a stalled run; the process cannot exit
-   * cleanly until it returns — see the README).
+   * cleanly until it returns — see docs/performance.md).
    */
   async stop(timeoutMs = 2000): Promise<{ stuckThreads: number[] }> {
     this.stopped = true;

@@ -67,7 +67,7 @@ export const STAGES = [
 ] as const;
 export type Stage = (typeof STAGES)[number];
 
-/** How each stage's duration is derived; shown in the README and used by `stageDurations`. */
+/** How each stage's duration is derived; shown in docs/performance.md and used by `stageDurations`. */
 export const STAGE_DEFINITIONS: Readonly<Record<Stage, string>> = {
   receive: 'received − captured (source → pipeline: pipe, MJPEG split, RxJS hand-off)',
   decode: 'decoded − received (JPEG/PNG decode; absent for raw frames)',

@@ -125,7 +125,7 @@ describe('capture/source', function () {
       assert.equal(ff({ output: 'h264' }), false);
     });
 
-    it('the README Raspberry Pi example loads through the config loader and streams', async function () {
+    it('the Raspberry Pi example (docs/configuration.md) loads through the config loader and streams', async function () {
       const yaml = [
         'camera:',
         '  source: libcamera',

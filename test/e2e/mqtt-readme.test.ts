@@ -6,7 +6,7 @@ import { TOPIC_POLICY, type TopicKind } from '../../src/mqtt/topics.js';
 
 type Published = Exclude<TopicKind, 'snapshot_get'>;
 
-/** README topic cell → kind: `availability`, `<camera>/objects/<label>`, `<camera>/snapshot/get`, … */
+/** Topic cell of the table in docs/mqtt-api.md → kind: `availability`, `<camera>/objects/<label>`, `<camera>/snapshot/get`, … */
 function kindOfCell(cell: string): TopicKind | null {
   const t = cell.replace(/`/g, '').trim();
   if (t === '<camera>/snapshot/get') return 'snapshot_get';
@@ -16,8 +16,8 @@ function kindOfCell(cell: string): TopicKind | null {
 }
 
 function mqttSection(): string {
-  // EDGESIGHT_README lets a draft of the section be checked before it goes into README.md
-  const file = process.env.EDGESIGHT_README ?? path.join(REPO_ROOT, 'README.md');
+  // EDGESIGHT_MQTT_DOC lets a draft of the page be checked before it goes into docs/
+  const file = process.env.EDGESIGHT_MQTT_DOC ?? path.join(REPO_ROOT, 'docs', 'mqtt-api.md');
   const text = readFileSync(file, 'utf8');
   const start = text.indexOf('## MQTT topics and payloads');
   assert.ok(start >= 0, `${file} has no "## MQTT topics and payloads" section`);
@@ -26,12 +26,12 @@ function mqttSection(): string {
 }
 
 /**
- * The README's topic reference is checked against the contract's sources of truth: the per-topic policy
+ * The topic reference in docs/mqtt-api.md is checked against the contract's sources of truth: the per-topic policy
  * (retained, QoS) in src/mqtt/topics.ts and the JSON Schemas, whose descriptions state the same. The e2e
  * tests check the running daemon against the same policy, so the three cannot drift apart silently.
  */
-describe('MQTT reference: README table ↔ TOPIC_POLICY ↔ schema descriptions', () => {
-  it('the README table has one row per topic with the retained flag and QoS of TOPIC_POLICY', () => {
+describe('MQTT reference: docs/mqtt-api.md table ↔ TOPIC_POLICY ↔ schema descriptions', () => {
+  it('the docs/mqtt-api.md table has one row per topic with the retained flag and QoS of TOPIC_POLICY', () => {
     const rows = mqttSection()
       .split('\n')
       .filter((l) => l.startsWith('| `'))
@@ -39,19 +39,19 @@ describe('MQTT reference: README table ↔ TOPIC_POLICY ↔ schema descriptions'
     const seen = new Set<TopicKind>();
     for (const [topic, retained, qos] of rows as Array<[string, string, string]>) {
       const kind = kindOfCell(topic);
-      assert.ok(kind, `README row ${topic} is not a topic of the contract`);
-      assert.ok(!seen.has(kind), `README lists ${kind} twice`);
+      assert.ok(kind, `docs/mqtt-api.md row ${topic} is not a topic of the contract`);
+      assert.ok(!seen.has(kind), `docs/mqtt-api.md lists ${kind} twice`);
       seen.add(kind);
       if (kind === 'snapshot_get') continue;
       const p = TOPIC_POLICY[kind];
-      assert.equal(retained, p.retain ? 'yes' : 'no', `README says ${topic} retained=${retained}, TOPIC_POLICY says ${p.retain}`);
+      assert.equal(retained, p.retain ? 'yes' : 'no', `docs/mqtt-api.md says ${topic} retained=${retained}, TOPIC_POLICY says ${p.retain}`);
       const m = /^`qos\.(state|stream)`(?: \((\d)\))?$/.exec(qos);
-      assert.ok(m, `README QoS cell of ${topic} is not \`qos.state\`/\`qos.stream\` (n): ${qos}`);
+      assert.ok(m, `docs/mqtt-api.md QoS cell of ${topic} is not \`qos.state\`/\`qos.stream\` (n): ${qos}`);
       const defaultQos = m[1] === 'state' ? 1 : 0;
-      assert.equal(defaultQos, p.qos, `README says ${topic} goes at qos.${m[1]} (default ${defaultQos}), TOPIC_POLICY says QoS ${p.qos}`);
-      if (m[2] !== undefined) assert.equal(Number(m[2]), p.qos, `README QoS number of ${topic}`);
+      assert.equal(defaultQos, p.qos, `docs/mqtt-api.md says ${topic} goes at qos.${m[1]} (default ${defaultQos}), TOPIC_POLICY says QoS ${p.qos}`);
+      if (m[2] !== undefined) assert.equal(Number(m[2]), p.qos, `docs/mqtt-api.md QoS number of ${topic}`);
     }
-    assert.deepEqual([...seen].sort(), [...Object.keys(TOPIC_POLICY), 'snapshot_get'].sort(), 'README table does not list every topic');
+    assert.deepEqual([...seen].sort(), [...Object.keys(TOPIC_POLICY), 'snapshot_get'].sort(), 'docs/mqtt-api.md table does not list every topic');
   });
 
   it('every schema description states the retained flag and QoS of TOPIC_POLICY', () => {

@@ -1,5 +1,5 @@
 /**
- * The mask decoding recipes given to users (README) are run here as a user would run them: the stdlib-only
+ * The mask decoding recipes given to users (docs/mqtt-api.md) are run here as a user would run them: the stdlib-only
  * Python script on a payload, fed by a real mosquitto_sub from a real broker, and the JavaScript snippet.
  */
 import assert from 'node:assert/strict';
@@ -74,11 +74,11 @@ describe('mqtt/mask decoding recipes', () => {
     assert.deepEqual(out.map, [...map]);
   });
 
-  it('the JavaScript snippet from the README decodes both encodings', async () => {
+  it('the JavaScript snippet from docs/mqtt-api.md decodes both encodings', async () => {
     const map = testMap(40, 30);
     for (const encoding of ['png', 'rle'] as const) {
       const m = JSON.parse(JSON.stringify(await payload(encoding, map))) as { encoding: string; data: string & number[] };
-      // --- README snippet ---
+      // --- docs/mqtt-api.md snippet ---
       const classMap =
         m.encoding === 'png'
           ? await sharp(Buffer.from(m.data, 'base64')).extractChannel(0).raw().toBuffer()
