@@ -81,6 +81,11 @@ describe('README and docs/', function () {
     if (pending.length) console.log(`      pages linked but added by other features (not merged here): ${[...new Set(pending)].join(', ')}`);
   });
 
+  it('docs/README.md lists every page in docs/', () => {
+    const index = read('docs/README.md');
+    for (const page of DOCS.filter((p) => p !== 'docs/README.md')) assert.ok(index.includes(`](${path.basename(page)})`), `${page} is not listed in docs/README.md`);
+  });
+
   it('no stale lines: no citations of files outside the repository, no "not yet" features', () => {
     for (const page of ['README.md', ...DOCS]) {
       const text = read(page);

@@ -17,8 +17,8 @@ export { EX_CONFIG };
 export function exitCodeFor(e: unknown): number {
   if (e instanceof ConfigError) return EX_CONFIG;
   if (e instanceof ModelError) return EX_NOINPUT;
-  const code = (e as { code?: unknown } | null)?.code;
-  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') return EX_UNAVAILABLE;
+  const { code, syscall } = (e ?? {}) as { code?: unknown; syscall?: unknown };
+  if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || (code === 'EACCES' && syscall === 'listen')) return EX_UNAVAILABLE;
   return 1;
 }
 

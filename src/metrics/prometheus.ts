@@ -193,7 +193,7 @@ export function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsS
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       // the code travels on, so the CLI can exit EX_UNAVAILABLE for a taken port
-      reject(Object.assign(new Error(`metrics endpoint: cannot listen on ${bind}:${opts.port}: ${err.code ?? err.message}${err.code === 'EADDRINUSE' ? ' (the port is taken: choose another metrics.port, or 0 for any free one)' : ''}`), { code: err.code }));
+      reject(Object.assign(new Error(`metrics endpoint: cannot listen on ${bind}:${opts.port}: ${err.code ?? err.message}${err.code === 'EADDRINUSE' ? ' (the port is taken: choose another metrics.port, or 0 for any free one)' : ''}`), { code: err.code, syscall: 'listen' }));
     });
     server.listen(opts.port, bind, () => {
       const addr = server.address();

@@ -10,6 +10,8 @@ export class BrokerListenError extends Error {
     super(message);
     this.name = 'BrokerListenError';
   }
+
+  readonly syscall = 'listen';
 }
 
 export interface EmbeddedBroker {
