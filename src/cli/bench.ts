@@ -70,7 +70,7 @@ async function int8Preparer(config: string | undefined): Promise<Int8Preparer | 
 
 const f = (x: number | null | undefined, d = 1): string => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : '–');
 
-/** The stdout summary: the numbers the issue asks for, each on its own line so a person or grep finds them. */
+/** The stdout summary: the key figures, each on its own line so a person or grep finds them. */
 export function summary(r: BenchReport): string {
   const m = r.machine;
   const s = r.settings;
