@@ -8,6 +8,7 @@ import { ConfigError, type ConfigProblem } from './errors.js';
 import { applyOverrides, collectEnvOverrides, type EnvOverride } from './env.js';
 import type { Config, LoadedConfig } from './types.js';
 import { crossFieldProblems } from './cross-checks.js';
+import { configuredModelLabels, placeLabelProblems } from './label-checks.js';
 import { libcameraOptionsSchema, ffmpegOptionsSchema } from '../capture/config.js';
 
 let cachedSchema: JsonSchema | undefined;
@@ -88,7 +89,8 @@ export function parseConfigText(text: string, file: string | null, opts: LoadOpt
   if (problems.length) throw new ConfigError(file, byLine(dedupe(problems)));
 
   const config = data as unknown as Config;
-  const cross = crossFieldProblems(config).map((p) => {
+  const dir = file ? path.dirname(path.resolve(file)) : process.cwd();
+  const cross = [...crossFieldProblems(config), ...placeLabelProblems(config, configuredModelLabels(config, dir))].map((p) => {
     const ov = overrides.find((o) => p.path === o.path.join('.'));
     if (ov) return { ...p, source: `env ${ov.name}` };
     const offset = valueNode(doc, p.path.split('.'))?.range?.[0];
