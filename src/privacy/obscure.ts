@@ -2,7 +2,8 @@
  * Privacy masking: the one function every image leaving the device goes through (the snapshot topic,
  * `edgesight snapshot`, any later image output). The pixels of the configured segmenter classes are
  * obscured using the latest segmentation mask when it is fresh enough — upsampled to the frame and
- * dilated, since the mask is 1/8 of the input — else the tracked boxes of the matching detector labels.
+ * dilated, since the mask is 1/8 of the input — together with the tracked boxes of the matching detector
+ * labels; with no fresh mask, the boxes alone.
  * When neither is available the caller gets no image: an unmasked frame is never returned.
  */
 import sharp from 'sharp';
@@ -49,7 +50,7 @@ export interface PrivacySources {
 }
 
 export type PrivacyResult =
-  | { image: RgbImage; method: 'off' | 'mask' | 'boxes'; obscuredFraction: number }
+  | { image: RgbImage; method: 'off' | 'mask' | 'boxes' | 'mask+boxes'; obscuredFraction: number }
   | { image: null; reason: string };
 
 export function privacyEnabled(opts: PrivacyOptions): boolean {
@@ -68,16 +69,25 @@ export async function obscureFrame(image: RgbImage, opts: PrivacyOptions, src: P
   const { width: w, height: h } = image;
   if (image.data.length !== w * h * 3) return { image: null, reason: `frame has ${image.data.length} bytes, expected ${w}×${h}×3` };
   let region: Uint8Array | null = null;
-  let method: 'mask' | 'boxes' = 'mask';
+  let method: 'mask' | 'boxes' | 'mask+boxes' = 'mask';
   const m = src.mask;
-  if (m && src.at - m.at <= opts.max_mask_age_s * 1000 && m.data.length === m.width * m.height) {
-    region = regionFromMask(m, opts.classes, w, h);
-  } else if (src.boxes) {
+  if (m && src.at - m.at <= opts.max_mask_age_s * 1000 && m.data.length === m.width * m.height) region = regionFromMask(m, opts.classes, w, h);
+  if (src.boxes) {
+    // the tracked boxes are added to a fresh mask too: a small segmenter misses parts of people, and an
+    // obscured box costs less than a visible face
     const labels = opts.classes.map(cocoLabelOf);
-    if (labels.some((l) => l === undefined)) return { image: null, reason: `no fresh mask, and ${opts.classes.filter((c) => cocoLabelOf(c) === undefined).join(', ')} has no detector label` };
-    region = regionFromBoxes(src.boxes.filter((b) => labels.includes(b.label)), w, h);
-    method = 'boxes';
-  } else {
+    const boxes = regionFromBoxes(src.boxes.filter((b) => labels.includes(b.label)), w, h);
+    if (region) {
+      for (let i = 0; i < region.length; i++) region[i]! |= boxes[i]!;
+      method = 'mask+boxes';
+    } else if (labels.every((l) => l !== undefined)) {
+      region = boxes;
+      method = 'boxes';
+    } else {
+      return { image: null, reason: `no fresh mask, and ${opts.classes.filter((c) => cocoLabelOf(c) === undefined).join(', ')} has no detector label` };
+    }
+  }
+  if (!region) {
     return { image: null, reason: m ? `the latest mask is ${((src.at - m.at) / 1000).toFixed(1)} s old (max_mask_age_s ${opts.max_mask_age_s}) and there are no tracked boxes for this frame` : 'no mask and no tracked boxes for this frame' };
   }
   if (opts.dilate_px > 0) region = dilate(region, w, h, opts.dilate_px);

@@ -199,8 +199,9 @@ export class ResultPublisher {
     const tracks = this.objects.tracks();
     const out = await renderFrameSnapshot(r, this.cfg, {
       mask: this.latestMask ? { ...this.latestMask, at: this.latestMaskAt } : null,
-      // the boxes of this frame's tracked objects (a lost track keeps its last box: still obscured)
-      privacyBoxes: tracks.map((t) => ({ label: t.label, box: t.box })),
+      // the boxes of the tracked objects (a lost track keeps its last box: still obscured) and of every
+      // detection of the frame, low-score and not yet confirmed ones included
+      privacyBoxes: [...tracks, ...r.detections, ...r.lowDetections].map((t) => ({ label: t.label, box: t.box })),
       overlays: this.overlays(now),
       trackIds: this.trackIdsOf(r),
     });
