@@ -75,9 +75,23 @@ export class ResultPublisher {
     this.lineStore = new LineStore(opts.stateFile);
     this.objects = new ObjectsStage(objectsOptions(cfg, opts.segmenterClasses), this.lineStore);
     this.setConfig(cfg);
-    // a daily line reset is due at local midnight even when no frame comes
-    this.dayTimer = setInterval(() => this.publishChanges(this.objects.tick(Date.now())), 30_000);
+    // without frames (the source ended or stalls) objects still end after end_after_s, and a daily line
+    // reset is still due at local midnight
+    this.dayTimer = setInterval(() => this.idle(Date.now()), 1000);
     this.dayTimer.unref();
+  }
+
+  private lastFrameAt = Date.now();
+
+  private idle(now: number): void {
+    if (now - this.lastFrameAt < this.cfg.mqtt.events.end_after_s * 1000 + 1000) {
+      this.publishChanges(this.objects.tick(now));
+      return;
+    }
+    // nothing seen for longer than end_after_s: an empty observation ends what has gone
+    const out = this.objects.update({ at: now, detections: [] });
+    this.publishChanges(out.state);
+    for (const e of out.events) this.publishJson(this.topics.events, e, { cls: 'event' });
   }
 
   private setConfig(cfg: Config): void {
@@ -146,6 +160,7 @@ export class ResultPublisher {
   async onResult(r: FrameResult): Promise<void> {
     const cfg = this.cfg;
     this.latest = r;
+    this.lastFrameAt = Date.now();
     if (r.segmentation) {
       this.latestMask = r.segmentation;
       this.latestMaskAt = r.capturedAt;
