@@ -98,7 +98,7 @@ describe('e2e: tracked objects, zones, lines, privacy and a live reload on the o
     assert.ok(sub.messages.indexOf(sub.messages.find((m) => m.payload === snap.payload)!) >= snapAt);
     const uniform = await uniformShare(snap.payload, box);
     console.log(`      snapshot: ${Math.round(uniform * 100)} % of the person's box is the privacy fill`);
-    assert.ok(uniform > 0.7, `the person's box must be mostly the uniform privacy fill, found ${Math.round(uniform * 100)} %`);
+    assert.ok(uniform > 0.6, `the person's box must be mostly the uniform privacy fill, found ${Math.round(uniform * 100)} %`);
 
     // visit 2: while the person stands at the table, SIGHUP adds a zone
     await sub.waitFor(() => events().filter((e) => e.type === 'new').length === 2, 120_000, 'the second visit').catch(fail);
