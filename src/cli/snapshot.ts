@@ -70,11 +70,22 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
       throw e;
     });
 
-    const jpeg = await renderFrameSnapshot(result, result.segmentation, cfg.mqtt.snapshot.quality);
+    // one frame, no tracker yet: the frame's own detections are the privacy fallback boxes, zones and lines are drawn
+    const rendered = await renderFrameSnapshot(result, cfg, {
+      mask: result.segmentation ? { ...result.segmentation, at: result.capturedAt } : null,
+      privacyBoxes: result.detections.map((d) => ({ label: d.label, box: d.box })),
+      overlays: {
+        zones: Object.entries(cfg.zones).map(([name, z]) => ({ name, polygon: z.polygon, occupied: false })),
+        lines: Object.entries(cfg.lines).map(([name, l]) => ({ name, points: l.points, in: 0, out: 0 })),
+      },
+    });
+    if (!rendered.jpeg) throw new Error(`privacy is on and the frame could not be masked (${rendered.reason}); no image written`);
+    const jpeg = rendered.jpeg;
     const summary =
       `${result.width}×${result.height}, ${result.detections.length} object${result.detections.length === 1 ? '' : 's'}` +
       (result.detections.length ? `: ${result.detections.map((d) => `${d.label} ${d.score.toFixed(2)}`).join(', ')}` : '') +
-      (result.segmentation ? ', mask overlaid' : '');
+      (result.segmentation ? ', mask overlaid' : '') +
+      (cfg.privacy.classes.length ? `, ${cfg.privacy.classes.join('/')} obscured (${cfg.privacy.mode})` : '');
     if (values.out === '-') {
       process.stdout.write(jpeg);
       process.stderr.write(`snapshot: ${summary}\n`);

@@ -1,6 +1,8 @@
 import type { ConfigProblem } from './errors.js';
 import type { Config } from './types.js';
 import { labelProblems, type ModelVocabulary } from './label-checks.js';
+import { polygonArea, selfIntersection } from '../places/geometry.js';
+import { cocoLabelOf } from '../postprocess/voc-coco.js';
 
 /**
  * Rules that span several keys, which JSON Schema cannot say. Checked by the loader, so `check-config`,
@@ -21,5 +23,38 @@ export function crossFieldProblems(c: Config, vocabulary?: ModelVocabulary, isSe
       problems.push({ path: 'mqtt.homeassistant.discovery_prefix', message: `${JSON.stringify(prefix)} and mqtt.base_topic ${JSON.stringify(base)} overlap: one must not contain the other` });
     }
   }
+  for (const [name, z] of Object.entries(c.zones ?? {})) {
+    const hit = selfIntersection(z.polygon);
+    const n = z.polygon.length;
+    if (hit) problems.push({ path: `zones.${name}.polygon`, message: `edges ${hit[0]}–${(hit[0] + 1) % n} and ${hit[1]}–${(hit[1] + 1) % n} cross: the polygon must not intersect itself` });
+    else if (polygonArea(z.polygon) < 1e-6) problems.push({ path: `zones.${name}.polygon`, message: 'the polygon has no area (its points are on one line)' });
+  }
+  for (const [name, l] of Object.entries(c.lines ?? {})) {
+    const [a, b] = l.points;
+    if (a[0] === b[0] && a[1] === b[1]) problems.push({ path: `lines.${name}.points`, message: 'the two points are the same: a line needs two different points' });
+  }
+  problems.push(...untrackedPlaceLabels(c));
+  return problems;
+}
+
+/**
+ * Zones, lines and privacy act on tracked objects: a label outside objects.track would never be counted, and
+ * a privacy class falls back on its detector label's boxes when no fresh mask exists, so that label must be
+ * tracked too. (Whether the names exist at all is checked against the models in label-checks.ts.)
+ */
+function untrackedPlaceLabels(c: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const tracked = new Set(c.objects.track);
+  const check = (key: string, label: string): void => {
+    if (!tracked.has(label)) problems.push({ path: key, message: `label ${JSON.stringify(label)} is not in objects.track, so it is never tracked` });
+  };
+  for (const [name, z] of Object.entries(c.zones ?? {})) z.labels.forEach((l, i) => check(`zones.${name}.labels.${i}`, l));
+  for (const [name, l] of Object.entries(c.lines ?? {})) l.labels.forEach((x, i) => check(`lines.${name}.labels.${i}`, x));
+  (c.privacy?.classes ?? []).forEach((cls, i) => {
+    const key = `privacy.classes.${i}`;
+    const label = cocoLabelOf(cls);
+    if (label === undefined) problems.push({ path: key, message: `class ${JSON.stringify(cls)} has no detector label to fall back on when no fresh mask is available` });
+    else if (!tracked.has(label)) problems.push({ path: key, message: `class ${JSON.stringify(cls)} falls back on the boxes of detector label ${JSON.stringify(label)}, which must be in objects.track` });
+  });
   return problems;
 }

@@ -24,6 +24,9 @@ export interface LabelKey {
 export const LABEL_KEYS: LabelKey[] = [
   { path: 'objects.track', at: 'values', vocabulary: 'detector' },
   { path: 'objects.filters', at: 'keys', vocabulary: 'detector' },
+  { path: 'zones.*.labels', at: 'values', vocabulary: 'detector' },
+  { path: 'lines.*.labels', at: 'values', vocabulary: 'detector' },
+  { path: 'privacy.classes', at: 'values', vocabulary: 'segmenter' },
 ];
 
 /** Placeholder names in label files (COCO's unused ids): never a valid choice. */

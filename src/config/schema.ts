@@ -38,6 +38,8 @@ const obj = (description: string, properties: Record<string, JsonSchema>, extra:
   ...extra,
 });
 
+const POINT: JsonSchema = { type: 'array', minItems: 2, maxItems: 2, items: { type: 'number', minimum: 0, maximum: 1 }, description: '[x, y]' };
+
 const COCO_DEFAULT_TRACK = ['person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck', 'cat', 'dog'];
 
 export const libcameraSchemaPlaceholder: JsonSchema = obj('Options passed to rpicam-vid (see Camera sources).', {});
@@ -90,6 +92,43 @@ export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSc
         }),
       },
     }),
+    tracking: obj('The multi-object tracker (ByteTrack-style; runs on the main thread after post-processing).', {
+      low_score: { type: 'number', minimum: 0, maximum: 1, default: 0.2, description: 'Detections between this and the label threshold only extend existing tracks (a half-hidden person keeps its id).' },
+      min_hits: { type: 'integer', minimum: 1, maximum: 100, default: 3, description: 'Consecutive frames before a track is confirmed and gets an id (a one-frame false positive never does).' },
+      match_iou: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.2, description: 'IoU between a track\'s predicted box and a detection needed to match them.' },
+      stationary_threshold: { type: 'number', minimum: 0, maximum: 1, default: 0.02, description: 'An object whose reference point moves less than this (fraction of the frame) is still.' },
+      stationary_after_s: { type: 'number', minimum: 0, default: 10, description: 'Still this long → `stationary: true` in its events.' },
+    }),
+    zones: {
+      type: 'object',
+      default: {},
+      description: 'Named areas of the image: `zones: { driveway: { polygon: [[0.1, 0.6], [0.9, 0.6], [0.9, 1], [0.1, 1]] } }`. An object is in a zone when the bottom centre of its box is inside the polygon.',
+      propertyNames: { type: 'string', pattern: ID_PATTERN, maxLength: 64 },
+      additionalProperties: obj('One zone.', {
+        polygon: { type: 'array', minItems: 3, maxItems: 64, items: POINT, description: 'Corners [x, y], normalised 0..1 of the frame (y down); at least 3, edges must not cross.' },
+        labels: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true, default: [], description: 'Detector labels counted in this zone; empty = every label of objects.track.' },
+        min_duration_s: { type: 'number', minimum: 0, default: 0, description: 'An object counts as in the zone after being inside this long.' },
+        min_coverage: { type: ['number', 'null'], minimum: 0, maximum: 1, default: null, description: 'With the segmenter on: the zone is also occupied while this fraction of its mask cells shows one of its labels\' classes (crowds whose boxes merge); null = boxes only.' },
+      }, { required: ['polygon'] }),
+    },
+    lines: {
+      type: 'object',
+      default: {},
+      description: 'Named counting lines: `lines: { door: { points: [[0.8, 0.3], [0.8, 1]] } }`. Crossing from the negative to the positive side of (p2 − p1) × (q − p1) (y down) counts `in`, the other way `out`.',
+      propertyNames: { type: 'string', pattern: ID_PATTERN, maxLength: 64 },
+      additionalProperties: obj('One line.', {
+        points: { type: 'array', minItems: 2, maxItems: 2, items: POINT, description: 'The segment [[x1, y1], [x2, y2]], normalised 0..1.' },
+        labels: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true, default: [], description: 'Detector labels counted; empty = every label of objects.track.' },
+        reset: { type: 'string', enum: ['daily', 'never'], default: 'never', description: '`daily`: the totals restart from 0 at local midnight.' },
+      }, { required: ['points'] }),
+    },
+    privacy: obj('Obscure people (or other segmenter classes) in every image that leaves the device.', {
+      classes: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true, default: [], description: 'Segmenter class names to obscure (e.g. [person]); empty = off.' },
+      mode: { type: 'string', enum: ['blur', 'pixelate', 'fill'], default: 'blur', description: 'How the pixels are obscured.' },
+      dilate_px: { type: 'integer', minimum: 0, maximum: 200, default: 12, description: 'Grow the obscured region by this many frame pixels (the mask is coarse).' },
+      max_mask_age_s: { type: 'number', minimum: 0, default: 1, description: 'Use the latest segmentation mask if it is at most this old; otherwise the tracked boxes of the matching detector labels.' },
+    }),
+    state_dir: { type: ['string', 'null'], default: null, description: 'Where line totals are kept across restarts. Default: $STATE_DIRECTORY (systemd), else $XDG_STATE_HOME/edgesight, else ~/.local/state/edgesight.' },
     segmentation: obj('Segmenter scheduling and input size.', {
       every: { type: 'integer', minimum: 0, default: 5, description: 'Segment every Nth frame the inference worker accepts; 0 = off.' },
       width: { type: 'integer', minimum: 16, maximum: 2048, default: 320, description: 'Segmenter input width (multiple of 16).', multipleOf: 16 },

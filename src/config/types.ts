@@ -1,4 +1,5 @@
 import type { LibcameraOptions, FfmpegOptions } from '../capture/config.js';
+import type { LineConfig, TrackingConfig, ZoneConfig } from '../objects/types.js';
 
 /** The validated configuration, defaults merged. Keys mirror the YAML (snake_case). Kept in step with schema.ts by test/config. */
 export interface Config {
@@ -26,6 +27,11 @@ export interface Config {
   };
   detection: { score_threshold: number; nms_iou: number; max_detections: number };
   objects: { track: string[]; filters: Record<string, { min_score?: number }> };
+  tracking: TrackingConfig;
+  zones: Record<string, ZoneConfig>;
+  lines: Record<string, LineConfig>;
+  privacy: { classes: string[]; mode: 'blur' | 'pixelate' | 'fill'; dilate_px: number; max_mask_age_s: number };
+  state_dir: string | null;
   segmentation: { every: number; width: number; height: number };
   inference: { core: number; threads: number; spinning: boolean; stall_timeout_s: number };
   pipeline: { preprocess_concurrency: number };

@@ -2,6 +2,7 @@ import os from 'node:os';
 import type { Config } from '../config/types.js';
 import type { CameraTopics } from './topics.js';
 import { labelSlug } from './topics.js';
+import { vocClassOf } from '../postprocess/voc-coco.js';
 
 /**
  * Home Assistant MQTT discovery payloads, built from the config alone (no I/O) so they can be checked
@@ -122,6 +123,55 @@ export function buildEntities(ctx: EntityContext): DiscoveryEntity[] {
       state_class: 'measurement',
       icon: 'mdi:counter',
     });
+  }
+
+  // zones: occupancy, a count per label, and the mask coverage per class when the segmenter runs
+  const segmenterOn = c.models.segmenter !== null && c.segmentation.every > 0;
+  for (const [zone, z] of Object.entries(c.zones ?? {})) {
+    const zs = entitySlug(zone);
+    const labels = z.labels.length ? z.labels : c.objects.track;
+    add('binary_sensor', `zone_${zs}_occupancy`, {
+      name: `${zone} occupancy`,
+      state_topic: topics.zoneOccupied(zone),
+      payload_on: 'ON',
+      payload_off: 'OFF',
+      device_class: 'occupancy',
+    });
+    for (const label of labels) {
+      add('sensor', `zone_${zs}_${labelSlug(label)}_count`, {
+        name: `${zone} ${label} count`,
+        state_topic: topics.zoneCount(zone, label),
+        state_class: 'measurement',
+        icon: 'mdi:counter',
+      });
+    }
+    if (segmenterOn) {
+      for (const label of labels) {
+        const cls = vocClassOf(label);
+        if (!cls) continue;
+        add('sensor', `zone_${zs}_${labelSlug(cls)}_coverage`, {
+          name: `${zone} ${cls} coverage`,
+          state_topic: topics.zoneCoverage(zone, cls),
+          // the payload is a 0..1 share; HA shows percent
+          value_template: '{{ (value | float(0) * 100) | round(0) }}',
+          unit_of_measurement: '%',
+          state_class: 'measurement',
+          icon: 'mdi:texture-box',
+        });
+      }
+    }
+  }
+  // lines: crossing totals (reset at midnight when reset: daily, which total_increasing reads as a new cycle)
+  for (const line of Object.keys(c.lines ?? {})) {
+    const ls = entitySlug(line);
+    for (const direction of ['in', 'out'] as const) {
+      add('sensor', `line_${ls}_${direction}`, {
+        name: `${line} ${direction}`,
+        state_topic: topics.lineCount(line, direction),
+        state_class: 'total_increasing',
+        icon: direction === 'in' ? 'mdi:login' : 'mdi:logout',
+      });
+    }
   }
 
   // stats arrive every stats_interval_s; after three missed periods the values are stale, not current

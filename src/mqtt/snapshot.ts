@@ -17,7 +17,10 @@ export interface RawRgbImage {
 }
 
 export interface SnapshotDetection {
+  /** the text drawn (label, track id) */
   label: string;
+  /** what picks the colour; default the label */
+  colourKey?: string;
   score: number;
   /** [x1, y1, x2, y2] normalised 0..1 */
   box: NormBox;
@@ -31,7 +34,14 @@ export interface SnapshotMask {
   classes?: readonly string[];
 }
 
+/** Zones and counting lines drawn on the snapshot (normalised coordinates). */
+export interface SnapshotOverlays {
+  zones: ReadonlyArray<{ name: string; polygon: ReadonlyArray<readonly [number, number]>; occupied: boolean }>;
+  lines: ReadonlyArray<{ name: string; points: readonly [readonly [number, number], readonly [number, number]]; in: number; out: number }>;
+}
+
 export interface SnapshotInput {
+  overlays?: SnapshotOverlays;
   /** an encoded JPEG/PNG frame, or raw RGB pixels */
   image: Buffer | RawRgbImage;
   detections: readonly SnapshotDetection[];
@@ -92,7 +102,7 @@ export function boxesSvg(detections: readonly SnapshotDetection[], width: number
     const y1 = Math.round(clamp01(b[1]) * height);
     const x2 = Math.round(clamp01(b[2]) * width);
     const y2 = Math.round(clamp01(b[3]) * height);
-    const colour = labelColour(d.label);
+    const colour = labelColour(d.colourKey ?? d.label);
     const text = `${d.label} ${Math.round(d.score * 100)}%`;
     // Label above the box when there is room, else just inside its top edge.
     const th = font + 4;
@@ -105,6 +115,42 @@ export function boxesSvg(detections: readonly SnapshotDetection[], width: number
       `<text x="${tx + 3}" y="${ty + font}" font-family="DejaVu Sans, sans-serif" font-size="${font}" fill="#000">${xmlEscape(text)}</text>`,
     );
   });
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+/**
+ * Zones as translucent polygons (green while occupied, amber while empty) and lines as white segments
+ * with their totals; a small tick shows the `in` side (positive side of (p2 − p1) × (q − p1)).
+ */
+export function overlaysSvg(o: SnapshotOverlays, width: number, height: number): string {
+  const font = Math.max(11, Math.round(height / 32));
+  const stroke = Math.max(2, Math.round(Math.min(width, height) / 200));
+  const px = (p: readonly [number, number]): string => `${(p[0] * width).toFixed(1)},${(p[1] * height).toFixed(1)}`;
+  const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`];
+  const label = (x: number, y: number, text: string, bg: string): void => {
+    const tw = Math.ceil(text.length * font * 0.62) + 6;
+    const tx = Math.max(0, Math.min(x, width - tw));
+    const ty = Math.max(0, Math.min(y, height - font - 4));
+    parts.push(`<rect x="${tx}" y="${ty}" width="${tw}" height="${font + 4}" fill="${bg}" fill-opacity="0.85"/>`, `<text x="${tx + 3}" y="${ty + font}" font-family="DejaVu Sans, sans-serif" font-size="${font}" fill="#000">${xmlEscape(text)}</text>`);
+  };
+  for (const z of o.zones) {
+    const colour = z.occupied ? '#30d158' : '#ffcc00';
+    parts.push(`<polygon points="${z.polygon.map(px).join(' ')}" fill="${colour}" fill-opacity="0.18" stroke="${colour}" stroke-width="${stroke}"/>`);
+    const top = z.polygon.reduce((a, p) => (p[1] < a[1] ? p : a), z.polygon[0]!);
+    label(Math.round(top[0] * width), Math.round(top[1] * height) - font - 6, `${z.name}${z.occupied ? ' (occupied)' : ''}`, colour);
+  }
+  for (const l of o.lines) {
+    const [a, b] = l.points;
+    const ax = a[0] * width, ay = a[1] * height, bx = b[0] * width, by = b[1] * height;
+    parts.push(`<line x1="${ax}" y1="${ay}" x2="${bx}" y2="${by}" stroke="#ffffff" stroke-width="${stroke + 1}"/>`);
+    // the positive side of (p2 − p1) × (q − p1) in y-down pixels is the direction (−dy, dx)
+    const len = Math.hypot(bx - ax, by - ay) || 1;
+    const nx = -(by - ay) / len, ny = (bx - ax) / len;
+    const mx = (ax + bx) / 2, my = (ay + by) / 2, t = font * 1.5;
+    parts.push(`<line x1="${mx}" y1="${my}" x2="${mx + nx * t}" y2="${my + ny * t}" stroke="#ffffff" stroke-width="${stroke + 1}"/>`);
+    label(Math.round(mx + nx * t), Math.round(my + ny * t), `${l.name}: in ${l.in} / out ${l.out}`, '#ffffff');
+  }
   parts.push('</svg>');
   return parts.join('');
 }
@@ -168,6 +214,7 @@ export async function renderSnapshot(input: SnapshotInput): Promise<Buffer> {
     }
     if (opacity > 0) layers.push({ input: maskLayer(input.mask, width, height, opacity), raw: { width, height, channels: 4 } });
   }
+  if (input.overlays && (input.overlays.zones.length || input.overlays.lines.length)) layers.push({ input: Buffer.from(overlaysSvg(input.overlays, width, height)) });
   if (input.detections.length > 0) layers.push({ input: Buffer.from(boxesSvg(input.detections, width, height)) });
 
   try {

@@ -3,7 +3,7 @@
  * validated once and no code path can publish to a wildcard or to an id that would split a topic level.
  */
 
-export type TopicIdKind = 'base' | 'device' | 'camera' | 'label';
+export type TopicIdKind = 'base' | 'device' | 'camera' | 'label' | 'zone' | 'line';
 
 /** Every topic a device publishes to, plus the one it subscribes to (`snapshot_get`). */
 export type TopicKind =
@@ -15,7 +15,11 @@ export type TopicKind =
   | 'objects'
   | 'events'
   | 'snapshot'
-  | 'snapshot_get';
+  | 'snapshot_get'
+  | 'zone_occupied'
+  | 'zone_count'
+  | 'zone_coverage'
+  | 'line_count';
 
 /**
  * How a publisher must treat each topic kind. `queue` says what happens while the broker is unreachable:
@@ -37,6 +41,10 @@ export const TOPIC_POLICY: Readonly<Record<Exclude<TopicKind, 'snapshot_get'>, T
   objects: { retain: true, qos: 1, queue: 'latest' },
   events: { retain: false, qos: 1, queue: 'event' },
   snapshot: { retain: false, qos: 0, queue: 'none' },
+  zone_occupied: { retain: true, qos: 1, queue: 'latest' },
+  zone_count: { retain: true, qos: 1, queue: 'latest' },
+  zone_coverage: { retain: true, qos: 1, queue: 'latest' },
+  line_count: { retain: true, qos: 1, queue: 'latest' },
 });
 
 export const DEFAULT_BASE_TOPIC = 'edgesight';
@@ -128,6 +136,16 @@ export interface CameraTopics extends DeviceTopics {
   objects(label: string): string;
   /** Subscription filter for every label count of this camera. */
   objectsFilter: string;
+  /** Retained `ON`/`OFF`: `<camera>/zones/<zone>/occupied`. */
+  zoneOccupied(zone: string): string;
+  /** Retained count of `label` in the zone: `<camera>/zones/<zone>/<label_slug>`. */
+  zoneCount(zone: string, label: string): string;
+  /** Retained 0..1 share of the zone's mask cells of `cls`: `<camera>/zones/<zone>/coverage/<class>`. */
+  zoneCoverage(zone: string, cls: string): string;
+  /** Subscription filter for everything of one zone (to clear its retained topics when it is removed). */
+  zoneFilter(zone: string): string;
+  /** Retained crossing total: `<camera>/lines/<line>/in|out`. */
+  lineCount(line: string, direction: 'in' | 'out'): string;
 }
 
 export function deviceTopics(base: string, device: string): DeviceTopics {
@@ -151,14 +169,22 @@ export function topicsFor(base: string, device: string, camera: string): CameraT
     snapshotGet: `${cam}/snapshot/get`,
     objects: (label: string) => `${cam}/objects/${labelSlug(label)}`,
     objectsFilter: `${cam}/objects/+`,
+    zoneOccupied: (zone) => `${cam}/zones/${validateTopicId('zone', zone)}/occupied`,
+    zoneCount: (zone, label) => `${cam}/zones/${validateTopicId('zone', zone)}/${labelSlug(label)}`,
+    zoneCoverage: (zone, cls) => `${cam}/zones/${validateTopicId('zone', zone)}/coverage/${labelSlug(cls)}`,
+    zoneFilter: (zone) => `${cam}/zones/${validateTopicId('zone', zone)}/#`,
+    lineCount: (line, direction) => `${cam}/lines/${validateTopicId('line', line)}/${direction}`,
   };
 }
 
 export interface ParsedTopic {
   kind: TopicKind;
   camera?: string;
-  /** the label slug, for `objects` */
+  /** the label slug, for `objects` and `zone_count`; the class slug for `zone_coverage` */
   label?: string;
+  zone?: string;
+  line?: string;
+  direction?: 'in' | 'out';
 }
 
 /** Inverse of the builders for one device: which kind of topic is this? `null` when it is not one of ours. */
@@ -171,7 +197,15 @@ export function parseTopic(base: string, device: string, topic: string): ParsedT
     return k === 'availability' || k === 'info' || k === 'stats' ? { kind: k } : null;
   }
   const [camera, leaf, extra, ...more] = rest as [string, string, string | undefined, ...string[]];
-  if (more.length > 0 || camera.length === 0) return null;
+  if (camera.length === 0) return null;
+  if (leaf === 'zones' && extra) {
+    if (more.length === 1 && more[0] === 'occupied') return { kind: 'zone_occupied', camera, zone: extra };
+    if (more.length === 1 && more[0]) return { kind: 'zone_count', camera, zone: extra, label: more[0] };
+    if (more.length === 2 && more[0] === 'coverage' && more[1]) return { kind: 'zone_coverage', camera, zone: extra, label: more[1] };
+    return null;
+  }
+  if (leaf === 'lines' && extra && more.length === 1 && (more[0] === 'in' || more[0] === 'out')) return { kind: 'line_count', camera, line: extra, direction: more[0] };
+  if (more.length > 0) return null;
   if (extra === undefined) {
     if (leaf === 'detections' || leaf === 'mask' || leaf === 'events' || leaf === 'snapshot') return { kind: leaf, camera };
     return null;

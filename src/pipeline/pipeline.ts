@@ -18,6 +18,8 @@ export interface FrameResult {
   height: number;
   /** tracked labels only, after thresholds and NMS */
   detections: Detection[];
+  /** tracked labels scoring between tracking.low_score and their threshold: they only extend existing tracks */
+  lowDetections: Detection[];
   segmentation?: ClassMap;
   timings: FrameTimings;
   /** the source frame, kept for snapshots */
@@ -89,7 +91,13 @@ export function runPipeline(frames$: Obs<Frame>, deps: PipelineDeps, stop$: Obs<
     Object.assign(p.timings, { detStart: r.detStart, detEnd: r.detEnd, segStart: r.segStart, segEnd: r.segEnd });
     const scores = r.det[detSpec.detection!.outputs.scores]!;
     const boxes = r.det[detSpec.detection!.outputs.boxes]!;
-    const detections = decoder.decode(scores.data, boxes.data, detectionOptions(cfg, detSpec.labels, true));
+    // decoded down to the tracker's low score, then split: the published detections keep their thresholds
+    const opts = detectionOptions(cfg, detSpec.labels, true);
+    const low = cfg.tracking.low_score;
+    const all = decoder.decode(scores.data, boxes.data, { ...opts, scoreThreshold: Math.min(opts.scoreThreshold, low), classThresholds: new Map([...(opts.classThresholds ?? new Map<number, number>())].map(([k, v]) => [k, Math.min(v, low)])) });
+    const threshold = (d: Detection): number => opts.classThresholds?.get(d.class_id) ?? opts.scoreThreshold;
+    const detections = all.filter((d) => d.score >= threshold(d));
+    const lowDetections = all.filter((d) => d.score < threshold(d));
     let segmentation: ClassMap | undefined;
     if (r.seg && deps.segmenter) {
       const logits = r.seg[deps.segmenter.manifest.segmentation!.outputs.logits]!;
@@ -97,7 +105,7 @@ export function runPipeline(frames$: Obs<Frame>, deps: PipelineDeps, stop$: Obs<
       segmentation = argmaxClassMap(logits.data, c, h, w, deps.segmenter.manifest.labels);
     }
     p.timings.postprocessed = nowMs();
-    return { frameId: p.frame.id, capturedAt: p.frame.capturedAt, width: p.width, height: p.height, detections, segmentation, timings: p.timings, frame: p.frame };
+    return { frameId: p.frame.id, capturedAt: p.frame.capturedAt, width: p.width, height: p.height, detections, lowDetections, segmentation, timings: p.timings, frame: p.frame };
   };
 
   return frames$.pipe(

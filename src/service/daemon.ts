@@ -13,6 +13,7 @@ import { runPipeline, type FrameResult, type PipelineEvent } from '../pipeline/p
 import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/broker.js';
 import { MqttPublisher, type ClientEvent } from '../mqtt/client.js';
 import { topicsFor, type CameraTopics } from '../mqtt/topics.js';
+import { TopicSequence } from '../mqtt/seq.js';
 import { Metrics } from '../metrics/registry.js';
 import { startReporting, type Reporting } from '../metrics/reporting.js';
 import { describeMqttError, tlsMaterialProblems } from '../mqtt/errors.js';
@@ -20,7 +21,7 @@ import { HomeAssistantDiscovery, homeAssistantConfigProblems } from '../mqtt/hom
 import { ConfigError, type ConfigProblem } from '../config/errors.js';
 import type { LoadedModel } from '../models/store.js';
 import { loadConfiguredModels } from './models.js';
-import { ResultPublisher } from './outputs.js';
+import { ResultPublisher, lineStateFile } from './outputs.js';
 import { ServiceHealth } from './health.js';
 import { planReload } from './reload.js';
 import { VERSION } from './version.js';
@@ -84,12 +85,15 @@ export class Daemon {
     this.health.readiness.mark('models');
 
     await this.startMqtt();
-    this.outputs = new ResultPublisher(cfg, this.topics, this.publisher!, this.log);
+    this.outputs = new ResultPublisher(cfg, this.topics, this.publisher!, this.log, {
+      segmenterClasses: segmenter?.manifest.labels ?? null,
+      stateFile: lineStateFile(cfg, this.lc.dir, this.env),
+    });
 
     this.reporting = await startReporting({
       metrics: this.metrics,
       config: cfg.metrics,
-      publishStats: (p) => this.publisher?.publish(this.topics.stats, JSON.stringify(p), { cls: 'latest', qos: 'stream' }),
+      publishStats: (p) => this.publishJson(this.topics.stats, p, { cls: 'latest', qos: 'stream' }),
       logger: this.log,
     });
     this.ha?.setMetricsHttpPort(this.reporting.httpPort); // HA device page links to /metrics
@@ -253,12 +257,18 @@ export class Daemon {
       inference: { cpus_allowed_list: this.engine?.affinity?.allowed ?? null, threads: c.inference.threads },
       config: redactConfig(c),
     };
-    p.publish(this.topics.info, JSON.stringify(info), { retain: true, cls: 'latest' });
-    this.outputs?.publishInitialCounts();
+    this.publishJson(this.topics.info, info, { retain: true, cls: 'latest' });
+    this.outputs?.publishState();
     this.ha?.publishAll(); // on every connect and after SIGHUP (objects.track may have changed)
   }
 
   private readonly startedAt = Date.now();
+  /** `seq` per topic for the JSON payloads published outside the result path (info, stats) */
+  private readonly seq = new TopicSequence();
+
+  private publishJson(topic: string, payload: { v: number }, opts: Parameters<MqttPublisher['publish']>[2]): void {
+    this.publisher?.publish(topic, JSON.stringify(this.seq.stamp(topic, payload)), opts);
+  }
 
   private async onResult(r: FrameResult): Promise<void> {
     try {
@@ -355,7 +365,8 @@ export class Daemon {
   reload(next: LoadedConfig): { applied: string[]; needsRestart: string[] } {
     const plan = planReload(this.config, next.config);
     this.lc = { ...next, config: plan.merged };
-    if (this.outputs && this.publisher) this.outputs = new ResultPublisher(plan.merged, this.topics, this.publisher, this.log);
+    // the same publisher takes the new config: tracks, counts and line totals carry on (no 1 → 0 → 1, no second `new`)
+    this.outputs?.applyConfig(plan.merged);
     this.log.level = plan.merged.logging.level;
     this.publishState();
     return { applied: plan.applied, needsRestart: plan.needsRestart };

@@ -8,6 +8,10 @@ import type { Config } from '../config/types.js';
 const LIVE_PREFIXES = [
   'detection.',
   'objects.',
+  'tracking.',
+  'zones',
+  'lines',
+  'privacy.',
   'segmentation.every',
   'masks.',
   'mqtt.detections.',
@@ -41,7 +45,7 @@ export function planReload(current: Config, next: Config): ReloadPlan {
 
 function changedLeaves(a: unknown, b: unknown, prefix = ''): string[] {
   const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (isObj(a) && isObj(b) && !(prefix === 'objects.filters')) {
+  if (isObj(a) && isObj(b) && !(prefix === 'objects.filters' || prefix === 'zones' || prefix === 'lines')) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
     return [...keys].flatMap((k) => changedLeaves(a[k], b[k], prefix ? `${prefix}.${k}` : k));
   }

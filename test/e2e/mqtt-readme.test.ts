@@ -11,6 +11,10 @@ function kindOfCell(cell: string): TopicKind | null {
   const t = cell.replace(/`/g, '').trim();
   if (t === '<camera>/snapshot/get') return 'snapshot_get';
   if (t.startsWith('<camera>/objects/')) return 'objects';
+  if (/^<camera>\/zones\/<zone>\/occupied$/.test(t)) return 'zone_occupied';
+  if (/^<camera>\/zones\/<zone>\/coverage\/<class>$/.test(t)) return 'zone_coverage';
+  if (/^<camera>\/zones\/<zone>\/<label>$/.test(t)) return 'zone_count';
+  if (/^<camera>\/lines\/<line>\/in$/.test(t)) return 'line_count';
   const leaf = t.replace(/^<camera>\//, '');
   return leaf in TOPIC_POLICY ? (leaf as TopicKind) : null;
 }

@@ -25,7 +25,7 @@ function findRepoRoot(): string {
 export const REPO_ROOT = findRepoRoot();
 export const SCHEMA_DIR = join(REPO_ROOT, 'src', 'mqtt', 'schemas');
 
-const TEXT_KINDS = new Set<TopicKind>(['availability', 'objects', 'snapshot_get']);
+const TEXT_KINDS = new Set<TopicKind>(['availability', 'objects', 'snapshot_get', 'zone_occupied', 'zone_count', 'zone_coverage', 'line_count']);
 
 let validators: Map<string, ValidateFunction> | undefined;
 
@@ -78,8 +78,12 @@ export function validatePayload(kind: TopicKind, payload: unknown): unknown {
   if (TEXT_KINDS.has(kind)) {
     if (text === undefined) throw new Error(`${kind} payload must be text (Buffer or string), got ${typeof payload}`);
     value = text;
-    if (kind === 'objects') {
-      if (!/^(0|[1-9][0-9]*)$/.test(text)) throw new Error(`invalid objects payload: ${JSON.stringify(text)} is not a plain decimal integer`);
+    if (kind === 'objects' || kind === 'zone_count' || kind === 'line_count') {
+      if (!/^(0|[1-9][0-9]*)$/.test(text)) throw new Error(`invalid ${kind} payload: ${JSON.stringify(text)} is not a plain decimal integer`);
+      value = Number(text);
+    }
+    if (kind === 'zone_coverage') {
+      if (!/^(0|1|0\.[0-9]+)$/.test(text)) throw new Error(`invalid zone_coverage payload: ${JSON.stringify(text)} is not a plain decimal number`);
       value = Number(text);
     }
   } else if (text !== undefined) {
@@ -111,9 +115,12 @@ function semanticProblems(kind: TopicKind, value: unknown): string[] {
       if (obj.box_px) out.push(...boxProblems(`/objects/${i}/box_px`, obj.box_px));
     });
   } else if (kind === 'events') {
-    out.push(...boxProblems('/top_score_box', o.top_score_box));
-    if (typeof o.end_time === 'number' && o.end_time < (o.start_time as number)) out.push(`/end_time ${o.end_time} is before /start_time ${String(o.start_time)}`);
-    if ((o.count as number) > (o.max_count as number)) out.push(`/count ${String(o.count)} exceeds /max_count ${String(o.max_count)}`);
+    if (o.type !== 'crossed') {
+      out.push(...boxProblems('/box', o.box), ...boxProblems('/best_box', o.best_box));
+      if (typeof o.end_time === 'number' && o.end_time < (o.start_time as number)) out.push(`/end_time ${o.end_time} is before /start_time ${String(o.start_time)}`);
+      if ((o.score as number) > (o.best_score as number)) out.push(`/score ${String(o.score)} exceeds /best_score ${String(o.best_score)}`);
+      for (const z of o.zones as string[]) if (!(o.entered_zones as string[]).includes(z)) out.push(`/zones has ${z}, which is missing from /entered_zones`);
+    }
   } else if (kind === 'mask') {
     try {
       const map = decodeMask(o as { width: number; height: number; encoding: string; data: unknown });

@@ -9,29 +9,36 @@ import { Metrics } from '../../src/metrics/registry.js';
 const VOC = ['background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor'];
 
 const detections = {
-  v: 1,
+  v: 2,
+  seq: 1,
   camera: 'front',
   frame_id: 1042,
   captured_at: 1718000000123,
   published_at: 1718000000171,
   width: 640,
   height: 480,
-  objects: [{ label: 'person', class_id: 1, score: 0.87, box: [0.1, 0.2, 0.35, 0.9], box_px: [64, 96, 224, 432] }],
+  objects: [{ label: 'person', class_id: 1, score: 0.87, box: [0.1, 0.2, 0.35, 0.9], box_px: [64, 96, 224, 432], track_id: 'front-1718000000023-4', zones: ['porch'] }],
 };
 
 const event = {
-  v: 1,
+  v: 2,
+  seq: 3,
   type: 'new',
-  id: 'front-person-1718000000123',
+  id: 'front-1718000000123-4',
   camera: 'front',
   label: 'person',
   start_time: 1718000000123,
   end_time: null,
-  count: 1,
-  max_count: 1,
-  max_score: 0.87,
-  top_score_box: [0.1, 0.2, 0.35, 0.9],
+  score: 0.8,
+  box: [0.12, 0.2, 0.36, 0.9],
+  best_score: 0.87,
+  best_box: [0.1, 0.2, 0.35, 0.9],
+  zones: ['porch'],
+  entered_zones: ['porch'],
+  stationary: false,
+  duration_s: 1.2,
 };
+const crossed = { v: 2, seq: 4, type: 'crossed', id: 'front-1718000000123-4', camera: 'front', label: 'person', line: 'door', direction: 'in', time: 1718000001123, in: 3, out: 1 };
 
 describe('mqtt/schemas', () => {
   it('every topic kind has a schema file and every schema compiles in ajv strict mode', () => {
@@ -56,8 +63,15 @@ describe('mqtt/schemas', () => {
     });
     it('events new/update/end', () => {
       validatePayload('events', event);
-      validatePayload('events', { ...event, type: 'update', count: 2, max_count: 2 });
-      validatePayload('events', { ...event, type: 'end', count: 0, end_time: 1718000004000, duration_s: 3.877 });
+      validatePayload('events', { ...event, type: 'update', stationary: true });
+      validatePayload('events', { ...event, type: 'end', zones: [], end_time: 1718000004000, duration_s: 3.877 });
+      validatePayload('events', crossed);
+    });
+    it('zones and lines (text)', () => {
+      assert.equal(validatePayload('zone_occupied', 'ON'), 'ON');
+      assert.equal(validatePayload('zone_count', '3'), 3);
+      assert.equal(validatePayload('zone_coverage', '0.37'), 0.37);
+      assert.equal(validatePayload('line_count', Buffer.from('12')), 12);
     });
     it('info and stats', () => {
       validatePayload('info', {
@@ -99,20 +113,26 @@ describe('mqtt/schemas', () => {
       ['objects', '1.5', [/not a plain decimal integer/]],
       ['objects', '{"count":1}', [/not a plain decimal integer/]],
       ['detections', '{not json', [/not JSON/]],
-      ['detections', { ...detections, v: 2 }, [/\/v must be equal to constant/]],
+      ['detections', { ...detections, v: 1 }, [/\/v must be equal to constant/]],
+      ['detections', { ...detections, objects: [{ ...detections.objects[0], track_id: undefined }] }, [/required property 'track_id'/]],
       ['detections', { ...detections, frameId: 1 }, [/must NOT have additional properties/, /frameId/]],
       [
         'detections',
         { ...detections, objects: [{ label: 'person', class_id: -1, score: 1.2, box: [0.1, 0.2, 1.5] }] },
         [/\/objects\/0\/class_id must be >= 0/, /\/objects\/0\/score must be <= 1/, /\/objects\/0\/box must NOT have fewer than 4 items/],
       ],
-      ['detections', { ...detections, objects: [{ label: 'person', class_id: 1, score: 0.5, box: [0.5, 0.2, 0.1, 0.9] }] }, [/corners are not ordered/]],
+      ['detections', { ...detections, objects: [{ label: 'person', class_id: 1, score: 0.5, box: [0.5, 0.2, 0.1, 0.9], track_id: null, zones: [] }] }, [/corners are not ordered/]],
       ['detections', { ...detections, captured_at: '2024-06-10T00:00:00Z' }, [/\/captured_at must be integer/]],
       ['events', { ...event, type: 'start' }, [/\/type must be equal to one of the allowed values/]],
-      ['events', { ...event, type: 'end', count: 0, end_time: null }, [/\/end_time must be integer/, /must have required property 'duration_s'/]],
+      ['events', { ...event, type: 'end', zones: [], end_time: null }, [/\/end_time must be integer/]],
       ['events', { ...event, end_time: 1718000009999 }, [/\/end_time must be null/]],
-      ['events', { ...event, type: 'end', count: 0, end_time: 5, duration_s: 0 }, [/before \/start_time/]],
-      ['events', { ...event, count: 3, max_count: 2 }, [/exceeds \/max_count/]],
+      ['events', { ...event, seq: 0 }, [/\/seq must be >= 1/]],
+      ['events', { ...event, count: 1 }, [/must NOT have additional properties/]],
+      ['events', { ...event, type: 'end', zones: [], end_time: 5 }, [/before \/start_time/]],
+      ['events', { ...event, score: 0.9 }, [/exceeds \/best_score/]],
+      ['events', { ...crossed, direction: 'left' }, [/must be equal to one of the allowed values/]],
+      ['zone_occupied', 'on', [/must be equal to one of the allowed values/]],
+      ['zone_coverage', '1.5', [/not a plain decimal number/]],
       ['mask', { v: 1, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'rle', data: 'AAAA' }, [/\/data must be array/]],
       ['mask', { v: 1, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'png', data: [0, 4] }, [/\/data must be string/]],
       ['mask', { v: 1, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'rle', data: [0, 3] }, [/does not decode: .*add up to 3/]],

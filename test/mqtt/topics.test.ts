@@ -106,6 +106,11 @@ describe('mqtt/topics', () => {
       assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.stats), { kind: 'stats' });
       for (const k of ['detections', 'mask', 'events', 'snapshot'] as const) assert.deepEqual(parseTopic('home/edgesight', 'pi5', t[k]), { kind: k, camera: 'front' });
       assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.snapshotGet), { kind: 'snapshot_get', camera: 'front' });
+      assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.zoneOccupied('porch')), { kind: 'zone_occupied', camera: 'front', zone: 'porch' });
+      assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.zoneCount('porch', 'traffic light')), { kind: 'zone_count', camera: 'front', zone: 'porch', label: 'traffic_light' });
+      assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.zoneCoverage('porch', 'person')), { kind: 'zone_coverage', camera: 'front', zone: 'porch', label: 'person' });
+      assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.lineCount('door', 'out')), { kind: 'line_count', camera: 'front', line: 'door', direction: 'out' });
+      assert.throws(() => t.zoneOccupied('a/b'), /must not contain "\/"/);
       assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.objects('traffic light')), { kind: 'objects', camera: 'front', label: 'traffic_light' });
     });
     it('returns null for foreign topics', () => {
@@ -115,8 +120,8 @@ describe('mqtt/topics', () => {
     });
   });
 
-  it('retained topics are exactly availability, info and objects', () => {
+  it('retained topics are exactly availability, info, objects and the zone and line state', () => {
     const retained = Object.entries(TOPIC_POLICY).filter(([, p]) => p.retain).map(([k]) => k).sort();
-    assert.deepEqual(retained, ['availability', 'info', 'objects']);
+    assert.deepEqual(retained, ['availability', 'info', 'line_count', 'objects', 'zone_count', 'zone_coverage', 'zone_occupied']);
   });
 });
