@@ -71,16 +71,16 @@ describe('config: label and class names against the configured models', () => {
   });
 
   it('the list of label-keyed keys is data: a new key with a wildcard path is checked by adding one entry', () => {
-    const c = { objects: { track: ['person'], filters: {} }, zones: { door: { labels: ['persn'], classes: ['persn'] }, yard: { labels: ['dog'] } } } as unknown as Config;
+    const c = { objects: { track: ['person'], filters: {} }, areas: { door: { labels: ['persn'], classes: ['persn'] }, yard: { labels: ['dog'] } } } as unknown as Config;
     const vocab: ModelVocabulary = { detector: { model: "'d'", labels: ['person', 'dog'] }, segmenter: { model: "'s'", labels: ['background', 'person'] } };
-    const keys = [...LABEL_KEYS, { path: 'zones.*.labels', at: 'values', vocabulary: 'detector' } as const, { path: 'zones.*.classes', at: 'values', vocabulary: 'segmenter' } as const];
+    const keys = [...LABEL_KEYS, { path: 'areas.*.labels', at: 'values', vocabulary: 'detector' } as const, { path: 'areas.*.classes', at: 'values', vocabulary: 'segmenter' } as const];
     assert.deepEqual(
       labelProblems(c, vocab, () => true, keys).map((p) => `${p.path}: ${p.message}`),
-      ["zones.door.labels.0: 'persn' is not a label of the detector 'd'; did you mean 'person'? (valid: person, dog)", "zones.door.classes.0: 'persn' is not a class of the segmenter 's'; did you mean 'person'? (valid: background, person)"],
+      ["areas.door.labels.0: 'persn' is not a label of the detector 'd'; did you mean 'person'? (valid: person, dog)", "areas.door.classes.0: 'persn' is not a class of the segmenter 's'; did you mean 'person'? (valid: background, person)"],
     );
     // segmentation classes named while no segmenter is configured
     const none = labelProblems(c, { ...vocab, segmenter: null, noSegmenter: true }, () => true, keys);
-    assert.deepEqual(none.map((p) => p.path), ['zones.door.labels.0', 'zones.door.classes']);
+    assert.deepEqual(none.map((p) => p.path), ['areas.door.labels.0', 'areas.door.classes']);
     assert.match(none[1]!.message, /no segmenter is configured \(models\.segmenter is null\)/);
   });
 
