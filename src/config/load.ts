@@ -88,7 +88,7 @@ export function parseConfigText(text: string, file: string | null, opts: LoadOpt
   if (problems.length) throw new ConfigError(file, byLine(dedupe(problems)));
 
   const config = data as unknown as Config;
-  const cross = crossFieldProblems(config).map((p) => {
+  const cross = crossFieldProblems(config, env).map((p) => {
     const ov = overrides.find((o) => p.path === o.path.join('.'));
     if (ov) return { ...p, source: `env ${ov.name}` };
     const offset = valueNode(doc, p.path.split('.'))?.range?.[0];

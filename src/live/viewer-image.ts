@@ -1,0 +1,31 @@
+import sharp from 'sharp';
+import type { FrameResult } from '../pipeline/pipeline.js';
+import { yuv420ToRgb } from '../preprocess/preprocess.js';
+
+export interface ViewerImage {
+  jpeg: Buffer;
+  width: number;
+  height: number;
+  frameId: number;
+}
+
+/** Longest side of a live-view frame: enough to aim a camera, cheap to encode on a Pi. */
+export const MAX_VIEWER_SIDE = 1280;
+
+/**
+ * The one place an image leaves the daemon for a viewer: every JPEG the live view serves is made here,
+ * so an image policy (e.g. obscuring people from the latest mask and boxes) applies to all of them by
+ * changing this function only. Overlays (boxes, mask, zones) are drawn by the page from /api/status, so
+ * the image is the plain frame and one encode serves every viewer whatever they toggle.
+ */
+export async function imageForViewer(r: FrameResult, quality = 75): Promise<ViewerImage> {
+  const f = r.frame;
+  let img =
+    f.kind === 'encoded'
+      ? sharp(f.data, { failOn: 'error' })
+      : sharp(f.format === 'rgb24' ? f.data : yuv420ToRgb(f.data, f.width, f.height, f.stride), { raw: { width: f.width, height: f.height, channels: 3 } });
+  img = img.removeAlpha();
+  if (r.width > MAX_VIEWER_SIDE || r.height > MAX_VIEWER_SIDE) img = img.resize(MAX_VIEWER_SIDE, MAX_VIEWER_SIDE, { fit: 'inside' });
+  const { data, info } = await img.jpeg({ quality, mozjpeg: false }).toBuffer({ resolveWithObject: true });
+  return { jpeg: data, width: info.width, height: info.height, frameId: r.frameId };
+}
