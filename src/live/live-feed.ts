@@ -84,6 +84,8 @@ export class LiveFeed {
     if (this.stopped || this.viewers.size >= this.opts.maxViewers) return false;
     const v: Viewer = { res, dropped: 0 };
     this.viewers.add(v);
+    // no chunked framing: the multipart boundaries are the framing, and simple MJPEG clients expect the raw stream
+    res.useChunkedEncodingByDefault = false;
     res.writeHead(200, {
       ...headers,
       'content-type': `multipart/x-mixed-replace; boundary=${MJPEG_BOUNDARY}`,
