@@ -25,8 +25,10 @@ Commands:
         [--segmentation-every N] [--frames-dir DIR] [--config PATH]
                                       benchmark: ceiling vs full pipeline (efficiency), per-stage latency,
                                       int8/fp32, memory; writes bench.json, bench.md, latency.svg
-  stats [--device ID] [--once] [--url URL] [--config PATH]
-                                      live per-device stats from the MQTT stats topic (JSON lines when piped)
+  fleet [--url URL] [--base TOPIC] [--device ID] [--json] [--once [--timeout S]] [--config PATH]
+                                      every device on the broker, one live row each: online/offline, model,
+                                      fps, p99 latency, temperature, throttling, counts, last error
+  stats ...                           the same as fleet (JSON lines when piped)
 
 Options:
   --config, -c PATH                   config file (default: $EDGESIGHT_CONFIG, else built-in defaults)
@@ -50,6 +52,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   service: async () => (await import('../service/install.js')).serviceCommand,
   models: async () => (await import('./models.js')).modelsCommand,
   bench: async () => (await import('./bench.js')).benchCommand,
+  fleet: async () => (await import('./fleet.js')).fleetCliCommand,
   stats: async () => (await import('./stats.js')).statsCliCommand,
 };
 
