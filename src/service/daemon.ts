@@ -76,6 +76,8 @@ export class Daemon {
     this.health.readiness.mark('config');
     this.topics = topicsFor(cfg.mqtt.base_topic, cfg.device.id, cfg.camera.name);
     this.warnIfConfigReadable();
+    // before the slow model preparation: a bad token is a config error, reported at once
+    const token = cfg.metrics.http.enabled ? this.readHttpToken() : null;
 
     this.models = await loadConfiguredModels(this.lc, this.log);
     const { detector, segmenter } = this.models;
@@ -93,7 +95,6 @@ export class Daemon {
     this.outputs = new ResultPublisher(cfg, this.topics, this.publisher!, this.log);
 
     const http = cfg.metrics.http;
-    const token = http.enabled ? this.readHttpToken() : null;
     if (http.enabled) {
       this.live = new LiveFeed({ fps: http.live_fps, maxViewers: http.max_viewers, onError: (e) => this.log.warn({ err: e.message }, 'live view: encoding a frame failed') });
       this.latencyHistory = new LatencyHistory(this.metrics);
