@@ -93,6 +93,8 @@ export class LiveFeed {
       pragma: 'no-cache',
       connection: 'close',
     });
+    // headers now: a client waits for them before the first frame exists
+    res.flushHeaders();
     const gone = (): void => this.removeViewer(v);
     res.once('close', gone);
     res.once('error', gone);

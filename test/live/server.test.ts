@@ -210,6 +210,18 @@ describe('live view HTTP server (in process, raw sockets)', function () {
     assert.deepEqual(h.encodes, [2]);
   });
 
+  it('a viewer connecting before the first frame gets the response headers at once', async () => {
+    const fresh = await start();
+    try {
+      const r = await rawRequest(fresh.server.port, get('/stream.mjpeg'), { untilBytes: 40, timeoutMs: 3000 });
+      assert.equal(r.status, 200, r.raw);
+      assert.equal(r.headers['content-type'], `multipart/x-mixed-replace; boundary=${MJPEG_BOUNDARY}`);
+      assert.deepEqual(fresh.encodes, [], 'nothing to encode yet');
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('bounds viewers: over max_viewers is 503 with Retry-After; a freed slot is reused', async () => {
     const { connect } = await import('node:net');
     const open = (): Promise<import('node:net').Socket> =>
