@@ -34,6 +34,13 @@ export function renderMarkdown(r: BenchReport, chartFile: string): string {
   L.push(row('pipeline, detection only', p));
   if (r.pipeline_segmentation) L.push(row(`pipeline, detection + segmentation every ${r.pipeline_segmentation.segmentation_every}`, r.pipeline_segmentation));
   L.push('');
+  const lv = r.live_view;
+  if (lv) {
+    L.push(
+      `**live view: ${f(lv.ratio)}× the no-viewer pipeline** (target ≥ 0.95) with one viewer on /stream.mjpeg at ${lv.live_fps} fps: ${f(lv.fps_with_viewer, 1)} fps vs ${f(lv.fps_no_viewer_before, 1)} before and ${f(lv.fps_no_viewer_after, 1)} after without a viewer; ${lv.frames_encoded} JPEGs encoded, ${lv.parts_received} parts (${Math.round(lv.bytes_received / 1024)} KiB) received.`,
+      '',
+    );
+  }
   if (p.efficiency !== null && p.efficiency < EFFICIENCY_TARGET) {
     L.push(`### Where the time goes (efficiency below ${EFFICIENCY_TARGET})`, '');
     L.push(whereTimeGoes(r), '');

@@ -30,6 +30,8 @@ export interface PipelineRunOptions {
   log: Logger;
   /** sample RSS every this many measured frames (soak) */
   rssEvery?: number;
+  /** every result, as the daemon hands it to the live view */
+  onResult?: (r: FrameResult) => void;
   /** give up when no result arrives for this long; default 60 s */
   idleTimeoutMs?: number;
 }
@@ -149,6 +151,7 @@ export function runPipelineBench(o: PipelineRunOptions): Promise<PipelineRunResu
       stop$,
     ).subscribe({
       next: (r) => {
+        o.onResult?.(r);
         lastResultAt = nowMs();
         seen++;
         if (!measuring || measured >= o.frames) {

@@ -53,6 +53,18 @@ export interface BenchReport {
   ceiling: { worker: ThroughputResult; in_thread: ThroughputResult };
   pipeline: PipelineSection;
   pipeline_segmentation: PipelineSection | null;
+  /** detection only with one live-view viewer connected, bracketed by runs without one */
+  live_view: null | {
+    live_fps: number;
+    fps_no_viewer_before: number;
+    fps_with_viewer: number;
+    fps_no_viewer_after: number;
+    /** fps with the viewer ÷ mean fps without (target ≥ 0.95) */
+    ratio: number;
+    frames_encoded: number;
+    parts_received: number;
+    bytes_received: number;
+  };
   precision_ratio: Record<'detector' | 'segmenter', (PairedLatency & { available: true }) | { available: false; reason: string }>;
   memory: {
     rss_start_mb: number;

@@ -20,6 +20,8 @@ import { resolveBenchModels, type BenchPrecision, type Int8Preparer, type ModelT
 import { runPipelineBench, type PipelineRunResult } from './pipeline-run.js';
 import { BENCH_SCHEMA, type BenchReport, type ModelEntry, type PipelineSection } from './report-types.js';
 import { round } from './sample-stats.js';
+import { withLiveViewer } from './live-viewer.js';
+import type { FrameResult } from '../pipeline/pipeline.js';
 import { latencyChartSvg, type ChartRow } from './svg.js';
 
 export interface BenchOptions {
@@ -121,10 +123,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       mqtt: { ...cfg.mqtt, detections: { ...cfg.mqtt.detections, enabled: true, max_rate_hz: 0, only_with_objects: false } },
       logging: { ...cfg.logging, publish_frames: false },
     });
-    const pipelineRun = async (every: number, n: number, rssEvery?: number): Promise<{ run: PipelineRunResult; messages: number }> => {
+    const pipelineRun = async (every: number, n: number, rssEvery?: number, onResult?: (r: FrameResult) => void): Promise<{ run: PipelineRunResult; messages: number }> => {
       const before = received;
       const run = await runPipelineBench({
-        engine, detector: det, segmenter: every > 0 ? seg : null, config: runCfg(every), framesDir: frames.dir, sourceFps, frames: n, warmup, publisher: publisher!, topics, log: o.log, rssEvery,
+        engine, detector: det, segmenter: every > 0 ? seg : null, config: runCfg(every), framesDir: frames.dir, sourceFps, frames: n, warmup, publisher: publisher!, topics, log: o.log, rssEvery, onResult,
       });
       await settleMessages(() => received);
       return { run, messages: received - before };
@@ -136,6 +138,25 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const ceiling = throughputOf([ceilingBefore, ceilingAfter]);
     const pipeline = section(detOnly.run, detOnly.messages, primary, 0, ceiling.fps);
     say(`pipeline: ${pipeline.fps.toFixed(1)} fps; ceiling before/after ${firstCeiling.fps.toFixed(1)}/${throughputOf([ceilingAfter]).fps.toFixed(1)} fps; efficiency ${pipeline.efficiency?.toFixed(2)}`);
+
+    // the live view's cost: the same run with one viewer on /stream.mjpeg, then again without (drift check)
+    const liveFps = cfg.metrics.http.live_fps;
+    say(`pipeline: ${o.frames} frames, detection only, one live-view viewer at ${liveFps} fps`);
+    const viewed = await withLiveViewer(liveFps, (push) => pipelineRun(0, o.frames, undefined, push));
+    say(`pipeline: ${o.frames} frames, detection only, no viewer again`);
+    const after = await pipelineRun(0, o.frames);
+    const noViewer = (detOnly.run.fps + after.run.fps) / 2;
+    const liveView: BenchReport['live_view'] = {
+      live_fps: liveFps,
+      fps_no_viewer_before: round(detOnly.run.fps, 2),
+      fps_with_viewer: round(viewed.result.run.fps, 2),
+      fps_no_viewer_after: round(after.run.fps, 2),
+      ratio: round(viewed.result.run.fps / noViewer, 3),
+      frames_encoded: viewed.frames_encoded,
+      parts_received: viewed.parts_received,
+      bytes_received: viewed.bytes_received,
+    };
+    say(`live view: ${liveView.fps_with_viewer} fps with a viewer vs ${liveView.fps_no_viewer_before}/${liveView.fps_no_viewer_after} without: ratio ${liveView.ratio}`);
 
     let pipelineSeg: PipelineSection | null = null;
     let segRun: PipelineRunResult | null = null;
@@ -229,6 +250,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       ceiling: { worker: ceiling, in_thread: inThread },
       pipeline,
       pipeline_segmentation: pipelineSeg,
+      live_view: liveView,
       precision_ratio: ratio,
       memory: {
         rss_start_mb: rssStart,

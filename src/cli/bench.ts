@@ -82,6 +82,10 @@ export function summary(r: BenchReport): string {
   L.push(`pipeline (files → preprocess → inference → postprocess → MQTT): ${f(p.fps)} fps, ${p.skipped} skipped, ${p.mqtt_messages_received} MQTT messages received`);
   L.push(`pipeline efficiency: ${f(p.efficiency, 2)}`);
   if (p.efficiency !== null && p.efficiency < EFFICIENCY_TARGET) L.push(`  below the ${EFFICIENCY_TARGET} target — where the time goes:`, ...whereTimeGoes(r).split('\n').map((l) => `  ${l}`));
+  if (r.live_view) {
+    const lv = r.live_view;
+    L.push(`live view, one viewer at ${lv.live_fps} fps: ${f(lv.fps_with_viewer)} fps vs ${f(lv.fps_no_viewer_before)}/${f(lv.fps_no_viewer_after)} without → ratio ${f(lv.ratio, 3)} (${lv.frames_encoded} JPEGs encoded)`);
+  }
   L.push(`per-stage latency p50 / p99 ms (detection only):`);
   L.push(...stageLines(p));
   if (r.pipeline_segmentation) {

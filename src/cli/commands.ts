@@ -251,18 +251,28 @@ export const BENCH = {
   },
 } as const satisfies CommandSpec;
 
+const FLEET_OPTIONS = {
+  config: CONFIG,
+  url: { type: 'string', arg: 'URL', help: 'broker URL', dflt: 'mqtt.url, else the embedded broker\'s address' },
+  base: { type: 'string', arg: 'TOPIC', help: 'base topic', dflt: 'mqtt.base_topic' },
+  device: { type: 'string', arg: 'ID', help: 'one device', dflt: 'all' },
+  json: { type: 'boolean', help: 'one JSON object per device per change (jq-friendly)' },
+  once: { type: 'boolean', help: 'print the first full table (every device has reported stats, or is offline) and exit' },
+  timeout: { type: 'string', arg: 'S', help: 'with --once: stop waiting after S seconds, print what is known, exit 1', dflt: '120' },
+} as const;
+
+export const FLEET = {
+  path: 'fleet',
+  summary: 'every device on the broker, one live row each: online/offline, model, fps, p99, temperature, counts, last error',
+  details:
+    'Reads <base>/+/availability, <base>/+/info, <base>/+/stats and <base>/+/+/objects/+ (what every daemon\npublishes): a table redrawn in place on a terminal (coloured), or with --json one JSON object per device\nper change. Broker URL, credentials, TLS files and base topic come from mqtt.*.',
+  options: FLEET_OPTIONS,
+} as const satisfies CommandSpec;
+
 export const STATS = {
   path: 'stats',
-  summary: 'live per-device stats from the MQTT stats topic (JSON lines when piped)',
-  details:
-    'Subscribes to <base_topic>/<device|+>/stats: a table redrawn in place on a terminal, one JSON line per\nmessage when piped (for jq). Broker URL, credentials, TLS files and base topic come from mqtt.*.',
-  options: {
-    config: CONFIG,
-    device: { type: 'string', arg: 'ID', help: 'one device', dflt: 'all' },
-    once: { type: 'boolean', help: 'print the first stats message and exit (exit 1 if none within --timeout)' },
-    timeout: { type: 'string', arg: 'S', help: 'with --once: seconds to wait', dflt: '120' },
-    url: { type: 'string', arg: 'URL', help: 'broker URL', dflt: 'mqtt.url, else the embedded broker\'s address' },
-  },
+  summary: 'the same as fleet, under its former name (JSON lines when piped)',
+  options: FLEET_OPTIONS,
 } as const satisfies CommandSpec;
 
 /** Commands that only group subcommands. */
@@ -289,6 +299,7 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [
   MODELS_INFO,
   MODELS_QUANTIZE,
   BENCH,
+  FLEET,
   STATS,
 ];
 

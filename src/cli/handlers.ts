@@ -24,5 +24,6 @@ export const HANDLERS: Record<string, () => Promise<Handler>> = {
   'models info': async () => (await import('./models-show.js')).infoSub,
   'models quantize': async () => (await import('./models.js')).quantizeSub,
   bench: async () => (await import('./bench.js')).benchCommand,
+  fleet: async () => (await import('./fleet.js')).fleetCliCommand,
   stats: async () => (await import('./stats.js')).statsCliCommand,
 };

@@ -96,7 +96,7 @@ export function parseConfigText(text: string, file: string | null, opts: LoadOpt
   const config = data as unknown as Config;
   const dir = file ? path.dirname(path.resolve(file)) : process.cwd();
   const isSet = (p: string): boolean => doc.hasIn(p.split('.')) || overrides.some((o) => p === o.path.join('.') || p.startsWith(o.path.join('.') + '.'));
-  const cross = crossFieldProblems(config, opts.vocabulary?.(config, dir, env), isSet).map((p) => {
+  const cross = crossFieldProblems(config, opts.vocabulary?.(config, dir, env), isSet, env).map((p) => {
     const ov = overrides.find((o) => p.path === o.path.join('.') || p.path.startsWith(o.path.join('.') + '.'));
     if (ov) return { ...p, source: `env ${ov.name}` };
     const segs = p.path.split('.');

@@ -197,10 +197,13 @@ export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSc
       stats_interval_s: { type: 'number', minimum: 5, default: 30, description: 'Period of the `stats` topic.' },
       window_s: { type: 'number', minimum: 5, default: 60, description: 'Sliding window of the percentiles.' },
       log_interval_s: { type: 'number', minimum: 0, default: 60, description: 'Period of the summary log line; 0 = off.' },
-      http: obj('Prometheus endpoint.', {
-        enabled: { type: 'boolean', default: false, description: 'Serve /metrics.' },
-        bind: { type: 'string', default: '127.0.0.1', description: 'Bind address.' },
+      http: obj('HTTP server: Prometheus /metrics, /healthz and the live view (/, /stream.mjpeg, /api/status).', {
+        enabled: { type: 'boolean', default: false, description: 'Serve /metrics, /healthz and the live view page.' },
+        bind: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Bind address. Any address other than loopback needs a token (token_file or EDGESIGHT_HTTP_TOKEN).' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 9464, description: 'Port.' },
+        live_fps: { type: 'number', exclusiveMinimum: 0, maximum: 30, default: 2, description: 'Most JPEG frames per second encoded for the live view; frames are encoded only while a viewer is connected.' },
+        max_viewers: { type: 'integer', minimum: 1, maximum: 64, default: 4, description: 'Most simultaneous /stream.mjpeg viewers; more are answered 503.' },
+        token_file: { type: ['string', 'null'], default: null, description: 'File holding the bearer token required on every path but /healthz (relative to the config file). EDGESIGHT_HTTP_TOKEN overrides it. Required for a non-loopback bind.' },
       }),
     }),
     logging: obj('Logs (JSON lines on stdout; pretty on a TTY).', {

@@ -62,7 +62,7 @@ export interface Config {
     stats_interval_s: number;
     window_s: number;
     log_interval_s: number;
-    http: { enabled: boolean; bind: string; port: number };
+    http: { enabled: boolean; bind: string; port: number; live_fps: number; max_viewers: number; token_file: string | null };
   };
   logging: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'; pretty: boolean | 'auto'; publish_frames: boolean };
 }

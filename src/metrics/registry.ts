@@ -68,6 +68,7 @@ export class Metrics {
   private latestBoard: BoardHealth | null = null;
   private timers: NodeJS.Timeout[] = [];
   private boardInFlight: Promise<BoardHealth | null> | undefined;
+  private lastError: { message: string; at: number } | null = null;
 
   constructor(opts: MetricsOptions) {
     if (typeof opts.device !== 'string' || opts.device === '') throw new TypeError('Metrics: device must be a non-empty string');
@@ -120,6 +121,16 @@ export class Metrics {
   private bump(name: AnyCounterName, n: number): void {
     this.totals[name] += n;
     for (const l of this.listeners) l.count?.(name, n);
+  }
+
+  /** Remembers the most recent error (one line, capped) for the stats payload, the fleet view and the live page. */
+  noteError(message: string): void {
+    const line = String(message).replace(/\s+/g, ' ').trim();
+    this.lastError = { message: line.length > 200 ? line.slice(0, 199) + '…' : line, at: this.wallClock() };
+  }
+
+  latestError(): { message: string; at: number } | null {
+    return this.lastError;
   }
 
   total(name: AnyCounterName): number {
@@ -249,6 +260,8 @@ export class Metrics {
     out.load_1 = b?.load_1 ?? null;
     out.load_5 = b?.load_5 ?? null;
     out.load_15 = b?.load_15 ?? null;
+    out.last_error = this.lastError?.message ?? null;
+    out.last_error_at = this.lastError ? new Date(this.lastError.at).toISOString() : null;
     return out as StatsPayload;
   }
 }

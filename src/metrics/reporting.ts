@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { Logger } from '../logging/logger.js';
 import type { Config } from '../config/types.js';
 import { formatStatsLine } from './log-line.js';
@@ -7,10 +8,13 @@ import type { StatsPayload } from './stats-schema.js';
 
 export interface ReportingOptions {
   metrics: Metrics;
-  config: Config['metrics'];
+  /** the metrics section (the live view's http keys are the daemon's business) */
+  config: Omit<Config['metrics'], 'http'> & { http: Pick<Config['metrics']['http'], 'enabled' | 'bind' | 'port'> };
   /** called every stats_interval_s with the payload for `<base>/<device>/stats` */
   publishStats?: (payload: StatsPayload) => void;
   logger?: Logger;
+  /** serves the registry when metrics.http.enabled; default startMetricsServer (the daemon adds the live view) */
+  startHttp?: (registry: Registry) => Promise<MetricsServer>;
 }
 
 export interface Reporting {
@@ -36,7 +40,7 @@ export async function startReporting(opts: ReportingOptions): Promise<Reporting>
   if (config.http.enabled) {
     exporter = createPrometheusExporter(metrics);
     try {
-      server = await startMetricsServer({ registry: exporter.registry, port: config.http.port, bind: config.http.bind });
+      server = opts.startHttp ? await opts.startHttp(exporter.registry) : await startMetricsServer({ registry: exporter.registry, port: config.http.port, bind: config.http.bind });
     } catch (e) {
       exporter.detach();
       metrics.stop();

@@ -81,6 +81,10 @@ export type StatsPayload = {
   load_1: number | null;
   load_5: number | null;
   load_15: number | null;
+  /** the most recent error the daemon reported (camera, inference, MQTT, publishing), null if none since start */
+  last_error: string | null;
+  /** ISO 8601 wall-clock time of last_error */
+  last_error_at: string | null;
 } & StageKeys &
   CounterKeys &
   ThrottleKeys;
@@ -115,6 +119,8 @@ function buildSchema(): { $schema: string; $id: string; title: string; descripti
   props.throttled_raw = { type: ['integer', 'null'], minimum: 0, description: 'raw get_throttled bits (null off a Raspberry Pi)' };
   for (const f of THROTTLE_FLAGS) props[f] = { type: ['boolean', 'null'], description: `get_throttled flag ${f.replace(/_/g, ' ')}` };
   for (const l of ['1', '5', '15']) props[`load_${l}`] = { type: ['number', 'null'], minimum: 0, description: `${l}-minute load average` };
+  props.last_error = { type: ['string', 'null'], description: 'the most recent error the daemon reported (camera, inference, MQTT, publishing), one line; null if none since start' };
+  props.last_error_at = { type: ['string', 'null'], pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$', description: 'wall-clock time of last_error, ISO 8601; null if none' };
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: 'urn:edgesight:mqtt:stats',

@@ -264,6 +264,11 @@ export class ObjectsStage {
     return [...this.objects.values()].filter((s) => s.published || s.track.id).map((s) => ({ id: s.track.id!, label: s.track.label, box: s.track.box, seen: s.track.seenNow }));
   }
 
+  /** confirmed objects per label between their `new` and `end` */
+  labelCounts(): ReadonlyMap<string, number> {
+    return this.counts;
+  }
+
   zoneOccupied(name: string): boolean {
     return this.zones.get(name)?.occupied ?? false;
   }

@@ -25,6 +25,13 @@ import { ResultPublisher, lineStateFile } from './outputs.js';
 import { ServiceHealth } from './health.js';
 import { planReload } from './reload.js';
 import { VERSION } from './version.js';
+import { HTTP_TOKEN_ENV } from '../config/cross-checks.js';
+import { LiveFeed } from '../live/live-feed.js';
+import { imageForViewer } from '../live/viewer-image.js';
+import { LatencyHistory } from '../live/latency-history.js';
+import { buildStatus } from '../live/status.js';
+import { startHttpServer } from '../live/server.js';
+import { MIN_TOKEN_LENGTH } from '../live/http-guard.js';
 
 /**
  * The daemon: wires capture → pipeline → MQTT and owns the start/stop order (zigbee2mqtt's controller).
@@ -44,6 +51,9 @@ export class Daemon {
   /** Home Assistant discovery (issue 8); null when mqtt.homeassistant.enabled is false */
   private ha: HomeAssistantDiscovery | null = null;
   private topics!: CameraTopics;
+  /** the live view's latest frame and viewers; null when metrics.http is off */
+  private live: LiveFeed | null = null;
+  private latencyHistory: LatencyHistory | null = null;
   private models!: { detector: LoadedModel; segmenter: LoadedModel | null };
   readonly metrics: Metrics;
   readonly health: ServiceHealth;
@@ -71,6 +81,8 @@ export class Daemon {
     this.warnIfConfigReadable();
     // the embedded broker's port first: a taken port is found in milliseconds, not after the model load
     if (!cfg.mqtt.url) this.broker = await startEmbeddedBroker(cfg.mqtt.embedded_broker.host, cfg.mqtt.embedded_broker.port);
+    // before the slow model preparation: a bad token is a config error, reported at once
+    const token = cfg.metrics.http.enabled ? this.readHttpToken() : null;
 
     this.models = await loadConfiguredModels(this.lc, this.log);
     const { detector, segmenter } = this.models;
@@ -90,12 +102,33 @@ export class Daemon {
       stateFile: lineStateFile(cfg, this.lc.dir, this.env),
     });
 
+    const http = cfg.metrics.http;
+    if (http.enabled) {
+      this.live = new LiveFeed({
+        fps: http.live_fps,
+        maxViewers: http.max_viewers,
+        // privacy applies to every image that leaves the device, the live view's too
+        encode: (r) => {
+          const src = this.outputs!.privacySources(r);
+          return imageForViewer(r, 75, { options: this.config.privacy, sources: { at: r.capturedAt, mask: src.mask, boxes: src.privacyBoxes } });
+        },
+        onError: (e) => this.log.warn({ err: e.message }, 'live view: encoding a frame failed'),
+      });
+      this.latencyHistory = new LatencyHistory(this.metrics);
+      this.latencyHistory.start();
+    }
     this.reporting = await startReporting({
       metrics: this.metrics,
       config: cfg.metrics,
       publishStats: (p) => this.publishJson(this.topics.stats, p, { cls: 'latest', qos: 'stream' }),
       logger: this.log,
+      startHttp: (registry) => startHttpServer({ port: http.port, bind: http.bind, token, registry, feed: this.live!, status: () => this.liveStatus() }),
     });
+    if (this.live && this.reporting.httpPort !== undefined) {
+      const host = http.bind.includes(':') ? `[${http.bind}]` : http.bind === '0.0.0.0' || http.bind === '::' ? '127.0.0.1' : http.bind;
+      const url = `http://${host}:${this.reporting.httpPort}/`;
+      this.log.info({ url, auth: token ? 'token' : 'loopback only' }, `live view on ${url}`);
+    }
     this.ha?.setMetricsHttpPort(this.reporting.httpPort); // HA device page links to /metrics
 
     const frames$ = createFrameSource(this.cameraConfig(), { onEvent: (ev) => this.onSourceEvent(ev), log: this.log });
@@ -103,6 +136,7 @@ export class Daemon {
       next: (r) => void this.onResult(r),
       error: (e: Error) => {
         this.log.error({ err: e.message }, 'frame source failed');
+        this.metrics.noteError(`frame source failed: ${e.message}`);
         this.health.setState('degraded', e.message);
       },
       complete: () => this.log.info('frame source ended'),
@@ -111,6 +145,57 @@ export class Daemon {
     if (this.health.state === 'starting') this.health.setState('running');
     this.health.start(this.metrics, this.engine);
     this.log.info({ camera: cfg.camera.name, source: cfg.camera.source, topics: this.topics.root, version: VERSION }, 'edgesight running');
+  }
+
+  /** The HTTP token: EDGESIGHT_HTTP_TOKEN, else metrics.http.token_file; null when neither is set (loopback only, checked by the loader). */
+  private readHttpToken(): string | null {
+    const http = this.config.metrics.http;
+    const problem = (message: string): ConfigError => {
+      const err = new ConfigError(this.lc.file, [{ path: 'metrics.http.token_file', message }]);
+      err.message = err.format();
+      return err;
+    };
+    let token: string | undefined = this.env[HTTP_TOKEN_ENV];
+    let from = HTTP_TOKEN_ENV;
+    if (token === undefined && http.token_file) {
+      const file = path.resolve(this.lc.dir, http.token_file);
+      from = file;
+      try {
+        token = readFileSync(file, 'utf8').trim();
+      } catch (e) {
+        throw problem(`${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      }
+      try {
+        const mode = statSync(file).mode;
+        if (mode & 0o004) this.log.warn({ file, mode: (mode & 0o777).toString(8) }, 'metrics.http.token_file is readable by every user: chmod 600 it (or 640 with the service group)');
+      } catch {
+        // read a moment ago
+      }
+    }
+    if (token === undefined) return null;
+    token = token.trim();
+    if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
+      throw problem(`the token from ${from} must be at least ${MIN_TOKEN_LENGTH} characters without spaces (e.g. openssl rand -hex 24)`);
+    }
+    return token;
+  }
+
+  private liveStatus(): ReturnType<typeof buildStatus> {
+    const { detector, segmenter } = this.models;
+    return buildStatus({
+      version: VERSION,
+      config: () => this.config,
+      metrics: this.metrics,
+      feed: this.live!,
+      history: this.latencyHistory!,
+      state: () => ({ state: this.health.state, detail: this.health.detail ?? null }),
+      models: () => ({
+        detector: { name: detector.manifest.name, precision: detector.manifest.precision },
+        segmenter: segmenter ? { name: segmenter.manifest.name, precision: segmenter.manifest.precision, classes: segmenter.manifest.labels } : null,
+      }),
+      inferenceCores: () => this.engine?.affinity?.allowed ?? null,
+      counts: () => Object.fromEntries(this.outputs?.labelCounts() ?? []),
+    });
   }
 
   private cameraConfig(): CameraConfig {
@@ -222,6 +307,7 @@ export class Daemon {
           const text = describeMqttError(ev.message, ev.code, url!, { username: m.username, hasPassword: password !== undefined, hasClientCert: Boolean(m.cert) });
           // the same failure repeats on every retry: log it once until something changes
           if (text !== lastError) this.log.error({ url: redactUrl(url!), err: ev.message }, text);
+          this.metrics.noteError(text);
           lastError = text;
           return;
         }
@@ -271,10 +357,12 @@ export class Daemon {
   }
 
   private async onResult(r: FrameResult): Promise<void> {
+    this.live?.push(r);
     try {
       await this.outputs!.onResult(r);
     } catch (e) {
       this.log.error({ err: (e as Error).message, frame_id: r.frameId }, 'publishing a result failed');
+      this.metrics.noteError(`publishing a result failed: ${(e as Error).message}`);
     }
     this.metrics.recordFrame(r.timings);
   }
@@ -290,10 +378,12 @@ export class Daemon {
       case 'corrupt':
         this.metrics.inc('frames_corrupt');
         this.logFrameProblem('corrupt', () => this.log.warn({ reason: ev.reason }, 'corrupt frame skipped'));
+        this.metrics.noteError(`corrupt frame: ${ev.reason}`);
         return;
       case 'inference-error':
         if (this.stopping) return;
         this.metrics.inc('inference_errors');
+        this.metrics.noteError(`inference failed: ${ev.reason}`);
         this.logFrameProblem('inference', (n) => this.log.error({ reason: ev.reason, ...(n ? { similar_since_last: n } : {}) }, 'inference failed for a frame'));
         return;
     }
@@ -314,10 +404,12 @@ export class Daemon {
     switch (ev.type) {
       case 'restart':
         this.metrics.inc('camera_restarts');
+        this.metrics.noteError(`camera restart: ${ev.reason}`);
         this.log.warn({ reason: ev.reason, attempt: ev.attempt, delay_ms: ev.delayMs }, 'camera restart');
         return;
       case 'stall':
         this.metrics.inc('camera_stalls');
+        this.metrics.noteError(`camera stalled: no frame for ${ev.afterMs} ms`);
         this.log.warn({ after_ms: ev.afterMs }, 'camera stalled');
         return;
       case 'corrupt':
@@ -341,6 +433,7 @@ export class Daemon {
     switch (ev.type) {
       case 'restart':
         this.metrics.inc('worker_restarts');
+        this.metrics.noteError(`inference worker restarting: ${ev.reason}`);
         this.log.error({ attempt: ev.attempt, delay_ms: ev.delayMs, reason: ev.reason }, 'inference worker restarting');
         return;
       case 'stall':
@@ -383,6 +476,8 @@ export class Daemon {
     const deadline = Date.now() + timeoutMs;
     this.health.setState('stopping');
     this.health.stop();
+    this.latencyHistory?.stop();
+    this.live?.stop();
     this.stop$.next();
     this.stop$.complete();
     this.sub?.unsubscribe();

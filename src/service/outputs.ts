@@ -211,12 +211,8 @@ export class ResultPublisher {
     }
     const r = this.latest;
     const now = Date.now();
-    const tracks = this.objects.tracks();
     const out = await renderFrameSnapshot(r, this.cfg, {
-      mask: this.latestMask ? { ...this.latestMask, at: this.latestMaskAt } : null,
-      // the boxes of the tracked objects (a lost track keeps its last box: still obscured) and of every
-      // detection of the frame, low-score and not yet confirmed ones included
-      privacyBoxes: [...tracks, ...r.detections, ...r.lowDetections].map((t) => ({ label: t.label, box: t.box })),
+      ...this.privacySources(r),
       overlays: this.overlays(now),
       trackIds: this.trackIdsOf(r),
     });
@@ -226,6 +222,23 @@ export class ResultPublisher {
       return;
     }
     this.publisher.publish(this.topics.snapshot, out.jpeg, { cls: 'none' });
+  }
+
+  /**
+   * What privacy obscures a frame with, for every image output (snapshot, live view): the latest mask and
+   * the boxes of the tracked objects (a lost track keeps its last box: still obscured) and of every detection
+   * of the frame, low-score and not yet confirmed ones included.
+   */
+  privacySources(r: FrameResult): Pick<SnapshotExtras, 'mask' | 'privacyBoxes'> {
+    return {
+      mask: this.latestMask ? { ...this.latestMask, at: this.latestMaskAt } : null,
+      privacyBoxes: [...this.objects.tracks(), ...r.detections, ...(r.lowDetections ?? [])].map((t) => ({ label: t.label, box: t.box })),
+    };
+  }
+
+  /** Confirmed tracks per label now (the retained `objects/<label>` values). */
+  labelCounts(): ReadonlyMap<string, number> {
+    return this.objects.labelCounts();
   }
 
   private trackIdsOf(r: FrameResult): Array<string | null> {

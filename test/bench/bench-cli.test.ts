@@ -115,6 +115,11 @@ describe('edgesight bench (real models, real JPEG frames, child process)', funct
     for (const s of Object.keys(report.pipeline.stages)) assert.ok((STAGES as readonly string[]).includes(s), `unknown stage ${s}`);
     assert.equal(report.pipeline.stages.segmenter, undefined, 'no segmenter in the detection-only run');
     const seg = report.pipeline_segmentation;
+    // the live view's cost: one viewer on /stream.mjpeg, bracketed by runs without one
+    const lv = report.live_view;
+    assert.ok(lv.ratio > 0 && lv.fps_with_viewer > 0 && lv.fps_no_viewer_after > 0, JSON.stringify(lv));
+    assert.ok(lv.frames_encoded > 0 && lv.parts_received > 0, `the viewer received frames: ${JSON.stringify(lv)}`);
+    assert.match(r.stdout, /^live view, one viewer at 2 fps: .* ratio \d\.\d{3}/m);
     assert.equal(seg.segmentation_every, 2);
     assert.equal(seg.stages.segmenter.count, 20, 'every 2nd of 40 accepted frames segmented');
     assert.equal(seg.segmentations, 20);

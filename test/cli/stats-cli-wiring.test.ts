@@ -6,7 +6,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { runCli } from './run-cli.js';
 
-/** `edgesight stats` as a real child process against a real mosquitto; payloads come from a test client. */
+/** `edgesight stats` (now an alias of `edgesight fleet`) as a real child process against a real mosquitto; payloads come from a test client. */
 describe('cli: edgesight stats', function () {
   this.timeout(60_000);
   let broker: Mosquitto;
@@ -48,7 +48,10 @@ describe('cli: edgesight stats', function () {
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines.length, 1);
-    assert.deepEqual(JSON.parse(lines[0]!), payload);
+    const row = JSON.parse(lines[0]!) as Record<string, unknown>;
+    assert.equal(row.v, 1);
+    assert.equal(row.device, 'cam-a');
+    assert.equal(row.fps, 9.5);
   });
 
   it('--url overrides the config, and the default base topic is edgesight', async () => {
@@ -57,13 +60,15 @@ describe('cli: edgesight stats', function () {
     const payload = { v: 1, device: 'd2', cpu_percent: 12.5 };
     const r = await whilePublishing('edgesight/d2/stats', payload, runCli(['stats', '--config', cfg, '--url', broker.url, '--once', '--timeout', '20']));
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout.trim()), payload);
+    const row = JSON.parse(r.stdout.trim()) as Record<string, unknown>;
+    assert.equal(row.device, 'd2');
+    assert.equal(row.fps, null, 'cpu_percent is not a fleet column');
   });
 
   it('--once with no stats message exits 1 naming the topic and broker', async () => {
     const r = await runCli(['stats', '--url', broker.url, '--device', 'silent', '--once', '--timeout', '1']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /no stats message on edgesight\/silent\/stats from mqtt:\/\/127\.0\.0\.1:\d+ within 1000 ms/);
+    assert.match(r.stderr, /no device on edgesight\/silent\/availability \(and the other fleet topics\) at mqtt:\/\/127\.0\.0\.1:\d+ within 1000 ms/);
   });
 
   it('refuses bad options with exit 64', async () => {

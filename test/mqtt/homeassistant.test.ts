@@ -144,7 +144,7 @@ describe('Home Assistant discovery payloads', () => {
   });
 
   it('configuration_url points at /metrics when the endpoint is on (wildcard bind → host name)', () => {
-    const on = config(BASE_YAML + 'metrics: { http: { enabled: true, bind: 0.0.0.0, port: 9464 } }\n');
+    const on = config(BASE_YAML + 'metrics: { http: { enabled: true, bind: 0.0.0.0, port: 9464, token_file: http.token } }\n');
     const withUrl = buildEntities({ config: on, topics, version: '1', socTemperature: false, metricsHttpPort: 9464 });
     for (const e of withUrl) assert.match(String((e.payload.device as Record<string, unknown>).configuration_url), /^http:\/\/[^/]+:9464\/metrics$/);
     assert.equal(configurationUrl('0.0.0.0', 9464, 'pi5'), 'http://pi5:9464/metrics');
