@@ -23,6 +23,8 @@ Subcommands:
   info NAME|MANIFEST.json|FILE.onnx [--precision P] [--size WxH] [--check] [--json]
         inputs/outputs, op counts, int8 share, params and MAdds (beside the paper's figures)
   quantize ...                        the int8 quantizer (see edgesight models quantize --help)
+  build-prepared [NAME...] [--out DIR]
+        re-make the int8 models shipped in models/prepared/ from models/sources/ (npm run models:build)
 
 Common options:
   --config, -c PATH    config file (models.cache_dir, models.mirror)
@@ -43,6 +45,7 @@ const SUBCOMMANDS: Record<string, () => Promise<Sub>> = {
   list: async () => (await import('./models-show.js')).listSub,
   info: async () => (await import('./models-show.js')).infoSub,
   quantize: async () => quantizeSub,
+  'build-prepared': async () => (await import('./models-build.js')).buildPreparedSub,
 };
 
 interface QuantizeModule {
@@ -74,8 +77,8 @@ export async function modelsCommand(argv: string[]): Promise<number> {
     return sub ? 0 : EX_USAGE;
   }
   const load = SUBCOMMANDS[sub];
-  if (!load) throw new UsageError(`unknown models subcommand '${sub}' (fetch, convert, import, export, import-bundle, list, info, quantize)`);
-  if (sub !== 'quantize' && (rest.includes('--help') || rest.includes('-h'))) {
+  if (!load) throw new UsageError(`unknown models subcommand '${sub}' (fetch, convert, import, export, import-bundle, list, info, quantize, build-prepared)`);
+  if (sub !== 'quantize' && sub !== 'build-prepared' && (rest.includes('--help') || rest.includes('-h'))) {
     process.stdout.write(MODELS_HELP);
     return 0;
   }

@@ -108,6 +108,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
       // --calib, else models.calibration (relative to the config file), else the shipped set
       const sources = values.calib?.length ? values.calib.map((c) => path.resolve(c)) : defaultCalibrationSources(lc.config.models.calibration.map((c) => path.resolve(lc.dir, c)));
       const files = await gatherCalibrationFiles(sources, tmp);
+      // the settings record what was asked for; a camera that gives fewer frames still counts as asked
       if (cameraFrames) files.push(...(await grabCameraFrames(lc.config.camera, cameraFrames, tmp)));
       say(`calibrating ${fp32Manifest.name} on ${files.length} images`);
       const r = await quantizeManifestModel(fp32File, fp32Manifest, files, {
@@ -117,6 +118,8 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
         keepFloat: values['keep-float'] ?? [],
         ...(size ? { size } : {}),
         scratchDir: tmp,
+        sources,
+        cameraFrames,
         log: say,
       });
       if (cameraFrames) (r.provenance.calibration as Record<string, unknown>).camera_frames = cameraFrames;
