@@ -7,6 +7,9 @@ Subcommands:
         fetch sources (cache → --from/EDGESIGHT_MODELS_MIRROR folders → upstream URL, sha256-checked,
         resumable) and prepare the fp32 ONNX; qdq-faithful also makes the faithful QDQ form, int8 runs
         the quantizer. No NAME = the configured detector and segmenter; --all = every catalogued model.
+  prepare [--config PATH]
+        make the configured models ready as the daemon's start would (the shipped int8 models need
+        no work; others are prepared into the cache) and print how long it took
   convert NAME [--form float|qdq] [--force]
   convert FILE.tflite (--out FILE.onnx | --name N --like CATALOG_NAME|--manifest FILE) [--form float|qdq]
         TFLite → ONNX: a catalogued model into the cache, or any TFLite file to a file / registered model
@@ -37,6 +40,7 @@ type Sub = (argv: string[]) => Promise<number>;
 
 const SUBCOMMANDS: Record<string, () => Promise<Sub>> = {
   fetch: async () => (await import('./models-prepare.js')).fetchSub,
+  prepare: async () => (await import('./models-prepare.js')).prepareSub,
   convert: async () => (await import('./models-prepare.js')).convertSub,
   import: async () => (await import('./models-move.js')).importSub,
   'import-bundle': async () => (await import('./models-move.js')).importBundleSub,
@@ -77,7 +81,7 @@ export async function modelsCommand(argv: string[]): Promise<number> {
     return sub ? 0 : EX_USAGE;
   }
   const load = SUBCOMMANDS[sub];
-  if (!load) throw new UsageError(`unknown models subcommand '${sub}' (fetch, convert, import, export, import-bundle, list, info, quantize, build-prepared)`);
+  if (!load) throw new UsageError(`unknown models subcommand '${sub}' (fetch, prepare, convert, import, export, import-bundle, list, info, quantize, build-prepared)`);
   if (sub !== 'quantize' && sub !== 'build-prepared' && (rest.includes('--help') || rest.includes('-h'))) {
     process.stdout.write(MODELS_HELP);
     return 0;
