@@ -90,10 +90,12 @@ describe('detect command (child process, real model from the package, offline)',
   });
 
   it('--tracked reports only objects.track labels (EDGESIGHT__OBJECTS__TRACK applies)', async () => {
+    // the float detector: its astronaut at 0.3 holds a laptop beside the person (int8 sees a traffic light there)
+    const fp32 = { ...env, EDGESIGHT__MODELS__PRECISION: 'fp32' };
     const [every, tracked, onlyLaptop] = await Promise.all([
-      runCli(['detect', ASTRONAUT, '--json', '--score-threshold', '0.3'], env),
-      runCli(['detect', ASTRONAUT, '--json', '--score-threshold', '0.3', '--tracked'], env),
-      runCli(['detect', ASTRONAUT, '--json', '--score-threshold', '0.3', '--tracked'], { ...env, EDGESIGHT__OBJECTS__TRACK: 'laptop' }),
+      runCli(['detect', ASTRONAUT, '--json', '--score-threshold', '0.3'], fp32),
+      runCli(['detect', ASTRONAUT, '--json', '--score-threshold', '0.3', '--tracked'], fp32),
+      runCli(['detect', ASTRONAUT, '--json', '--score-threshold', '0.3', '--tracked'], { ...fp32, EDGESIGHT__OBJECTS__TRACK: 'laptop' }),
     ]);
     for (const r of [every, tracked, onlyLaptop]) assert.equal(r.code, 0, r.stderr);
     const labels = (r: { stdout: string }) => jsonLines(r.stdout)[0]!.objects.map((o) => o.label);

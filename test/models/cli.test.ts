@@ -179,12 +179,9 @@ describe('edgesight models (CLI)', function () {
     const unknown = models(['fetch', 'no_such_model', '--cache', cache]);
     assert.equal(unknown.code, 64);
     assert.match(unknown.stderr, /unknown model 'no_such_model'/);
-    const noMirror = models(['fetch', 'lraspp_mobilenet_v3_small_voc', '--cache', path.join(tmp, 'empty-cache')], { EDGESIGHT_MODELS_MIRROR: '' });
-    assert.equal(noMirror.code, 1);
-    assert.match(noMirror.stderr, /no public download URL; put it in a folder and pass it with --from DIR/);
-    const offline = models(['fetch', 'ssdlite_mobilenet_v3_small_coco', '--cache', path.join(tmp, 'empty-cache')], { EDGESIGHT_MODELS_MIRROR: '' });
-    assert.equal(offline.code, 1);
-    assert.match(offline.stderr, /not in any mirror .* downloads are off/);
+    // both default models come from the package: offline, no mirror, an empty cache is enough
+    const packaged = models(['fetch', 'lraspp_mobilenet_v3_small_voc', '--cache', path.join(tmp, 'empty-cache')], { EDGESIGHT_MODELS_MIRROR: '' });
+    assert.equal(packaged.code, 0, packaged.stderr);
     const missingFrom = models(['fetch', '--from', path.join(tmp, 'nope'), '--cache', cache]);
     assert.equal(missingFrom.code, 64);
     assert.match(missingFrom.stderr, /--from .*nope: no such folder/);

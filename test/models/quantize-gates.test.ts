@@ -16,7 +16,7 @@ import { PHOTOS_DIR, skipWithoutTestData } from '../helpers/paths.js';
 /**
  * The issue-4 gates on the int8 models exactly as the product makes them on first use (prepareModel +
  * the default quantizer: the shipped calibration set, the catalog profiles, this machine's activation
- * type), in the shared test cache. Evaluation on the 80 COCO sample photos, none of them in the
+ * type), in the common test cache. Evaluation on the 80 COCO sample photos, none of them in the
  * calibration set.
  */
 describe('int8 gates: the default int8 models (shipped calibration set)', function () {
