@@ -6,7 +6,7 @@
 // /proc/<pid>/status after N frames; the child's peak from the daemon's "prepared int8" log line.
 // Frames: the demo photos through the files source at 10 fps, segmentation every 2nd frame, embedded
 // broker. The daemon runs with the systemd unit's memory settings (NODE_OPTIONS=--max-semi-space-size=1,
-// MALLOC_ARENA_MAX=1); --plain runs it without them.
+// MALLOC_ARENA_MAX=1, MALLOC_MMAP_THRESHOLD_=131072); --plain runs it without them.
 // Usage: node .ci/rss.mjs [--frames 300] [--json FILE] [--only prepared|quantize] [--plain]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,7 +39,7 @@ async function scenario(name, extraModels) {
   ].join('\n'));
   const env = { ...process.env, EDGESIGHT_OFFLINE: '1' };
   // the memory settings of the systemd unit (systemd/edgesight.service), unless --plain
-  if (!values.plain) Object.assign(env, { NODE_OPTIONS: process.env.RSS_NODE_OPTIONS ?? '--max-semi-space-size=1', MALLOC_ARENA_MAX: process.env.RSS_ARENAS ?? '1' });
+  if (!values.plain) Object.assign(env, { NODE_OPTIONS: process.env.RSS_NODE_OPTIONS ?? '--max-semi-space-size=1', MALLOC_ARENA_MAX: process.env.RSS_ARENAS ?? '1', MALLOC_MMAP_THRESHOLD_: '131072' });
   for (const k of Object.keys(env)) if (k.startsWith('EDGESIGHT__')) delete env[k];
   const child = spawn(process.execPath, [path.join(repo, 'dist/src/cli/main.js'), 'run', '--config', cfg], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
