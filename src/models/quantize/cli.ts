@@ -23,7 +23,9 @@ on images. Writes <cache>/<name>/int8.onnx + int8.json (provenance.quantization 
                                  (default: models.calibration_frames)
   --method minmax|percentile|mse range method for the body (default: the model's profile)
   --percentile P                 for percentile (default 99.99)
-  --activations uint8|int8|auto  auto = uint8 on x86-64, int8 on arm64 (default auto)
+  --activations uint8|int8|auto  auto = uint8 on x86-64 and on arm64 without the dot-product
+                                 extension (Cortex-A72, Pi 4), int8 on arm64 with it (Cortex-A76,
+                                 Pi 5) (default auto)
   --keep-float NAME              keep a tensor/node (glob *) in float (repeatable)
   --size WxH                     calibration size for models with a dynamic input (default 320x240)
   --report FILE.json             write the per-layer error report as JSON
