@@ -12,6 +12,21 @@ ARM64_SHARED="${EDGESIGHT_SHARED:-$(cd "$ARM64_REPO/.." && pwd)/shared}"
 # The CPU models of the boards the product targets: Pi 4 and Pi 5.
 ARM64_CPUS=(${EDGESIGHT_ARM64_CPUS:-cortex-a72 cortex-a76})
 
+# The check reads development material that is not in the repository: the qemu instruction-counting
+# plugin (tools/arm-insn), the float reference detector and its fixtures (models/reference), the
+# upstream model folders and photos. Without that folder it stops at once and says what it skips.
+arm64_require_shared() {
+  local missing=()
+  for need in tools/arm-insn/insn.c models/reference/fixtures models/reference/ssdlite_mobilenet_v3_small_320_coco_fp32.onnx data/photos; do
+    [[ -e "$ARM64_SHARED/$need" ]] || missing+=("$need")
+  done
+  if ((${#missing[@]})); then
+    printf '[arm64] SKIPPED: the ARM64 check needs the development folder %s (set EDGESIGHT_SHARED=DIR); missing: %s.\n' "$ARM64_SHARED" "${missing[*]}" >&2
+    printf '[arm64] Not run: arm64 smoke/detect/segment/MQTT runs under qemu (Cortex-A72, A76) and the instruction counts.\n' >&2
+    return 1
+  fi
+}
+
 arm64_log() { printf '[arm64 %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 arm64_die() { printf '[arm64] ERROR: %s\n' "$*" >&2; exit 1; }
 

@@ -206,6 +206,22 @@ export const MODELS_INFO = {
   },
 } as const satisfies CommandSpec;
 
+export const MODELS_PREPARE = {
+  path: 'models prepare',
+  summary: 'make the configured models ready as the daemon\'s start would, and say how long it took',
+  details: 'The shipped int8 models need no work; other models (fp32, custom, changed quantizer settings) are\nprepared into the cache, the quantizer running in a child process. `service install` runs this.',
+  options: { config: CONFIG },
+} as const satisfies CommandSpec;
+
+export const MODELS_BUILD_PREPARED = {
+  path: 'models build-prepared',
+  summary: 're-make the int8 models shipped in models/prepared/ from models/sources/ (npm run models:build)',
+  args: '[NAME...]',
+  details:
+    'Each catalogued model (or the NAMEs given) converted to fp32, then quantized with the default settings\n(its profile, the shipped calibration set) for uint8 activations (x86-64, Cortex-A72) and int8 activations\n(arm64 with the dot-product extension). Deterministic: an unchanged converter and quantizer rewrite the\nsame bytes. No mirror, no network.',
+  options: { out: { type: 'string', arg: 'DIR', help: 'write there instead of the package\'s models/prepared/', dflt: 'models/prepared' } },
+} as const satisfies CommandSpec;
+
 export const QUANTIZE_OPTIONS = {
   ...COMMON_OPTIONS,
   calib: { type: 'string', multiple: true, arg: 'DIR|GLOB|IMAGE|VIDEO', help: 'calibration images (repeatable; videos: every 10th frame, ≤ 50)', dflt: 'models.calibration, else models/calibration + config/demo-photos' },
@@ -297,6 +313,8 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [
   MODELS_EXPORT,
   MODELS_LIST,
   MODELS_INFO,
+  MODELS_PREPARE,
+  MODELS_BUILD_PREPARED,
   MODELS_QUANTIZE,
   BENCH,
   FLEET,

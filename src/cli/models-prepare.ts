@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -6,7 +7,7 @@ import { CATALOG, catalogEntry } from '../models/catalog.js';
 import { convertTflite } from '../models/convert.js';
 import { ModelError, readManifest, type Precision } from '../models/manifest.js';
 import { isManifestPath, prepareModel } from '../models/store.js';
-import { MODELS_CONVERT, MODELS_FETCH } from './commands.js';
+import { MODELS_CONVERT, MODELS_FETCH, MODELS_PREPARE } from './commands.js';
 import { parse, UsageError } from './args.js';
 import { loadQuantizer } from './models.js';
 import { modelsContext, say, short, type CommonValues } from './models-common.js';
@@ -118,5 +119,25 @@ export async function convertSub(argv: string[]): Promise<number> {
   } finally {
     await rm(tmp, { force: true });
   }
+  return 0;
+}
+
+/**
+ * `edgesight models prepare`: makes the configured detector and segmenter ready exactly as the daemon's
+ * start would (shipped int8 models used as they are; anything else prepared into the cache, int8 in a
+ * quantizer child process) and says how long it took. `service install` runs it as the service user.
+ */
+export async function prepareSub(argv: string[]): Promise<number> {
+  const { values } = parse(argv, MODELS_PREPARE.options, false);
+  const { loadConfigOrExit } = await import('./common.js');
+  const { createLogger } = await import('../logging/logger.js');
+  const { loadConfiguredModels } = await import('../service/models.js');
+  const lc = loadConfigOrExit(values.config);
+  const log = createLogger(lc.config.logging.level, lc.config.logging.pretty, 2);
+  const t0 = performance.now();
+  const { detector, segmenter } = await loadConfiguredModels(lc, log);
+  for (const m of [detector, segmenter]) if (m) await announce(m.manifestPath);
+  if (!segmenter && lc.config.models.segmenter && lc.config.segmentation.every > 0) say('no segmenter could be prepared (see the warning above): the daemon will run detection only');
+  say(`models ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return 0;
 }

@@ -9,6 +9,8 @@ export interface SourceFile {
   file: string;
   sha256: string;
   bytes: number;
+  /** the copy shipped in the package, relative to its models/ folder (used first, no mirror or network needed) */
+  packaged: string | null;
   /** paths tried under a mirror folder (EDGESIGHT_MODELS_MIRROR, --from, models.mirror) */
   mirrorPaths: string[];
   url: string | null;
@@ -39,6 +41,7 @@ export const CATALOG: CatalogEntry[] = [
       file: 'ssd_mobilenet_v3_small_coco_int8.tflite',
       sha256: '673978b17406e6b204ea8a0f2dac814f8b31ec1e9ddf13caa17362359a616fd2',
       bytes: 2423680,
+      packaged: 'sources/ssd_mobilenet_v3_small_coco_int8.tflite',
       mirrorPaths: ['upstream/ssd_mobilenet_v3_small_coco_int8.tflite', 'ssd_mobilenet_v3_small_coco_int8.tflite'],
       url: 'https://github.com/ARM-software/ML-zoo/raw/e0329031d98bba34f07996dab675b20e3829d267/models/experimental/ssd_mobilenet_v3_int8/ssd_mobilenet_v3_int8.tflite',
       license: 'Apache-2.0 (ARM ML-zoo, derived from TensorFlow ssd_mobilenet_v3_small_coco_2019_08_14)',
@@ -63,6 +66,7 @@ export const CATALOG: CatalogEntry[] = [
       file: 'lraspp_mobilenet_v3_small_voc_fp32.onnx',
       sha256: '078bae7ebe9ec7c470fde92ba917ff9acd6252a58afd11dd56d4fe38d107d591',
       bytes: 4328958,
+      packaged: 'sources/lraspp_mobilenet_v3_small_voc_fp32.onnx',
       mirrorPaths: ['lraspp/lraspp_mobilenet_v3_small_voc_fp32.onnx', 'lraspp_mobilenet_v3_small_voc_fp32.onnx'],
       url: null,
       license: 'Apache-2.0-derived weights (see its MODEL_CARD.md)',

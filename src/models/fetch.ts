@@ -3,6 +3,7 @@ import { chmod, copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelError, sha256File } from './manifest.js';
 import type { SourceFile } from './catalog.js';
+import { repoModelsDir } from './paths.js';
 
 export interface FetchContext {
   cacheDir: string;
@@ -31,10 +32,20 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /**
- * A pinned source file in `<cache>/sources/`: reused when its sha256 matches, else taken from a
- * mirror folder, else downloaded (resuming a partial download). A checksum mismatch is refused.
+ * A pinned source file: the package's own copy (models/sources/) when its sha256 matches, else
+ * `<cache>/sources/` when its sha256 matches, else taken from a mirror folder, else downloaded
+ * (resuming a partial download). A checksum mismatch in a mirror or a download is refused.
  */
 export async function obtainSource(src: SourceFile, ctx: FetchContext): Promise<string> {
+  if (src.packaged) {
+    const shipped = path.join(repoModelsDir(), src.packaged);
+    if (await exists(shipped)) {
+      const sum = await sha256File(shipped);
+      if (sum === src.sha256) return shipped;
+      // a damaged install: say so, and still try the cache, mirrors and the URL
+      ctx.log(`the packaged ${shipped} has sha256 ${sum}, expected ${src.sha256}: not using it`);
+    }
+  }
   const dir = path.join(ctx.cacheDir, 'sources');
   await mkdir(dir, { recursive: true });
   const dest = path.join(dir, src.file);
@@ -60,7 +71,7 @@ export async function obtainSource(src: SourceFile, ctx: FetchContext): Promise<
   }
   if (!src.url) {
     throw new ModelError(
-      `${src.file} has no public download URL; put it in a folder and pass it with --from DIR or EDGESIGHT_MODELS_MIRROR=DIR` +
+      `${src.file} is not in this package (models/${src.packaged ?? 'sources/'}) and has no public download URL; put it in a folder and pass it with --from DIR or EDGESIGHT_MODELS_MIRROR=DIR` +
         (ctx.mirrors.length ? ` (looked in: ${ctx.mirrors.join(', ')})` : ''),
     );
   }

@@ -8,7 +8,7 @@ import { inferShapes } from './onnx/shapes.js';
  * (COCO detection; † = channels of the blocks between C4 and C5 halved, the variant TF released as
  * ssd_mobilenet_v3_small_coco; 16.1 mAP, 43 ms on a Pixel 1 core). Quoted from the paper as remembered by
  * the author; the stored-search corpus had no copy of the table to re-check it.
- * LR-ASPP V3-Small (VOC, distilled here): /work/shared/models/lraspp/MODEL_CARD.md, at 320×320.
+ * LR-ASPP V3-Small (VOC, distilled here): models/sources/MODEL_CARD.md, at 320×320.
  */
 export const PAPER_FIGURES = {
   ssdliteV3SmallReduced: { params: 1.77e6, madds: 0.16e9 },

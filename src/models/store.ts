@@ -131,11 +131,16 @@ export interface QuantizedModel {
 
 export type Quantizer = (fp32: LoadedModel, ctx: FetchContext) => Promise<QuantizedModel>;
 
+export interface PrepareOptions {
+  /** why a model already in the cache must be made again (e.g. its quantizer settings changed), or null */
+  staleBecause?: (m: ModelManifest) => string | null;
+}
+
 /**
  * Make a catalogued model available in the cache at a precision: fetch its source (mirror or
  * upstream, sha256-pinned), convert to fp32 ONNX, and quantize for int8 with the given quantizer.
  */
-export async function prepareModel(name: string, precision: Precision, ctx: FetchContext, quantize?: Quantizer): Promise<string> {
+export async function prepareModel(name: string, precision: Precision, ctx: FetchContext, quantize?: Quantizer, opts: PrepareOptions = {}): Promise<string> {
   const entry = catalogEntry(name);
   if (!entry) throw new ModelError(`unknown model '${name}': not in the catalog and not a manifest path (edgesight models list)`);
   const dir = path.join(ctx.cacheDir, name);
@@ -143,7 +148,12 @@ export async function prepareModel(name: string, precision: Precision, ctx: Fetc
   const ready = async (): Promise<boolean> => {
     if (!(await exists(target))) return false;
     try {
-      await loadModel(target);
+      const m = await loadModel(target);
+      const stale = opts.staleBecause?.(m.manifest);
+      if (stale) {
+        ctx.log(`re-preparing ${name} ${precision}: ${stale}`);
+        return false;
+      }
       return true;
     } catch (e) {
       ctx.log(`re-preparing ${name} ${precision}: ${(e as Error).message}`);

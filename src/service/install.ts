@@ -27,7 +27,7 @@ export interface CommandResult {
 export type CommandRunner = (command: string, args: readonly string[]) => Promise<CommandResult>;
 
 export type Action =
-  | { kind: 'run'; argv: readonly string[]; why: string; mayFail?: boolean }
+  | { kind: 'run'; argv: readonly string[]; why: string; mayFail?: boolean; timed?: boolean }
   | { kind: 'mkdir'; path: string; mode: number; why: string }
   | { kind: 'write'; path: string; mode: number; content: string; why: string }
   | { kind: 'remove'; path: string; why: string }
@@ -92,6 +92,13 @@ export async function installService(opts: InstallOptions): Promise<Action[]> {
     why: previous === null ? 'new unit' : previous === unit ? 'unit unchanged' : 'unit updated (upgrade)',
   });
   actions.push({ kind: 'run', argv: ['systemctl', 'daemon-reload'], why: 'make systemd read the unit' });
+  // the first start then only loads models: no quantizing under systemd's start timeout
+  actions.push({
+    kind: 'run',
+    argv: ['runuser', '-u', SERVICE_USER, '--', 'env', `CACHE_DIRECTORY=${env.path(CACHE_DIR)}`, ...opts.execStart, 'models', 'prepare', '--config', env.path(CONFIG_PATH)],
+    why: 'prepare the configured models as the service user, into its cache, before the first start',
+    timed: true,
+  });
 
   await carryOut(actions, env);
   if (opts.dryRun) {
@@ -102,7 +109,7 @@ export async function installService(opts: InstallOptions): Promise<Action[]> {
   env.out('');
   env.out('Next steps:');
   env.out(`  1. edit ${CONFIG_PATH} (camera, MQTT broker, models) and check it: edgesight check-config --config ${CONFIG_PATH}`);
-  env.out(`  2. fetch the models into the service's cache: sudo -u ${SERVICE_USER} env CACHE_DIRECTORY=${CACHE_DIR} edgesight models fetch`);
+  env.out(`  2. after changing models.* in the config, prepare them again: sudo -u ${SERVICE_USER} env CACHE_DIRECTORY=${CACHE_DIR} edgesight models prepare --config ${CONFIG_PATH}`);
   env.out(`  3. sudo systemctl enable --now ${UNIT_NAME}`);
   env.out(`  4. systemctl status ${UNIT_NAME}; journalctl -u edgesight -f`);
   return actions;
@@ -201,7 +208,9 @@ async function carryOut(actions: readonly Action[], env: Context): Promise<void>
       case 'run': {
         const [cmd, ...args] = a.argv;
         if (cmd === undefined) throw new Error('empty command in plan');
+        const t0 = Date.now();
         const r = await env.run(cmd, args);
+        if (a.timed && r.code === 0) env.out(`  took ${((Date.now() - t0) / 1000).toFixed(1)} s${r.stderr.trim() ? `\n${r.stderr.trim().split('\n').slice(-3).map((l) => `  | ${l}`).join('\n')}` : ''}`);
         if (r.code !== 0) {
           const msg = `${a.argv.join(' ')} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`;
           if (!a.mayFail) throw new Error(msg);

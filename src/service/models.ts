@@ -5,6 +5,11 @@ import { mirrorsFromEnv, type FetchContext } from '../models/fetch.js';
 import { resolveCacheDir } from '../models/paths.js';
 import { isManifestPath, loadModel, manifestPathFor, prepareModel, type LoadedModel, type Quantizer } from '../models/store.js';
 import { ModelError } from '../models/manifest.js';
+import { catalogEntry } from '../models/catalog.js';
+import { preparedManifestPath } from '../models/prepared.js';
+import { activationTypeFor, defaultCalibrationSources } from '../models/quantize/defaults.js';
+import { quantSettings, type QuantSettings } from '../models/quantize/settings.js';
+import { quantizeInChild, staleReason } from '../models/quantize/child.js';
 
 export function fetchContext(lc: LoadedConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): FetchContext {
   const cfg = lc.config.models;
@@ -16,8 +21,82 @@ export function fetchContext(lc: LoadedConfig, log: Logger, env: NodeJS.ProcessE
   };
 }
 
+/** The quantizer settings an int8 model of `name` must have been made with under this config, on this machine. */
+export function configuredQuantSettings(lc: LoadedConfig, name: string): QuantSettings {
+  const m = lc.config.models;
+  return quantSettings({
+    name,
+    activationType: activationTypeFor('auto'),
+    calibration: defaultCalibrationSources(m.calibration.map((c) => path.resolve(lc.dir, c))),
+    cameraFrames: m.calibration_frames,
+  });
+}
+
+const missing = (e: unknown): boolean => /cannot be read: ENOENT/.test((e as Error).message);
+
+/**
+ * A catalogued model at int8, in this order: the cache's int8 model when it was made with the configured
+ * quantizer settings; the prepared one shipped in models/prepared/ for this machine's activation type
+ * when its settings match too (the default case: nothing is quantized or converted); else a new one,
+ * quantized in a child process so the daemon keeps the memory of a prepared start.
+ */
+async function int8Model(ref: string, task: 'detection' | 'segmentation', lc: LoadedConfig, ctx: FetchContext, log: Logger, quantize?: Quantizer): Promise<LoadedModel> {
+  const want = configuredQuantSettings(lc, ref);
+  const sha = catalogEntry(ref)?.source.sha256;
+  const cachedPath = path.join(ctx.cacheDir, ref, 'int8.json');
+  let cached: LoadedModel | null = null;
+  try {
+    cached = await loadModel(cachedPath, task);
+    const why = staleReason(cached.manifest, want, sha);
+    if (!why) return cached;
+    log.info({ model: ref, manifest: cachedPath }, `the cached int8 ${ref} is not used: ${why}`);
+  } catch (e) {
+    if (!missing(e)) log.warn({ model: ref, manifest: cachedPath, reason: (e as Error).message }, `the cached int8 ${ref} is not usable`);
+  }
+  const shippedPath = preparedManifestPath(ref, want.activation_type);
+  let shipped: LoadedModel | null = null;
+  try {
+    shipped = await loadModel(shippedPath, task);
+    const why = staleReason(shipped.manifest, want, sha);
+    if (!why) {
+      log.info({ model: ref, manifest: shippedPath, activations: want.activation_type }, `using the prepared int8 ${ref} shipped with the package (${want.activation_type} activations)`);
+      return shipped;
+    }
+    log.info({ model: ref, manifest: shippedPath }, `the shipped int8 ${ref} is not used: ${why}`);
+  } catch (e) {
+    if (!missing(e)) log.warn({ model: ref, manifest: shippedPath, reason: (e as Error).message }, `the shipped int8 ${ref} is not usable`);
+  }
+  if (!lc.config.models.auto_prepare) {
+    const have = cached ?? shipped;
+    if (have) {
+      log.warn({ model: ref, manifest: have.manifestPath }, `models.auto_prepare is off: using ${have.manifestPath} although its quantizer settings differ`);
+      return have;
+    }
+    throw new ModelError(`${ref}: no int8 model in ${cachedPath} or ${shippedPath}, and models.auto_prepare is off (run \`edgesight models quantize ${ref}\`)`);
+  }
+  if (quantize) return loadModel(await prepareModel(ref, 'int8', ctx, quantize, { staleBecause: (m) => staleReason(m, want, sha) }), task);
+  log.info({ model: ref, precision: 'int8', cache: ctx.cacheDir }, `quantizing ${ref} to int8 in a child process (calibration; takes a while on a Pi)`);
+  const m = lc.config.models;
+  const r = await quantizeInChild(
+    {
+      name: ref,
+      cacheDir: ctx.cacheDir,
+      mirrors: ctx.mirrors,
+      allowNetwork: ctx.allowNetwork,
+      calibration: m.calibration.map((c) => path.resolve(lc.dir, c)),
+      cameraFrames: m.calibration_frames,
+      camera: lc.config.camera,
+      want,
+    },
+    ctx,
+  );
+  log.info({ model: ref, seconds: Math.round(r.seconds * 10) / 10, quantizer_peak_rss_mb: r.peakRssMb }, `prepared int8 ${ref} in ${r.seconds.toFixed(1)} s (quantizer process peak RSS ${r.peakRssMb} MB)`);
+  return loadModel(r.manifest, task);
+}
+
 async function one(ref: string, task: 'detection' | 'segmentation', lc: LoadedConfig, ctx: FetchContext, log: Logger, quantize?: Quantizer): Promise<LoadedModel> {
   const precision = lc.config.models.precision;
+  if (precision === 'int8' && !isManifestPath(ref) && catalogEntry(ref)) return int8Model(ref, task, lc, ctx, log, quantize);
   const mpath = manifestPathFor(ref, precision, ctx.cacheDir, lc.dir);
   try {
     return await loadModel(mpath, task);
@@ -57,9 +136,8 @@ export async function configuredQuantizer(lc: LoadedConfig): Promise<Quantizer> 
  */
 export async function loadConfiguredModels(lc: LoadedConfig, log: Logger, quantize?: Quantizer): Promise<{ detector: LoadedModel; segmenter: LoadedModel | null }> {
   const ctx = fetchContext(lc, log);
-  // made on first need, shared by both models
-  let q: Promise<Quantizer> | undefined;
-  quantize ??= async (fp32, c) => (await (q ??= configuredQuantizer(lc)))(fp32, c);
+  // int8 catalog models are quantized in a child process unless a quantizer is given; this one serves
+  // models outside the catalog (which never reach the quantizer: prepareModel refuses them)
   const detector = await one(lc.config.models.detector, 'detection', lc, ctx, log, quantize);
   let segmenter: LoadedModel | null = null;
   const segRef = lc.config.models.segmenter;

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CLI, SHARED, TEST_CACHE } from '../helpers/daemon.js';
+import { CLI, TEST_CACHE } from '../helpers/daemon.js';
 import { STAGES } from '../../src/metrics/timing.js';
 
 interface Run {
@@ -64,7 +64,7 @@ describe('edgesight bench (real models, real JPEG frames, child process)', funct
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'edgesight-bench-test-'));
     config = path.join(dir, 'config.yaml');
-    await writeFile(config, `models:\n  cache_dir: ${TEST_CACHE}\n  mirror: [${path.join(SHARED, 'models')}]\nlogging: { level: warn }\n`);
+    await writeFile(config, `models:\n  cache_dir: ${TEST_CACHE}\nlogging: { level: warn }\n`);
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });

@@ -10,7 +10,8 @@ const run = promisify(execFile);
 
 /** The fake rpicam-vid script in the source tree (the compiled test lives in dist/test/capture). */
 export const FAKE_RPICAM_VID = fileURLToPath(new URL('../../../test/fixtures/bin/rpicam-vid', import.meta.url));
-export const TEST_VIDEO = '/work/shared/data/video/vtest_first20s_384x288_mjpeg.avi';
+export { VTEST_MJPEG as TEST_VIDEO } from '../helpers/paths.js';
+import { VTEST_MJPEG as TEST_VIDEO } from '../helpers/paths.js';
 
 export interface FakeCameraOptions {
   /** size the frames are extracted at (the fake re-encodes when asked for another size); default 320×240 */

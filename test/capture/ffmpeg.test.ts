@@ -5,13 +5,15 @@ import { lastValueFrom, take, timeout, toArray, type Observable } from 'rxjs';
 import sharp from 'sharp';
 import type { Frame } from '../../src/capture/frame.js';
 import type { CommonCaptureOptions, FfmpegOptions } from '../../src/capture/config.js';
+import path from 'node:path';
+import { VIDEO_DIR, VTEST_MJPEG } from '../helpers/paths.js';
 import { buildFfmpegArgs, ffmpegSource } from '../../src/capture/ffmpeg.js';
 import { waitForCameraChildren } from '../../src/capture/child.js';
 import type { CaptureRuntime } from '../../src/capture/libcamera.js';
 import { EventLog, pidAlive, waitFor } from './util.js';
 
-const VIDEO = '/work/shared/data/video/vtest_first20s_384x288_mjpeg.avi';
-const MP4 = '/work/shared/data/video/car-detection.mp4';
+const VIDEO = VTEST_MJPEG;
+const MP4 = path.join(VIDEO_DIR, 'car-detection-8s.mp4');
 const base: FfmpegOptions = { input: VIDEO, args: [], loop: false, output: 'mjpeg', quality: 5, binary: 'ffmpeg', realtime: false };
 const common: CommonCaptureOptions = { width: 160, height: 120, fps: 10, stallTimeoutS: 10 };
 const fast: CaptureRuntime = { backoff: { initialMs: 20, maxMs: 200 } };

@@ -11,8 +11,9 @@ import { listVideoDevices } from '../../src/capture/path-lookup.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { prepareFakeCamera, type FakeCamera } from './fake-camera.js';
 import { EventLog, pidAlive, waitFor } from './util.js';
+import { VTEST_MJPEG } from '../helpers/paths.js';
 
-const VIDEO = '/work/shared/data/video/vtest_first20s_384x288_mjpeg.avi';
+const VIDEO = VTEST_MJPEG;
 const first = (src: Observable<Frame>, n: number): Promise<Frame[]> => lastValueFrom(src.pipe(take(n), timeout({ each: 20_000 }), toArray()));
 
 function camera(over: Partial<CameraConfig> = {}): CameraConfig {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PHOTOS, runCli, SHARED_MODELS, STACK_FRAME } from './run-cli.js';
+import { PHOTOS, runCli, STACK_FRAME } from './run-cli.js';
+import { COCO_DIR } from '../helpers/paths.js';
 
 interface Obj {
   label: string;
@@ -19,7 +20,7 @@ interface Line {
 
 const ASTRONAUT = path.join(PHOTOS, 'astronaut.png');
 const CHELSEA = path.join(PHOTOS, 'chelsea.png');
-const DINING = '/work/shared/data/coco-train-sample/000000000790.jpg';
+const DINING = path.join(COCO_DIR, '000000000790.jpg');
 
 function jsonLines(stdout: string): Line[] {
   assert.ok(stdout.endsWith('\n'), 'stdout ends with a newline');
@@ -42,15 +43,15 @@ function checkLine(l: Line): void {
   for (let i = 1; i < l.objects.length; i++) assert.ok(l.objects[i - 1]!.score >= l.objects[i]!.score, 'score descending');
 }
 
-describe('detect command (child process, real model prepared from the mirror)', function () {
+describe('detect command (child process, real model from the package, offline)', function () {
   this.timeout(120_000);
   let cache: string;
   let env: Record<string, string>;
 
   before(async () => {
     cache = mkdtempSync(path.join(os.tmpdir(), 'edgesight-detect-'));
-    // offline: the model must come from the mirror, never silently from the network
-    env = { EDGESIGHT__MODELS__CACHE_DIR: cache, EDGESIGHT_MODELS_MIRROR: SHARED_MODELS, EDGESIGHT_OFFLINE: '1' };
+    // offline: the model must come from the package itself, never silently from the network
+    env = { EDGESIGHT__MODELS__CACHE_DIR: cache, EDGESIGHT_OFFLINE: '1' };
   });
   after(() => rmSync(cache, { recursive: true, force: true }));
 
@@ -89,10 +90,12 @@ describe('detect command (child process, real model prepared from the mirror)', 
   });
 
   it('--tracked reports only objects.track labels (EDGESIGHT__OBJECTS__TRACK applies)', async () => {
+    // the float detector: its astronaut at 0.3 holds a laptop beside the person (int8 sees a traffic light there)
+    const fp32 = { ...env, EDGESIGHT__MODELS__PRECISION: 'fp32' };
     const [every, tracked, onlyLaptop] = await Promise.all([
-      runCli(['detect', ASTRONAUT, '--json', '--score-threshold', '0.3'], env),
-      runCli(['detect', ASTRONAUT, '--json', '--score-threshold', '0.3', '--tracked'], env),
-      runCli(['detect', ASTRONAUT, '--json', '--score-threshold', '0.3', '--tracked'], { ...env, EDGESIGHT__OBJECTS__TRACK: 'laptop' }),
+      runCli(['detect', ASTRONAUT, '--json', '--score-threshold', '0.3'], fp32),
+      runCli(['detect', ASTRONAUT, '--json', '--score-threshold', '0.3', '--tracked'], fp32),
+      runCli(['detect', ASTRONAUT, '--json', '--score-threshold', '0.3', '--tracked'], { ...fp32, EDGESIGHT__OBJECTS__TRACK: 'laptop' }),
     ]);
     for (const r of [every, tracked, onlyLaptop]) assert.equal(r.code, 0, r.stderr);
     const labels = (r: { stdout: string }) => jsonLines(r.stdout)[0]!.objects.map((o) => o.label);

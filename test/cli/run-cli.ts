@@ -17,8 +17,7 @@ function findRepoRoot(): string {
 export const REPO = findRepoRoot();
 export const MAIN = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
 export const CONFIG_FIXTURES = path.join(REPO, 'test', 'fixtures', 'config');
-export const SHARED_MODELS = '/work/shared/models';
-export const PHOTOS = '/work/shared/data/photos';
+export { PHOTOS_DIR as PHOTOS } from '../helpers/paths.js';
 
 export interface CliResult {
   code: number | null;

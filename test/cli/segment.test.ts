@@ -7,10 +7,10 @@ import { decodePngGray8 } from '../../src/mqtt/mask-encoding.js';
 import { toModelInput } from '../../src/preprocess/preprocess.js';
 import { TEST_CACHE } from '../helpers/daemon.js';
 import { LRASPP } from '../helpers/onnx-build.js';
-import { PHOTOS, runCli, SHARED_MODELS } from './run-cli.js';
+import { PHOTOS, REPO, runCli } from './run-cli.js';
 
-const ENV = { EDGESIGHT_MODELS_MIRROR: SHARED_MODELS, EDGESIGHT__MODELS__CACHE_DIR: TEST_CACHE, EDGESIGHT_OFFLINE: '1' };
-const VOC = readFileSync(path.join(SHARED_MODELS, 'lraspp', 'voc_labels.txt'), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+const ENV = { EDGESIGHT__MODELS__CACHE_DIR: TEST_CACHE, EDGESIGHT_OFFLINE: '1' };
+const VOC = readFileSync(path.join(REPO, 'models', 'labels', 'voc_labels.txt'), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
 
 interface Line {
   file: string;

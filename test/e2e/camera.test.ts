@@ -4,8 +4,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { Collector, SHARED, startDaemon, testEnv, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { Collector, startDaemon, testEnv, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { prepareFakeCamera, type FakeCamera } from '../capture/fake-camera.js';
+import { VIDEO_DIR } from '../helpers/paths.js';
 
 interface Stats {
   camera_restarts_total: number;
@@ -121,7 +122,7 @@ camera:
   width: 768
   height: 432
   fps: 4
-  ffmpeg: { input: ${path.join(SHARED, 'data', 'video', 'car-detection.mp4')}, loop: true }
+  ffmpeg: { input: ${path.join(VIDEO_DIR, 'car-detection-8s.mp4')}, loop: true }
 segmentation: { every: 0 }
 detection: { score_threshold: 0.3 }
 mqtt: { url: ${broker.url} }

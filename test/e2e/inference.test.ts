@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { Collector, SHARED, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { catalogEntry } from '../../src/models/catalog.js';
 import { baseManifest, writeModel } from '../../src/models/store.js';
 import { buildFaultyDetector } from '../inference/faulty-model.js';
 import { tempDir } from '../inference/util.js';
+import { photo as photoFile } from '../helpers/paths.js';
 
 function threadAllowed(pid: number, tid: number): string {
   return /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))![1]!;
@@ -31,7 +32,7 @@ describe('e2e: the daemon’s pinned inference thread (edgesight run, real mosqu
   let broker: Mosquitto;
   let sub: Collector;
   let daemon: DaemonProc | null = null;
-  const photo = path.join(SHARED, 'data', 'photos', 'astronaut.png');
+  const photo = photoFile('astronaut.png');
 
   before(async () => {
     broker = await startMosquitto();

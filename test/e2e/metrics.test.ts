@@ -7,10 +7,11 @@ import { sha256File } from '../../src/models/manifest.js';
 import { baseManifest } from '../../src/models/store.js';
 import { prepareFakeCamera, type FakeCamera } from '../capture/fake-camera.js';
 import { runCli } from '../cli/run-cli.js';
-import { Collector, SHARED, startDaemon, testEnv, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { Collector, startDaemon, testEnv, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { writeFaultyDetector } from '../inference/faulty-model.js';
 import { parsePrometheusText, valueOf, type Family } from '../metrics/prom-text-parser.js';
+import { photo } from '../helpers/paths.js';
 
 type Stats = Record<string, unknown> & { v: number; device: string };
 
@@ -96,8 +97,8 @@ describe('e2e: every metric moves, on the stats topic and on /metrics', function
 
   it('files camera too fast for detection+segmentation, a corrupt file, a broker outage: captured/processed/skipped/corrupt/segmentations/queue drops/reconnects', async () => {
     const frames = await tempDir();
-    await copyFile(path.join(SHARED, 'data', 'photos', 'messi5.jpg'), path.join(frames, 'a_messi5.jpg'));
-    await copyFile(path.join(SHARED, 'data', 'photos', 'astronaut.png'), path.join(frames, 'b_astronaut.png'));
+    await copyFile(photo('messi5.jpg'), path.join(frames, 'a_messi5.jpg'));
+    await copyFile(photo('astronaut.png'), path.join(frames, 'b_astronaut.png'));
     // not an image at all, named like one: the decoder must reject it as a corrupt frame
     await writeFile(path.join(frames, 'c_broken.jpg'), 'this is not a JPEG, only text with a .jpg name\n');
     const cfg = await writeConfig(`

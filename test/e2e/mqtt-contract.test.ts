@@ -3,16 +3,17 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { startMosquitto, startMosquittoSub, type Mosquitto, type MosquittoSub, type SubMessage } from '../helpers/mosquitto.js';
-import { Collector, SHARED, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { validatePayload, SCHEMA_DIR, REPO_ROOT } from '../helpers/schema.js';
 import { parseTopic, TOPIC_POLICY, type TopicKind } from '../../src/mqtt/topics.js';
 import { decodeMask } from '../../src/mqtt/mask-encoding.js';
+import { photo } from '../helpers/paths.js';
 
 const DEVICE = 'contract';
 const ROOT = `edgesight/${DEVICE}`;
 const CAM = `${ROOT}/cam1`;
 const PASSWORD = 'hunter2';
-const ASTRONAUT = path.join(SHARED, 'data', 'photos', 'astronaut.png');
+const ASTRONAUT = photo('astronaut.png');
 const TRACKED = ['person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck', 'cat', 'dog'];
 
 interface Detections {

@@ -3,15 +3,16 @@ import { mkdtemp, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { Collector, SHARED, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { validatePayload } from '../helpers/schema.js';
+import { photo } from '../helpers/paths.js';
 
 const DEVICE = 'events';
 const ROOT = `edgesight/${DEVICE}`;
 const CAM = `${ROOT}/cam1`;
-const PERSON = path.join(SHARED, 'data', 'photos', 'astronaut.png');
+const PERSON = photo('astronaut.png');
 // a photo with no person in it (the detector sees "toilet"s in it: a tracked-label-free frame)
-const EMPTY = path.join(SHARED, 'data', 'photos', 'coffee.png');
+const EMPTY = photo('coffee.png');
 
 interface Detections {
   frame_id: number;

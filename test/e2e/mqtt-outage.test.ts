@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { Collector, SHARED, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { validatePayload } from '../helpers/schema.js';
+import { photo } from '../helpers/paths.js';
 
 const DEVICE = 'outage';
 const ROOT = `edgesight/${DEVICE}`;
@@ -69,7 +70,7 @@ camera:
   name: cam1
   source: files
   fps: 4
-  files: { path: ${path.join(SHARED, 'data', 'photos', 'astronaut.png')}, loop: true }
+  files: { path: ${photo('astronaut.png')}, loop: true }
 segmentation: { every: 0 }
 mqtt:
   url: ${broker.url}

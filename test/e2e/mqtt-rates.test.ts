@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { Collector, SHARED, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { photo } from '../helpers/paths.js';
 
 interface Detections {
   frame_id: number;
@@ -24,7 +25,7 @@ camera:
   name: cam1
   source: files
   fps: 4
-  files: { path: ${path.join(SHARED, 'data', 'photos', 'astronaut.png')}, loop: true }
+  files: { path: ${photo('astronaut.png')}, loop: true }
 segmentation: { every: 0 }
 mqtt:
   url: ${broker.url}

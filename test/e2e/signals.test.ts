@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { Collector, SHARED, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { photo } from '../helpers/paths.js';
 
 const waitForOutput = async (d: DaemonProc, re: RegExp, timeoutMs: number, from = 0): Promise<string> => {
   const until = Date.now() + timeoutMs;
@@ -41,7 +42,7 @@ camera:
   name: cam
   source: files
   fps: 4
-  files: { path: ${path.join(SHARED, 'data', 'photos', 'messi5.jpg')} }
+  files: { path: ${photo('messi5.jpg')} }
 segmentation: { every: 0 }
 detection: { score_threshold: ${threshold} }
 mqtt: { url: ${broker.url} }

@@ -4,10 +4,11 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { CLI, SHARED, testEnv, writeConfig } from '../helpers/daemon.js';
+import { CLI, testEnv, writeConfig } from '../helpers/daemon.js';
 import { validatePayload } from '../helpers/schema.js';
+import { photo } from '../helpers/paths.js';
 
-const ASTRONAUT = path.join(SHARED, 'data', 'photos', 'astronaut.png');
+const ASTRONAUT = photo('astronaut.png');
 
 function cli(args: string[], env: NodeJS.ProcessEnv = testEnv()): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {

@@ -5,14 +5,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ModelManifest } from '../../src/models/manifest.js';
 import { activationTypeFor } from '../../src/models/quantize/model.js';
+import { preparedManifestPath } from '../../src/models/prepared.js';
 import { CLI, Collector, REPO } from '../helpers/daemon.js';
 
 /**
- * Issue 4's "done when": `npm start` (the demo config) with an EMPTY model cache prepares fp32 → int8
- * for both models and publishes detections and masks. The same command as `npm start` runs, with only
+ * `npm start` (the demo config) with an EMPTY model cache and no network loads the int8 models shipped in
+ * models/prepared/ and publishes detections and masks. The same command as `npm start` runs, with only
  * the cache dir and the embedded broker's port overridden.
  */
-describe('e2e: npm start on a clean cache → int8 models by default', function () {
+describe('e2e: npm start on a clean cache → the shipped int8 models', function () {
   this.timeout(300_000);
   let cache: string;
   let out = '';
@@ -32,14 +33,14 @@ describe('e2e: npm start on a clean cache → int8 models by default', function 
     rmSync(cache, { recursive: true, force: true });
   });
 
-  it('prepares int8 detector and segmenter from the demo mirror, then publishes detections and masks', async () => {
+  it('loads the shipped int8 detector and segmenter without quantizing, then publishes detections and masks', async () => {
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('EDGESIGHT')) env[k] = v;
     Object.assign(env, {
       EDGESIGHT__MODELS__CACHE_DIR: cache,
       EDGESIGHT__MQTT__EMBEDDED_BROKER__PORT: '0',
       EDGESIGHT__LOGGING__PRETTY: 'false',
-      EDGESIGHT_OFFLINE: '1', // the demo's mirror (../shared/models) must be enough
+      EDGESIGHT_OFFLINE: '1', // the package alone must be enough
     });
     child = spawn(process.execPath, [CLI, 'run', '--config', path.join(REPO, 'config', 'demo.yaml')], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -70,23 +71,22 @@ describe('e2e: npm start on a clean cache → int8 models by default', function 
       throw new Error(`${e.message}\ndaemon output:\n${out}`);
     });
 
+    // the shipped int8 models for this machine's activation type were loaded as they are: nothing was
+    // quantized or converted, and nothing was written to the (empty) cache
+    const act = activationTypeFor('auto');
     for (const name of ['ssdlite_mobilenet_v3_small_coco', 'lraspp_mobilenet_v3_small_voc']) {
-      const dir = path.join(cache, name);
-      const files = readdirSync(dir).sort();
-      assert.deepEqual(files, ['fp32.json', 'fp32.onnx', 'int8.json', 'int8.onnx'], `${dir}: ${files.join(', ')} (no .part or .lock left)`);
-      const m = JSON.parse(readFileSync(path.join(dir, 'int8.json'), 'utf8')) as ModelManifest;
+      const manifestPath = preparedManifestPath(name, act);
+      assert.ok(out.includes(`using the prepared int8 ${name} shipped with the package`), `${name}: not loaded from models/prepared:\n${out}`);
+      const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as ModelManifest;
       assert.equal(m.precision, 'int8');
-      const q = m.provenance.quantization as { arch: string; activation_type: string; method: string; calibration: { images: number; sources: Record<string, number> }; output_snr_db: Record<string, number> };
-      assert.ok(q, `${name}: no provenance.quantization`);
-      assert.equal(q.arch, process.arch);
-      assert.equal(q.activation_type, activationTypeFor('auto'));
-      assert.equal(q.method, 'percentile');
-      // the shipped calibration set: 40 street-scene frames + the 5 demo photos
-      assert.deepEqual(q.calibration.sources, { '<package>/models/calibration': 40, '<package>/config/demo-photos': 5 });
+      const q = m.provenance.quantization as { settings: { activation_type: string; calibration: string[] }; output_snr_db: Record<string, number> };
+      assert.equal(q.settings.activation_type, act);
+      assert.deepEqual(q.settings.calibration, ['<package>/models/calibration', '<package>/config/demo-photos']);
       assert.ok(Object.values(q.output_snr_db).every((v) => v > 5), `${name}: output SNR ${JSON.stringify(q.output_snr_db)}`);
     }
-    // the daemon said it was preparing, and loaded the int8 variants
-    assert.match(out, /ssdlite_mobilenet_v3_small_coco \(int8\) is not prepared yet/);
-    assert.match(out, /quantized lraspp_mobilenet_v3_small_voc/);
+    assert.ok(out.includes(`"detector":"${preparedManifestPath('ssdlite_mobilenet_v3_small_coco', act)}"`), out);
+    assert.doesNotMatch(out, /quantiz(ing|ed) /);
+    assert.doesNotMatch(out, /converting /);
+    assert.deepEqual(readdirSync(cache), [], 'the cache stays empty');
   });
 });

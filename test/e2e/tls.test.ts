@@ -3,10 +3,11 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { Collector, SHARED, startDaemon, testEnv, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { Collector, startDaemon, testEnv, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { assertFramesGrow, freeLoopbackPort, makePasswordFile, makeTestPki, waitUntil, type TestPki } from '../helpers/tls.js';
 import { MqttPublisher, type ClientEvent } from '../../src/mqtt/client.js';
 import { describeMqttError, tlsMaterialProblems, type MqttErrorContext } from '../../src/mqtt/errors.js';
+import { photo } from '../helpers/paths.js';
 
 /**
  * TLS, client certificates and passwords against a real mosquitto with one listener per situation,
@@ -187,7 +188,7 @@ camera:
   name: cam1
   source: files
   fps: 4
-  files: { path: ${path.join(SHARED, 'data', 'photos', 'astronaut.png')}, loop: true }
+  files: { path: ${photo('astronaut.png')}, loop: true }
 segmentation: { every: 0 }
 mqtt:
   reconnect_max_s: 1

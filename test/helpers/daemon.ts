@@ -6,13 +6,12 @@ import mqtt, { type MqttClient } from 'mqtt';
 
 export const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', '..');
 export const CLI = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
-export const SHARED = path.resolve(REPO, '..', 'shared');
 
-/** One model cache for the whole test run, filled from ../shared on first use. */
+/** One model cache for the whole test run, filled from the package's own model sources on first use. */
 export const TEST_CACHE = process.env.EDGESIGHT_TEST_CACHE ?? path.join(tmpdir(), 'edgesight-test-cache');
 
 export function testEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, EDGESIGHT_MODELS_MIRROR: path.join(SHARED, 'models'), EDGESIGHT__MODELS__CACHE_DIR: TEST_CACHE, EDGESIGHT_OFFLINE: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, EDGESIGHT__MODELS__CACHE_DIR: TEST_CACHE, EDGESIGHT_OFFLINE: '1' };
   for (const k of Object.keys(env)) if (k.startsWith('EDGESIGHT__') && k !== 'EDGESIGHT__MODELS__CACHE_DIR') delete env[k];
   return { ...env, ...extra };
 }

@@ -1,23 +1,45 @@
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import * as ort from 'onnxruntime-node';
+import { convertTflite } from '../../src/models/convert.js';
+import { catalogEntry } from '../../src/models/catalog.js';
+import { toModelInput } from '../../src/preprocess/preprocess.js';
+import { COCO_DIR, GOLDEN_DIR, LRASPP_FP32, PHOTOS_DIR, TFLITE_DETECTOR } from './paths.js';
 
-export const SHARED = '/work/shared/models';
-export const TFLITE_DETECTOR = path.join(SHARED, 'upstream/ssd_mobilenet_v3_small_coco_int8.tflite');
-export const REFERENCE_DETECTOR = path.join(SHARED, 'reference/ssdlite_mobilenet_v3_small_320_coco_fp32.onnx');
-export const LRASPP = path.join(SHARED, 'lraspp/lraspp_mobilenet_v3_small_voc_fp32.onnx');
-export const FIXTURES = path.join(SHARED, 'reference/fixtures');
-export const FIXTURE_NAMES = ['astronaut', 'chelsea', 'messi5', 'motorcycle_left', '000000000790'] as const;
+export { TFLITE_DETECTOR };
+export const LRASPP = LRASPP_FP32;
+export const FIXTURES = GOLDEN_DIR;
+/** photos whose exact detector input and float outputs (scores and boxes) are in the golden fixtures */
+export const FIXTURE_NAMES = ['astronaut', '000000000790'] as const;
 
 export function readF32(file: string): Float32Array {
-  const b = readFileSync(file);
+  const b = file.endsWith('.gz') ? gunzipSync(readFileSync(file)) : readFileSync(file);
   const out = new Float32Array(b.length / 4);
   new Uint8Array(out.buffer).set(b);
   return out;
 }
 
+/** The exact 1×3×320×320 input the golden outputs were computed from (stored gzipped). */
 export function fixtureInput(name: string): Float32Array {
-  return readF32(path.join(FIXTURES, `${name}.input_nchw.f32`));
+  return readF32(path.join(FIXTURES, `${name}.input_nchw.f32.gz`));
+}
+
+/**
+ * The project's own float detector: the shipped TFLite converted by edgesight's converter, written once
+ * per converter output into the temp folder (named by its sha256, so a changed converter gets a new file).
+ */
+export function convertedDetector(): string {
+  const onnx = convertTflite(readFileSync(TFLITE_DETECTOR), { form: 'float' });
+  const sha = createHash('sha256').update(onnx).digest('hex').slice(0, 16);
+  const file = path.join(os.tmpdir(), `edgesight-test-detector-fp32-${sha}.onnx`);
+  if (!existsSync(file)) {
+    writeFileSync(`${file}.${process.pid}.part`, onnx);
+    renameSync(`${file}.${process.pid}.part`, file);
+  }
+  return file;
 }
 
 /** One-thread session, as the daemon's pinned inference worker runs it. */
@@ -61,4 +83,21 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
     sbb += y * y;
   }
   return sab / Math.sqrt(saa * sbb);
+}
+
+/** The five photos the golden detections cover, as files: four Debian photos and COCO 000000000790. */
+export const FIVE_PHOTOS: ReadonlyArray<readonly [string, string]> = [
+  ['astronaut', path.join(PHOTOS_DIR, 'astronaut.png')],
+  ['chelsea', path.join(PHOTOS_DIR, 'chelsea.png')],
+  ['messi5', path.join(PHOTOS_DIR, 'messi5.jpg')],
+  ['motorcycle_left', path.join(PHOTOS_DIR, 'motorcycle_left.png')],
+  ['000000000790', path.join(COCO_DIR, '000000000790.jpg')],
+];
+
+/** A photo as the detector's 1×3×320×320 input, through the product's own preprocessing. */
+export async function photoInput(file: string): Promise<Float32Array> {
+  const data = readFileSync(file);
+  const spec = catalogEntry('ssdlite_mobilenet_v3_small_coco')!.input;
+  const r = await toModelInput({ kind: 'encoded', id: 0, capturedAt: Date.now(), capturedMono: performance.now(), data, format: path.extname(file).slice(1), origin: file }, spec, 320, 320);
+  return r.data;
 }

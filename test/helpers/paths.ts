@@ -38,6 +38,34 @@ export function photo(name: string): string {
   return path.join(PHOTOS_DIR, name);
 }
 
+/** The float reference detector (TensorFlow's own ONNX export), used only to cross-check the converter. */
+export const REFERENCE_DETECTOR_FILE = 'ssdlite_mobilenet_v3_small_320_coco_fp32.onnx';
+
+/**
+ * The float reference detector, kept outside the repository: `EDGESIGHT_TEST_DATA/reference/<file>`, or
+ * `models/reference/<file>` beside the EDGESIGHT_TEST_DATA folder (the development layout keeps data/ and
+ * models/ side by side). Null when neither exists.
+ */
+export function referenceDetector(): string | null {
+  const d = testData();
+  if (!d) return null;
+  for (const cand of [path.join(d, 'reference', REFERENCE_DETECTOR_FILE), path.join(d, '..', 'models', 'reference', REFERENCE_DETECTOR_FILE)]) {
+    if (existsSync(cand)) return cand;
+  }
+  return null;
+}
+
+/** In a mocha `before`/`it`: skip, saying why, when the reference detector is not there. Returns its path. */
+export function skipWithoutReferenceDetector(ctx: Mocha.Context, what: string): string {
+  const f = referenceDetector();
+  if (!f) {
+    const why = `skipped: ${what} needs the float reference detector (${REFERENCE_DETECTOR_FILE} in EDGESIGHT_TEST_DATA/reference/ or in models/reference/ beside that folder)`;
+    console.log(`      ${why}`);
+    ctx.skip();
+  }
+  return f as string;
+}
+
 /**
  * Larger evaluation data kept outside the repository (the 80-photo COCO sample, VOC masks, the float
  * reference detector): the folder named by EDGESIGHT_TEST_DATA, laid out like the development data folder

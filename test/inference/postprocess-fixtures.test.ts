@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InferenceEngine } from '../../src/inference/engine.js';
-import { catalogEntry } from '../../src/models/catalog.js';
+import { catalogEntry, loadCatalogLabels } from '../../src/models/catalog.js';
 import { SsdDecoder } from '../../src/postprocess/detections.js';
 import { argmaxClassMap, classFractions } from '../../src/postprocess/segmentation.js';
 import { FIXTURE_NAMES, FIXTURES, fixtureInput, LRASPP, maxAbsDiff, readF32, session } from '../helpers/onnx-build.js';
@@ -15,7 +15,7 @@ interface FixtureDetections {
   nms_iou: number;
 }
 
-const COCO = ['background', ...readFileSync(path.join('/work/shared/models/upstream/coco_labels.txt'), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean)];
+const COCO = loadCatalogLabels(catalogEntry('ssdlite_mobilenet_v3_small_coco')!);
 
 describe('post-processing of worker outputs against the golden fixtures', function () {
   this.timeout(60_000);
@@ -53,7 +53,7 @@ describe('post-processing of worker outputs against the golden fixtures', functi
   }
 
   it('segmentation in the worker: the class map at 1/8 equals argmax over a direct ORT run; fractions add up', async () => {
-    const voc = readFileSync('/work/shared/models/lraspp/voc_labels.txt', 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+    const voc = loadCatalogLabels(catalogEntry('lraspp_mobilenet_v3_small_voc')!);
     const input = fixtureInput('astronaut'); // 320×320 → 40×40
     const direct = (await (await session(LRASPP)).run({ image: new ort.Tensor('float32', input.slice(), [1, 3, 320, 320]) }))['logits']!;
     const r = await engine.run(new Float32Array(3 * 320 * 320), [1, 3, 320, 320], { data: input, shape: [1, 3, 320, 320] });

@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { InferenceEngine, type EngineEvent, type EngineOptions } from '../../src/inference/engine.js';
 import type { WorkerInit } from '../../src/inference/protocol.js';
-import { LRASPP, REFERENCE_DETECTOR } from '../helpers/onnx-build.js';
+import { convertedDetector, LRASPP } from '../helpers/onnx-build.js';
 import { writeFaultyDetector, type FaultyModelOptions } from './faulty-model.js';
 
 export const DET_OUTPUTS = ['class_predictions', 'box_encodings'];
 
-export function detectorSpec(file = REFERENCE_DETECTOR): WorkerInit['detector'] {
+/** default: the project's own float detector (the shipped TFLite, converted) */
+export function detectorSpec(file = convertedDetector()): WorkerInit['detector'] {
   return { path: file, inputName: 'image', outputNames: DET_OUTPUTS };
 }
 

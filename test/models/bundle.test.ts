@@ -7,10 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { checkArchivePath, importBundle, readTar, TAR_END, tarHeader, tarPadding } from '../../src/models/bundle.js';
 import { ModelError } from '../../src/models/manifest.js';
+import { convertTflite } from '../../src/models/convert.js';
+import { photo, TFLITE_DETECTOR } from '../helpers/paths.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
-const SHARED = '/work/shared/models';
-const PHOTOS = ['astronaut.png', 'chelsea.png', 'messi5.jpg', 'motorcycle_left.png'].map((p) => path.join('/work/shared/data/photos', p));
+const PHOTOS = ['astronaut.png', 'chelsea.png', 'messi5.jpg', 'motorcycle_left.png'].map((p) => photo(p));
 
 function cli(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, ...args], {
@@ -42,7 +43,7 @@ describe('model bundles', function () {
   before(() => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'es-bundle-'));
     pc = path.join(tmp, 'pc-cache');
-    const f = cli(['models', 'fetch', 'ssdlite_mobilenet_v3_small_coco', '--precision', 'qdq-faithful', '--cache', pc], { EDGESIGHT_MODELS_MIRROR: SHARED });
+    const f = cli(['models', 'fetch', 'ssdlite_mobilenet_v3_small_coco', '--precision', 'qdq-faithful', '--cache', pc]);
     assert.equal(f.code, 0, f.stderr);
     bundleGz = path.join(tmp, 'models.tar.gz');
     bundleTar = path.join(tmp, 'models.tar');
@@ -164,7 +165,10 @@ describe('model bundles', function () {
     const dir = path.join(cache, 'ssdlite_mobilenet_v3_small_coco');
     mkdirSync(dir, { recursive: true });
     // a different (user-made) manifest + file under the same name
-    const imp = cli(['models', 'import', path.join(SHARED, 'reference/ssdlite_mobilenet_v3_small_320_coco_fp32.onnx'), '--name', 'ssdlite_mobilenet_v3_small_coco', '--like', 'ssdlite_mobilenet_v3_small_coco', '--cache', cache]);
+    // the faithful QDQ conversion: the same contract as the bundled fp32 detector, other bytes
+    const other = path.join(tmp, 'other-detector.onnx');
+    writeFileSync(other, convertTflite(readFileSync(TFLITE_DETECTOR), { form: 'qdq' }));
+    const imp = cli(['models', 'import', other, '--name', 'ssdlite_mobilenet_v3_small_coco', '--like', 'ssdlite_mobilenet_v3_small_coco', '--cache', cache]);
     assert.equal(imp.code, 0, imp.stderr);
     const before = readFileSync(path.join(dir, 'fp32.json'), 'utf8');
     const r = cli(['models', 'import', bundleTar, '--cache', cache]);

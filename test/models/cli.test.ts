@@ -4,15 +4,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LRASPP_FP32, REPO, TFLITE_DETECTOR } from '../helpers/paths.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
-const SHARED = '/work/shared/models';
 
-/** `edgesight models …` as a real child process, offline, with the shared models as the only mirror. */
+/** `edgesight models …` as a real child process, offline, with no mirror: the package's own sources. */
 function models(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, 'models', ...args], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), EDGESIGHT_OFFLINE: '1', EDGESIGHT_MODELS_MIRROR: SHARED, EDGESIGHT__MODELS__PRECISION: 'fp32', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), EDGESIGHT_OFFLINE: '1', EDGESIGHT__MODELS__PRECISION: 'fp32', ...env },
     timeout: 60_000,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
@@ -97,17 +97,17 @@ describe('edgesight models (CLI)', function () {
   it('info on the segmenter analyses it at its probe size and a raw ONNX needs --size', () => {
     const s = JSON.parse(models(['info', 'lraspp_mobilenet_v3_small_voc', '--cache', cache, '--json']).stdout) as InfoJson;
     assert.deepEqual(s.outputs.map((o) => o.shape), [[1, 21, 40, 40]]);
-    const raw = models(['info', path.join(SHARED, 'lraspp/lraspp_mobilenet_v3_small_voc_fp32.onnx'), '--cache', cache]);
+    const raw = models(['info', LRASPP_FP32, '--cache', cache]);
     assert.equal(raw.code, 1);
     assert.match(raw.stderr, /symbolic.*--size WxH/s);
-    const sized = JSON.parse(models(['info', path.join(SHARED, 'lraspp/lraspp_mobilenet_v3_small_voc_fp32.onnx'), '--size', '512x256', '--json']).stdout) as InfoJson;
+    const sized = JSON.parse(models(['info', LRASPP_FP32, '--size', '512x256', '--json']).stdout) as InfoJson;
     assert.deepEqual(sized.outputs[0]?.shape, [1, 21, 32, 64]);
     assert.equal(sized.verified, false, 'a bare ONNX has no manifest to verify against');
   });
 
   it('convert: a TFLite file to ONNX, then import registers it as a user detector', () => {
     const out = path.join(tmp, 'conv', 'det.onnx');
-    const c = models(['convert', path.join(SHARED, 'upstream/ssd_mobilenet_v3_small_coco_int8.tflite'), '--out', out]);
+    const c = models(['convert', TFLITE_DETECTOR, '--out', out]);
     assert.equal(c.code, 0, c.stderr);
     const i = models(['import', out, '--name', 'my-detector', '--like', 'ssdlite_mobilenet_v3_small_coco', '--cache', cache]);
     assert.equal(i.code, 0, i.stderr);
@@ -124,8 +124,8 @@ describe('edgesight models (CLI)', function () {
   });
 
   it('import a user segmenter with its own labels file, then reject bad ones with the reason', () => {
-    const seg = path.join(SHARED, 'lraspp/lraspp_mobilenet_v3_small_voc_fp32.onnx');
-    const ok = models(['import', seg, '--name', 'myseg', '--like', 'lraspp_mobilenet_v3_small_voc', '--labels', path.join(SHARED, 'lraspp/voc_labels.txt'), '--cache', cache]);
+    const seg = LRASPP_FP32;
+    const ok = models(['import', seg, '--name', 'myseg', '--like', 'lraspp_mobilenet_v3_small_voc', '--labels', path.join(REPO, 'models', 'labels', 'voc_labels.txt'), '--cache', cache]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /logits \[1, 21, 30, 40\]/);
 
@@ -167,7 +167,7 @@ describe('edgesight models (CLI)', function () {
     tpl.name = 'ignored-by-name-flag';
     const tplPath = path.join(tmp, 'seg-template.json');
     writeFileSync(tplPath, JSON.stringify(tpl));
-    const r = models(['import', path.join(SHARED, 'lraspp/lraspp_mobilenet_v3_small_voc_fp32.onnx'), '--manifest', tplPath, '--name', 'tplseg', '--cache', cache]);
+    const r = models(['import', LRASPP_FP32, '--manifest', tplPath, '--name', 'tplseg', '--cache', cache]);
     assert.equal(r.code, 0, r.stderr);
     const info = JSON.parse(models(['info', path.join(cache, 'tplseg/fp32.json'), '--json', '--check']).stdout) as InfoJson;
     assert.equal(info.name, 'tplseg');
@@ -179,12 +179,9 @@ describe('edgesight models (CLI)', function () {
     const unknown = models(['fetch', 'no_such_model', '--cache', cache]);
     assert.equal(unknown.code, 64);
     assert.match(unknown.stderr, /unknown model 'no_such_model'/);
-    const noMirror = models(['fetch', 'lraspp_mobilenet_v3_small_voc', '--cache', path.join(tmp, 'empty-cache')], { EDGESIGHT_MODELS_MIRROR: '' });
-    assert.equal(noMirror.code, 1);
-    assert.match(noMirror.stderr, /no public download URL; put it in a folder and pass it with --from DIR/);
-    const offline = models(['fetch', 'ssdlite_mobilenet_v3_small_coco', '--cache', path.join(tmp, 'empty-cache')], { EDGESIGHT_MODELS_MIRROR: '' });
-    assert.equal(offline.code, 1);
-    assert.match(offline.stderr, /not in any mirror .* downloads are off/);
+    // both default models come from the package: offline, no mirror, an empty cache is enough
+    const packaged = models(['fetch', 'lraspp_mobilenet_v3_small_voc', '--cache', path.join(tmp, 'empty-cache')], { EDGESIGHT_MODELS_MIRROR: '' });
+    assert.equal(packaged.code, 0, packaged.stderr);
     const missingFrom = models(['fetch', '--from', path.join(tmp, 'nope'), '--cache', cache]);
     assert.equal(missingFrom.code, 64);
     assert.match(missingFrom.stderr, /--from .*nope: no such folder/);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { convertTflite } from '../../src/models/convert.js';
-import { catalogEntry } from '../../src/models/catalog.js';
+import { catalogEntry, loadCatalogLabels } from '../../src/models/catalog.js';
 import { SsdDecoder, iou, type Detection } from '../../src/postprocess/detections.js';
 import { BuiltinOperator } from '../../src/models/tflite/schema.js';
-import { FIXTURE_NAMES, fixtureInput, pearson, runImage, session, SHARED, TFLITE_DETECTOR } from '../helpers/onnx-build.js';
+import { FIVE_PHOTOS, photoInput, pearson, runImage, session, TFLITE_DETECTOR } from '../helpers/onnx-build.js';
 import { tinyTflite } from '../helpers/onnx-build-tflite.js';
 import * as ort from 'onnxruntime-node';
 
@@ -12,7 +12,7 @@ import * as ort from 'onnxruntime-node';
  * MODELS.md: the source's own int8 parameters keep only ~28% of the float mAP, so a faithful QDQ graph
  * agrees only partly with the float one. The criteria below hold for the faithful graph with margin
  * and fail for a broken one (wrong scale, zero point or layout gives correlations near 0 and no matches):
- * - raw outputs correlate with float's on every fixture: box encodings r ≥ 0.6, class scores r ≥ 0.2;
+ * - raw outputs correlate with float's on every one of the five photos (product preprocessing): box encodings r ≥ 0.6, class scores r ≥ 0.2;
  * - the float graph's top detection (score > 0.3) is found by the QDQ graph (same class, IoU ≥ 0.5) on
  *   at least 3 of the 5 fixtures (chelsea's cat is a known miss: QDQ sees a clock).
  */
@@ -23,13 +23,13 @@ describe('QDQ detector agrees with the float detector (partially, as MODELS.md p
     const qs = await session(convertTflite(tfl, { form: 'qdq' }));
     const entry = catalogEntry('ssdlite_mobilenet_v3_small_coco');
     assert.ok(entry?.detection);
-    const labels = ['background', ...readFileSync(`${SHARED}/upstream/coco_labels.txt`, 'utf8').split('\n')];
+    const labels = loadCatalogLabels(entry);
     const dec = new SsdDecoder(entry.detection, labels);
     const opts = { scoreThreshold: 0.3, nmsIou: 0.6, maxDetections: 100 };
     let topFound = 0;
     const report: string[] = [];
-    for (const name of FIXTURE_NAMES) {
-      const x = fixtureInput(name);
+    for (const [name, file] of FIVE_PHOTOS) {
+      const x = await photoInput(file);
       const f = await runImage(fs, x);
       const q = await runImage(qs, x);
       const rBox = pearson(f['box_encodings']!, q['box_encodings']!);
@@ -50,7 +50,7 @@ describe('QDQ detector agrees with the float detector (partially, as MODELS.md p
     const tfl = readFileSync(TFLITE_DETECTOR);
     const u = await session(convertTflite(tfl, { form: 'qdq', activationType: 'uint8' }));
     const s = await session(convertTflite(tfl, { form: 'qdq', activationType: 'int8' }));
-    const x = fixtureInput('motorcycle_left');
+    const x = await photoInput(FIVE_PHOTOS[3]![1]);
     const a = await runImage(u, x);
     const b = await runImage(s, x);
     // Same codes shifted by 128: only ORT's kernel rounding differs, so they agree far better than with float.

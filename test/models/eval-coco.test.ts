@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { AREA_RANGES, cocoIou, evaluateCoco, type GroundTruth, type ScoredBox } from '../../src/models/eval/coco.js';
 import { loadCocoInstances, toCocoDetection } from '../../src/models/eval/dataset.js';
+import { COCO_DIR, skipWithoutTestData } from '../helpers/paths.js';
 
 const close = (a: number, b: number, eps = 1e-9): void => assert.ok(Math.abs(a - b) <= eps, `${a} != ${b}`);
 const gt = (imageId: number, categoryId: number, bbox: [number, number, number, number], extra: Partial<GroundTruth> = {}): GroundTruth => ({
@@ -89,13 +90,23 @@ describe('COCO evaluator', () => {
     assert.throws(() => evaluateCoco([], [dt(4, 1, [0, 0, 1, Number.NaN], 0.5)]), /detection #0 \(image 4\)/);
   });
 
-  it('loads the shared COCO sample and converts normalised detections to pixels', () => {
-    const ds = loadCocoInstances('/work/shared/data/coco-train-sample/instances.json');
+  it('loads the 80-photo COCO sample, crowd regions included', function () {
+    const dir = path.join(skipWithoutTestData(this, 'the 80-photo COCO sample'), 'coco-train-sample');
+    const ds = loadCocoInstances(path.join(dir, 'instances.json'));
     assert.equal(ds.images.length, 80);
     assert.ok(ds.groundTruth.length > 500);
     assert.ok(ds.groundTruth.some((g) => g.iscrowd));
+    assert.equal(path.dirname(ds.images[0]!.file), dir);
+    const self = ds.groundTruth.filter((g) => !g.iscrowd).map((g) => dt(g.imageId, g.categoryId, g.bbox, 1));
+    close(evaluateCoco(ds.groundTruth, self).map, 1);
+  });
+
+  it('loads the shipped 10-photo COCO subset and converts normalised detections to pixels', () => {
+    const ds = loadCocoInstances(path.join(COCO_DIR, 'instances.json'));
+    assert.equal(ds.images.length, 10);
+    assert.equal(ds.groundTruth.length, 88);
     assert.equal(ds.categories.get(1), 'person');
-    assert.equal(path.dirname(ds.images[0]!.file), '/work/shared/data/coco-train-sample');
+    assert.equal(path.dirname(ds.images[0]!.file), COCO_DIR);
     // ground truth fed back as detections scores 1.0 (sanity of the real-data path)
     const self = ds.groundTruth.filter((g) => !g.iscrowd).map((g) => dt(g.imageId, g.categoryId, g.bbox, 1));
     close(evaluateCoco(ds.groundTruth, self).map, 1);

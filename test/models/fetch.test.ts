@@ -11,10 +11,10 @@ import { CATALOG, type SourceFile } from '../../src/models/catalog.js';
 import { obtainSource, type FetchContext } from '../../src/models/fetch.js';
 import { ModelError } from '../../src/models/manifest.js';
 import { createProgress, renderBar } from '../../src/models/progress.js';
+import { MODEL_SOURCES_DIR, TFLITE_DETECTOR } from '../helpers/paths.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
-const SHARED = '/work/shared/models';
-const TFLITE = path.join(SHARED, 'upstream/ssd_mobilenet_v3_small_coco_int8.tflite');
+const TFLITE = TFLITE_DETECTOR;
 
 function models(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, 'models', ...args], {
@@ -25,37 +25,62 @@ function models(args: string[], env: Record<string, string> = {}): { code: numbe
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe('models fetch: mirrors', function () {
+describe('models fetch: the packaged sources, then mirrors', function () {
   this.timeout(60_000);
   let tmp: string;
+  let logs: string[];
   before(() => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'es-fetch-'));
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));
+  beforeEach(() => {
+    logs = [];
+  });
+  /** the detector's pinned source as a model outside the package would have it: mirrors and URL only */
+  const unpackaged = (): SourceFile => ({ ...CATALOG[0]!.source, packaged: null, url: null });
+  const ctx = (cache: string, mirrors: string[]): FetchContext => ({ cacheDir: cache, mirrors, allowNetwork: false, log: (m) => void logs.push(m) });
 
-  it('refuses a mirror file whose sha256 is not the pinned one, and leaves nothing in the cache', () => {
+  it('both default models come from the package itself: offline, no mirror, nothing copied into cache/sources', () => {
+    const cache = path.join(tmp, 'cache-packaged');
+    const r = models(['fetch', '--all', '--cache', cache]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /ready {2}ssdlite_mobilenet_v3_small_coco +fp32/);
+    assert.match(r.stdout, /ready {2}lraspp_mobilenet_v3_small_voc +fp32/);
+    assert.ok(!existsSync(path.join(cache, 'sources')), 'the packaged sources are read in place');
+  });
+
+  it('obtainSource returns the packaged copy after checking its sha256', async () => {
+    for (const e of CATALOG) {
+      const got = await obtainSource(e.source, ctx(path.join(tmp, 'cache-direct'), []));
+      assert.equal(got, path.join(MODEL_SOURCES_DIR, e.source.file));
+      assert.equal(createHash('sha256').update(readFileSync(got)).digest('hex'), e.source.sha256);
+    }
+  });
+
+  it('refuses a mirror file whose sha256 is not the pinned one, and leaves nothing in the cache', async () => {
     const mirror = path.join(tmp, 'bad-mirror');
     mkdirSync(path.join(mirror, 'upstream'), { recursive: true });
     const bytes = readFileSync(TFLITE);
     bytes[bytes.length >> 1] ^= 0x01; // same size, one bit off
     writeFileSync(path.join(mirror, 'upstream/ssd_mobilenet_v3_small_coco_int8.tflite'), bytes);
     const cache = path.join(tmp, 'cache-bad');
-    const r = models(['fetch', 'ssdlite_mobilenet_v3_small_coco', '--from', mirror, '--cache', cache]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /bad-mirror\/upstream\/ssd_mobilenet_v3_small_coco_int8\.tflite has sha256 [0-9a-f]{64}, expected 673978b1.*refusing a file that is not the pinned one/);
+    await assert.rejects(obtainSource(unpackaged(), ctx(cache, [mirror])), /bad-mirror\/upstream\/ssd_mobilenet_v3_small_coco_int8\.tflite has sha256 [0-9a-f]{64}, expected 673978b1.*refusing a file that is not the pinned one/);
     assert.ok(!existsSync(path.join(cache, 'sources/ssd_mobilenet_v3_small_coco_int8.tflite')));
-    assert.ok(!existsSync(path.join(cache, 'ssdlite_mobilenet_v3_small_coco/fp32.json')));
   });
 
-  it('takes the file from a mirror laid out flat (EDGESIGHT_MODELS_MIRROR) and makes the cached copy writable', () => {
+  it('takes the file from a mirror laid out flat and makes the cached copy writable', async () => {
     const mirror = path.join(tmp, 'flat-mirror');
     mkdirSync(mirror);
     cpSync(TFLITE, path.join(mirror, 'ssd_mobilenet_v3_small_coco_int8.tflite'));
     const cache = path.join(tmp, 'cache-flat');
-    const r = models(['fetch', 'ssdlite_mobilenet_v3_small_coco', '--cache', cache], { EDGESIGHT_MODELS_MIRROR: mirror });
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /took ssd_mobilenet_v3_small_coco_int8\.tflite from mirror .*flat-mirror/);
-    assert.equal(statSync(path.join(cache, 'sources/ssd_mobilenet_v3_small_coco_int8.tflite')).mode & 0o200, 0o200);
+    const got = await obtainSource(unpackaged(), ctx(cache, [mirror]));
+    assert.equal(got, path.join(cache, 'sources/ssd_mobilenet_v3_small_coco_int8.tflite'));
+    assert.ok(logs.some((l) => /took ssd_mobilenet_v3_small_coco_int8\.tflite from mirror .*flat-mirror/.test(l)), logs.join('\n'));
+    assert.equal(statSync(got).mode & 0o200, 0o200);
+  });
+
+  it('a model with neither a packaged copy nor a URL names where it looked', async () => {
+    await assert.rejects(obtainSource(unpackaged(), ctx(path.join(tmp, 'cache-none'), [path.join(tmp, 'empty')])), /no public download URL; put it in a folder and pass it with --from DIR .*looked in: .*empty/);
   });
 });
 
@@ -120,7 +145,7 @@ describe('models fetch: download from an upstream URL (local HTTP server)', func
     log: (m) => void logs.push(m),
     progress: (d, t) => void progress.push([d, t]),
   });
-  const src = (over: Partial<SourceFile> = {}): SourceFile => ({ ...pinned, url: srv.url, mirrorPaths: [], ...over });
+  const src = (over: Partial<SourceFile> = {}): SourceFile => ({ ...pinned, packaged: null, url: srv.url, mirrorPaths: [], ...over });
 
   before(async () => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'es-dl-'));

@@ -7,7 +7,11 @@ import type { FetchContext } from '../../src/models/fetch.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { configuredQuantizer } from '../../src/service/models.js';
 import { loadModel, prepareModel, type Quantizer } from '../../src/models/store.js';
-import { CLI, SHARED, writeConfig } from '../helpers/daemon.js';
+import pino from 'pino';
+import { CLI, writeConfig } from '../helpers/daemon.js';
+import { PHOTOS_DIR, REPO } from '../helpers/paths.js';
+import { configuredQuantSettings, loadConfiguredModels } from '../../src/service/models.js';
+import type { LoadedConfig } from '../../src/config/types.js';
 
 const DET = 'ssdlite_mobilenet_v3_small_coco';
 
@@ -30,21 +34,38 @@ describe('int8 auto-prepare: concurrent processes, one cache', function () {
   });
   afterEach(() => rmSync(cache, { recursive: true, force: true }));
 
-  it('two `edgesight detect` started together on an empty cache quantize once and both detect the cat', async () => {
-    const cfg = await writeConfig('models: { precision: int8 }\nsegmentation: { every: 0 }\nlogging: { level: info, pretty: false }\n');
+  it('two `edgesight detect` started together, with calibration settings no shipped model has, quantize once (in a child process) and both detect the cat', async () => {
+    // the street-scene frames alone: not the default set, so neither the shipped model nor an old cache fits
+    const calib = `models: { precision: int8, calibration: [${path.join(REPO, 'models', 'calibration')}] }\n`;
+    const cfg = await writeConfig(`${calib}segmentation: { every: 0 }\nlogging: { level: info, pretty: false }\n`);
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('EDGESIGHT')) env[k] = v;
-    Object.assign(env, { EDGESIGHT__MODELS__CACHE_DIR: cache, EDGESIGHT_MODELS_MIRROR: path.join(SHARED, 'models'), EDGESIGHT_OFFLINE: '1' });
-    const photo = path.join(SHARED, 'data', 'photos', 'chelsea.png');
+    Object.assign(env, { EDGESIGHT__MODELS__CACHE_DIR: cache, EDGESIGHT_OFFLINE: '1' });
+    const photo = path.join(PHOTOS_DIR, 'chelsea.png');
     const [a, b] = await Promise.all([run(['detect', '--config', cfg, '--json', photo], env), run(['detect', '--config', cfg, '--json', photo], env)]);
     for (const r of [a, b]) assert.equal(r.code, 0, r.stderr);
     // integer kernels on one machine: the same int8 model gives the same detections in both
     assert.equal(a.stdout, b.stdout);
     assert.ok((JSON.parse(a.stdout) as { objects: Array<{ label: string }> }).objects.some((o) => o.label === 'cat'), a.stdout);
-    const quantized = (a.stderr + b.stderr).match(/quantizing ssdlite_mobilenet_v3_small_coco to int8/g) ?? [];
+    // the child's own line (prepareModel's), once; each daemon-side process announced the child
+    const quantized = (a.stderr + b.stderr).match(/quantizing ssdlite_mobilenet_v3_small_coco to int8 \(calibration\)/g) ?? [];
     assert.equal(quantized.length, 1, `quantized ${quantized.length} times:\n${a.stderr}\n---\n${b.stderr}`);
+    assert.match(a.stderr + b.stderr, /quantizer process peak RSS \d+ MB/);
     assert.deepEqual(readdirSync(path.join(cache, DET)).sort(), ['fp32.json', 'fp32.onnx', 'int8.json', 'int8.onnx']);
-    await loadModel(path.join(cache, DET, 'int8.json'));
+    const made = (await loadModel(path.join(cache, DET, 'int8.json'))).manifest;
+    assert.deepEqual((made.provenance.quantization as { settings: { calibration: string[] } }).settings.calibration, ['<package>/models/calibration']);
+
+    // the default config: the cached model's settings differ, the shipped one fits → used as it is
+    const plain = await writeConfig('models: { precision: int8 }\nsegmentation: { every: 0 }\nlogging: { level: info, pretty: false }\n');
+    const d = await run(['detect', '--config', plain, '--json', photo], env);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stderr, /the cached int8 ssdlite_mobilenet_v3_small_coco is not used: its quantizer settings differ from the configured ones \(calibration\)/);
+    assert.match(d.stderr, /using the prepared int8 ssdlite_mobilenet_v3_small_coco shipped with the package/);
+    assert.doesNotMatch(d.stderr, /quantizing/);
+    // and the first config again: the cached model fits, nothing is quantized
+    const again = await run(['detect', '--config', cfg, '--json', photo], env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /quantizing|is not used/);
   });
 
   it('a lock left by a process that is gone is taken over, and the .part files are per writer', async () => {
@@ -53,7 +74,7 @@ describe('int8 auto-prepare: concurrent processes, one cache', function () {
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'int8.lock'), dead);
     const logs: string[] = [];
-    const ctx: FetchContext = { cacheDir: cache, mirrors: [path.join(SHARED, 'models')], allowNetwork: false, log: (m) => logs.push(m) };
+    const ctx: FetchContext = { cacheDir: cache, mirrors: [], allowNetwork: false, log: (m) => logs.push(m) };
     // a stand-in quantizer (the real one is covered above and in the gates): it only has to produce bytes
     const quantize: Quantizer = async (fp32) => ({ onnx: readFileSync(fp32.file), provenance: { stand_in: true } });
     const mpath = await prepareModel(DET, 'int8', ctx, quantize);
@@ -63,8 +84,36 @@ describe('int8 auto-prepare: concurrent processes, one cache', function () {
     assert.deepEqual(readdirSync(dir).sort(), ['fp32.json', 'fp32.onnx', 'int8.json', 'int8.onnx']);
   });
 
+  it('a cached int8 whose quantizer settings differ from the configured ones is made again', async () => {
+    const logs: string[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => void logs.push(l) });
+    let calls = 0;
+    const made: string[] = [];
+    const lcFor = async (dir: string): Promise<LoadedConfig> => {
+      mkdirSync(path.join(cache, dir), { recursive: true });
+      writeFileSync(path.join(cache, dir, 'x.png'), readFileSync(path.join(PHOTOS_DIR, 'coffee.png')));
+      return loadConfigFile(await writeConfig(`models: { precision: int8, cache_dir: ${cache}, calibration: [${path.join(cache, dir)}] }\nsegmentation: { every: 0 }\n`), { env: {} });
+    };
+    // a stand-in quantizer that records the settings it was asked for (the real one runs above)
+    const standIn = (lc: LoadedConfig): Quantizer => async (fp32) => {
+      calls++;
+      made.push(String(configuredQuantSettings(lc, fp32.manifest.name).calibration));
+      return { onnx: readFileSync(fp32.file), provenance: { settings: configuredQuantSettings(lc, fp32.manifest.name) } };
+    };
+    const a = await lcFor('calib-a');
+    await loadConfiguredModels(a, log, standIn(a));
+    await loadConfiguredModels(a, log, standIn(a));
+    assert.equal(calls, 1, 'same settings: the cached model is used');
+    const b = await lcFor('calib-b');
+    const got = await loadConfiguredModels(b, log, standIn(b));
+    assert.equal(calls, 2, 'other calibration: made again');
+    assert.match(made[1]!, /calib-b$/);
+    assert.ok(logs.some((l) => l.includes('is not used: its quantizer settings differ from the configured ones (calibration)')), logs.join(''));
+    assert.deepEqual((got.detector.manifest.provenance.quantization as { settings: unknown }).settings, configuredQuantSettings(b, DET));
+  });
+
   it('models.calibration (relative to the config file) replaces the shipped set; calibration_frames adds camera frames', async () => {
-    const photos = path.join(SHARED, 'data', 'photos');
+    const photos = PHOTOS_DIR;
     const cfgDir = mkdtempSync(path.join(tmpdir(), 'edgesight-calib-cfg-'));
     try {
       mkdirSync(path.join(cfgDir, 'mine'));
@@ -73,7 +122,7 @@ describe('int8 auto-prepare: concurrent processes, one cache', function () {
       writeFileSync(file, `camera: { name: cam, source: files, fps: 50, files: { path: ${path.join(photos, 'astronaut.png')}, loop: true } }\nmodels: { calibration: [mine], calibration_frames: 3 }\n`);
       const lc = loadConfigFile(file, { env: {} });
       const logs: string[] = [];
-      const ctx: FetchContext = { cacheDir: cache, mirrors: [path.join(SHARED, 'models')], allowNetwork: false, log: (m) => logs.push(m) };
+      const ctx: FetchContext = { cacheDir: cache, mirrors: [], allowNetwork: false, log: (m) => logs.push(m) };
       const q = await (await configuredQuantizer(lc))(await loadModel(await prepareModel('lraspp_mobilenet_v3_small_voc', 'fp32', ctx)), ctx);
       const cal = q.provenance.calibration as { images: number; camera_frames: number; sources: Record<string, number> };
       assert.equal(cal.images, 5);
@@ -87,7 +136,7 @@ describe('int8 auto-prepare: concurrent processes, one cache', function () {
 
   it('a calibration source that does not exist is named in the error', async () => {
     const lc = loadConfigFile(await writeConfig('models: { calibration: [no-such-folder] }\n'), { env: {} });
-    const ctx: FetchContext = { cacheDir: cache, mirrors: [path.join(SHARED, 'models')], allowNetwork: false, log: () => undefined };
+    const ctx: FetchContext = { cacheDir: cache, mirrors: [], allowNetwork: false, log: () => undefined };
     const fp32 = await loadModel(await prepareModel('lraspp_mobilenet_v3_small_voc', 'fp32', ctx));
     await assert.rejects(async () => (await configuredQuantizer(lc))(fp32, ctx), /calibration source .*no-such-folder does not exist/);
   });

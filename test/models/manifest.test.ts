@@ -8,12 +8,14 @@ import { catalogEntry } from '../../src/models/catalog.js';
 import { checkContract } from '../../src/models/import.js';
 import { checkManifestShape, ModelError, readManifest, type ModelManifest } from '../../src/models/manifest.js';
 import { baseManifest, loadModel, writeModel } from '../../src/models/store.js';
+import { convertedDetector } from '../helpers/onnx-build.js';
+import { LRASPP_FP32, photo } from '../helpers/paths.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
-const SHARED = '/work/shared/models';
-const SEG = path.join(SHARED, 'lraspp/lraspp_mobilenet_v3_small_voc_fp32.onnx');
-const DET = path.join(SHARED, 'reference/ssdlite_mobilenet_v3_small_320_coco_fp32.onnx');
-const PHOTO = '/work/shared/data/photos/astronaut.png';
+const SEG = LRASPP_FP32;
+/** the project's own float detector (the shipped TFLite, converted) */
+const DET = convertedDetector();
+const PHOTO = photo('astronaut.png');
 
 function cli(args: string[], env: Record<string, string>): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, ...args], {

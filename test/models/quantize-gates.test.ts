@@ -10,14 +10,13 @@ import { loadOnnx } from '../../src/models/onnx/io.js';
 import { calibrationInputs } from '../../src/models/quantize/calibration.js';
 import { activationTypeFor } from '../../src/models/quantize/model.js';
 import { profileFor } from '../../src/models/quantize/profiles.js';
-import { REPO, SHARED, TEST_CACHE } from '../helpers/daemon.js';
-
-const DATA = path.join(SHARED, 'data');
+import { REPO, TEST_CACHE } from '../helpers/daemon.js';
+import { PHOTOS_DIR, skipWithoutTestData } from '../helpers/paths.js';
 
 /**
  * The issue-4 gates on the int8 models exactly as the product makes them on first use (prepareModel +
  * the default quantizer: the shipped calibration set, the catalog profiles, this machine's activation
- * type), in the shared test cache. Evaluation on the 80 COCO sample photos, none of them in the
+ * type), in the common test cache. Evaluation on the 80 COCO sample photos, none of them in the
  * calibration set.
  */
 describe('int8 gates: the default int8 models (shipped calibration set)', function () {
@@ -25,7 +24,7 @@ describe('int8 gates: the default int8 models (shipped calibration set)', functi
   let m: PreparedSet;
 
   before(async () => {
-    const ctx: FetchContext = { cacheDir: TEST_CACHE, mirrors: [path.join(SHARED, 'models')], allowNetwork: false, log: () => undefined };
+    const ctx: FetchContext = { cacheDir: TEST_CACHE, mirrors: [], allowNetwork: false, log: () => undefined };
     m = await prepareEvalModels(ctx);
   });
 
@@ -52,7 +51,8 @@ describe('int8 gates: the default int8 models (shipped calibration set)', functi
     assert.ok(info.int8MacShare > 0.85, `int8 MAC share ${info.int8MacShare}`);
   });
 
-  it('detector: int8 mAP and AP50 ≥ 95% of float on the 80 COCO sample photos', async () => {
+  it('detector: int8 mAP and AP50 ≥ 95% of float on the 80 COCO sample photos', async function () {
+    const DATA = skipWithoutTestData(this, 'the 80-photo COCO mAP gate');
     const ds = loadCocoInstances(path.join(DATA, 'coco-train-sample/instances.json'));
     assert.equal(ds.images.length, 80);
     const f = await evaluateDetector(evalModel(m.detector.fp32), ds, { scoreThreshold: 0.02 });
@@ -65,20 +65,21 @@ describe('int8 gates: the default int8 models (shipped calibration set)', functi
 
   it('detector: int8 still finds the person, the cat and a motorcycle at the default 0.4 threshold', async () => {
     for (const [photo, label] of [['astronaut.png', 'person'], ['chelsea.png', 'cat'], ['motorcycle_left.png', 'motorcycle']] as const) {
-      const d = await detectFile(evalModel(m.detector.int8), path.join(DATA, 'photos', photo), 0.4);
+      const d = await detectFile(evalModel(m.detector.int8), path.join(PHOTOS_DIR, photo), 0.4);
       assert.ok(d.some((x) => x.label === label), `${photo}: no ${label} ≥ 0.4 (got ${d.map((x) => `${x.label} ${x.score.toFixed(2)}`).join(', ') || 'nothing'})`);
     }
   });
 
   it('detector: x86 latency int8/fp32, interleaved (reported; asserted only with EDGESIGHT_TIMING_GATES=1)', async () => {
-    const x = (await calibrationInputs([path.join(DATA, 'photos/astronaut.png')], m.detector.fp32.manifest.input, 320, 320).next()).value as Float32Array;
+    const x = (await calibrationInputs([path.join(PHOTOS_DIR, 'astronaut.png')], m.detector.fp32.manifest.input, 320, 320).next()).value as Float32Array;
     const r = await latencyRatio(m.detector.fp32.file, m.detector.int8.file, 'image', x, [1, 3, 320, 320], 30);
     console.log(`    fp32 ${r.aMs.toFixed(2)} ms, int8 ${r.bMs.toFixed(2)} ms, ratio ${r.ratio.toFixed(3)}`);
     assert.ok(r.aMs > 0 && r.bMs > 0);
     if (process.env.EDGESIGHT_TIMING_GATES === '1' && process.arch === 'x64') assert.ok(r.ratio <= 1.0, `int8/fp32 latency ${r.ratio}`);
   });
 
-  it('segmenter: int8 argmax agrees with float on ≥ 95% of cells (VOC sample photos)', async () => {
+  it('segmenter: int8 argmax agrees with float on ≥ 95% of cells (VOC sample photos)', async function () {
+    const DATA = skipWithoutTestData(this, 'the VOC-mask segmentation gate');
     const files = readdirSync(path.join(DATA, 'voc-masks-train-sample'))
       .filter((f) => f.endsWith('.png'))
       .map((f) => path.join(DATA, 'coco-train-sample', f.replace(/\.png$/, '.jpg')));

@@ -1,16 +1,19 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { catalogEntry, loadCatalogLabels, type CatalogEntry } from '../../src/models/catalog.js';
 import type { DetectionSpec } from '../../src/models/manifest.js';
 import type { Detection } from '../../src/postprocess/detections.js';
+import { GOLDEN_DIR, TFLITE_DETECTOR } from '../helpers/paths.js';
 
-export const FIXTURES = '/work/shared/models/reference/fixtures';
-export const FIXTURE_NAMES = ['astronaut', 'chelsea', 'messi5', 'motorcycle_left', '000000000790'] as const;
-export const TFLITE_DETECTOR = '/work/shared/models/upstream/ssd_mobilenet_v3_small_coco_int8.tflite';
+export { TFLITE_DETECTOR };
+export const FIXTURES = GOLDEN_DIR;
+/** the photos whose golden fixtures are complete (input, scores, boxes, detections) */
+export const FIXTURE_NAMES = ['astronaut', '000000000790'] as const;
 
 export function readF32(file: string): Float32Array {
-  const b = readFileSync(file);
+  const b = file.endsWith('.gz') ? gunzipSync(readFileSync(file)) : readFileSync(file);
   if (b.length % 4) throw new Error(`${file}: ${b.length} bytes is not a whole number of float32`);
   const out = new Float32Array(b.length / 4);
   for (let i = 0; i < out.length; i++) out[i] = b.readFloatLE(i * 4);
@@ -38,7 +41,7 @@ export function fixture(name: string): { scores: Float32Array; boxes: Float32Arr
   return {
     scores: readF32(p('class_predictions.f32')),
     boxes: readF32(p('box_encodings.f32')),
-    input: readF32(p('input_nchw.f32')),
+    input: readF32(p('input_nchw.f32.gz')),
     ref: JSON.parse(readFileSync(p('detections.json'), 'utf8')) as RefDetections,
   };
 }

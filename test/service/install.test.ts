@@ -63,7 +63,9 @@ describe('edgesight service install / uninstall', function () {
       `chown edgesight:edgesight ${join(root, '/var/cache/edgesight')}`,
       `chown edgesight:edgesight ${join(root, '/var/lib/edgesight')}`,
       'systemctl daemon-reload',
+      `runuser -u edgesight -- env CACHE_DIRECTORY=${join(root, '/var/cache/edgesight')} ${node} ${main} models prepare --config ${join(root, CONFIG_PATH)}`,
     ]);
+    assert.ok(lines.some((l) => /^ {2}took \d+\.\d s/.test(l)), `prints how long preparing the models took:\n${lines.join('\n')}`);
     assert.ok(statSync(join(root, '/var/cache/edgesight')).isDirectory());
     const unit = readFileSync(join(root, UNIT_PATH), 'utf8');
     assert.equal(unit, renderUnit(readFileSync(UNIT_SOURCE, 'utf8'), [node, main]));

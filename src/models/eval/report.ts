@@ -4,9 +4,11 @@
  * types): file size, params, MAdds, x86 latency vs fp32 (interleaved, this run), ARM instructions per
  * inference on Cortex-A72/A76 (the last `npm run bench:arm64`), and accuracy (detector mAP/AP50 on the
  * 80 COCO sample photos; segmenter argmax agreement and mIoU against float on the VOC sample photos).
+ * The evaluation photos come from --data, else EDGESIGHT_TEST_DATA (a folder holding coco-train-sample/ and
+ * voc-masks-train-sample/); the models from the package's own sources.
  * Markdown on stdout, everything as JSON in --json (default .cache/models-report.json).
  *
- *   node dist/src/models/eval/report.js [--shared ../shared] [--cache DIR] [--insn FILE] [--json FILE] [--rounds N]
+ *   node dist/src/models/eval/report.js [--data DIR] [--cache DIR] [--insn FILE] [--json FILE] [--rounds N]
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -48,20 +50,21 @@ function readInsn(file: string): { perCpu: Record<string, Record<string, { perIn
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { shared: { type: 'string' }, cache: { type: 'string' }, insn: { type: 'string' }, json: { type: 'string' }, rounds: { type: 'string' } } });
+  const { values } = parseArgs({ options: { data: { type: 'string' }, cache: { type: 'string' }, insn: { type: 'string' }, json: { type: 'string' }, rounds: { type: 'string' } } });
   const root = packageRoot();
-  const shared = path.resolve(values.shared ?? path.join(root, '..', 'shared'));
-  const data = path.join(shared, 'data');
+  const dataArg = values.data ?? process.env.EDGESIGHT_TEST_DATA;
+  if (!dataArg) throw new Error('the evaluation data is not here: pass --data DIR or set EDGESIGHT_TEST_DATA (a folder with coco-train-sample/ and voc-masks-train-sample/)');
+  const data = path.resolve(dataArg);
   const cacheRoot = path.resolve(values.cache ?? path.join(os.tmpdir(), 'edgesight-models-report'));
   const insnFile = path.resolve(values.insn ?? path.join(process.env.EDGESIGHT_ARM64_OUT ?? path.join(root, '.cache/arm64/out'), 'insn.json'));
   const jsonOut = path.resolve(values.json ?? path.join(root, '.cache', 'models-report.json'));
   const rounds = Number(values.rounds ?? 40);
   if (!Number.isInteger(rounds) || rounds < 4) throw new Error(`--rounds must be an integer ≥ 4, got '${values.rounds}'`);
-  for (const need of [path.join(data, 'coco-train-sample/instances.json'), path.join(data, 'voc-masks-train-sample'), path.join(shared, 'models')]) {
-    if (!existsSync(need)) throw new Error(`${need} is missing: pass --shared DIR (the shared data/models checkout)`);
+  for (const need of [path.join(data, 'coco-train-sample/instances.json'), path.join(data, 'voc-masks-train-sample')]) {
+    if (!existsSync(need)) throw new Error(`${need} is missing: pass --data DIR (a folder with coco-train-sample/ and voc-masks-train-sample/)`);
   }
   const log = (m: string): void => void process.stderr.write(`${m}\n`);
-  const ctxFor = (act: string): FetchContext => ({ cacheDir: path.join(cacheRoot, act), mirrors: [...mirrorsFromEnv(process.env), path.join(shared, 'models')], allowNetwork: false, log });
+  const ctxFor = (act: string): FetchContext => ({ cacheDir: path.join(cacheRoot, act), mirrors: mirrorsFromEnv(process.env), allowNetwork: false, log });
 
   // our int8 with both activation types (each in its own cache: a cache holds one int8 per model)
   log(`preparing models in ${cacheRoot} (shipped calibration set)`);

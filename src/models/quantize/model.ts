@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,35 +8,12 @@ import type { LoadedModel, Quantizer } from '../store.js';
 import { calibrationInputs, extractVideoFrames, listCalibrationImages } from './calibration.js';
 import type { RangeMethod } from './histogram.js';
 import { profileFor, type QuantProfile } from './profiles.js';
+import { quantSettings } from './settings.js';
+import { activationTypeFor, defaultCalibrationSources, procCpuFeatures, type ActivationChoice } from './defaults.js';
 import type { ActivationType } from './qdq.js';
 import { quantizeModel, type QuantizeReport } from './quantize.js';
 
-export type ActivationChoice = ActivationType | 'auto';
-
-/**
- * Which 8-bit activation type this machine runs best (measured, README "int8 models"):
- * - x86-64: uint8 — ORT fuses uint8 QDQ into QLinear kernels; int8 activations stay mostly unfused.
- * - arm64 with the dot-product extension (`asimddp`, e.g. Cortex-A76 / Pi 5): int8 — sdot kernels;
- *   detector 66.2 M vs 68.5 M instructions, segmenter 69.4 M vs 82.2 M (uint8).
- * - arm64 without it (Cortex-A72 / Pi 4): uint8 — detector 94.0 M vs 98.2 M, segmenter 103.8 M vs 119.1 M.
- * Both are far below fp32 (≈168 M / 171 M) everywhere.
- */
-export function activationTypeFor(choice: ActivationChoice, arch: string = process.arch, cpuFeatures: () => string[] = procCpuFeatures): ActivationType {
-  if (choice !== 'auto') return choice;
-  if (arch === 'arm64') return cpuFeatures().includes('asimddp') ? 'int8' : 'uint8';
-  if (arch === 'arm') return 'int8';
-  return 'uint8';
-}
-
-/** The `Features` flags of the first core in /proc/cpuinfo (empty when it cannot be read). */
-export function procCpuFeatures(): string[] {
-  try {
-    const m = /^Features\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    return m ? m[1]!.trim().split(/\s+/) : [];
-  } catch {
-    return [];
-  }
-}
+export { activationTypeFor, procCpuFeatures, shippedCalibrationSources, defaultCalibrationSources, type ActivationChoice } from './defaults.js';
 
 export interface ModelQuantizeSettings {
   activations: ActivationChoice;
@@ -50,6 +26,10 @@ export interface ModelQuantizeSettings {
   size?: [number, number];
   /** where video/camera frames were extracted to (provenance names them as such, not by this path) */
   scratchDir?: string;
+  /** the calibration sources the files came from (recorded in provenance.quantization.settings) */
+  sources?: string[];
+  /** camera frames among the files (recorded in the settings) */
+  cameraFrames?: number;
   log?: (msg: string) => void;
 }
 
@@ -116,6 +96,15 @@ export async function quantizeManifestModel(
     report,
     provenance: {
       tool: 'edgesight quantizer (static QDQ)',
+      settings: quantSettings({
+        name: manifest.name,
+        activationType,
+        calibration: s.sources ?? [],
+        cameraFrames: s.cameraFrames ?? 0,
+        method,
+        percentile,
+        keepFloat: s.keepFloat ?? [],
+      }),
       arch: process.arch,
       ...(process.arch === 'arm64' ? { cpu_dotprod: procCpuFeatures().includes('asimddp') } : {}),
       activations_requested: s.activations,
@@ -147,27 +136,14 @@ function summariseSources(files: string[], scratchDir?: string): Record<string, 
   return out;
 }
 
-/**
- * The calibration set shipped with the package: frames of a street scene (OpenCV's vtest clip,
- * `models/calibration/`) and the demo photos (`config/demo-photos/`). Measured on the 80 COCO sample
- * photos, the detector calibrated on it keeps ≥ 95% of float mAP; the 5 photos alone give ~79% and miss
- * the cat (README, "int8 models").
- */
-export function shippedCalibrationSources(): string[] {
-  return [path.join(packageRoot(), 'models', 'calibration'), path.join(packageRoot(), 'config', 'demo-photos')];
-}
-
-/** The configured sources (`models.calibration`, already resolved), else the shipped set. */
-export function defaultCalibrationSources(configured: string[] = []): string[] {
-  return configured.length ? configured : shippedCalibrationSources();
-}
-
 export interface QuantizerOptions {
   /** calibration folders, globs, images or videos (absolute); empty = the shipped set */
   calibration?: string[];
   activations?: ActivationChoice;
   /** extra calibration frames taken from a camera (the user's own scene), written as files into `dir` */
   cameraFrames?: (dir: string) => Promise<string[]>;
+  /** how many camera frames were asked for (the settings record the request, not what the camera gave) */
+  cameraFrameCount?: number;
 }
 
 /**
@@ -179,14 +155,21 @@ export function makeQuantizer(opts: QuantizerOptions = {}): Quantizer {
   return async (fp32: LoadedModel, ctx: FetchContext) => {
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'edgesight-calib-'));
     try {
-      const files = await gatherCalibrationFiles(defaultCalibrationSources(opts.calibration), tmp);
+      const sources = defaultCalibrationSources(opts.calibration);
+      const files = await gatherCalibrationFiles(sources, tmp);
       let camera = 0;
       if (opts.cameraFrames) {
         const grabbed = await opts.cameraFrames(tmp);
         camera = grabbed.length;
         files.push(...grabbed);
       }
-      const r = await quantizeManifestModel(fp32.file, fp32.manifest, files, { activations: opts.activations ?? 'auto', scratchDir: tmp, log: (m) => ctx.log(m) });
+      const r = await quantizeManifestModel(fp32.file, fp32.manifest, files, {
+        activations: opts.activations ?? 'auto',
+        scratchDir: tmp,
+        sources,
+        cameraFrames: opts.cameraFrameCount ?? camera,
+        log: (m) => ctx.log(m),
+      });
       if (camera) (r.provenance.calibration as Record<string, unknown>).camera_frames = camera;
       ctx.log(`quantized ${fp32.manifest.name}: ${r.report.quantizedTensors} tensors, ${String(r.provenance.activation_type)} activations, on ${files.length} images in ${r.report.seconds.toFixed(1)} s`, {
         output_snr_db: r.provenance.output_snr_db,

@@ -3,7 +3,7 @@ import type { RangeMethod } from './histogram.js';
 /**
  * Per-model quantization defaults. The algorithm knows nothing about particular networks; what a model
  * needs (which tensors stay float, which use min/max) lives here, keyed by catalog name, with the
- * measurement behind each choice (/work/shared/models/MODELS.md, "Facts measured here").
+ * measurement behind each choice (the per-layer error report of `edgesight models quantize --report`).
  */
 export interface QuantProfile {
   /** tensors or node names kept in float; `*` matches any run of characters */
