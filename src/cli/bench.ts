@@ -24,8 +24,8 @@ Options:
   --out DIR                  where the report goes (default bench-out)
   --precision LIST           int8,fp32 (default); the first available runs the pipeline, both give the ratio
   --segmentation-every N     segmentation cadence of the second pipeline run (default 5; 0 = skip it)
-  --soak                     also run --soak-frames frames and report RSS growth (sampled every 500)
-  --soak-frames N            default 5000 (≥ 5000)
+  --soak                     replaced by \`edgesight soak\` (npm run soak): runs that, with
+                             --soak-frames as its --frames
   --config, -c PATH          config (models, cache, inference core/threads); default $EDGESIGHT_CONFIG,
                              else the package's config/demo.yaml
 `;
@@ -41,6 +41,21 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(BENCH_HELP);
     return 0;
+  }
+  if (argv.includes('--soak')) {
+    // kept as an alias: the soak now drives the real daemon and a real broker
+    process.stderr.write('bench: --soak is now `edgesight soak` (npm run soak -- --frames N); running that\n');
+    const rest: string[] = [];
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i]!;
+      if (a === '--soak') continue;
+      if (a === '--soak-frames') rest.push('--frames', argv[++i] ?? '');
+      else if (a.startsWith('--soak-frames=')) rest.push(`--frames=${a.slice('--soak-frames='.length)}`);
+      else if (a === '--frames' || a === '--precision') i++; // bench-only options
+      else if (/^--(frames|precision)=/.test(a)) continue;
+      else rest.push(a);
+    }
+    return (await import('./soak.js')).soakCommand(rest);
   }
   const { values } = parse(
     argv,

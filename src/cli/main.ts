@@ -21,10 +21,13 @@ Commands:
                                       install the systemd unit, system user and /etc/edgesight/config.yaml
   models fetch|convert|import|export|list|info|quantize ...
                                       prepare, register, inspect and move models (edgesight models --help)
-  bench [--frames N] [--width W --height H] [--out DIR] [--soak] [--precision int8,fp32]
+  bench [--frames N] [--width W --height H] [--out DIR] [--precision int8,fp32]
         [--segmentation-every N] [--frames-dir DIR] [--config PATH]
                                       benchmark: ceiling vs full pipeline (efficiency), per-stage latency,
                                       int8/fp32, memory; writes bench.json, bench.md, latency.svg
+  soak [--frames N] [--fps F] [--out DIR] [--config PATH]
+                                      the real daemon at full rate into a real broker: resource slopes
+                                      with confidence, counts reconciled (npm run soak -- --frames N)
   stats [--device ID] [--once] [--url URL] [--config PATH]
                                       live per-device stats from the MQTT stats topic (JSON lines when piped)
 
@@ -50,6 +53,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   service: async () => (await import('../service/install.js')).serviceCommand,
   models: async () => (await import('./models.js')).modelsCommand,
   bench: async () => (await import('./bench.js')).benchCommand,
+  soak: async () => (await import('./soak.js')).soakCommand,
   stats: async () => (await import('./stats.js')).statsCliCommand,
 };
 

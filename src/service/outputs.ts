@@ -24,12 +24,15 @@ export class ResultPublisher {
   private latest: FrameResult | null = null;
   private latestMask: FrameResult['segmentation'] | null = null;
   snapshotsRefused = 0;
+  private rendering = false;
 
   constructor(
     private readonly cfg: Config,
     private readonly topics: CameraTopics,
     private readonly publisher: MqttPublisher,
     private readonly log: Logger,
+    /** told how many events were handed to MQTT (the reconciliation counts them) */
+    private readonly onEvents: (n: number) => void = () => undefined,
   ) {
     this.detLimiter = new RateLimiter(cfg.mqtt.detections.max_rate_hz, undefined, 'mqtt.detections.max_rate_hz');
     this.snapLimiter = new RateLimiter(cfg.mqtt.snapshot.max_rate_hz, undefined, 'mqtt.snapshot.max_rate_hz');
@@ -67,6 +70,7 @@ export class ResultPublisher {
     );
     for (const c of counts) this.publisher.publish(this.topics.objects(c.label), String(c.count), { retain: true, cls: 'latest' });
     for (const e of events) this.publisher.publish(this.topics.events, JSON.stringify(e), { cls: 'event' });
+    if (events.length) this.onEvents(events.length);
     if (r.segmentation && cfg.masks.enabled) await this.publishMask(r);
   }
 
@@ -93,13 +97,19 @@ export class ResultPublisher {
       this.log.info('snapshot requested before the first processed frame; ignored');
       return;
     }
-    if (!this.snapLimiter.tryAcquire('snapshot')) {
+    // one render at a time whatever the rate limit (0 = unlimited): a flood cannot pile up JPEG encodes
+    if (this.rendering || !this.snapLimiter.tryAcquire('snapshot')) {
       this.snapshotsRefused++;
-      this.log.debug('snapshot request over mqtt.snapshot.max_rate_hz; ignored');
+      this.log.debug('snapshot request over mqtt.snapshot.max_rate_hz (or one is being made); ignored');
       return;
     }
-    const jpeg = await renderFrameSnapshot(this.latest, this.latestMask ?? undefined, this.cfg.mqtt.snapshot.quality);
-    this.publisher.publish(this.topics.snapshot, jpeg, { cls: 'none' });
+    this.rendering = true;
+    try {
+      const jpeg = await renderFrameSnapshot(this.latest, this.latestMask ?? undefined, this.cfg.mqtt.snapshot.quality);
+      this.publisher.publish(this.topics.snapshot, jpeg, { cls: 'none' });
+    } finally {
+      this.rendering = false;
+    }
   }
 
   /** End open events cleanly on stop so subscribers see `end` rather than a dangling `new`. */
@@ -107,6 +117,7 @@ export class ResultPublisher {
     const { counts, events } = this.tracker.endAll(Date.now());
     for (const c of counts) this.publisher.publish(this.topics.objects(c.label), String(c.count), { retain: true, cls: 'latest' });
     for (const e of events) this.publisher.publish(this.topics.events, JSON.stringify(e), { cls: 'event' });
+    if (events.length) this.onEvents(events.length);
   }
 }
 
