@@ -30,7 +30,7 @@ export interface ClientOptions {
  * broker is not keeping up: stream messages are dropped and counted, state and events wait in the
  * bounded queue, so neither memory nor the pipeline depends on the broker's pace.
  */
-export const MAX_INFLIGHT = 256;
+export const MAX_INFLIGHT = 64;
 
 export type ClientEvent =
   | { type: 'connected'; reconnect: boolean }
