@@ -2,6 +2,7 @@ import { createLogger } from '../logging/logger.js';
 import { ConfigError, EX_CONFIG } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { Daemon } from '../service/daemon.js';
+import { ModelError } from '../models/manifest.js';
 import { checkPlatform } from '../service/platform.js';
 import { parse } from './args.js';
 import { loadConfigOrExit } from './common.js';
@@ -66,7 +67,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   } catch (e) {
     log.fatal({ err: (e as Error).message }, `cannot start: ${(e as Error).message}`);
     await daemon.stop(2000).catch(() => undefined);
-    return e instanceof ConfigError ? EX_CONFIG : 1;
+    // EX_NOINPUT: a model that cannot be had (missing, refused, cannot be made) is a missing input
+    return e instanceof ConfigError ? EX_CONFIG : e instanceof ModelError ? 66 : 1;
   }
   return new Promise<number>(() => undefined);
 }
