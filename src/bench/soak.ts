@@ -45,6 +45,8 @@ export interface SoakReport {
   duration_s: number;
   counts: Record<string, number>;
   events_received: number;
+  /** per-topic `seq` gaps seen by the subscriber; `checked` is false when no payload carries `seq` */
+  seq: { checked: boolean; topics: number; payloads_with_seq: number; json_payloads: number; gaps: number; missing: number };
   reconciliation: { frames: { captured: number; accounted: number; ok: boolean }; events: { published: number; received: number; dropped: number; ok: boolean }; ok: boolean };
   /** slopes per 10 000 processed frames after the warm-up (the first `warmup_frames` processed frames) */
   warmup_frames: number;
@@ -92,9 +94,28 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     await writeFile(configFile, JSON.stringify(config, null, 2)); // JSON is YAML
 
     let eventsReceived = 0;
+    // gap detection, for payloads that carry a per-topic `seq` (JSON objects only)
+    const seqLast = new Map<string, number>();
+    const seq = { payloads_with_seq: 0, json_payloads: 0, gaps: 0, missing: 0 };
     const sub = await mqtt.connectAsync(url, { clientId: `soak_${process.pid}`, reconnectPeriod: 500 });
-    sub.on('message', (topic) => {
+    sub.on('message', (topic, payload, packet) => {
       if (topic.endsWith('/events')) eventsReceived++;
+      if (packet.retain || payload[0] !== 0x7b) return;
+      let v: unknown;
+      try {
+        v = (JSON.parse(payload.toString()) as { seq?: unknown }).seq;
+      } catch {
+        return;
+      }
+      seq.json_payloads++;
+      if (typeof v !== 'number') return;
+      seq.payloads_with_seq++;
+      const prev = seqLast.get(topic);
+      if (prev !== undefined && v !== prev + 1) {
+        seq.gaps++;
+        seq.missing += Math.max(0, v - prev - 1);
+      }
+      seqLast.set(topic, v);
     });
     await sub.subscribeAsync('edgesight/soak/#', { qos: 1 });
 
@@ -164,6 +185,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       duration_s: (performance.now() - t0) / 1000,
       counts: final,
       events_received: received,
+      seq: { ...seq, checked: seq.payloads_with_seq > 0, topics: seqLast.size },
       reconciliation: {
         frames: { captured: final.frames_captured!, accounted: final.frames_processed! + final.frames_skipped! + final.frames_corrupt! + final.inference_errors!, ok: capturedOk && final.frames_captured === o.frames },
         events: { published: final.events_published!, received, dropped: final.mqtt_dropped_event!, ok: eventsOk },
@@ -274,6 +296,7 @@ export function soakSummary(r: SoakReport): string {
     `  fds ${fx(s.fds.slope)} ± ${fx(s.fds.ci95)}`,
     `  threads ${fx(s.threads.slope)} ± ${fx(s.threads.ci95)}`,
     `  event_loop_p99_ms ${fx(s.event_loop_p99_ms.slope)} ± ${fx(s.event_loop_p99_ms.ci95)}`,
+    r.seq.checked ? `seq: ${r.seq.payloads_with_seq} payloads on ${r.seq.topics} topics, ${r.seq.gaps} gaps (${r.seq.missing} missing); stream/backpressure drops ${r.counts.mqtt_dropped_stream! + r.counts.mqtt_dropped_backpressure!}` : `seq: not checked (none of ${r.seq.json_payloads} JSON payloads carries seq)`,
     `frames reconciled: ${r.reconciliation.frames.captured} captured = ${r.reconciliation.frames.accounted} processed+skipped+corrupt+failed (${r.reconciliation.frames.ok})`,
     `events reconciled: ${r.reconciliation.events.published} published = ${r.reconciliation.events.received} received + ${r.reconciliation.events.dropped} dropped (${r.reconciliation.events.ok})`,
     `rss_slope_mb_per_10k=${fx(s.rss_mb.slope)}±${fx(s.rss_mb.ci95)}`,
