@@ -62,7 +62,7 @@ export async function soakCommand(argv: string[]): Promise<number> {
   if (fps > 120) throw new UsageError(`--fps must be ≤ 120 (camera.fps's maximum), got ${fps}`);
   const mosquitto = findMosquitto();
   if (!mosquitto) throw new UsageError('the soak needs a real broker: install mosquitto or set MOSQUITTO_BIN');
-  const configPath = values.config ?? process.env.EDGESIGHT_CONFIG ?? path.join(packageRoot(), 'config', 'demo.yaml');
+  const configPath = values.config ?? (process.env.EDGESIGHT_CONFIG || path.join(packageRoot(), 'config', 'demo.yaml'));
   const lc = loadConfigOrExit(configPath);
   const m = lc.config.models;
   // the daemon runs from a temp config: every path in the models section made absolute

@@ -20,7 +20,7 @@ describe('reliability: short soak (edgesight soak)', function () {
   before(async () => {
     const out = await mkdtemp(path.join(tmpdir(), 'edgesight-soak-test-'));
     const child = spawn(process.execPath, [CLI, 'soak', '--frames', '300', '--fps', '30', '--segmentation-every', '3', '--sample-s', '1', '--out', out], {
-      env: faultEnv({ EDGESIGHT_CONFIG: '' }),
+      env: (({ EDGESIGHT_CONFIG: _drop, ...rest }) => rest)(faultEnv()),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
