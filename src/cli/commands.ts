@@ -267,6 +267,24 @@ export const BENCH = {
   },
 } as const satisfies CommandSpec;
 
+export const SOAK = {
+  path: 'soak',
+  summary: 'the real daemon at full rate into a real broker: resource slopes with confidence, counts reconciled',
+  details:
+    'Runs `edgesight run` as a child process from the files source into a real mosquitto for --frames frames,\nsampling RSS, heap, fds, threads and event-loop delay; reports least-squares slopes per 10 000 processed\nframes with 95 % confidence and reconciles the counters (frames captured = processed + skipped + corrupt +\nfailed; events published = received + dropped). Writes soak.json and soak.md to --out. The last two lines\nare rss_slope_mb_per_10k=<v>±<ci> and reconciled=true|false (exit 1 when not reconciled). Needs mosquitto\n(MOSQUITTO_BIN, /usr/sbin/mosquitto or on PATH). `bench --soak` runs this.',
+  options: {
+    config: { ...CONFIG, help: 'config whose models section the daemon uses', dflt: "$EDGESIGHT_CONFIG, else the package's config/demo.yaml" },
+    frames: { type: 'string', arg: 'N', help: 'frames the source delivers (≥ 100)', dflt: '5000' },
+    fps: { type: 'string', arg: 'F', help: 'source rate; frames the pipeline cannot take are skipped and counted', dflt: '120' },
+    width: { type: 'string', arg: 'W', help: 'JPEG frame width', dflt: '640' },
+    height: { type: 'string', arg: 'H', help: 'JPEG frame height', dflt: '480' },
+    'frames-dir': { type: 'string', arg: 'DIR', help: 'photos the frames are made from', dflt: "the package's config/demo-photos" },
+    'segmentation-every': { type: 'string', arg: 'N', help: 'segmentation cadence (0 = detection only)', dflt: '5' },
+    'sample-s': { type: 'string', arg: 'S', help: 'seconds between samples', dflt: '5' },
+    out: { type: 'string', arg: 'DIR', help: 'where the report goes', dflt: 'soak-out' },
+  },
+} as const satisfies CommandSpec;
+
 const FLEET_OPTIONS = {
   config: CONFIG,
   url: { type: 'string', arg: 'URL', help: 'broker URL', dflt: 'mqtt.url, else the embedded broker\'s address' },
@@ -317,6 +335,7 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [
   MODELS_BUILD_PREPARED,
   MODELS_QUANTIZE,
   BENCH,
+  SOAK,
   FLEET,
   STATS,
 ];

@@ -26,6 +26,7 @@ export const HANDLERS: Record<string, () => Promise<Handler>> = {
   'models build-prepared': async () => (await import('./models-build.js')).buildPreparedSub,
   'models quantize': async () => (await import('./models.js')).quantizeSub,
   bench: async () => (await import('./bench.js')).benchCommand,
+  soak: async () => (await import('./soak.js')).soakCommand,
   fleet: async () => (await import('./fleet.js')).fleetCliCommand,
   stats: async () => (await import('./stats.js')).statsCliCommand,
 };

@@ -2,6 +2,7 @@ import { createLogger, type Logger } from '../logging/logger.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { Daemon } from '../service/daemon.js';
+import { ModelError } from '../models/manifest.js';
 import { checkPlatform } from '../service/platform.js';
 import { RUN } from './commands.js';
 import { parse } from './args.js';
@@ -54,7 +55,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     try {
       const next = loadConfigFile(lc.file, CLI_LOAD_OPTIONS);
       const r = daemon.reload(next);
-      log.info({ applied: r.applied, needs_restart: r.needsRestart }, r.needsRestart.length ? 'config reloaded; some changes need a restart (systemctl restart edgesight)' : 'config reloaded');
+      log.info({ applied: r.applied, needs_restart: r.needsRestart, mqtt_reconnected: r.reconnected }, r.needsRestart.length ? 'config reloaded; some changes need a restart (systemctl restart edgesight)' : 'config reloaded');
     } catch (e) {
       if (e instanceof ConfigError) {
         for (const p of e.problems) log.error({ key: p.path, line: p.line, source: p.source }, `config reload refused: ${p.path}: ${p.message}`);

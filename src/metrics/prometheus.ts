@@ -14,6 +14,15 @@ const FRAME_RESULTS: Partial<Record<AnyCounterName, string>> = {
   frames_corrupt: 'corrupt',
 };
 
+/** MQTT drops share one metric with a `class` label. */
+const DROP_CLASSES: Partial<Record<AnyCounterName, string>> = {
+  mqtt_dropped_stream: 'stream',
+  mqtt_dropped_event: 'event',
+  mqtt_dropped_latest: 'latest',
+  mqtt_dropped_offline: 'offline',
+  mqtt_dropped_backpressure: 'backpressure',
+};
+
 export interface PrometheusExporter {
   registry: Registry;
   /** stops listening to the Metrics instance */
@@ -44,11 +53,22 @@ export function createPrometheusExporter(metrics: Metrics, opts: { defaultMetric
     labelNames: ['result'],
     registers,
   });
+  const drops = new Counter<'class'>({
+    name: 'edgesight_mqtt_dropped_total',
+    help: 'MQTT messages lost by class: stream, event, latest (offline queue full), offline (unqueued), backpressure (broker not acknowledging)',
+    labelNames: ['class'],
+    registers,
+  });
   const own = new Map<AnyCounterName, Counter>();
   for (const c of ALL_COUNTERS) {
     const result = FRAME_RESULTS[c];
     if (result) {
       frames.inc({ result }, metrics.total(c));
+      continue;
+    }
+    const cls = DROP_CLASSES[c];
+    if (cls) {
+      drops.inc({ class: cls }, metrics.total(c));
       continue;
     }
     const counter = new Counter({ name: `edgesight_${c}_total`, help: capitalise(COUNTER_HELP[c]), registers });
@@ -62,7 +82,9 @@ export function createPrometheusExporter(metrics: Metrics, opts: { defaultMetric
     },
     count(name, n) {
       const result = FRAME_RESULTS[name];
+      const cls = DROP_CLASSES[name];
       if (result) frames.inc({ result }, n);
+      else if (cls) drops.inc({ class: cls }, n);
       else own.get(name)?.inc(n);
     },
   });

@@ -25,11 +25,18 @@ export interface ClientOptions {
   subscriptions?: string[];
 }
 
+/**
+ * Publishes handed to mqtt.js and not yet acknowledged (QoS 1/2) or written (QoS 0). Above this the
+ * broker is not keeping up: stream messages are dropped and counted, state and events wait in the
+ * bounded queue, so neither memory nor the pipeline depends on the broker's pace.
+ */
+export const MAX_INFLIGHT = 64;
+
 export type ClientEvent =
   | { type: 'connected'; reconnect: boolean }
   | { type: 'disconnected'; reason: string }
   | { type: 'error'; message: string; code?: string }
-  | { type: 'drop'; cls: MessageClass; topic: string }
+  | { type: 'drop'; cls: MessageClass | 'backpressure'; topic: string }
   | { type: 'message'; topic: string; payload: Buffer };
 
 /**
@@ -38,15 +45,26 @@ export type ClientEvent =
  * broker is back, availability and retained state are republished within about that long.
  */
 export class MqttPublisher extends EventEmitter {
-  readonly client: MqttClient;
+  client: MqttClient;
   private readonly queue: OutboundQueue;
   private connectedOnce = false;
   private attempts = 0;
   private closing = false;
+  /** sends handed to mqtt.js whose callback has not fired yet (not acknowledged / not written) */
+  private inflight = 0;
+  /** bumped on every (re)connect and reconfigure: callbacks of an earlier connection do not count */
+  private generation = 0;
+  /** drained from the queue but not yet sent: the in-flight window was full */
+  private pending: OutboundMessage[] = [];
 
-  constructor(private readonly opts: ClientOptions) {
+  constructor(private opts: ClientOptions) {
     super();
     this.queue = new OutboundQueue({ streamCapacity: opts.queueSize });
+    this.client = this.connect();
+  }
+
+  private connect(): MqttClient {
+    const opts = this.opts;
     const o: IClientOptions = {
       clientId: opts.clientId,
       keepalive: opts.keepaliveS,
@@ -61,32 +79,52 @@ export class MqttPublisher extends EventEmitter {
       will: { topic: opts.will.topic, payload: Buffer.from(opts.will.payload), qos: opts.qos.state, retain: true },
       ...(opts.tls ? { ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key, rejectUnauthorized: opts.tls.rejectUnauthorized } : {}),
     };
-    this.client = mqtt.connect(opts.url, o);
-    this.client.on('connect', () => {
+    const client = mqtt.connect(opts.url, o);
+    client.on('connect', () => {
       this.attempts = 0;
-      this.client.options.reconnectPeriod = 500;
+      this.generation++;
+      this.inflight = 0;
+      client.options.reconnectPeriod = 500;
       const reconnect = this.connectedOnce;
       this.connectedOnce = true;
       this.emit('event', { type: 'connected', reconnect } satisfies ClientEvent);
       if (opts.subscriptions?.length) {
-        this.client.subscribe(opts.subscriptions, { qos: 0 }, (err) => {
+        client.subscribe(opts.subscriptions, { qos: 0 }, (err) => {
           if (err) this.emit('event', { type: 'error', message: `subscribe failed: ${err.message}` } satisfies ClientEvent);
         });
       }
       opts.onConnect?.();
       this.drain();
     });
-    this.client.on('message', (topic, payload) => this.emit('event', { type: 'message', topic, payload } satisfies ClientEvent));
-    this.client.on('close', () => {
-      if (this.closing) return;
+    client.on('message', (topic, payload) => this.emit('event', { type: 'message', topic, payload } satisfies ClientEvent));
+    client.on('close', () => {
+      if (this.closing || client !== this.client) return;
       // capped exponential backoff: 0.5 s, 1 s, 2 s … reconnect_max_s
       this.attempts++;
-      this.client.options.reconnectPeriod = Math.min(opts.reconnectMaxS * 1000, 500 * 2 ** Math.min(this.attempts - 1, 10));
+      client.options.reconnectPeriod = Math.min(opts.reconnectMaxS * 1000, 500 * 2 ** Math.min(this.attempts - 1, 10));
       this.emit('event', { type: 'disconnected', reason: 'connection closed' } satisfies ClientEvent);
     });
-    this.client.on('error', (e: Error & { code?: string | number }) =>
-      this.emit('event', { type: 'error', message: e.message, code: e.code === undefined ? undefined : String(e.code) } satisfies ClientEvent),
-    );
+    client.on('error', (e: Error & { code?: string | number }) => {
+      if (client !== this.client) return;
+      this.emit('event', { type: 'error', message: e.message, code: e.code === undefined ? undefined : String(e.code) } satisfies ClientEvent);
+    });
+    return client;
+  }
+
+  /**
+   * New connection settings (SIGHUP with a new password, URL or certificate): the current connection is
+   * dropped without a will and a new one made; the outgoing queue is kept, so nothing queued is lost.
+   */
+  reconfigure(next: Pick<ClientOptions, 'url' | 'clientId' | 'username' | 'password' | 'keepaliveS' | 'protocolVersion' | 'reconnectMaxS' | 'tls'>): void {
+    if (this.closing) return;
+    const old = this.client;
+    this.opts = { ...this.opts, ...next };
+    this.generation++;
+    this.inflight = 0;
+    this.attempts = 0;
+    this.client = this.connect();
+    old.removeAllListeners('message');
+    old.end(true);
   }
 
   get connected(): boolean {
@@ -94,7 +132,7 @@ export class MqttPublisher extends EventEmitter {
   }
 
   get queued(): number {
-    return this.queue.size;
+    return this.queue.size + this.pending.length;
   }
 
   get drops(): number {
@@ -111,7 +149,13 @@ export class MqttPublisher extends EventEmitter {
     const qosClass = opts.qos ?? (opts.cls === 'stream' || opts.cls === 'none' ? 'stream' : 'state');
     const qos = this.opts.qos[qosClass];
     const msg: OutboundMessage = { topic, payload, retain: opts.retain ?? false, qos };
-    if (this.client.connected && this.queue.size === 0) return this.send(msg);
+    const congested = this.inflight >= MAX_INFLIGHT;
+    if (this.client.connected && this.queued === 0 && !congested) return this.send(msg);
+    if (this.client.connected && congested && (opts.cls === 'stream' || opts.cls === 'none')) {
+      // the broker (or the socket) is not keeping up: per-frame data is dropped rather than piled up
+      this.emit('event', { type: 'drop', cls: 'backpressure', topic } satisfies ClientEvent);
+      return;
+    }
     if (opts.cls === 'none') {
       if (this.client.connected) return this.send(msg);
       this.emit('event', { type: 'drop', cls: 'none', topic } satisfies ClientEvent);
@@ -122,14 +166,34 @@ export class MqttPublisher extends EventEmitter {
     for (let i = before; i < this.queue.dropped; i++) this.emit('event', { type: 'drop', cls: opts.cls, topic } satisfies ClientEvent);
   }
 
+  get inFlight(): number {
+    return this.inflight;
+  }
+
   private send(msg: OutboundMessage): void {
+    const gen = this.generation;
+    this.inflight++;
     this.client.publish(msg.topic, msg.payload, { qos: msg.qos, retain: msg.retain }, (err) => {
+      if (gen === this.generation) {
+        this.inflight--;
+        if (this.queued > 0 && this.inflight <= MAX_INFLIGHT / 2 && this.client.connected) this.drain();
+      }
       if (err && !this.closing) this.emit('event', { type: 'error', message: `publish to ${msg.topic} failed: ${err.message}` } satisfies ClientEvent);
     });
   }
 
+  /** Hands queued messages to mqtt.js while the in-flight window has room; the rest wait for acks. */
   private drain(): void {
-    for (const m of this.queue.drain()) this.send(m);
+    // what an earlier drain could not send goes first; it is at most one queue's worth
+    const batch = [...this.pending, ...this.queue.drain()];
+    this.pending = [];
+    for (let i = 0; i < batch.length; i++) {
+      if (this.inflight >= MAX_INFLIGHT) {
+        this.pending = batch.slice(i);
+        return;
+      }
+      this.send(batch[i]!);
+    }
   }
 
   /** Publish `final` (retained) on the will topic, flush, disconnect cleanly — all within `timeoutMs`. */

@@ -100,6 +100,7 @@ export class Daemon {
     this.outputs = new ResultPublisher(cfg, this.topics, this.publisher!, this.log, {
       segmenterClasses: segmenter?.manifest.labels ?? null,
       stateFile: lineStateFile(cfg, this.lc.dir, this.env),
+      onEvents: this.countEvents,
     });
 
     const http = cfg.metrics.http;
@@ -269,6 +270,7 @@ export class Daemon {
       throw err;
     }
     const password = this.readPassword();
+    this.connPassword = password;
     if (m.homeassistant.enabled) {
       // the publisher is created below; HA only publishes from onConnect/messages, after that
       this.ha = new HomeAssistantDiscovery({ config: () => this.config, topics: this.topics, publisher: { publish: (t, p, o) => this.publisher?.publish(t, p, o) }, log: this.log, version: VERSION });
@@ -289,37 +291,122 @@ export class Daemon {
       onConnect: () => this.publishState(),
       subscriptions: [this.topics.snapshotGet, ...(this.ha?.subscriptions() ?? [])],
     });
-    let lastError = '';
+    this.mqttUrl = url;
     let up = false; // "connection lost" only after a connection: a failing connect is already logged once as an error
     this.publisher.on('event', (ev: ClientEvent) => {
       switch (ev.type) {
         case 'connected':
-          lastError = '';
+          this.mqttLastError = '';
           up = true;
-          this.log.info({ url: redactUrl(url!), reconnect: ev.reconnect }, 'connected to MQTT broker');
+          this.log.info({ url: redactUrl(this.mqttUrl), reconnect: ev.reconnect }, 'connected to MQTT broker');
           if (ev.reconnect) this.metrics.inc('mqtt_reconnects');
           return;
         case 'disconnected':
-          if (!this.stopping && up) this.log.warn({ url: redactUrl(url!) }, 'MQTT connection lost; retrying with backoff');
+          if (!this.stopping && up) this.log.warn({ url: redactUrl(this.mqttUrl) }, 'MQTT connection lost; retrying with backoff');
           up = false;
           return;
         case 'error': {
-          const text = describeMqttError(ev.message, ev.code, url!, { username: m.username, hasPassword: password !== undefined, hasClientCert: Boolean(m.cert) });
+          const mc = this.config.mqtt;
+          const text = describeMqttError(ev.message, ev.code, this.mqttUrl, { username: mc.username, hasPassword: this.connPassword !== undefined, hasClientCert: Boolean(mc.cert) });
           // the same failure repeats on every retry: log it once until something changes
-          if (text !== lastError) this.log.error({ url: redactUrl(url!), err: ev.message }, text);
-          this.metrics.noteError(text);
-          lastError = text;
+          if (text !== this.mqttLastError) this.log.error({ url: redactUrl(this.mqttUrl), err: ev.message }, text);
+          if (text !== this.mqttLastError) this.metrics.noteError(text);
+          this.mqttLastError = text;
           return;
         }
         case 'drop':
-          this.metrics.inc('mqtt_queue_drops');
+          if (ev.cls !== 'backpressure') this.metrics.inc('mqtt_queue_drops');
+          this.metrics.inc(DROP_COUNTERS[ev.cls]);
           return;
         case 'message':
-          if (this.ha?.onMessage(ev.topic, ev.payload)) return;
-          if (ev.topic === this.topics.snapshotGet) void this.outputs?.onSnapshotRequest().catch((e: Error) => this.log.error({ err: e.message }, 'snapshot failed'));
+          this.onCommand(ev.topic, ev.payload);
           return;
       }
     });
+  }
+
+  /**
+   * Everything the daemon subscribes to arrives here from the network, so nothing in a payload is
+   * trusted: the size is checked before anything else, and each kind of request costs a bounded amount
+   * of work however fast it comes (snapshots: mqtt.snapshot.max_rate_hz and one render at a time;
+   * Home Assistant's "online": one republish per HA_REPUBLISH_MS, a flood coalesced into one).
+   */
+  private onCommand(topic: string, payload: Buffer): void {
+    const isSnapshot = topic === this.topics.snapshotGet;
+    const isHaStatus = this.ha !== null && topic === this.ha.statusTopic;
+    if (!isSnapshot && !isHaStatus) {
+      // retained discovery configs read back to remove stale entities: bounded (one publish at most)
+      this.ha?.onMessage(topic, payload);
+      return;
+    }
+    this.metrics.inc('commands_received');
+    const limit = isSnapshot ? MAX_SNAPSHOT_GET_BYTES : MAX_HA_STATUS_BYTES;
+    if (payload.length > limit) {
+      this.metrics.inc('commands_rejected');
+      this.logFrameProblem(`command:${topic}`, (n) => this.log.warn({ topic, bytes: payload.length, limit, ...(n ? { similar_since_last: n } : {}) }, `ignored an oversized message on ${topic} (${payload.length} bytes, at most ${limit})`));
+      return;
+    }
+    if (isSnapshot) {
+      const refusedBefore = this.outputs?.snapshotsRefused ?? 0;
+      const p = this.outputs?.onSnapshotRequest();
+      if ((this.outputs?.snapshotsRefused ?? 0) > refusedBefore) this.metrics.inc('commands_rate_limited');
+      void p?.catch((e: Error) => this.log.error({ err: e.message }, 'snapshot failed'));
+      return;
+    }
+    const status = payload.toString('utf8').trim();
+    if (status !== 'online' && status !== 'offline') {
+      this.metrics.inc('commands_rejected');
+      this.logFrameProblem(`command:${topic}`, (n) => this.log.warn({ topic, ...(n ? { similar_since_last: n } : {}) }, `ignored a message on ${topic} that is neither "online" nor "offline"`));
+      return;
+    }
+    if (status === 'offline') return;
+    const now = Date.now();
+    if (now - this.haRepublishedAt >= HA_REPUBLISH_MS) {
+      this.haRepublishedAt = now;
+      this.ha!.onMessage(topic, payload);
+      return;
+    }
+    this.metrics.inc('commands_rate_limited');
+    this.haRepublishTimer ??= setTimeout(() => {
+      this.haRepublishTimer = null;
+      if (this.stopping) return;
+      this.haRepublishedAt = Date.now();
+      this.ha?.onMessage(topic, Buffer.from('online'));
+    }, HA_REPUBLISH_MS - (now - this.haRepublishedAt));
+    this.haRepublishTimer.unref();
+  }
+
+  private haRepublishedAt = -Infinity;
+  private haRepublishTimer: NodeJS.Timeout | null = null;
+
+  private mqttUrl = '';
+  private mqttLastError = '';
+  /** the password the client connects with now (from mqtt.password or mqtt.password_file) */
+  private connPassword: string | undefined;
+
+  /**
+   * The connection settings of `cfg` (password file and certificates read again), or null when they equal
+   * the running ones. Throws, naming the file, when one cannot be read: the reload is then refused whole.
+   */
+  private connectionChange(forced: boolean): Parameters<MqttPublisher['reconfigure']>[0] | null {
+    if (this.broker || !this.publisher) return null;
+    const m = this.config.mqtt;
+    const url = m.url!;
+    const password = this.readPassword();
+    if (!forced && password === this.connPassword) return null;
+    const tlsWanted = Boolean(m.ca || m.cert || m.key || /^(mqtts|wss|ssl):/.test(url));
+    const tls = tlsWanted ? { ca: this.readPem('ca'), cert: this.readPem('cert'), key: this.readPem('key'), rejectUnauthorized: m.reject_unauthorized } : undefined;
+    this.connPassword = password;
+    return {
+      url,
+      clientId: m.client_id ?? `edgesight_${this.config.device.id}`,
+      username: m.username ?? undefined,
+      password,
+      keepaliveS: m.keepalive_s,
+      protocolVersion: m.protocol_version,
+      reconnectMaxS: m.reconnect_max_s,
+      tls,
+    };
   }
 
   private publishState(): void {
@@ -355,6 +442,8 @@ export class Daemon {
   private publishJson(topic: string, payload: { v: number }, opts: Parameters<MqttPublisher['publish']>[2]): void {
     this.publisher?.publish(topic, JSON.stringify(this.seq.stamp(topic, payload)), opts);
   }
+
+  private readonly countEvents = (n: number): void => this.metrics.inc('events_published', n);
 
   private async onResult(r: FrameResult): Promise<void> {
     this.live?.push(r);
@@ -413,8 +502,10 @@ export class Daemon {
         this.log.warn({ after_ms: ev.afterMs }, 'camera stalled');
         return;
       case 'corrupt':
+        // a frame the camera delivered but nobody can use: captured and corrupt, so the counts reconcile
+        this.metrics.inc('frames_captured');
         this.metrics.inc('frames_corrupt');
-        this.log.warn({ reason: ev.reason }, 'corrupt frame from camera');
+        this.logFrameProblem('camera-corrupt', (n) => this.log.warn({ reason: ev.reason, ...(n ? { similar_since_last: n } : {}) }, 'corrupt frame from camera'));
         return;
       case 'missing':
         this.health.setState('degraded', 'camera not found, retrying');
@@ -455,14 +546,29 @@ export class Daemon {
    * segmentation cadence, log level) applies at once; what needs a restart is listed; an invalid file
    * changes nothing (every problem is logged).
    */
-  reload(next: LoadedConfig): { applied: string[]; needsRestart: string[] } {
+  reload(next: LoadedConfig): { applied: string[]; needsRestart: string[]; reconnected: boolean } {
     const plan = planReload(this.config, next.config);
+    const previous = this.lc;
     this.lc = { ...next, config: plan.merged };
+    // a rotated secret may live only in mqtt.password_file: re-read it on every reload
+    let conn: ReturnType<Daemon['connectionChange']>;
+    try {
+      conn = this.connectionChange(plan.reconnect.length > 0);
+    } catch (e) {
+      this.lc = previous;
+      throw e;
+    }
+    if (conn) {
+      this.log.info({ url: redactUrl(conn.url), changed: plan.reconnect.length ? plan.reconnect : ['mqtt.password_file (contents)'] }, 'MQTT connection settings changed: reconnecting with the new ones');
+      this.mqttUrl = conn.url;
+      this.mqttLastError = '';
+      this.publisher!.reconfigure(conn);
+    }
     // the same publisher takes the new config: tracks, counts and line totals carry on (no 1 → 0 → 1, no second `new`)
     this.outputs?.applyConfig(plan.merged);
     this.log.level = plan.merged.logging.level;
     this.publishState();
-    return { applied: plan.applied, needsRestart: plan.needsRestart };
+    return { applied: plan.applied, needsRestart: plan.needsRestart, reconnected: conn !== null };
   }
 
   /** Stop capture, abandon the in-flight frame, publish `offline`, flush MQTT — within `timeoutMs`. */
@@ -478,6 +584,7 @@ export class Daemon {
     this.health.stop();
     this.latencyHistory?.stop();
     this.live?.stop();
+    if (this.haRepublishTimer) clearTimeout(this.haRepublishTimer);
     this.stop$.next();
     this.stop$.complete();
     this.sub?.unsubscribe();
@@ -492,6 +599,21 @@ export class Daemon {
     return { stuckThreads };
   }
 }
+
+/** a snapshot request's payload is ignored: anything longer than this is not a request but abuse */
+const MAX_SNAPSHOT_GET_BYTES = 1024;
+/** Home Assistant's birth/last-will messages are "online"/"offline" */
+const MAX_HA_STATUS_BYTES = 64;
+/** Home Assistant restarting announces itself once; a flood of "online" republishes discovery at most this often */
+const HA_REPUBLISH_MS = 5000;
+
+const DROP_COUNTERS = {
+  stream: 'mqtt_dropped_stream',
+  event: 'mqtt_dropped_event',
+  latest: 'mqtt_dropped_latest',
+  none: 'mqtt_dropped_offline',
+  backpressure: 'mqtt_dropped_backpressure',
+} as const;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

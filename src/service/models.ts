@@ -1,3 +1,5 @@
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import type { LoadedConfig } from '../config/types.js';
@@ -102,8 +104,26 @@ async function one(ref: string, task: 'detection' | 'segmentation', lc: LoadedCo
     return await loadModel(mpath, task);
   } catch (e) {
     if (isManifestPath(ref) || !lc.config.models.auto_prepare) throw e;
-    log.info({ model: ref, precision, cache: ctx.cacheDir }, `model ${ref} (${precision}) is not prepared yet: preparing it`);
-    return loadModel(await prepareModel(ref, precision, ctx, quantize), task);
+    const missing = /does not exist|cannot be read: ENOENT/.test((e as Error).message);
+    if (missing) log.info({ model: ref, precision, cache: ctx.cacheDir }, `model ${ref} (${precision}) is not prepared yet: preparing it`);
+    // a truncated or tampered file is never loaded: say which, then make it again from the pinned source
+    else log.warn({ model: ref, precision, reason: (e as Error).message }, `model ${ref} (${precision}) in the cache is refused: ${(e as Error).message}; preparing it again from its source`);
+    try {
+      return await loadModel(await prepareModel(ref, precision, ctx, quantize), task);
+    } catch (err) {
+      let code = (err as NodeJS.ErrnoException).code;
+      let where = (err as NodeJS.ErrnoException).path ?? ctx.cacheDir;
+      // a recursive mkdir on a read-only mount reports ENOENT: ask the cache directory itself
+      if (code === 'ENOENT') {
+        const probe = await access(ctx.cacheDir, constants.W_OK).then(() => null, (x: NodeJS.ErrnoException) => x.code ?? null);
+        if (probe) (code = probe), (where = ctx.cacheDir);
+      }
+      if (code === 'ENOSPC' || code === 'EROFS' || code === 'EACCES' || code === 'EDQUOT' || code === 'EPERM') {
+        const why = code === 'ENOSPC' || code === 'EDQUOT' ? 'the disk is full' : code === 'EROFS' ? 'the file system is read-only' : 'permission denied';
+        throw new ModelError(`cannot prepare model ${ref} (${precision}): writing ${where} failed with ${code} (${why}); free space in or fix ${ctx.cacheDir} (models.cache_dir), or prepare the models elsewhere and copy them in`);
+      }
+      throw err;
+    }
   }
 }
 

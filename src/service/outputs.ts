@@ -21,6 +21,8 @@ export interface OutputsOptions {
   segmenterClasses: readonly string[] | null;
   /** where line totals persist; null keeps them in memory only */
   stateFile: string | null;
+  /** told how many events were handed to MQTT (the reconciliation counts them) */
+  onEvents?: (n: number) => void;
 }
 
 /** `<state_dir>/lines-<device>-<camera>.json`; state_dir defaults to systemd's StateDirectory or the XDG state dir. */
@@ -64,6 +66,7 @@ export class ResultPublisher {
   snapshotsRefused = 0;
   /** snapshots not published because privacy is on and neither a fresh mask nor tracked boxes were there */
   privacyWithheld = 0;
+  private rendering = false;
 
   constructor(
     cfg: Config,
@@ -91,7 +94,7 @@ export class ResultPublisher {
     // nothing seen for longer than end_after_s: an empty observation ends what has gone
     const out = this.objects.update({ at: now, detections: [] });
     this.publishChanges(out.state);
-    for (const e of out.events) this.publishJson(this.topics.events, e, { cls: 'event' });
+    this.publishEvents(out.events);
   }
 
   private setConfig(cfg: Config): void {
@@ -177,7 +180,7 @@ export class ResultPublisher {
       }
     }
     this.publishChanges(objects.state);
-    for (const e of objects.events) this.publishJson(this.topics.events, e, { cls: 'event' });
+    this.publishEvents(objects.events);
     if (r.segmentation && cfg.masks.enabled) await this.publishMask(r);
   }
 
@@ -204,24 +207,34 @@ export class ResultPublisher {
       this.log.info('snapshot requested before the first processed frame; ignored');
       return;
     }
-    if (!this.snapLimiter.tryAcquire('snapshot')) {
+    // one render at a time whatever the rate limit (0 = unlimited): a flood cannot pile up JPEG encodes
+    if (this.rendering || !this.snapLimiter.tryAcquire('snapshot')) {
       this.snapshotsRefused++;
-      this.log.debug('snapshot request over mqtt.snapshot.max_rate_hz; ignored');
+      this.log.debug('snapshot request over mqtt.snapshot.max_rate_hz (or one is being made); ignored');
       return;
     }
-    const r = this.latest;
-    const now = Date.now();
-    const out = await renderFrameSnapshot(r, this.cfg, {
-      ...this.privacySources(r),
-      overlays: this.overlays(now),
-      trackIds: this.trackIdsOf(r),
-    });
-    if (!out.jpeg) {
-      this.privacyWithheld++;
-      this.log.warn({ reason: out.reason, withheld_total: this.privacyWithheld }, 'snapshot withheld: privacy is on and the frame could not be masked');
-      return;
+    this.rendering = true;
+    try {
+      const r = this.latest;
+      const out = await renderFrameSnapshot(r, this.cfg, {
+        ...this.privacySources(r),
+        overlays: this.overlays(Date.now()),
+        trackIds: this.trackIdsOf(r),
+      });
+      if (!out.jpeg) {
+        this.privacyWithheld++;
+        this.log.warn({ reason: out.reason, withheld_total: this.privacyWithheld }, 'snapshot withheld: privacy is on and the frame could not be masked');
+        return;
+      }
+      this.publisher.publish(this.topics.snapshot, out.jpeg, { cls: 'none' });
+    } finally {
+      this.rendering = false;
     }
-    this.publisher.publish(this.topics.snapshot, out.jpeg, { cls: 'none' });
+  }
+
+  private publishEvents(events: readonly { v: number }[]): void {
+    for (const e of events) this.publishJson(this.topics.events, e, { cls: 'event' });
+    if (events.length) this.opts.onEvents?.(events.length);
   }
 
   /**
@@ -258,7 +271,7 @@ export class ResultPublisher {
     clearInterval(this.dayTimer);
     const { state, events } = this.objects.endAll(Date.now());
     this.publishChanges(state);
-    for (const e of events) this.publishJson(this.topics.events, e, { cls: 'event' });
+    this.publishEvents(events);
   }
 }
 

@@ -2,8 +2,8 @@ import type { Config } from '../config/types.js';
 
 /**
  * Which config keys a running daemon can take over on SIGHUP. Everything else (camera, models,
- * inference, MQTT connection, metrics endpoint, device) is wired into processes, sockets and threads
- * at start, so a change there is reported as needing a restart and the running value is kept.
+ * inference, topics, metrics endpoint, device) is wired into processes, sockets and threads at start,
+ * so a change there is reported as needing a restart and the running value is kept.
  */
 const LIVE_PREFIXES = [
   'detection.',
@@ -22,25 +22,52 @@ const LIVE_PREFIXES = [
   'logging.publish_frames',
 ];
 
+/**
+ * MQTT connection settings: applied by reconnecting with the new ones (a rotated password, a moved
+ * broker, renewed certificates) — the pipeline keeps running and the outgoing queue is kept. Not when the
+ * embedded broker is involved on either side: starting or stopping it needs a restart.
+ */
+const RECONNECT_KEYS = [
+  'mqtt.url',
+  'mqtt.client_id',
+  'mqtt.username',
+  'mqtt.password',
+  'mqtt.password_file',
+  'mqtt.ca',
+  'mqtt.cert',
+  'mqtt.key',
+  'mqtt.reject_unauthorized',
+  'mqtt.protocol_version',
+  'mqtt.keepalive_s',
+  'mqtt.reconnect_max_s',
+];
+
 export interface ReloadPlan {
   merged: Config;
   applied: string[];
   needsRestart: string[];
+  /** connection keys among `applied`: the MQTT client must reconnect with the merged settings */
+  reconnect: string[];
 }
 
 export function planReload(current: Config, next: Config): ReloadPlan {
   const applied: string[] = [];
   const needsRestart: string[] = [];
+  const reconnect: string[] = [];
   const merged = structuredClone(current);
+  const embedded = !current.mqtt.url || !next.mqtt.url;
   for (const key of changedLeaves(current, next)) {
-    if (LIVE_PREFIXES.some((p) => key === p || key.startsWith(p))) {
+    const live = LIVE_PREFIXES.some((p) => key === p || key.startsWith(p));
+    const conn = !embedded && RECONNECT_KEYS.includes(key);
+    if (conn) reconnect.push(key);
+    if (live || conn) {
       setPath(merged as unknown as Record<string, unknown>, key.split('.'), getPath(next as unknown as Record<string, unknown>, key.split('.')));
       applied.push(key);
     } else {
       needsRestart.push(key);
     }
   }
-  return { merged, applied, needsRestart };
+  return { merged, applied, needsRestart, reconnect };
 }
 
 function changedLeaves(a: unknown, b: unknown, prefix = ''): string[] {

@@ -26,6 +26,11 @@ const PROM_COUNTER_NAME: Record<string, [string, Record<string, string>]> = {
   frames_captured: ['edgesight_frames_captured_total', {}],
   frames_skipped: ['edgesight_frames_total', { result: 'skipped' }],
   frames_corrupt: ['edgesight_frames_total', { result: 'corrupt' }],
+  mqtt_dropped_stream: ['edgesight_mqtt_dropped_total', { class: 'stream' }],
+  mqtt_dropped_event: ['edgesight_mqtt_dropped_total', { class: 'event' }],
+  mqtt_dropped_latest: ['edgesight_mqtt_dropped_total', { class: 'latest' }],
+  mqtt_dropped_offline: ['edgesight_mqtt_dropped_total', { class: 'offline' }],
+  mqtt_dropped_backpressure: ['edgesight_mqtt_dropped_total', { class: 'backpressure' }],
 };
 
 describe('metrics/prom-text-parser (the test oracle)', () => {

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { REPO } from '../helpers/paths.js';
+
+const DOC = path.join(REPO, 'docs', 'reliability.md');
+const DIR = path.join(REPO, 'test', 'reliability');
+
+/** Every `it('…')` title in a test source (single-quoted titles, as these tests write them). */
+function titles(file: string): string[] {
+  const src = readFileSync(file, 'utf8');
+  return [...src.matchAll(/\bit\(\s*'((?:[^'\\]|\\.)*)'/g)].map((m) => m[1]!.replace(/\\'/g, "'"));
+}
+
+function faultRows(): Array<{ fault: string; refs: Array<{ file: string; title: string }> }> {
+  const md = readFileSync(DOC, 'utf8');
+  const section = md.slice(md.indexOf('## Faults'), md.indexOf('\n## ', md.indexOf('## Faults') + 1));
+  return section
+    .split('\n')
+    .filter((l) => l.startsWith('| ') && !l.startsWith('| Fault'))
+    .map((l) => ({
+      fault: l.split('|')[1]!.trim(),
+      refs: [...l.matchAll(/`(test\/[^`]+\.test\.ts)` › "([^"]+)"/g)].map((m) => ({ file: m[1]!, title: m[2]! })),
+    }));
+}
+
+describe('docs/reliability.md stays true', () => {
+  it('every fault row names an existing test by file and title', () => {
+    const rows = faultRows();
+    assert.ok(rows.length >= 10, `only ${rows.length} rows in the Faults table`);
+    for (const r of rows) {
+      assert.ok(r.refs.length > 0, `row "${r.fault}" names no test (\`file\` › "title")`);
+      for (const ref of r.refs) {
+        const file = path.join(REPO, ref.file);
+        assert.ok(existsSync(file), `row "${r.fault}": ${ref.file} does not exist`);
+        assert.ok(titles(file).includes(ref.title), `row "${r.fault}": no test titled "${ref.title}" in ${ref.file}`);
+      }
+    }
+  });
+
+  it('every fault test has a row', () => {
+    const named = new Set(faultRows().flatMap((r) => r.refs.map((x) => `${x.file} › ${x.title}`)));
+    const files = readdirSync(DIR).filter((f) => f.endsWith('.test.ts') && f !== 'docs.test.ts');
+    assert.ok(files.length >= 4);
+    for (const f of files) {
+      for (const t of titles(path.join(DIR, f))) assert.ok(named.has(`test/reliability/${f} › ${t}`), `test "${t}" (test/reliability/${f}) is not in docs/reliability.md's Faults table`);
+    }
+  });
+
+  it('the soak report in the docs ends with the two verdict lines', () => {
+    const md = readFileSync(DOC, 'utf8');
+    assert.match(md, /rss_slope_mb_per_10k=-?\d+\.\d+±\d+\.\d+\nreconciled=(true|false)\n```/);
+    assert.match(md, /edgesight soak — (\d+) frames/);
+    const frames = Number(/edgesight soak — (\d+) frames/.exec(md)![1]);
+    assert.ok(frames >= 50_000, `the documented soak ran ${frames} frames`);
+  });
+});
