@@ -7,8 +7,9 @@ Subcommands:
         fetch sources (cache → --from/EDGESIGHT_MODELS_MIRROR folders → upstream URL, sha256-checked,
         resumable) and prepare the fp32 ONNX; qdq-faithful also makes the faithful QDQ form, int8 runs
         the quantizer. No NAME = the configured detector and segmenter; --all = every catalogued model.
-  convert NAME [--form float|qdq] [--force]
+  convert NAME [--form float|qdq] [--force] [--out FILE.onnx [--keep-score-cap]]
   convert FILE.tflite (--out FILE.onnx | --name N --like CATALOG_NAME|--manifest FILE) [--form float|qdq]
+        [--keep-score-cap]
         TFLite → ONNX: a catalogued model into the cache, or any TFLite file to a file / registered model
   import FILE.onnx [--name N] (--like CATALOG_NAME | --manifest FILE) [--labels FILE] [--precision fp32|int8]
         [--task detection|segmentation] [--input-name S] [--width N|dynamic] [--height N|dynamic]
@@ -23,6 +24,9 @@ Subcommands:
   info NAME|MANIFEST.json|FILE.onnx [--precision P] [--size WxH] [--check] [--json]
         inputs/outputs, op counts, int8 share, params and MAdds (beside the paper's figures)
   quantize ...                        the int8 quantizer (see edgesight models quantize --help)
+  eval [NAME|MANIFEST.json] [--data DIR] [--precision int8|fp32] [--labels L,..] [--thresholds T,..] [--json]
+        detector mAP and precision/recall per score threshold on a COCO-format folder
+        (default: $EDGESIGHT_TEST_DATA/coco-train-sample; see edgesight models eval --help)
 
 Common options:
   --config, -c PATH    config file (models.cache_dir, models.mirror)
@@ -43,6 +47,7 @@ const SUBCOMMANDS: Record<string, () => Promise<Sub>> = {
   list: async () => (await import('./models-show.js')).listSub,
   info: async () => (await import('./models-show.js')).infoSub,
   quantize: async () => quantizeSub,
+  eval: async () => (await import('./models-eval.js')).evalSub,
 };
 
 interface QuantizeModule {
@@ -74,8 +79,8 @@ export async function modelsCommand(argv: string[]): Promise<number> {
     return sub ? 0 : EX_USAGE;
   }
   const load = SUBCOMMANDS[sub];
-  if (!load) throw new UsageError(`unknown models subcommand '${sub}' (fetch, convert, import, export, import-bundle, list, info, quantize)`);
-  if (sub !== 'quantize' && (rest.includes('--help') || rest.includes('-h'))) {
+  if (!load) throw new UsageError(`unknown models subcommand '${sub}' (fetch, convert, import, export, import-bundle, list, info, quantize, eval)`);
+  if (sub !== 'quantize' && sub !== 'eval' && (rest.includes('--help') || rest.includes('-h'))) {
     process.stdout.write(MODELS_HELP);
     return 0;
   }

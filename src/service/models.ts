@@ -3,7 +3,8 @@ import type { Logger } from '../logging/logger.js';
 import type { LoadedConfig } from '../config/types.js';
 import { mirrorsFromEnv, type FetchContext } from '../models/fetch.js';
 import { resolveCacheDir } from '../models/paths.js';
-import { isManifestPath, loadModel, manifestPathFor, prepareModel, type LoadedModel, type Quantizer } from '../models/store.js';
+import { catalogEntry } from '../models/catalog.js';
+import { isManifestPath, loadModel, manifestPathFor, prepareModel, staleReason, type LoadedModel, type Quantizer } from '../models/store.js';
 import { ModelError } from '../models/manifest.js';
 
 export function fetchContext(lc: LoadedConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): FetchContext {
@@ -19,13 +20,24 @@ export function fetchContext(lc: LoadedConfig, log: Logger, env: NodeJS.ProcessE
 async function one(ref: string, task: 'detection' | 'segmentation', lc: LoadedConfig, ctx: FetchContext, log: Logger, quantize?: Quantizer): Promise<LoadedModel> {
   const precision = lc.config.models.precision;
   const mpath = manifestPathFor(ref, precision, ctx.cacheDir, lc.dir);
+  let loaded: LoadedModel;
   try {
-    return await loadModel(mpath, task);
+    loaded = await loadModel(mpath, task);
   } catch (e) {
     if (isManifestPath(ref) || !lc.config.models.auto_prepare) throw e;
     log.info({ model: ref, precision, cache: ctx.cacheDir }, `model ${ref} (${precision}) is not prepared yet: preparing it`);
     return loadModel(await prepareModel(ref, precision, ctx, quantize), task);
   }
+  // a catalogued model prepared by an older edgesight (e.g. with capped scores) is made again
+  const entry = isManifestPath(ref) ? undefined : catalogEntry(ref);
+  const stale = entry ? staleReason(entry, loaded.manifest) : null;
+  if (!stale) return loaded;
+  if (!lc.config.models.auto_prepare) {
+    log.warn({ model: ref, precision, reason: stale }, `model ${ref} (${precision}) is out of date; using it because models.auto_prepare is off (run \`edgesight models fetch\` to remake it)`);
+    return loaded;
+  }
+  log.info({ model: ref, precision, reason: stale }, `model ${ref} (${precision}) is out of date: preparing it again`);
+  return loadModel(await prepareModel(ref, precision, ctx, quantize), task);
 }
 
 /**

@@ -15,6 +15,13 @@ import { quantizeModel, type QuantizeReport } from './quantize.js';
 export type ActivationChoice = ActivationType | 'auto';
 
 /**
+ * Bumped whenever the quantizer's defaults (profiles, calibration handling) change what it makes:
+ * recorded as provenance.quantization.quantizer_version, and a cached int8 model made by another
+ * version is made again by prepareModel.
+ */
+export const QUANTIZER_VERSION = 2;
+
+/**
  * Which 8-bit activation type this machine runs best (measured, README "int8 models"):
  * - x86-64: uint8 — ORT fuses uint8 QDQ into QLinear kernels; int8 activations stay mostly unfused.
  * - arm64 with the dot-product extension (`asimddp`, e.g. Cortex-A76 / Pi 5): int8 — sdot kernels;
@@ -116,6 +123,7 @@ export async function quantizeManifestModel(
     report,
     provenance: {
       tool: 'edgesight quantizer (static QDQ)',
+      quantizer_version: QUANTIZER_VERSION,
       arch: process.arch,
       ...(process.arch === 'arm64' ? { cpu_dotprod: procCpuFeatures().includes('asimddp') } : {}),
       activations_requested: s.activations,
@@ -176,7 +184,7 @@ export interface QuantizerOptions {
  * (plus camera frames when asked). The result carries `provenance.quantization` for the manifest.
  */
 export function makeQuantizer(opts: QuantizerOptions = {}): Quantizer {
-  return async (fp32: LoadedModel, ctx: FetchContext) => {
+  const q: Quantizer = async (fp32: LoadedModel, ctx: FetchContext) => {
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'edgesight-calib-'));
     try {
       const files = await gatherCalibrationFiles(defaultCalibrationSources(opts.calibration), tmp);
@@ -196,4 +204,6 @@ export function makeQuantizer(opts: QuantizerOptions = {}): Quantizer {
       await rm(tmp, { recursive: true, force: true });
     }
   };
+  q.version = QUANTIZER_VERSION;
+  return q;
 }
