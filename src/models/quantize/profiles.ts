@@ -31,7 +31,19 @@ export const PROFILES: Record<string, QuantProfile> = {
     // their −31…64 range gives a 0.25 step, and the next depthwise conv has weights of 22–28 on channels
     // that peak below 1. Keeping the image input float too lets that first conv run in float at no extra
     // conversion (its input would otherwise be quantized only to be dequantized again).
-    exclude: ['image', 'FeatureExtractor/MobilenetV3/Conv/BatchNorm/FusedBatchNormV3_a', 'FeatureExtractor/MobilenetV3/Conv/hard_swish/mul_1'],
+    // The squeeze-excite branches (1×1 spatial: a few hundred values each) compute their gate in float
+    // from the quantized pooled value; only the gate itself, in [0, 1], is quantized, so the gate × feature
+    // Mul still fuses into an integer kernel. With the class logits no longer capped, 8-bit SE internals
+    // were a steady loss on every calibration selection measured (docs/detector-accuracy.md), at no
+    // measurable compute to win back.
+    exclude: [
+      'image',
+      'FeatureExtractor/MobilenetV3/Conv/BatchNorm/FusedBatchNormV3_a',
+      'FeatureExtractor/MobilenetV3/Conv/hard_swish/mul_1',
+      'FeatureExtractor/*/squeeze_excite/Conv/*',
+      'FeatureExtractor/*/squeeze_excite/Conv_1/BiasAdd*',
+      'FeatureExtractor/*/squeeze_excite/Conv_1/Relu6*',
+    ],
     // Clipping the class-logit tail caps the top scores and ruins the ranking: heads use min/max.
     methodOverrides: [
       { pattern: 'BoxPredictor_*/BoxEncodingPredictor/*', method: 'minmax' },
@@ -44,7 +56,7 @@ export const PROFILES: Record<string, QuantProfile> = {
     ],
     method: 'percentile',
     percentile: 99.99,
-    notes: 'first conv + first h-swish outputs kept float; heads (predictor outputs, concats, sigmoid) min/max; body percentile 99.99',
+    notes: 'first conv + first h-swish outputs kept float; squeeze-excite internals float (gate quantized); heads (predictor outputs, concats, sigmoid) min/max; body percentile 99.99',
   },
   lraspp_mobilenet_v3_small_voc: {
     // The logits feed an argmax: 8-bit logits tie neighbouring classes, and the final Add is tiny.
