@@ -12,13 +12,14 @@ import { calibrationInputs } from '../../src/models/quantize/calibration.js';
 import { activationTypeFor, QUANTIZER_VERSION } from '../../src/models/quantize/model.js';
 import { profileFor } from '../../src/models/quantize/profiles.js';
 import { REPO, SHARED, TEST_CACHE } from '../helpers/daemon.js';
-import { PHOTOS_DIR, skipWithoutTestData, TFLITE_DETECTOR } from '../helpers/paths.js';
+import { MODEL_SOURCES_DIR, PHOTOS_DIR, skipWithoutTestData, testData, TFLITE_DETECTOR } from '../helpers/paths.js';
 import { convertTflite } from '../../src/models/convert.js';
 import { parseConfigText } from '../../src/config/load.js';
 
 const DEFAULTS = parseConfigText('', null, { env: {} }).config;
 
-const DATA = path.join(SHARED, 'data');
+// the evaluation data (EDGESIGHT_TEST_DATA), else the development checkout beside the repository
+const DATA = testData() ?? path.join(SHARED, 'data');
 
 /**
  * The issue-4 gates on the int8 models exactly as the product makes them on first use (prepareModel +
@@ -31,7 +32,7 @@ describe('int8 gates: the default int8 models (shipped calibration set)', functi
   let m: PreparedSet;
 
   before(async () => {
-    const ctx: FetchContext = { cacheDir: TEST_CACHE, mirrors: [path.join(SHARED, 'models')], allowNetwork: false, log: () => undefined };
+    const ctx: FetchContext = { cacheDir: TEST_CACHE, mirrors: [MODEL_SOURCES_DIR, path.join(SHARED, 'models')], allowNetwork: false, log: () => undefined };
     m = await prepareEvalModels(ctx);
   });
 
@@ -91,14 +92,15 @@ describe('int8 gates: the default int8 models (shipped calibration set)', functi
   });
 
   it('detector: x86 latency int8/fp32, interleaved (reported; asserted only with EDGESIGHT_TIMING_GATES=1)', async () => {
-    const x = (await calibrationInputs([path.join(DATA, 'photos/astronaut.png')], m.detector.fp32.manifest.input, 320, 320).next()).value as Float32Array;
+    const x = (await calibrationInputs([path.join(PHOTOS_DIR, 'astronaut.png')], m.detector.fp32.manifest.input, 320, 320).next()).value as Float32Array;
     const r = await latencyRatio(m.detector.fp32.file, m.detector.int8.file, 'image', x, [1, 3, 320, 320], 30);
     console.log(`    fp32 ${r.aMs.toFixed(2)} ms, int8 ${r.bMs.toFixed(2)} ms, ratio ${r.ratio.toFixed(3)}`);
     assert.ok(r.aMs > 0 && r.bMs > 0);
     if (process.env.EDGESIGHT_TIMING_GATES === '1' && process.arch === 'x64') assert.ok(r.ratio <= 1.0, `int8/fp32 latency ${r.ratio}`);
   });
 
-  it('segmenter: int8 argmax agrees with float on ≥ 95% of cells (VOC sample photos)', async () => {
+  it('segmenter: int8 argmax agrees with float on ≥ 95% of cells (VOC sample photos)', async function () {
+    skipWithoutTestData(this, 'the segmenter agreement gate (VOC sample masks)');
     const files = readdirSync(path.join(DATA, 'voc-masks-train-sample'))
       .filter((f) => f.endsWith('.png'))
       .map((f) => path.join(DATA, 'coco-train-sample', f.replace(/\.png$/, '.jpg')));
