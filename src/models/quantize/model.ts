@@ -158,8 +158,8 @@ function summariseSources(files: string[], scratchDir?: string): Record<string, 
 /**
  * The calibration set shipped with the package: frames of a street scene (OpenCV's vtest clip,
  * `models/calibration/`) and the demo photos (`config/demo-photos/`). Measured on the 80 COCO sample
- * photos, the detector calibrated on it keeps ≥ 95% of float mAP; the 5 photos alone give ~79% and miss
- * the cat (README, "int8 models").
+ * photos, the detector calibrated on it keeps 92% of the (uncapped) float mAP and beats the old capped
+ * float graph; the 5 photos alone give ~79% and miss the cat (docs/detector-accuracy.md).
  */
 export function shippedCalibrationSources(): string[] {
   return [path.join(packageRoot(), 'models', 'calibration'), path.join(packageRoot(), 'config', 'demo-photos')];
