@@ -153,6 +153,24 @@ export const MODELS_CONVERT = {
     ...IMPORT_OPTIONS,
     form: { type: 'string', arg: 'float|qdq', help: 'float graph, or the TFLite int8 parameters as QDQ', dflt: 'float' },
     out: { type: 'string', arg: 'FILE.onnx', help: 'write the ONNX file here instead of registering it' },
+    'keep-score-cap': { type: 'boolean', help: 'keep the upper saturation of the class logits (the old graph, scores capped near 0.5; for comparison)' },
+  },
+} as const satisfies CommandSpec;
+
+export const MODELS_EVAL = {
+  path: 'models eval',
+  summary: 'detector mAP and precision/recall per score threshold on a COCO-format folder',
+  args: '[NAME | MANIFEST.json]',
+  details:
+    'Runs a detector (default: the configured one at models.precision) over a folder with instances.json and its\nimages; per score threshold, the precision and recall a `min_score` of that value gives (a detection counts\nwhen it overlaps an unmatched ground-truth box of its label at IoU ≥ --iou).',
+  options: {
+    ...COMMON_OPTIONS,
+    precision: { type: 'string', arg: 'int8|fp32', help: 'which prepared variant of a catalogued model', dflt: 'models.precision' },
+    data: { type: 'string', arg: 'DIR', help: 'folder with instances.json', dflt: '$EDGESIGHT_TEST_DATA/coco-train-sample' },
+    labels: { type: 'string', arg: 'L1,L2', help: 'labels in the table (--json prints every label)', dflt: 'person,car' },
+    thresholds: { type: 'string', arg: 'T1,T2', help: 'score thresholds', dflt: '0.3 … 0.8 in steps of 0.05' },
+    iou: { type: 'string', arg: 'X', help: 'IoU for a match', dflt: '0.5' },
+    json: { type: 'boolean', help: 'one JSON line per label and threshold, then one summary line' },
   },
 } as const satisfies CommandSpec;
 
@@ -332,6 +350,7 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [
   MODELS_LIST,
   MODELS_INFO,
   MODELS_PREPARE,
+  MODELS_EVAL,
   MODELS_BUILD_PREPARED,
   MODELS_QUANTIZE,
   BENCH,

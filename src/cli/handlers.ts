@@ -22,6 +22,7 @@ export const HANDLERS: Record<string, () => Promise<Handler>> = {
   'models export': async () => (await import('./models-move.js')).exportBundleSub,
   'models list': async () => (await import('./models-show.js')).listSub,
   'models info': async () => (await import('./models-show.js')).infoSub,
+  'models eval': async () => (await import('./models-eval.js')).evalSub,
   'models prepare': async () => (await import('./models-prepare.js')).prepareSub,
   'models build-prepared': async () => (await import('./models-build.js')).buildPreparedSub,
   'models quantize': async () => (await import('./models.js')).quantizeSub,

@@ -4,6 +4,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CATALOG, catalogEntry } from '../models/catalog.js';
+import { obtainSource } from '../models/fetch.js';
 import { convertTflite } from '../models/convert.js';
 import { ModelError, readManifest, type Precision } from '../models/manifest.js';
 import { isManifestPath, prepareModel } from '../models/store.js';
@@ -79,15 +80,27 @@ export async function convertSub(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, MODELS_CONVERT.options);
   const form = values.form ?? 'float';
   if (form !== 'float' && form !== 'qdq') throw new UsageError(`--form must be float or qdq, got ${form}`);
+  const keepScoreCap = values['keep-score-cap'] ?? false;
+  if (keepScoreCap && form !== 'float') throw new UsageError('--keep-score-cap applies to the float form only (the qdq form keeps every source range anyway)');
   if (positionals.length !== 1) throw new UsageError('convert needs exactly one NAME or TFLite FILE');
   const ref = positionals[0]!;
   checkMirrors(values.from);
   const { ctx } = modelsContext(values as CommonValues);
 
   const isFile = existsSync(ref) && statSync(ref).isFile();
+  let source = ref;
   if (!isFile) {
-    if (!catalogEntry(ref)) throw new UsageError(`'${ref}' is neither a file nor a catalogued model (${CATALOG.map((e) => e.name).join(', ')})`);
-    if (values.out || values.name) throw new UsageError('--out/--name apply when converting a TFLite file; a catalogued model is converted into the cache');
+    const entry = catalogEntry(ref);
+    if (!entry) throw new UsageError(`'${ref}' is neither a file nor a catalogued model (${CATALOG.map((e) => e.name).join(', ')})`);
+    if (values.name) throw new UsageError('--name applies when converting a TFLite file; a catalogued model is converted into the cache (or to --out)');
+    if (keepScoreCap && !values.out) throw new UsageError('--keep-score-cap with a catalogued model needs --out FILE.onnx: the cache holds the default (uncapped) graph');
+  }
+  if (!isFile && values.out) {
+    // a catalogued model's source converted to a bare file, e.g. the capped graph for comparison
+    const entry = catalogEntry(ref)!;
+    if (entry.fp32From !== 'tflite-float') throw new UsageError(`${ref} is not converted from TFLite`);
+    source = await obtainSource(entry.source, ctx);
+  } else if (!isFile) {
     const precision: Precision = form === 'qdq' ? 'qdq-faithful' : 'fp32';
     if (values.force) await rm(path.join(ctx.cacheDir, ref, `${precision}.json`), { force: true });
     await announce(await prepareModel(ref, precision, ctx));
@@ -96,7 +109,7 @@ export async function convertSub(argv: string[]): Promise<number> {
 
   let onnx: Buffer;
   try {
-    onnx = convertTflite(await readFile(ref), { form });
+    onnx = convertTflite(await readFile(source), { form, keepScoreCap });
   } catch (e) {
     throw new ModelError(`cannot convert ${ref}: ${(e as Error).message}`);
   }
@@ -105,7 +118,7 @@ export async function convertSub(argv: string[]): Promise<number> {
     await mkdir(path.dirname(path.resolve(values.out)), { recursive: true });
     await writeFile(values.out + '.part', onnx);
     await rename(values.out + '.part', values.out);
-    process.stdout.write(`wrote ${values.out} (${form}, ${onnx.length} bytes); register it with \`edgesight models import ${values.out} --name N --like …\`\n`);
+    process.stdout.write(`wrote ${values.out} (${form}${keepScoreCap ? ', class-logit saturations kept' : ''}, ${onnx.length} bytes); register it with \`edgesight models import ${values.out} --name N --like …\`\n`);
     return 0;
   }
   if (!values.name) throw new UsageError('converting a TFLite file needs --out FILE.onnx, or --name N with --like/--manifest to register it');

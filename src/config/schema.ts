@@ -76,7 +76,7 @@ export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSc
       auto_prepare: { type: 'boolean', default: true, description: 'On start, fetch/convert/quantize configured models that are missing (from EDGESIGHT_MODELS_MIRROR or upstream).' },
     }),
     detection: obj('Detector post-processing.', {
-      score_threshold: { type: 'number', minimum: 0, maximum: 1, default: 0.4, description: 'Minimum score (this SSDLite tops out near 0.65; 0.3–0.45 is sensible).' },
+      score_threshold: { type: 'number', minimum: 0, maximum: 1, default: 0.45, description: 'Minimum score. The default detector scores up to about 0.8; on COCO photos a person at 0.45 is right about half the time, at 0.6 four times in five (docs/detector-accuracy.md).' },
       nms_iou: { type: 'number', minimum: 0, maximum: 1, default: 0.6, description: 'Per-class non-maximum suppression IoU.' },
       max_detections: { type: 'integer', minimum: 1, maximum: 1000, default: 100, description: 'Cap on objects per frame (after NMS).' },
     }),
@@ -85,7 +85,7 @@ export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSc
       filters: {
         type: 'object',
         default: {},
-        description: 'Per-label overrides, e.g. `filters: { person: { min_score: 0.5 } }`.',
+        description: 'Per-label overrides, e.g. `filters: { person: { min_score: 0.6 } }`.',
         propertyNames: { type: 'string', minLength: 1 },
         additionalProperties: obj('Filter for one label.', {
           min_score: { type: 'number', minimum: 0, maximum: 1, description: 'Minimum score for this label (overrides detection.score_threshold).' },

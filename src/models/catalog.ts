@@ -20,6 +20,11 @@ export interface SourceFile {
 export interface CatalogEntry {
   name: string;
   task: 'detection' | 'segmentation';
+  /**
+   * Bumped whenever the prepared model changes (conversion or quantizer defaults): a cached model
+   * recording another version is prepared again. Recorded as provenance.model_version.
+   */
+  version: number;
   description: string;
   source: SourceFile;
   /** how the fp32 ONNX is made from the source: convert a TFLite float graph, or take the ONNX as it is */
@@ -36,6 +41,8 @@ export const CATALOG: CatalogEntry[] = [
   {
     name: 'ssdlite_mobilenet_v3_small_coco',
     task: 'detection',
+    // 2: class-logit upper saturations dropped (scores above 0.5); int8 with the robust calibration profile
+    version: 2,
     description: 'SSDLite + MobileNetV3-Small 320×320, COCO (90 ids), weights from ARM ML-zoo int8 TFLite',
     source: {
       file: 'ssd_mobilenet_v3_small_coco_int8.tflite',
@@ -61,6 +68,7 @@ export const CATALOG: CatalogEntry[] = [
   {
     name: 'lraspp_mobilenet_v3_small_voc',
     task: 'segmentation',
+    version: 1,
     description: 'LR-ASPP + MobileNetV3-Small (dilated), Pascal VOC 21 classes, logits at 1/8 (distilled v0)',
     source: {
       file: 'lraspp_mobilenet_v3_small_voc_fp32.onnx',

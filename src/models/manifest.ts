@@ -60,6 +60,10 @@ export interface Provenance {
   source_sha256?: string;
   license?: string;
   converter?: string;
+  /** the catalog entry's version the model was prepared at (a different one makes the cache re-prepare it) */
+  model_version?: number;
+  /** what the TFLite conversion did with the class-logit saturations (detectors converted from TFLite) */
+  class_logits?: { upper_saturation: 'dropped' | 'kept'; tensors: string[] };
   created_at?: string;
   notes?: string;
   /** quantizer settings & per-architecture activation type choice, written by `models quantize` */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { catalogEntry, loadCatalogLabels, type CatalogEntry } from './catalog.js';
 import { obtainSource, type FetchContext } from './fetch.js';
 import { MANIFEST_VERSION, ModelError, readManifest, sha256File, verifyModelFile, type ModelManifest, type Precision } from './manifest.js';
-import { convertTflite } from './convert.js';
+import { convertTflite, convertTfliteReport } from './convert.js';
 
 export interface LoadedModel {
   manifestPath: string;
@@ -56,6 +56,7 @@ export function baseManifest(entry: CatalogEntry, precision: Precision): Omit<Mo
       ...(entry.source.url ? { url: entry.source.url } : {}),
       source_sha256: entry.source.sha256,
       license: entry.source.license,
+      model_version: entry.version,
       created_at: new Date().toISOString(),
     },
   };
@@ -129,7 +130,23 @@ export interface QuantizedModel {
   provenance: Record<string, unknown>;
 }
 
-export type Quantizer = (fp32: LoadedModel, ctx: FetchContext) => Promise<QuantizedModel>;
+export type Quantizer = ((fp32: LoadedModel, ctx: FetchContext) => Promise<QuantizedModel>) & {
+  /** recorded as provenance.quantization.quantizer_version; a cached int8 model made by another is re-made */
+  version?: number;
+};
+
+/** Why a cached catalogued model must be prepared again (null: it is current). */
+export function staleReason(entry: CatalogEntry, m: ModelManifest, quantize?: Quantizer): string | null {
+  const v = m.provenance.model_version;
+  if (v !== entry.version) return `it was prepared at model version ${v ?? 'unknown'}, this edgesight makes version ${entry.version}`;
+  const qv = (m.provenance.quantization as { quantizer_version?: unknown } | undefined)?.quantizer_version;
+  if (quantize?.version !== undefined && m.precision === 'int8' && qv !== quantize.version) {
+    return `it was quantized by quantizer version ${String(qv ?? 'unknown')}, this edgesight runs version ${quantize.version}`;
+  }
+  return null;
+}
+
+export const FLOAT_CONVERTER = 'edgesight tflite→onnx (float: dequantized weights, saturations kept as Clip except the upper one of class logits)';
 
 export interface PrepareOptions {
   /** why a model already in the cache must be made again (e.g. its quantizer settings changed), or null */
@@ -148,8 +165,8 @@ export async function prepareModel(name: string, precision: Precision, ctx: Fetc
   const ready = async (): Promise<boolean> => {
     if (!(await exists(target))) return false;
     try {
-      const m = await loadModel(target);
-      const stale = opts.staleBecause?.(m.manifest);
+      const { manifest } = await loadModel(target);
+      const stale = staleReason(entry, manifest, precision === 'int8' ? quantize : undefined) ?? opts.staleBecause?.(manifest);
       if (stale) {
         ctx.log(`re-preparing ${name} ${precision}: ${stale}`);
         return false;
@@ -171,9 +188,10 @@ async function make(entry: CatalogEntry, dir: string, precision: Precision, ctx:
     const src = await obtainSource(entry.source, ctx);
     if (entry.fp32From === 'onnx') return writeModel(dir, baseManifest(entry, 'fp32'), src);
     ctx.log(`converting ${entry.source.file} to a float ONNX graph`);
-    const onnx = convertTflite(await readFile(src), { form: 'float' });
+    const { onnx, report } = convertTfliteReport(await readFile(src), { form: 'float' });
     const base = baseManifest(entry, 'fp32');
-    base.provenance.converter = 'edgesight tflite→onnx (float: dequantized weights, saturations kept as Clip)';
+    base.provenance.converter = FLOAT_CONVERTER;
+    if (report.classLogitTensors.length) base.provenance.class_logits = { upper_saturation: 'dropped', tensors: report.uncappedTensors };
     return writeModel(dir, base, onnx);
   }
   if (precision === 'qdq-faithful') {
@@ -190,6 +208,7 @@ async function make(entry: CatalogEntry, dir: string, precision: Precision, ctx:
   const q = await quantize(fp32, ctx);
   const base = baseManifest(entry, 'int8');
   if (fp32.manifest.provenance.converter) base.provenance.converter = fp32.manifest.provenance.converter;
+  if (fp32.manifest.provenance.class_logits) base.provenance.class_logits = fp32.manifest.provenance.class_logits;
   base.provenance.quantization = q.provenance;
   return writeModel(dir, base, q.onnx);
 }

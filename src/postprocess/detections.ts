@@ -23,8 +23,8 @@ export interface DetectionOptions {
 
 /**
  * Decodes SSD outputs: Faster R-CNN box coder over the anchors, per-class threshold and greedy NMS
- * (score descending, ties broken by the lower anchor index — many int8 scores tie at exactly 0.5, so the
- * tie rule decides which box survives), then merges the classes by score (ties: class index, then anchor) and
+ * (score descending, ties broken by the lower anchor index — 8-bit scores can tie, and the graph with the
+ * upstream score cap tied many at exactly 0.5, so the tie rule decides which box survives), then merges the classes by score (ties: class index, then anchor) and
  * caps the count.
  */
 export class SsdDecoder {

@@ -5,13 +5,13 @@ import type { Logger } from '../logging/logger.js';
 import type { LoadedConfig } from '../config/types.js';
 import { mirrorsFromEnv, type FetchContext } from '../models/fetch.js';
 import { resolveCacheDir } from '../models/paths.js';
-import { isManifestPath, loadModel, manifestPathFor, prepareModel, type LoadedModel, type Quantizer } from '../models/store.js';
-import { ModelError } from '../models/manifest.js';
 import { catalogEntry } from '../models/catalog.js';
+import { isManifestPath, loadModel, manifestPathFor, prepareModel, staleReason, type LoadedModel, type Quantizer } from '../models/store.js';
+import { ModelError, type ModelManifest } from '../models/manifest.js';
 import { preparedManifestPath } from '../models/prepared.js';
 import { activationTypeFor, defaultCalibrationSources } from '../models/quantize/defaults.js';
 import { quantSettings, type QuantSettings } from '../models/quantize/settings.js';
-import { quantizeInChild, staleReason } from '../models/quantize/child.js';
+import { quantizeInChild, staleReason as settingsStaleReason } from '../models/quantize/child.js';
 
 export function fetchContext(lc: LoadedConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): FetchContext {
   const cfg = lc.config.models;
@@ -44,12 +44,15 @@ const missing = (e: unknown): boolean => /cannot be read: ENOENT/.test((e as Err
  */
 async function int8Model(ref: string, task: 'detection' | 'segmentation', lc: LoadedConfig, ctx: FetchContext, log: Logger, quantize?: Quantizer): Promise<LoadedModel> {
   const want = configuredQuantSettings(lc, ref);
-  const sha = catalogEntry(ref)?.source.sha256;
+  const entry = catalogEntry(ref);
+  const sha = entry?.source.sha256;
+  // an older model version (e.g. capped scores) or other quantizer settings: not this config's model
+  const whyStale = (m: ModelManifest): string | null => (entry ? staleReason(entry, m) : null) ?? settingsStaleReason(m, want, sha);
   const cachedPath = path.join(ctx.cacheDir, ref, 'int8.json');
   let cached: LoadedModel | null = null;
   try {
     cached = await loadModel(cachedPath, task);
-    const why = staleReason(cached.manifest, want, sha);
+    const why = whyStale(cached.manifest);
     if (!why) return cached;
     log.info({ model: ref, manifest: cachedPath }, `the cached int8 ${ref} is not used: ${why}`);
   } catch (e) {
@@ -59,7 +62,7 @@ async function int8Model(ref: string, task: 'detection' | 'segmentation', lc: Lo
   let shipped: LoadedModel | null = null;
   try {
     shipped = await loadModel(shippedPath, task);
-    const why = staleReason(shipped.manifest, want, sha);
+    const why = whyStale(shipped.manifest);
     if (!why) {
       log.info({ model: ref, manifest: shippedPath, activations: want.activation_type }, `using the prepared int8 ${ref} shipped with the package (${want.activation_type} activations)`);
       return shipped;
@@ -76,7 +79,7 @@ async function int8Model(ref: string, task: 'detection' | 'segmentation', lc: Lo
     }
     throw new ModelError(`${ref}: no int8 model in ${cachedPath} or ${shippedPath}, and models.auto_prepare is off (run \`edgesight models quantize ${ref}\`)`);
   }
-  if (quantize) return loadModel(await prepareModel(ref, 'int8', ctx, quantize, { staleBecause: (m) => staleReason(m, want, sha) }), task);
+  if (quantize) return loadModel(await prepareModel(ref, 'int8', ctx, quantize, { staleBecause: whyStale }), task);
   log.info({ model: ref, precision: 'int8', cache: ctx.cacheDir }, `quantizing ${ref} to int8 in a child process (calibration; takes a while on a Pi)`);
   const m = lc.config.models;
   const r = await quantizeInChild(
@@ -100,8 +103,9 @@ async function one(ref: string, task: 'detection' | 'segmentation', lc: LoadedCo
   const precision = lc.config.models.precision;
   if (precision === 'int8' && !isManifestPath(ref) && catalogEntry(ref)) return int8Model(ref, task, lc, ctx, log, quantize);
   const mpath = manifestPathFor(ref, precision, ctx.cacheDir, lc.dir);
+  let loaded: LoadedModel;
   try {
-    return await loadModel(mpath, task);
+    loaded = await loadModel(mpath, task);
   } catch (e) {
     if (isManifestPath(ref) || !lc.config.models.auto_prepare) throw e;
     const missing = /does not exist|cannot be read: ENOENT/.test((e as Error).message);
@@ -125,6 +129,16 @@ async function one(ref: string, task: 'detection' | 'segmentation', lc: LoadedCo
       throw err;
     }
   }
+  // a catalogued model prepared by an older edgesight (e.g. with capped scores) is made again
+  const entry = isManifestPath(ref) ? undefined : catalogEntry(ref);
+  const stale = entry ? staleReason(entry, loaded.manifest) : null;
+  if (!stale) return loaded;
+  if (!lc.config.models.auto_prepare) {
+    log.warn({ model: ref, precision, reason: stale }, `model ${ref} (${precision}) is out of date; using it because models.auto_prepare is off (run \`edgesight models fetch\` to remake it)`);
+    return loaded;
+  }
+  log.info({ model: ref, precision, reason: stale }, `model ${ref} (${precision}) is out of date: preparing it again`);
+  return loadModel(await prepareModel(ref, precision, ctx, quantize), task);
 }
 
 /**

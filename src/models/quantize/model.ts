@@ -8,12 +8,14 @@ import type { LoadedModel, Quantizer } from '../store.js';
 import { calibrationInputs, extractVideoFrames, listCalibrationImages } from './calibration.js';
 import type { RangeMethod } from './histogram.js';
 import { profileFor, type QuantProfile } from './profiles.js';
-import { quantSettings } from './settings.js';
+import { quantSettings, QUANTIZER_VERSION } from './settings.js';
 import { activationTypeFor, defaultCalibrationSources, procCpuFeatures, type ActivationChoice } from './defaults.js';
 import type { ActivationType } from './qdq.js';
 import { quantizeModel, type QuantizeReport } from './quantize.js';
 
 export { activationTypeFor, procCpuFeatures, shippedCalibrationSources, defaultCalibrationSources, type ActivationChoice } from './defaults.js';
+/** also recorded as provenance.quantization.quantizer_version (read by staleReason) */
+export { QUANTIZER_VERSION };
 
 export interface ModelQuantizeSettings {
   activations: ActivationChoice;
@@ -105,6 +107,7 @@ export async function quantizeManifestModel(
         percentile,
         keepFloat: s.keepFloat ?? [],
       }),
+      quantizer_version: QUANTIZER_VERSION,
       arch: process.arch,
       ...(process.arch === 'arm64' ? { cpu_dotprod: procCpuFeatures().includes('asimddp') } : {}),
       activations_requested: s.activations,
@@ -152,7 +155,7 @@ export interface QuantizerOptions {
  * (plus camera frames when asked). The result carries `provenance.quantization` for the manifest.
  */
 export function makeQuantizer(opts: QuantizerOptions = {}): Quantizer {
-  return async (fp32: LoadedModel, ctx: FetchContext) => {
+  const q: Quantizer = async (fp32: LoadedModel, ctx: FetchContext) => {
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'edgesight-calib-'));
     try {
       const sources = defaultCalibrationSources(opts.calibration);
@@ -179,4 +182,6 @@ export function makeQuantizer(opts: QuantizerOptions = {}): Quantizer {
       await rm(tmp, { recursive: true, force: true });
     }
   };
+  q.version = QUANTIZER_VERSION;
+  return q;
 }

@@ -31,6 +31,8 @@ export const PROFILES: Record<string, QuantProfile> = {
     // their −31…64 range gives a 0.25 step, and the next depthwise conv has weights of 22–28 on channels
     // that peak below 1. Keeping the image input float too lets that first conv run in float at no extra
     // conversion (its input would otherwise be quantized only to be dequantized again).
+    // Not kept float, though measured better: the squeeze-excite internals (SQUEEZE_EXCITE_FLOAT) gain
+    // ~0.009 mAP on the COCO sample but cost ~2.4% more instructions on Cortex-A76 (docs/detector-accuracy.md).
     exclude: ['image', 'FeatureExtractor/MobilenetV3/Conv/BatchNorm/FusedBatchNormV3_a', 'FeatureExtractor/MobilenetV3/Conv/hard_swish/mul_1'],
     // Clipping the class-logit tail caps the top scores and ruins the ranking: heads use min/max.
     methodOverrides: [
@@ -58,6 +60,12 @@ export const PROFILES: Record<string, QuantProfile> = {
     notes: 'logits kept float (argmax); classifier convs min/max; body percentile 99.99',
   },
 };
+
+/**
+ * `--keep-float` patterns that keep the detector's squeeze-excite internals in float (the gate itself stays
+ * quantized): +0.009 mAP on the COCO sample, +0.5% instructions on Cortex-A72 and +2.4% on Cortex-A76.
+ */
+export const SQUEEZE_EXCITE_FLOAT = ['FeatureExtractor/*/squeeze_excite/Conv/*', 'FeatureExtractor/*/squeeze_excite/Conv_1/BiasAdd*', 'FeatureExtractor/*/squeeze_excite/Conv_1/Relu6*'];
 
 export function profileFor(name: string | null): QuantProfile {
   return (name ? PROFILES[name] : undefined) ?? GENERIC_PROFILE;

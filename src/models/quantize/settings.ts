@@ -9,7 +9,14 @@ import type { ActivationType } from './qdq.js';
  * as `provenance.quantization.settings`; a cached or shipped int8 model is used only when its settings
  * equal the ones configured now, so a changed profile, activation type or calibration set re-makes it.
  */
+/**
+ * Bumped whenever the quantizer's defaults (profiles, calibration handling) change what it makes: part of
+ * the settings, so a cached or shipped int8 model made by another version is made again.
+ */
+export const QUANTIZER_VERSION = 2;
+
 export interface QuantSettings {
+  quantizer_version: number;
   activation_type: ActivationType;
   method: RangeMethod;
   /** only for the percentile method (null otherwise) */
@@ -44,6 +51,7 @@ export function quantSettings(s: SettingsInput): QuantSettings {
   const profile = profileFor(s.name);
   const method = s.method ?? profile.method;
   return {
+    quantizer_version: QUANTIZER_VERSION,
     activation_type: s.activationType,
     method,
     percentile: method === 'percentile' ? (s.percentile ?? profile.percentile) : null,

@@ -22,6 +22,45 @@ export interface ConvertOptions {
   outputNames?: string[];
   /** symbolic batch dimension name of inputs and outputs */
   batchDim?: string;
+  /**
+   * Float form only. The upstream int8 ranges of the class-logit tensors top out at or below 0, so kept
+   * as Clips they cap every score near 0.5; by default their upper saturation is dropped (the lower one
+   * and every other saturation stay). true reproduces the old capped graph, for comparison.
+   */
+  keepScoreCap?: boolean;
+}
+
+/** What the conversion decided, for the manifest's provenance. */
+export interface ConvertReport {
+  /** class-logit tensors (structurally: what feeds a LOGISTIC through concat/reshape/requantize) */
+  classLogitTensors: string[];
+  /** of those, the ones whose upper int8 saturation was dropped (empty with keepScoreCap or in qdq form) */
+  uncappedTensors: string[];
+}
+
+/** Ops that move or requantize values without computing: a logit stays a logit through them. */
+const LOGIT_PASS_OPS = new Set<number>([BuiltinOperator.CONCATENATION, BuiltinOperator.RESHAPE, BuiltinOperator.QUANTIZE]);
+
+/**
+ * The tensors that carry class logits: walking back from every LOGISTIC's input through
+ * concatenations, reshapes and requantizations, down to (and including) the outputs of the ops that
+ * compute them (the class-predictor convs). Box encodings never reach a LOGISTIC, so they are not found.
+ */
+export function classLogitTensors(sg: TfliteSubgraph): number[] {
+  const producer = new Map<number, TfliteOperator>();
+  for (const op of sg.operators) for (const o of op.outputs) if (o >= 0) producer.set(o, op);
+  const found = new Set<number>();
+  const stack: number[] = [];
+  for (const op of sg.operators) if (op.builtinCode === BuiltinOperator.LOGISTIC && op.inputs[0] !== undefined && op.inputs[0] >= 0) stack.push(op.inputs[0]);
+  while (stack.length) {
+    const t = stack.pop()!;
+    if (found.has(t)) continue;
+    const p = producer.get(t);
+    if (!p) continue; // a graph input or a constant: not a computed logit
+    found.add(t);
+    if (LOGIT_PASS_OPS.has(p.builtinCode)) for (const i of p.inputs) if (i >= 0 && !sg.tensors[i]?.data) stack.push(i);
+  }
+  return [...found].sort((a, b) => a - b);
 }
 
 type Layout = 'nchw' | 'plain';
@@ -52,6 +91,11 @@ export const SUPPORTED_OPERATORS = [
 
 /** Converts the first subgraph of a parsed TFLite model to an ONNX graph (opset 13). */
 export function tfliteToOnnxGraph(sg: TfliteSubgraph, opts: ConvertOptions): OnnxGraph {
+  return new Converter(sg, opts).run().graph;
+}
+
+/** The graph plus what the conversion decided (class-logit saturations). */
+export function tfliteToOnnx(sg: TfliteSubgraph, opts: ConvertOptions): { graph: OnnxGraph; report: ConvertReport } {
   return new Converter(sg, opts).run();
 }
 
@@ -64,6 +108,9 @@ class Converter {
   private readonly qdq: boolean;
   private readonly actType: 'uint8' | 'int8';
   private readonly batch: string;
+  /** tensors whose upper int8 saturation is not carried into the float graph */
+  private readonly uncapped: Set<number>;
+  private readonly logits: number[];
 
   constructor(
     private readonly sg: TfliteSubgraph,
@@ -73,13 +120,16 @@ class Converter {
     this.actType = opts.activationType ?? 'uint8';
     this.batch = opts.batchDim ?? 'batch';
     this.b.graph.name = sg.name || 'main';
+    this.logits = classLogitTensors(sg);
+    this.uncapped = new Set(this.qdq || opts.keepScoreCap ? [] : this.logits);
   }
 
-  run(): OnnxGraph {
+  run(): { graph: OnnxGraph; report: ConvertReport } {
     this.addInputs();
     for (const op of this.sg.operators) this.convertOp(op);
     this.addOutputs();
-    return this.b.graph;
+    const names = (ts: Iterable<number>): string[] => [...ts].map((i) => this.baseName(this.tensor(i)));
+    return { graph: this.b.graph, report: { classLogitTensors: names(this.logits), uncappedTensors: names([...this.uncapped].sort((a, b) => a - b)) } };
   }
 
   // ---- tensors and layout --------------------------------------------------------------------------
@@ -251,7 +301,8 @@ class Converter {
         return;
       }
       lo = Math.max(lo, rlo);
-      hi = Math.min(hi, rhi);
+      // a class logit keeps its lower saturation only: its upper one is the int8 range's, not the op's
+      if (!this.uncapped.has(outIndex)) hi = Math.min(hi, rhi);
     } else if (this.qdq) {
       throw new TfliteFormatError(`qdq form needs a quantized model; tensor ${outIndex} (${t.name}) is ${tensorTypeName(t.type)}`);
     }
