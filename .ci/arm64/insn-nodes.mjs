@@ -191,14 +191,14 @@ async function child() {
     const data = new T(b.buffer, b.byteOffset, b.byteLength / T.BYTES_PER_ELEMENT);
     return new ort.Tensor(i.type ?? 'float32', data, i.dims);
   };
-  // Each count is the minimum over `runs` windows of one run, each started right after a full GC: a
-  // garbage collection or a timer landing inside a window would add up to ~1 M instructions to a
-  // group that costs 0.1 M, so the quietest window is the one that measures the kernels.
+  // Each count is the minimum over `runs` windows of one run: a garbage collection or a timer landing
+  // inside a window adds up to ~1 M instructions to a group that costs 0.1 M, so the quietest window is
+  // the one that measures the kernels. (Run the node with --single-threaded-gc: V8's concurrent GC
+  // threads would otherwise keep working inside later windows, and the plugin counts every thread.)
   const count = async (label, file, feeds) => {
     const s = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
     for (let i = 0; i < 3; i++) await s.run(feeds); // first runs pack weights, allocate and JIT the JS
     for (let w = 0; w < runs; w++) {
-      globalThis.gc?.();
       mark(`${label}#${w}|start|1`);
       await s.run(feeds);
       mark(`${label}#${w}|end|1`);
