@@ -66,9 +66,9 @@ describe('preprocess fast path: raw frames already at the model size skip sharp'
     const fused = yuv420ToNchw(data, w, h, stride, 1 / 127.5, -1);
     assert.deepEqual(fused, hwcToNchw(yuv420ToRgb(data, w, h, stride), w, h, 1 / 127.5, -1));
     // and the conversion is close to the photo itself (limited-range round trip: a few levels)
-    let worst = 0;
-    for (let i = 0; i < w * h; i++) worst = Math.max(worst, Math.abs((fused[i]! + 1) * 127.5 - rgb[i * 3]!));
-    assert.ok(worst < 40, `red channel within 40 levels of the photo (chroma is subsampled), worst ${worst}`);
+    let sum = 0;
+    for (let i = 0; i < w * h; i++) sum += Math.abs((fused[i]! + 1) * 127.5 - rgb[i * 3]!);
+    assert.ok(sum / (w * h) < 6, `red channel within 6 levels of the photo on average (chroma is subsampled), got ${sum / (w * h)}`);
   });
 
   it('rgb24 at the model size gives exactly what sharp’s same-size pipeline gives', async () => {
