@@ -26,14 +26,14 @@ for (const [cpu, cases] of Object.entries(insn.perCpu)) {
   const x = ref ? M(ref) : `missing (${args['xnnpack-missing'] ?? `no xnnpack-ref result for ${cpu}`})`;
   out.push(`insn ${cpu} detector ort=${M(ort)} xnnpack=${x} ratio=${ref ? (ort / ref).toFixed(3) : 'missing'}`);
 }
-if (args.pipeline && existsSync(args.pipeline)) {
-  const p = JSON.parse(readFileSync(args.pipeline, 'utf8'));
+{
+  const p = args.pipeline && existsSync(args.pipeline) ? JSON.parse(readFileSync(args.pipeline, 'utf8')) : { perCpu: Object.fromEntries(Object.keys(insn.perCpu).map((c) => [c, {}])) };
   for (const [cpu, e] of Object.entries(p.perCpu ?? {})) {
     const bare = insn.perCpu[cpu]?.[DETECTOR]?.perInference;
     for (const [path, run] of [['raw', 'pipeline raw yuv420 detection only'], ['mjpeg', 'pipeline detection only']]) {
       const r = e.runs?.[run];
       if (!r || bare === undefined) {
-        out.push(`insn ${cpu} pipeline ${path} per_frame=missing bare=${bare === undefined ? 'missing' : M(bare)} ratio=missing (no '${run}' run in ${args.pipeline})`);
+        out.push(`insn ${cpu} pipeline ${path} per_frame=missing bare=${bare === undefined ? 'missing' : M(bare)} ratio=missing (no '${run}' run in ${args.pipeline ?? 'insn-pipeline.json'}${args.pipeline && !existsSync(args.pipeline) ? ': file missing' : ''})`);
         continue;
       }
       out.push(`insn ${cpu} pipeline ${path} per_frame=${M(r.perFrame)} bare=${M(bare)} ratio=${(r.perFrame / bare).toFixed(3)}`);
