@@ -148,18 +148,21 @@ function install(b: SlotBuffers): void {
   if (!input || input.buffer !== b.input) input = new Float32Array(b.input);
 }
 
-/** Runs requested through the control block: Atomics.waitAsync keeps this thread's event loop free between runs (ping, quit). */
+/**
+ * Runs requested through the control block: Atomics.waitAsync keeps this thread's event loop free between
+ * runs (ping, quit). The request number is compared with the last run handled, not with the value seen
+ * before the wait: the engine may post the next request while this thread is still finishing the last.
+ */
 function waitForRequests(c: Control): void {
-  const seen = Atomics.load(c.i32, REQ);
-  const r = waitAsync(c.i32, REQ, seen);
-  const next = (): void => {
-    if (c !== ctrl || quitting) return;
-    const id = Atomics.load(c.i32, REQ);
-    if (id !== seen) void handle(id, false).then(() => waitForRequests(c));
-    else waitForRequests(c);
-  };
-  if (r.async) void r.value.then(next);
-  else next();
+  if (c !== ctrl || quitting) return;
+  const cur = Atomics.load(c.i32, REQ);
+  if (cur > lastHandled) {
+    void handle(cur, false).then(() => waitForRequests(c));
+    return;
+  }
+  const r = waitAsync(c.i32, REQ, cur);
+  if (r.async) void r.value.then(() => waitForRequests(c));
+  else waitForRequests(c);
 }
 
 /** One run from the slots; answered through the control block, or by message when the output slot had to grow. */

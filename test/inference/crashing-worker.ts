@@ -25,16 +25,17 @@ function check(): void {
   if (v === CRASH_EXIT) process.exit(7);
 }
 
+let lastSeen = 0;
 function watch(c: Int32Array): void {
-  const seen = Atomics.load(c, REQ);
-  const r = waitAsync(c, REQ, seen);
-  const next = (): void => {
-    if (c !== ctrl) return;
-    if (Atomics.load(c, REQ) !== seen) check();
-    watch(c);
-  };
-  if (r.async) void r.value.then(next);
-  else next();
+  if (c !== ctrl) return;
+  const cur = Atomics.load(c, REQ);
+  if (cur > lastSeen) {
+    lastSeen = cur;
+    check();
+  }
+  const r = waitAsync(c, REQ, cur);
+  if (r.async) void r.value.then(() => watch(c));
+  else watch(c);
 }
 
 parentPort!.on('message', (msg: ToWorker) => {
