@@ -58,7 +58,7 @@ export interface RunBatch {
 /**
  * The ceiling: detector runs back to back through the pinned worker on tensors made beforehand, so
  * it pays the same message passing as the pipeline but no decode, resize, post-processing or MQTT.
- * The engine copies the input into its shared slot, so the same tensors serve every run.
+ * Each run gets a fresh copy (the engine transfers its buffer), as the pipeline hands over a fresh one.
  */
 export async function engineRuns(engine: InferenceEngine, tensors: Tensor[], runs: number, warmup: number): Promise<RunBatch> {
   for (let i = 0; i < warmup; i++) await runDet(engine, tensors[i % tensors.length]!);
@@ -80,25 +80,7 @@ export function throughputOf(batches: RunBatch[]): ThroughputResult {
 }
 
 function runDet(engine: InferenceEngine, t: Tensor): Promise<unknown> {
-  return engine.run(t.data, t.shape);
-}
-
-/**
- * The worker hop alone: the same input copy and round trip through the pinned worker as a ceiling run,
- * with no session.run — what the worker costs on top of ORT.
- */
-export async function hopRuns(engine: InferenceEngine, tensors: Tensor[], runs: number, warmup: number): Promise<ThroughputResult> {
-  for (let i = 0; i < warmup; i++) await engine.hop(tensors[i % tensors.length]!.data, tensors[i % tensors.length]!.shape);
-  const lat: number[] = [];
-  const t0 = nowMs();
-  for (let i = 0; i < runs; i++) {
-    const t = tensors[i % tensors.length]!;
-    const s = nowMs();
-    await engine.hop(t.data, t.shape);
-    lat.push(nowMs() - s);
-  }
-  const seconds = (nowMs() - t0) / 1000;
-  return { runs, seconds: round3(seconds), fps: round3(runs / seconds), latency_ms: summarize(lat) };
+  return engine.run(t.data.slice(), t.shape);
 }
 
 /** For reference: session.run on the calling (main, unpinned) thread, no worker at all. */
@@ -146,7 +128,7 @@ export async function pairedLatency(
 ): Promise<PairedLatency> {
   if (role === 'segmenter' && !seg) throw new Error('pairedLatency: segmenter role needs a segmenter tensor');
   const once = async (e: InferenceEngine): Promise<number> => {
-    const r = await e.run(det.data, det.shape, seg && role === 'segmenter' ? { data: seg.data, shape: seg.shape } : undefined);
+    const r = await e.run(det.data.slice(), det.shape, seg && role === 'segmenter' ? { data: seg.data.slice(), shape: seg.shape } : undefined);
     if (role === 'detector') return r.detEnd - r.detStart;
     if (r.segStart === undefined || r.segEnd === undefined) throw new Error('the worker did not run the segmenter');
     return r.segEnd - r.segStart;

@@ -31,7 +31,6 @@ export function renderMarkdown(r: BenchReport, chartFile: string): string {
   L.push(`| run | fps | frames | skipped (drop-if-busy) | worker busy | MQTT messages received |`, `|---|---:|---:|---:|---:|---:|`);
   L.push(`| ceiling: detector on pre-made tensors, pinned worker | ${f(r.ceiling.worker.fps, 1)} | ${r.ceiling.worker.runs} | – | – | – |`);
   L.push(`| reference: session.run on the main thread (unpinned) | ${f(r.ceiling.in_thread.fps, 1)} | ${r.ceiling.in_thread.runs} | – | – | – |`);
-  if (r.ceiling.hop) L.push(`| the worker hop alone (input copy + round trip, no session.run) | ${f(r.ceiling.hop.fps, 1)} | ${r.ceiling.hop.runs} | – | – | – |`);
   L.push(row('pipeline, detection only', p));
   if (r.pipeline_segmentation) L.push(row(`pipeline, detection + segmentation every ${r.pipeline_segmentation.segmentation_every}`, r.pipeline_segmentation));
   L.push('');

@@ -50,11 +50,7 @@ export interface BenchReport {
     soak_frames: number | null;
   };
   models: Record<'detector' | 'segmenter', Record<'fp32' | 'int8', ModelEntry>>;
-  /**
-   * worker: the pinned worker's ceiling; in_thread: session.run on the main thread; hop: the worker
-   * round trip alone (input copy, no session.run); worker_over_in_thread: the ceiling ÷ in-thread fps
-   */
-  ceiling: { worker: ThroughputResult; in_thread: ThroughputResult; hop?: ThroughputResult; worker_over_in_thread?: number };
+  ceiling: { worker: ThroughputResult; in_thread: ThroughputResult };
   pipeline: PipelineSection;
   pipeline_segmentation: PipelineSection | null;
   precision_ratio: Record<'detector' | 'segmenter', (PairedLatency & { available: true }) | { available: false; reason: string }>;

@@ -13,7 +13,7 @@ import { toModelInput } from '../preprocess/preprocess.js';
 import type { LoadedModel } from '../models/store.js';
 import { VERSION } from '../service/version.js';
 import { prepareBenchFrames } from './frames.js';
-import { engineRuns, hopRuns, inThreadThroughput, pairedLatency, startEngine, throughputOf, type Tensor } from './inference.js';
+import { engineRuns, inThreadThroughput, pairedLatency, startEngine, throughputOf, type Tensor } from './inference.js';
 import { describeMachine } from './machine.js';
 import { renderMarkdown } from './markdown.js';
 import { resolveBenchModels, type BenchPrecision, type Int8Preparer, type ModelTable } from './models.js';
@@ -90,8 +90,6 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const firstCeiling = throughputOf([ceilingBefore]);
     say(`ceiling: ${firstCeiling.fps.toFixed(1)} fps; in-thread reference: ${Math.min(o.frames, 200)} runs`);
     const inThread = await inThreadThroughput(det, detTensors, Math.min(o.frames, 200), warmup, cfg.inference.threads);
-    const hop = await hopRuns(engine, detTensors, Math.min(o.frames, 200), warmup);
-    say(`worker hop alone (input copy + round trip, no session.run): ${hop.latency_ms.mean?.toFixed(3)} ms mean`);
 
     broker = await startEmbeddedBroker('127.0.0.1', 0);
     const topics = topicsFor(cfg.mqtt.base_topic, cfg.device.id, cfg.camera.name);
@@ -228,7 +226,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         soak_frames: o.soak ? o.soakFrames : null,
       },
       models: modelEntries(table),
-      ceiling: { worker: ceiling, in_thread: inThread, hop, worker_over_in_thread: round(ceiling.fps / inThread.fps, 3) },
+      ceiling: { worker: ceiling, in_thread: inThread },
       pipeline,
       pipeline_segmentation: pipelineSeg,
       precision_ratio: ratio,

@@ -3,9 +3,7 @@ import { EventEmitter } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { intraOpAffinities } from './affinity.js';
 import type { AffinityReport, FromWorker, TensorOut, ToWorker, WorkerInit, WorkerInitMessage } from './protocol.js';
-import { Control, DET_LEN, DET_SHAPE, DONE, elements, KIND, KIND_DET, KIND_DET_SEG, KIND_NOOP, OUT_COUNT, REQ, SEG_LEN, SEG_SHAPE, waitAsync } from './slots.js';
 
-/** Output tensors are views into the engine's shared output slot: read (or copy) them before the next run. */
 export interface InferenceResult {
   det: Record<string, TensorOut>;
   seg?: Record<string, TensorOut>;
@@ -69,12 +67,6 @@ export class InferenceEngine extends EventEmitter {
   /** stalled workers whose thread has not exited yet (ORT cannot be interrupted mid-run) */
   private readonly draining = new Map<Worker, number>();
   private readonly initMsg: WorkerInitMessage;
-  /** the current worker's shared slots (new ones per worker: a retired worker may still write into its own) */
-  private ctrl: Control | null = null;
-  private input: Float32Array | null = null;
-  private output: Float32Array | null = null;
-  /** the worker that has the current input slot (else the next run goes by message) */
-  private slotsWorker: Worker | null = null;
   readonly counters: EngineCounters = { runs: 0, runErrors: 0, stalls: 0, crashes: 0, restarts: 0 };
   affinity: AffinityReport | null = null;
   lastAnswerAt = performance.now();
@@ -114,9 +106,6 @@ export class InferenceEngine extends EventEmitter {
     return new Promise((resolve, reject) => {
       const w = new Worker(this.opts.workerUrl ?? new URL('./worker.js', import.meta.url));
       this.worker = w;
-      this.ctrl = Control.create();
-      this.input = null;
-      this.output = null;
       let ready = false;
       w.on('message', (msg: FromWorker) => {
         if (this.worker !== w) return; // a stalled worker answering late
@@ -136,8 +125,8 @@ export class InferenceEngine extends EventEmitter {
             reject(new Error(`inference worker could not load the models: ${msg.message}`));
             return;
           case 'result':
-            this.output = new Float32Array(msg.output);
-            this.finished(msg.id);
+            this.counters.runs++;
+            this.settle(msg.id, null, msg);
             return;
           case 'run-error':
             this.counters.runErrors++;
@@ -172,107 +161,30 @@ export class InferenceEngine extends EventEmitter {
     this.worker?.postMessage(msg, transfer);
   }
 
-  private settle(id: number, err: Error | null, res?: InferenceResult): void {
+  private settle(id: number, err: Error | null, res?: FromWorker & { type: 'result' }): void {
     const f = this.inFlight;
     if (!f || f.id !== id) return;
     clearTimeout(f.timer);
     this.inFlight = null;
     if (err) f.reject(err);
-    else f.resolve(res!);
-  }
-
-  /** Run `id` is done: its outputs and stamps are in the slots. */
-  private finished(id: number): void {
-    if (!this.inFlight || this.inFlight.id !== id) return;
-    const c = this.ctrl!;
-    const kind = c.i32[KIND]!;
-    const outs: TensorOut[] = [];
-    for (let i = 0; i < c.i32[OUT_COUNT]!; i++) {
-      const o = c.output(i);
-      outs.push({ data: this.output!.subarray(o.offset, o.offset + elements(o.dims)), dims: o.dims });
-    }
-    const det = Object.fromEntries(this.opts.init.detector.outputNames.map((n, i) => [n, outs[i]!]));
-    const res: InferenceResult = { det, detStart: c.stamps[0]!, detEnd: c.stamps[1]! };
-    if (kind === KIND_DET_SEG && this.opts.init.segmenter) {
-      const names = this.opts.init.segmenter.outputNames;
-      res.seg = Object.fromEntries(names.map((n, i) => [n, outs[this.opts.init.detector.outputNames.length + i]!]));
-      res.segStart = c.stamps[2]!;
-      res.segEnd = c.stamps[3]!;
-    }
-    if (kind !== KIND_NOOP) this.counters.runs++;
-    this.settle(id, null, res);
-  }
-
-  /** Ends a pending wait on the control block (its worker is gone): it sees that and returns. */
-  private wakeWaiter(): void {
-    if (this.ctrl) Atomics.notify(this.ctrl.i32, DONE);
-  }
-
-  /** Waits on the control block for run `id` (the worker answers there unless the output slot grew). */
-  private awaitDone(w: Worker, c: Control, id: number, seen: number): void {
-    const r = waitAsync(c.i32, DONE, seen, this.opts.stallTimeoutMs + 1000);
-    const next = (): void => {
-      if (this.worker !== w || this.ctrl !== c || this.inFlight?.id !== id) return;
-      const done = Atomics.load(c.i32, DONE);
-      if (done === id) {
-        this.lastAnswerAt = performance.now();
-        this.finished(id);
-      } else this.awaitDone(w, c, id, done);
-    };
-    if (r.async) void r.value.then(next);
-    else next();
+    else f.resolve({ det: res!.det, seg: res!.seg, detStart: res!.detStart, detEnd: res!.detEnd, segStart: res!.segStart, segEnd: res!.segEnd });
   }
 
   /**
-   * Run detection (and segmentation when `seg` is given) in the worker, one after the other. The inputs
-   * are copied into the worker's shared input slot, so the caller keeps (and may reuse) its arrays; the
-   * result's tensors are views into the shared output slot, valid until the next run.
+   * Run detection (and segmentation when `seg` is given) in the worker, one after the other. The input
+   * buffers are transferred, not copied: the caller's arrays are detached afterwards.
    */
   run(det: Float32Array, detShape: number[], seg?: { data: Float32Array; shape: number[] }): Promise<InferenceResult> {
     if (this.stopped) return Promise.reject(new EngineStoppedError('inference engine stopped'));
     if (this.busy) return Promise.reject(new InferenceBusyError('inference worker busy'));
     if (seg && !this.opts.init.segmenter) return Promise.reject(new Error('segmentation requested but the engine has no segmenter'));
-    return this.request(seg ? KIND_DET_SEG : KIND_DET, det, detShape, seg);
-  }
-
-  /**
-   * The hop alone: the same input copy and round trip to the worker as a run, without session.run
-   * (what the worker costs on top of ORT; reported by the benchmark).
-   */
-  hop(det: Float32Array, detShape: number[]): Promise<InferenceResult> {
-    if (this.stopped) return Promise.reject(new EngineStoppedError('inference engine stopped'));
-    if (this.busy) return Promise.reject(new InferenceBusyError('inference worker busy'));
-    return this.request(KIND_NOOP, det, detShape);
-  }
-
-  private request(kind: number, det: Float32Array, detShape: number[], seg?: { data: Float32Array; shape: number[] }): Promise<InferenceResult> {
-    const w = this.worker!;
-    const c = this.ctrl!;
-    const need = det.length + (seg?.data.length ?? 0);
-    let viaMessage = this.slotsWorker !== w;
-    if (!this.input || this.input.length < need) {
-      this.input = new Float32Array(new SharedArrayBuffer(need * 4));
-      viaMessage = true;
-    }
-    this.input.set(det, 0);
-    if (seg) this.input.set(seg.data, det.length);
-    c.i32[KIND] = kind;
-    c.i32[DET_LEN] = det.length;
-    c.setShape(DET_SHAPE, detShape);
-    c.i32[SEG_LEN] = seg?.data.length ?? 0;
-    c.setShape(SEG_SHAPE, seg?.shape ?? []);
     const id = this.nextId++;
     return new Promise<InferenceResult>((resolve, reject) => {
       const timer = setTimeout(() => this.onStall(id), this.opts.stallTimeoutMs);
       this.inFlight = { id, resolve, reject, timer };
-      if (viaMessage) {
-        this.slotsWorker = w;
-        this.send({ type: 'run', id, slots: { ctrl: c.buffer, input: this.input!.buffer as SharedArrayBuffer } });
-      } else {
-        this.awaitDone(w, c, id, Atomics.load(c.i32, DONE));
-        Atomics.store(c.i32, REQ, id);
-        Atomics.notify(c.i32, REQ);
-      }
+      const transfer = [det.buffer as ArrayBuffer];
+      if (seg && seg.data.buffer !== det.buffer) transfer.push(seg.data.buffer as ArrayBuffer);
+      this.send({ type: 'run', id, det, detShape, seg: seg?.data, segShape: seg?.shape }, transfer);
     });
   }
 
@@ -315,7 +227,6 @@ export class InferenceEngine extends EventEmitter {
     }
     const w = this.worker;
     this.worker = null;
-    this.wakeWaiter();
     if (w) {
       if (reason.startsWith('stalled')) this.retire(w);
       else void w.terminate(); // a crashed worker runs no ORT call any more: terminating it is safe
@@ -368,7 +279,6 @@ export class InferenceEngine extends EventEmitter {
     }
     const w = this.worker;
     this.worker = null;
-    this.wakeWaiter();
     if (w) this.retire(w);
     const all = [...this.draining.keys()];
     const exited = all.map((x) => new Promise<void>((r) => (x.threadId === -1 ? r() : x.once('exit', () => r()))));

@@ -1,9 +1,4 @@
-/**
- * Messages between the daemon and its inference worker. Tensors travel through shared slots (see
- * slots.ts); a message carries a run only when the slots change.
- */
-import type { SlotBuffers } from './slots.js';
-
+/** Messages between the daemon and its inference worker. Tensors travel as transferred ArrayBuffers. */
 export interface ModelSpecForWorker {
   path: string;
   inputName: string;
@@ -55,14 +50,12 @@ export interface AffinityReport {
 
 export type ToWorker =
   | { type: 'init'; init: WorkerInitMessage }
-  /** run `id` whose inputs are in these (new or grown) slots; later runs are requested through them with Atomics */
-  | { type: 'run'; id: number; slots: SlotBuffers }
+  | { type: 'run'; id: number; det: Float32Array; detShape: number[]; seg?: Float32Array; segShape?: number[] }
   | { type: 'ping'; id: number }
   /** finish the run in progress (if any), release the sessions and exit the thread */
   | { type: 'quit' };
 
 export interface TensorOut {
-  /** a view into the engine's shared output slot: valid until the next run on the same engine */
   data: Float32Array;
   dims: number[];
 }
@@ -70,10 +63,16 @@ export interface TensorOut {
 export type FromWorker =
   | { type: 'ready'; affinity: AffinityReport; loadMs: number }
   | { type: 'init-error'; message: string }
-  /**
-   * run `id` finished, its outputs (and stamps) are in this output slot, which is new or grown; runs
-   * whose outputs fit the current one are answered through the control block instead
-   */
-  | { type: 'result'; id: number; output: SharedArrayBuffer }
+  | {
+      type: 'result';
+      id: number;
+      det: Record<string, TensorOut>;
+      seg?: Record<string, TensorOut>;
+      /** ms on metrics/timing's nowMs() clock (process-wide monotonic), comparable with main-thread stamps */
+      detStart: number;
+      detEnd: number;
+      segStart?: number;
+      segEnd?: number;
+    }
   | { type: 'run-error'; id: number; message: string; model: 'detector' | 'segmenter' }
   | { type: 'pong'; id: number };
