@@ -7,7 +7,10 @@
 #
 # After the per-inference counts, insn-pipeline.mjs counts instructions per frame of the whole pipeline
 # (files source → preprocess → int8 detector → post-process → MQTT publish), detection only and with
-# segmentation every 5th frame, and the ratio to the bare inference. --pipeline-only skips the
+# segmentation every 5th frame, and the ratio to the bare inference. Then the XNNPACK reference
+# ($EDGESIGHT_SHARED_TOOLS/xnnpack-ref, default ../shared/tools) on the same emulated cores, and a
+# per-node-group profile of the int8 detector and segmenter (insn-nodes.mjs; --no-nodes skips it).
+# Last, the summary lines `insn <cpu> detector …` and `insn <cpu> pipeline <raw|mjpeg> …`. --pipeline-only skips the
 # per-inference runs and uses the insn.json of an earlier run. Environment: EDGESIGHT_ARM64_PIPELINE_FRAMES
 # (measured frames, default 20), EDGESIGHT_ARM64_PIPELINE_WARMUP (5), EDGESIGHT_ARM64_PIPELINE_FPS (files
 # source rate, default 0.33: slow enough that emulation drops no frame as busy).
@@ -16,11 +19,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # exit 0 with what is skipped when the development folder is absent (a clone on its own)
 arm64_require_shared || exit 0
 
-PIPELINE=1 PER_INFERENCE=1 insn_args=()
+PIPELINE=1 PER_INFERENCE=1 NODES=1 insn_args=()
 for a in "$@"; do
   case "$a" in
-    --pipeline-only) PER_INFERENCE=0 ;;
+    --pipeline-only) PER_INFERENCE=0 NODES=0 ;;
     --no-pipeline) PIPELINE=0 ;;
+    --no-nodes) NODES=0 ;;
     *) insn_args+=("$a") ;;
   esac
 done
@@ -72,6 +76,48 @@ node "$ARM64_REPO/.ci/arm64/insn.mjs" --report "$OUT/insn.json" "${logs[@]}"
 arm64_log "saved $OUT/insn.json"
 fi
 
+# --- the XNNPACK reference: the same upstream int8 TFLite model, TFLite 2.9 + XNNPACK, 1 thread ---------
+XNN="$ARM64_TOOLS/xnnpack-ref" XNN_OUT="$OUT/xnnpack.txt" XNN_MISSING=""
+if ((PER_INFERENCE)); then
+  rm -f "$XNN_OUT"
+  if [[ ! -x "$XNN/measure.sh" ]]; then
+    XNN_MISSING="no $XNN (set EDGESIGHT_SHARED_TOOLS)"
+  elif ! (cd "$ARM64_REPO" && bash "$XNN/setup.sh" > "$OUT/xnnpack-setup.log" 2>&1); then
+    XNN_MISSING="xnnpack-ref setup.sh failed: $(tail -1 "$OUT/xnnpack-setup.log")"
+  else
+    for cpu in "${ARM64_CPUS[@]}"; do
+      arm64_log "XNNPACK reference under $cpu"
+      (cd "$ARM64_REPO" && nice -n 10 bash "$XNN/measure.sh" "$ARM64_SHARED/models/upstream/ssd_mobilenet_v3_small_coco_int8.tflite" "$cpu" >> "$XNN_OUT" 2> "$OUT/xnnpack-$cpu.log") \
+        || XNN_MISSING="xnnpack-ref measure.sh failed under $cpu: $(tail -1 "$OUT/xnnpack-$cpu.log")"
+    done
+  fi
+  [[ -n "$XNN_MISSING" ]] && echo "$XNN_MISSING" > "$OUT/xnnpack.missing"
+elif [[ -f "$OUT/xnnpack.missing" ]]; then
+  XNN_MISSING="$(cat "$OUT/xnnpack.missing")"
+fi
+
+# --- per-node-group profile of the int8 models --------------------------------------------------------
+if ((NODES)); then
+  for m in detector segmenter; do
+    kind=det; [[ $m == segmenter ]] && kind=seg
+    dir="$OUT/nodes-$m"
+    rm -rf "$dir"
+    node "$ARM64_REPO/.ci/arm64/insn-nodes.mjs" --prepare "$OURS/$m-int8-int8.onnx" --kind "$kind" --out "$dir" \
+      || arm64_die "cutting $m into node groups failed"
+    nlogs=()
+    for cpu in "${ARM64_CPUS[@]}"; do
+      arm64_log "per-node profile of the $m under $cpu"
+      t1=$SECONDS
+      run_arm64_counted "$cpu" --single-threaded-gc ci/insn-nodes.mjs --child --dir "$dir" --optimized "$dir/opt-$cpu" 2> "$OUT/nodes-$m-$cpu.log" \
+        || { tail -20 "$OUT/nodes-$m-$cpu.log" >&2; arm64_die "per-node profile of the $m under $cpu failed"; }
+      arm64_log "$cpu done in $((SECONDS - t1)) s (emulated wall time)"
+      nlogs+=("$cpu=$OUT/nodes-$m-$cpu.log=$dir/opt-$cpu")
+    done
+    node "$ARM64_REPO/.ci/arm64/insn-nodes.mjs" --report "$OUT/nodes-$m.json" --dir "$dir" "${nlogs[@]}" \
+      || arm64_log "WARNING: the $m's per-node profile does not add up to the whole (see above)"
+  done
+fi
+
 if ((PIPELINE)); then
   [[ -f "$OUT/insn.json" ]] || arm64_die "no $OUT/insn.json for the pipeline ratios: run bench.sh without --pipeline-only first"
   plogs=()
@@ -89,3 +135,6 @@ if ((PIPELINE)); then
   node "$ARM64_REPO/.ci/arm64/insn-pipeline.mjs" --report "$OUT/insn-pipeline.json" --insn "$OUT/insn.json" "${plogs[@]}"
   arm64_log "saved $OUT/insn-pipeline.json (and its pipeline section in $OUT/insn.json)"
 fi
+
+node "$ARM64_REPO/.ci/arm64/insn-lines.mjs" --insn "$OUT/insn.json" --xnnpack "$XNN_OUT" ${XNN_MISSING:+--xnnpack-missing "$XNN_MISSING"} \
+  --pipeline "$OUT/insn-pipeline.json"

@@ -9,6 +9,9 @@ ARM64_NODE_DIR="$ARM64_DIR/node"
 ARM64_NODE="$ARM64_NODE_DIR/bin/node"
 ARM64_PLUGIN="$ARM64_DIR/libinsn.so"
 ARM64_SHARED="${EDGESIGHT_SHARED:-$(cd "$ARM64_REPO/.." && pwd)/shared}"
+# The measuring tools (arm-insn plugin, xnnpack-ref harness); overridable on their own because a
+# developer checkout may keep them elsewhere than beside the data.
+ARM64_TOOLS="${EDGESIGHT_SHARED_TOOLS:-$ARM64_SHARED/tools}"
 # The CPU models of the boards the product targets: Pi 4 and Pi 5.
 ARM64_CPUS=(${EDGESIGHT_ARM64_CPUS:-cortex-a72 cortex-a76})
 

@@ -113,7 +113,7 @@ arm64_verify_binaries() {
 
 # --- instruction-counting plugin -------------------------------------------------------------------
 arm64_plugin() {
-  local src="$ARM64_SHARED/tools/arm-insn/insn.c"
+  local src="$ARM64_TOOLS/arm-insn/insn.c"
   [[ -f "$src" ]] || arm64_die "missing $src"
   if [[ ! -f "$ARM64_PLUGIN" || "$src" -nt "$ARM64_PLUGIN" ]]; then
     # insn.c declares the qemu plugin API itself: no qemu headers needed.

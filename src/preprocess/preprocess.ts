@@ -45,6 +45,12 @@ export async function frameSize(frame: Frame): Promise<{ width: number; height: 
  * (the detector was trained that way). Bilinear, the same kernel used for calibration.
  */
 export async function toModelInput(frame: Frame, spec: InputSpec, width: number, height: number): Promise<ModelInput & { frameWidth: number; frameHeight: number }> {
+  // Fast path: a raw frame that already has the model's size (the camera or ffmpeg scaled it) needs no
+  // resize, so sharp is skipped and one typed-array loop writes the model input.
+  if (frame.kind === 'raw' && frame.width === width && frame.height === height) {
+    const data = frame.format === 'rgb24' ? hwcToNchw(frame.data, width, height, spec.scale, spec.offset) : yuv420ToNchw(frame.data, width, height, frame.stride, spec.scale, spec.offset);
+    return { data, width, height, frameWidth: width, frameHeight: height };
+  }
   let raw: { data: Buffer; info: OutputInfo };
   let frameWidth: number;
   let frameHeight: number;
@@ -71,6 +77,33 @@ export function hwcToNchw(rgb: Uint8Array, width: number, height: number, scale:
     out[i] = lut[rgb[p]!]!;
     out[plane + i] = lut[rgb[p + 1]!]!;
     out[2 * plane + i] = lut[rgb[p + 2]!]!;
+  }
+  return out;
+}
+
+/**
+ * I420 straight into the model's NCHW float input, in one pass: the same BT.601 integers as
+ * yuv420ToRgb, then the same per-byte table as hwcToNchw, so the result equals the two-step path.
+ */
+export function yuv420ToNchw(buf: Uint8Array, width: number, height: number, stride: number, scale: number, offset: number): Float32Array {
+  const plane = width * height;
+  const out = new Float32Array(plane * 3);
+  const lut = new Float32Array(256);
+  for (let v = 0; v < 256; v++) lut[v] = v * scale + offset;
+  const cStride = stride / 2;
+  const ySize = stride * height;
+  const cSize = cStride * (height / 2);
+  for (let y = 0; y < height; y++) {
+    const yRow = y * stride;
+    const cRow = (y >> 1) * cStride;
+    for (let x = 0, i = y * width; x < width; x++, i++) {
+      const Y = 1.164 * (buf[yRow + x]! - 16);
+      const U = buf[ySize + cRow + (x >> 1)]! - 128;
+      const V = buf[ySize + cSize + cRow + (x >> 1)]! - 128;
+      out[i] = lut[clamp(Y + 1.596 * V)]!;
+      out[plane + i] = lut[clamp(Y - 0.392 * U - 0.813 * V)]!;
+      out[2 * plane + i] = lut[clamp(Y + 2.017 * U)]!;
+    }
   }
   return out;
 }
