@@ -112,6 +112,7 @@ type JsonSchemaProp = { type: string | string[]; description: string; minimum?: 
 function buildSchema(): { $schema: string; $id: string; title: string; description: string; type: 'object'; additionalProperties: false; required: string[]; properties: Record<string, JsonSchemaProp> } {
   const props: Record<string, JsonSchemaProp> = {
     v: { type: 'integer', const: 1, description: 'payload version' },
+    seq: { type: 'integer', minimum: 1, description: 'per-topic counter, 1 for the first message after each start: a jump means messages were lost, a fall to 1 a restart' },
     device: { type: 'string', minLength: 1, description: 'device id (the <device> topic level)' },
     ts: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$', description: 'wall-clock time of the snapshot, ISO 8601' },
     uptime_s: { type: 'number', minimum: 0, description: 'seconds since the metrics registry (daemon) started' },

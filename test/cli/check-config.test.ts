@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseConfigText } from '../../src/config/load.js';
 import { CONFIG_FIXTURES, REPO, runCli, STACK_FRAME, type CliResult } from './run-cli.js';
 
 interface Expected {
@@ -153,7 +154,8 @@ describe('check-config on good files and the environment (child process)', funct
     assert.equal(printed.mqtt.password, '***');
     assert.equal(printed.mqtt.url, 'mqtts://***@broker.local:8883');
     assert.equal(printed.mqtt.username, 'cam');
-    assert.equal(printed.detection.score_threshold, 0.4);
+    // defaults are merged in: the schema's default threshold is printed
+    assert.equal(printed.detection.score_threshold, parseConfigText('', null, { env: {} }).config.detection.score_threshold);
   });
 
   it('an unknown option is a usage error (exit 64), not a config error', async () => {

@@ -31,8 +31,9 @@ export function fixtureInput(name: string): Float32Array {
  * The project's own float detector: the shipped TFLite converted by edgesight's converter, written once
  * per converter output into the temp folder (named by its sha256, so a changed converter gets a new file).
  */
-export function convertedDetector(): string {
-  const onnx = convertTflite(readFileSync(TFLITE_DETECTOR), { form: 'float' });
+export function convertedDetector(opts: { keepScoreCap?: boolean } = {}): string {
+  // keepScoreCap: the old graph, whose outputs the golden fixtures hold (they come from the capped reference)
+  const onnx = convertTflite(readFileSync(TFLITE_DETECTOR), { form: 'float', ...(opts.keepScoreCap ? { keepScoreCap: true } : {}) });
   const sha = createHash('sha256').update(onnx).digest('hex').slice(0, 16);
   const file = path.join(os.tmpdir(), `edgesight-test-detector-fp32-${sha}.onnx`);
   if (!existsSync(file)) {

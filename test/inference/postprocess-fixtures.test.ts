@@ -5,7 +5,7 @@ import { InferenceEngine } from '../../src/inference/engine.js';
 import { catalogEntry, loadCatalogLabels } from '../../src/models/catalog.js';
 import { SsdDecoder } from '../../src/postprocess/detections.js';
 import { argmaxClassMap, classFractions } from '../../src/postprocess/segmentation.js';
-import { FIXTURE_NAMES, FIXTURES, fixtureInput, LRASPP, maxAbsDiff, readF32, session } from '../helpers/onnx-build.js';
+import { convertedDetector, FIXTURE_NAMES, FIXTURES, fixtureInput, LRASPP, maxAbsDiff, readF32, session } from '../helpers/onnx-build.js';
 import * as ort from 'onnxruntime-node';
 import { detectorSpec, SEGMENTER_SPEC } from './util.js';
 
@@ -21,7 +21,7 @@ describe('post-processing of worker outputs against the golden fixtures', functi
   this.timeout(60_000);
   let engine: InferenceEngine;
   before(async () => {
-    engine = new InferenceEngine({ init: { detector: detectorSpec(), segmenter: SEGMENTER_SPEC, core: null, threads: 1, spinning: false }, stallTimeoutMs: 30_000 });
+    engine = new InferenceEngine({ init: { detector: detectorSpec(convertedDetector({ keepScoreCap: true })), segmenter: SEGMENTER_SPEC, core: null, threads: 1, spinning: false }, stallTimeoutMs: 30_000 });
     await engine.start();
   });
   after(async () => {
