@@ -148,7 +148,8 @@ function buildSchema(): { $schema: string; $id: string; title: string; descripti
       'Periodic JSON (not retained, QoS 0), version 1. Flat snake_case keys, units in the names; percentiles and rates cover the last window_s seconds; *_total counters count since start. Generated from src/metrics/stats-schema.ts.',
     type: 'object',
     additionalProperties: false,
-    required: Object.keys(props),
+    // seq is stamped by the publisher (per topic), not part of the metrics snapshot itself
+    required: Object.keys(props).filter((k) => k !== 'seq'),
     properties: props,
   };
 }

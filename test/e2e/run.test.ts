@@ -63,7 +63,7 @@ logging: { level: info, pretty: false }
       'a detections message with a person',
     );
     const payload = JSON.parse(det.payload.toString()) as DetPayload;
-    assert.equal(payload.v, 1);
+    assert.equal(payload.v, 2);
     assert.equal(payload.width, 512);
     assert.equal(payload.height, 512);
     assert.ok(payload.published_at >= payload.captured_at);

@@ -187,6 +187,6 @@ describe('edgesight models (CLI)', function () {
     assert.match(missingFrom.stderr, /--from .*nope: no such folder/);
     const sub = models(['frobnicate']);
     assert.equal(sub.code, 64);
-    assert.match(sub.stderr, /unknown models subcommand 'frobnicate'/);
+    assert.match(sub.stderr, /unknown subcommand 'frobnicate'/);
   });
 });

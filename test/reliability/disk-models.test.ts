@@ -66,17 +66,21 @@ describe('reliability: model cache and disk faults', function () {
     assert.notEqual(now, bad, 'the tampered bytes are gone');
   });
 
-  it('a truncated model with no source to re-make it from: exit 66 naming it, never loaded', async () => {
+  it('a truncated model with no source to re-make it from (a model registered by its manifest): exit 66 naming it, never loaded', async () => {
+    // the catalogued models always have their source in the package; a user's model has only its manifest
     const c = await seededCache();
-    await truncate(c.onnx, 1000);
-    const empty = await mkdtemp(path.join(tmpdir(), 'edgesight-nomirror-'));
-    const env = faultEnv({ EDGESIGHT__MODELS__CACHE_DIR: c.dir, EDGESIGHT_MODELS_MIRROR: empty, EDGESIGHT_OFFLINE: '1' });
-    daemon = startDaemon(await writeConfig(daemonYaml({ id: 'trunc', url: broker.url, httpPort: await freePort(), extra: FP32 })), env);
+    const own = await mkdtemp(path.join(tmpdir(), 'edgesight-own-model-'));
+    const m = JSON.parse(await readFile(c.manifest, 'utf8')) as { file: string };
+    await cp(c.onnx, path.join(own, m.file));
+    await writeFile(path.join(own, 'detector.json'), JSON.stringify(m));
+    await truncate(path.join(own, m.file), 1000);
+    const env = faultEnv({ EDGESIGHT__MODELS__CACHE_DIR: c.dir, EDGESIGHT_OFFLINE: '1' });
+    const extra = `models: { precision: fp32, detector: ${JSON.stringify(path.join(own, 'detector.json'))} }`;
+    daemon = startDaemon(await writeConfig(daemonYaml({ id: 'trunc', url: broker.url, httpPort: await freePort(), extra })), env);
     const exit = await daemon.exited;
     const out = daemon.output();
     assert.equal(exit.code, 66, out.slice(-3000));
-    assert.match(out, /in the cache is refused: model file .* is 1000 bytes but its manifest says/);
-    assert.match(out, /not in any mirror/);
+    assert.match(out, /model file .* is 1000 bytes but its manifest says/);
     assert.doesNotMatch(out, /models loaded|edgesight running/);
   });
 
