@@ -1,20 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-function findRepoRoot(): string {
-  // tests run from dist/test/cli; fixtures stay in the source tree (they are not compiled)
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'src', 'config'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`cannot find the repository above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
-}
+import { REPO } from '../helpers/paths.js';
 
-export const REPO = findRepoRoot();
+export { REPO };
 export const MAIN = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
 export const CONFIG_FIXTURES = path.join(REPO, 'test', 'fixtures', 'config');
 export { PHOTOS_DIR as PHOTOS } from '../helpers/paths.js';

@@ -34,9 +34,9 @@ describe('zone and line geometry', () => {
     assert.equal(polygonCells(square, 10, 10).length, 16);
   });
   it('state dir: $STATE_DIRECTORY, else XDG, else ~/.local/state', () => {
-    assert.equal(defaultStateDir({ STATE_DIRECTORY: '/var/lib/edgesight:/other' }, '/home/u'), '/var/lib/edgesight');
-    assert.equal(defaultStateDir({ XDG_STATE_HOME: '/x' }, '/home/u'), '/x/edgesight');
-    assert.equal(defaultStateDir({}, '/home/u'), '/home/u/.local/state/edgesight');
+    assert.equal(defaultStateDir({ STATE_DIRECTORY: '/var/lib/edgesight:/other' }, '/h'), '/var/lib/edgesight');
+    assert.equal(defaultStateDir({ XDG_STATE_HOME: '/x' }, '/h'), '/x/edgesight');
+    assert.equal(defaultStateDir({}, '/h'), '/h/.local/state/edgesight');
   });
 });
 
