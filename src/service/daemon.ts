@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { Subject, type Subscription } from 'rxjs';
 import type { Logger } from '../logging/logger.js';
 import type { Config, LoadedConfig } from '../config/types.js';
-import { redactConfig } from '../config/redact.js';
+import { redactConfig, redactUrlCredentials } from '../config/redact.js';
 import { createFrameSource, waitForCameraChildren } from '../capture/source.js';
 import type { CameraConfig } from '../capture/config.js';
 import type { SourceEvent } from '../capture/frame.js';
@@ -298,18 +298,18 @@ export class Daemon {
         case 'connected':
           this.mqttLastError = '';
           up = true;
-          this.log.info({ url: redactUrl(this.mqttUrl), reconnect: ev.reconnect }, 'connected to MQTT broker');
+          this.log.info({ url: redactUrlCredentials(this.mqttUrl), reconnect: ev.reconnect }, 'connected to MQTT broker');
           if (ev.reconnect) this.metrics.inc('mqtt_reconnects');
           return;
         case 'disconnected':
-          if (!this.stopping && up) this.log.warn({ url: redactUrl(this.mqttUrl) }, 'MQTT connection lost; retrying with backoff');
+          if (!this.stopping && up) this.log.warn({ url: redactUrlCredentials(this.mqttUrl) }, 'MQTT connection lost; retrying with backoff');
           up = false;
           return;
         case 'error': {
           const mc = this.config.mqtt;
           const text = describeMqttError(ev.message, ev.code, this.mqttUrl, { username: mc.username, hasPassword: this.connPassword !== undefined, hasClientCert: Boolean(mc.cert) });
           // the same failure repeats on every retry: log it once until something changes
-          if (text !== this.mqttLastError) this.log.error({ url: redactUrl(this.mqttUrl), err: ev.message }, text);
+          if (text !== this.mqttLastError) this.log.error({ url: redactUrlCredentials(this.mqttUrl), err: ev.message }, text);
           if (text !== this.mqttLastError) this.metrics.noteError(text);
           this.mqttLastError = text;
           return;
@@ -559,7 +559,7 @@ export class Daemon {
       throw e;
     }
     if (conn) {
-      this.log.info({ url: redactUrl(conn.url), changed: plan.reconnect.length ? plan.reconnect : ['mqtt.password_file (contents)'] }, 'MQTT connection settings changed: reconnecting with the new ones');
+      this.log.info({ url: redactUrlCredentials(conn.url), changed: plan.reconnect.length ? plan.reconnect : ['mqtt.password_file (contents)'] }, 'MQTT connection settings changed: reconnecting with the new ones');
       this.mqttUrl = conn.url;
       this.mqttLastError = '';
       this.publisher!.reconfigure(conn);
@@ -616,7 +616,3 @@ const DROP_COUNTERS = {
 } as const;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//***@');
-}

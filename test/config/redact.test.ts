@@ -39,3 +39,17 @@ describe('config: redactConfig', () => {
     assert.equal(c.mqtt.url, 'mqtt://u:pw@h:1883');
   });
 });
+
+describe('config: one redactor for URLs', () => {
+  it("hides a password holding '@' whole: mqtt://u:p@ss@broker → mqtt://***@broker", async () => {
+    const { redactUrlCredentials } = await import('../../src/config/redact.js');
+    assert.equal(redactUrlCredentials('mqtt://u:p@ss@broker:1883'), 'mqtt://***@broker:1883');
+    assert.equal(redactUrlCredentials('mqtts://cam:hunter2@broker.local:8883/x'), 'mqtts://***@broker.local:8883/x');
+    assert.equal(redactUrlCredentials('mqtt://broker:1883'), 'mqtt://broker:1883');
+  });
+
+  it('the daemon keeps no redactor of its own (the one it had left part of such a password in its logs)', async () => {
+    const daemon = (await import('../../src/service/daemon.js')) as Record<string, unknown>;
+    assert.equal(daemon.redactUrl, undefined);
+  });
+});
