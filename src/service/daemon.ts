@@ -547,7 +547,7 @@ export class Daemon {
    * changes nothing (every problem is logged).
    */
   reload(next: LoadedConfig): { applied: string[]; needsRestart: string[]; reconnected: boolean } {
-    const plan = planReload(this.config, next.config);
+    const plan = planReload(this.config, next.config, { segmenterLoaded: this.models.segmenter !== null });
     const previous = this.lc;
     this.lc = { ...next, config: plan.merged };
     // a rotated secret may live only in mqtt.password_file: re-read it on every reload

@@ -3,7 +3,8 @@ import type { Config } from '../config/types.js';
 /**
  * Which config keys a running daemon can take over on SIGHUP. Everything else (camera, models,
  * inference, topics, metrics endpoint, device) is wired into processes, sockets and threads at start,
- * so a change there is reported as needing a restart and the running value is kept.
+ * so a change there is reported as needing a restart and the running value is kept. mqtt.qos is one of
+ * them: the publisher's queues are built with it.
  */
 const LIVE_PREFIXES = [
   'detection.',
@@ -17,7 +18,6 @@ const LIVE_PREFIXES = [
   'mqtt.detections.',
   'mqtt.snapshot.',
   'mqtt.events.',
-  'mqtt.qos.',
   'logging.level',
   'logging.publish_frames',
 ];
@@ -50,14 +50,20 @@ export interface ReloadPlan {
   reconnect: string[];
 }
 
-export function planReload(current: Config, next: Config): ReloadPlan {
+export interface RunningState {
+  /** false when the daemon started without a segmenter: turning segmentation on needs one loaded (a restart) */
+  segmenterLoaded: boolean;
+}
+
+export function planReload(current: Config, next: Config, running: RunningState = { segmenterLoaded: true }): ReloadPlan {
   const applied: string[] = [];
   const needsRestart: string[] = [];
   const reconnect: string[] = [];
   const merged = structuredClone(current);
   const embedded = !current.mqtt.url || !next.mqtt.url;
   for (const key of changedLeaves(current, next)) {
-    const live = LIVE_PREFIXES.some((p) => key === p || key.startsWith(p));
+    const needsModel = key === 'segmentation.every' && !running.segmenterLoaded && next.segmentation.every > 0;
+    const live = !needsModel && LIVE_PREFIXES.some((p) => key === p || key.startsWith(p));
     const conn = !embedded && RECONNECT_KEYS.includes(key);
     if (conn) reconnect.push(key);
     if (live || conn) {

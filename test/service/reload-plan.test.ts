@@ -26,3 +26,23 @@ describe('service/reload: the MQTT connection keys are live', () => {
     assert.deepEqual([...p.needsRestart].sort(), ['mqtt.base_topic', 'mqtt.queue_size']);
   });
 });
+
+describe('service/reload: nothing is reported as applied that is not', () => {
+  it('mqtt.qos needs a restart (the publisher is built with it)', () => {
+    const p = planReload(cfg('mqtt: { qos: { state: 1 } }'), cfg('mqtt: { qos: { state: 0 } }'));
+    assert.deepEqual(p.applied, []);
+    assert.deepEqual(p.needsRestart, ['mqtt.qos.state']);
+    assert.equal(p.merged.mqtt.qos.state, 1);
+  });
+
+  it('segmentation.every 0 → N needs a restart when no segmenter was loaded; with one it applies', () => {
+    const a = cfg('segmentation: { every: 0 }');
+    const b = cfg('segmentation: { every: 3 }');
+    const without = planReload(a, b, { segmenterLoaded: false });
+    assert.deepEqual(without.needsRestart, ['segmentation.every']);
+    assert.equal(without.merged.segmentation.every, 0);
+    assert.deepEqual(planReload(a, b, { segmenterLoaded: true }).applied, ['segmentation.every']);
+    // turning it off is always possible
+    assert.deepEqual(planReload(b, a, { segmenterLoaded: false }).applied, ['segmentation.every']);
+  });
+});
