@@ -38,8 +38,11 @@ arm64_die() { printf '[arm64] ERROR: %s\n' "$*" >&2; exit 1; }
 # A symlinked dist/ would resolve to its real path and pick up the x64 node_modules.
 arm64_sync_app() {
   [[ -d "$ARM64_REPO/dist" ]] || arm64_die "no $ARM64_REPO/dist: build the project first (npx tsc -p tsconfig.json)"
-  rm -rf "$ARM64_APP/dist" "$ARM64_APP/ci"
+  rm -rf "$ARM64_APP/dist" "$ARM64_APP/ci" "$ARM64_APP/models" "$ARM64_APP/config"
   cp -a "$ARM64_REPO/dist" "$ARM64_APP/dist"
+  # the package's data as it ships beside dist/: model sources, prepared models, labels, calibration, demo
+  cp -a "$ARM64_REPO/models" "$ARM64_APP/models"
+  cp -a "$ARM64_REPO/config" "$ARM64_APP/config"
   mkdir -p "$ARM64_APP/ci"
   cp -a "$ARM64_REPO"/.ci/arm64/*.mjs "$ARM64_APP/ci/"
 }
