@@ -251,7 +251,8 @@ export function findMosquitto(env: NodeJS.ProcessEnv = process.env): string | nu
   return cands.find((c): c is string => Boolean(c) && existsSync(c!)) ?? null;
 }
 
-function freePort(): Promise<number> {
+/** A free loopback port (the OS picks it). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

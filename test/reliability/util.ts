@@ -14,16 +14,7 @@ export function faultEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 /** Long forms (the 20-restart flapping, ...) run only with EDGESIGHT_FAULT_LONG=1. */
 export const LONG = process.env.EDGESIGHT_FAULT_LONG === '1';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
+export { freePort } from '../../src/bench/soak.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
