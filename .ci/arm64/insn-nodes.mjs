@@ -93,7 +93,7 @@ function groupName(g, idx) {
 }
 
 async function prepare() {
-  const { loadOnnx, saveOnnx } = await import(resolve(here, '../../dist/src/models/onnx/io.js'));
+  const { loadOnnx, saveOnnx } = await import(resolve(here, '../../dist/src/modeltools/onnx/io.js'));
   const ort = createRequire(import.meta.url)('onnxruntime-node');
   const out = args.out ?? die('--out <dir> is required');
   mkdirSync(out, { recursive: true });
@@ -211,7 +211,7 @@ async function child() {
     await s.release();
     return loadOnnx(to);
   };
-  const { loadOnnx, saveOnnx } = await import(resolve(here, '../dist/src/models/onnx/io.js'));
+  const { loadOnnx, saveOnnx } = await import(resolve(here, '../dist/src/modeltools/onnx/io.js'));
   const opt = args.optimized ?? join(dir, 'opt');
   mkdirSync(opt, { recursive: true });
   const input = { [m.input.name]: load({ ...m.input, type: 'float32' }) };
@@ -295,7 +295,7 @@ function parseLog(text) {
 /** What ORT made of a micro-model: its optimized node types, or null when not saved. */
 async function ortKernels(file) {
   if (!existsSync(file)) return null;
-  const { loadOnnx } = await import(resolve(here, '../../dist/src/models/onnx/io.js'));
+  const { loadOnnx } = await import(resolve(here, '../../dist/src/modeltools/onnx/io.js'));
   try {
     return loadOnnx(file).nodes.map((n) => (n.domain && n.domain !== 'ai.onnx' ? `${n.opType}` : n.opType));
   } catch (err) {

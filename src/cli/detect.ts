@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createLogger } from '../logging/logger.js';
 import { createSession, ort } from '../inference/session.js';
-import { loadConfiguredModels } from '../service/models.js';
+import { loadConfiguredModels } from '../service/configured-models.js';
 import { SsdDecoder, type Detection } from '../postprocess/detections.js';
 import { detectionOptions } from '../postprocess/options.js';
 import { toModelInput } from '../preprocess/preprocess.js';

@@ -1,12 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { catalogEntry } from '../models/catalog.js';
-import { loadCocoInstances } from '../models/eval/dataset.js';
-import { evaluateDetector } from '../models/eval/run.js';
-import { DEFAULT_SCORE_THRESHOLDS, thresholdTable, type ThresholdRow } from '../models/eval/thresholds.js';
+import { loadCocoInstances } from '../modeltools/eval/dataset.js';
+import { evaluateDetector } from '../modeltools/eval/evaluate.js';
+import { DEFAULT_SCORE_THRESHOLDS, thresholdTable, type ThresholdRow } from '../modeltools/eval/thresholds.js';
 import { ModelError, type Precision } from '../models/manifest.js';
 import { isManifestPath, loadModel, prepareModel, type LoadedModel } from '../models/store.js';
-import { configuredQuantizer } from '../service/models.js';
+import { configuredQuantizer } from '../service/configured-models.js';
 import { parse, UsageError } from './args.js';
 import { MODELS_EVAL } from './commands.js';
 import { modelsContext, say, type CommonValues } from './models-common.js';

@@ -6,7 +6,7 @@ import { startMosquitto, startMosquittoSub, type Mosquitto, type MosquittoSub, t
 import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { validatePayload, SCHEMA_DIR, REPO_ROOT } from '../helpers/schema.js';
 import { parseTopic, TOPIC_POLICY, type TopicKind } from '../../src/mqtt/topics.js';
-import { decodeMask } from '../../src/mqtt/mask-encoding.js';
+import { decodeMask } from '../../src/render/mask-encoding.js';
 import { photo } from '../helpers/paths.js';
 
 const DEVICE = 'contract';

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { labelColour } from '../../src/mqtt/snapshot.js';
+import { labelColour } from '../../src/render/snapshot-image.js';
 import { startDaemon, testEnv, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { MODEL_SOURCES_DIR, photo, REPO } from '../helpers/paths.js';
 import { runCli } from '../cli/run-cli.js';

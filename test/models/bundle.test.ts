@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { checkArchivePath, importBundle, readTar, TAR_END, tarHeader, tarPadding } from '../../src/models/bundle.js';
+import { checkArchivePath, importBundle, readTar, TAR_END, tarHeader, tarPadding } from '../../src/modeltools/bundle.js';
 import { ModelError } from '../../src/models/manifest.js';
-import { convertTflite } from '../../src/models/convert.js';
+import { convertTflite } from '../../src/modeltools/convert.js';
 import { photo, TFLITE_DETECTOR } from '../helpers/paths.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { loadOnnx, saveOnnx } from '../../src/models/onnx/io.js';
-import { GraphBuilder } from '../../src/models/onnx/builder.js';
-import { DataType } from '../../src/models/onnx/graph.js';
+import { loadOnnx, saveOnnx } from '../../src/modeltools/onnx/io.js';
+import { GraphBuilder } from '../../src/modeltools/onnx/builder.js';
+import { DataType } from '../../src/modeltools/onnx/graph.js';
 import { convertedDetector, fixtureInput, LRASPP, runImage, session } from '../helpers/onnx-build.js';
 
 describe('ONNX load → save round trip', () => {

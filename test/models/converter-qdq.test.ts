@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { convertTflite } from '../../src/models/convert.js';
+import { convertTflite } from '../../src/modeltools/convert.js';
 import { catalogEntry, loadCatalogLabels } from '../../src/models/catalog.js';
 import { SsdDecoder, iou, type Detection } from '../../src/postprocess/detections.js';
-import { BuiltinOperator } from '../../src/models/tflite/schema.js';
+import { BuiltinOperator } from '../../src/modeltools/tflite/tflite-schema.js';
 import { FIVE_PHOTOS, photoInput, pearson, runImage, session, TFLITE_DETECTOR } from '../helpers/onnx-build.js';
 import { tinyTflite } from '../helpers/onnx-build-tflite.js';
 import * as ort from 'onnxruntime-node';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { convertTflite, convertTfliteReport, TfliteFormatError, type ConvertReport } from '../../src/models/convert.js';
-import { loadOnnx } from '../../src/models/onnx/io.js';
-import { indexGraph, type OnnxGraph } from '../../src/models/onnx/graph.js';
+import { convertTflite, convertTfliteReport, TfliteFormatError, type ConvertReport } from '../../src/modeltools/convert.js';
+import { loadOnnx } from '../../src/modeltools/onnx/io.js';
+import { indexGraph, type OnnxGraph } from '../../src/modeltools/onnx/graph.js';
 import {
   FIXTURE_NAMES,
   FIXTURES,
@@ -160,7 +160,7 @@ describe('TFLite → ONNX faithful QDQ form', function () {
     graph.nodes.push({ name: 'tap_dq', opType: 'DequantizeLinear', domain: '', inputs: [q.outputs[0]!, q.inputs[1]!, q.inputs[2]!], outputs: ['tap'], attributes: {} });
     graph.outputs.push({ name: 'tap', elemType: 1, shape: null });
     floatGraph.outputs.push({ name: tap, elemType: 1, shape: null });
-    const { saveOnnx } = await import('../../src/models/onnx/io.js');
+    const { saveOnnx } = await import('../../src/modeltools/onnx/io.js');
     const step = 0.25245; // the TFLite output scale of that h-swish
     const qs = await session(saveOnnx(graph));
     const fs = await session(saveOnnx(floatGraph));

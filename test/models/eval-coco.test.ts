@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { AREA_RANGES, cocoIou, evaluateCoco, type GroundTruth, type ScoredBox } from '../../src/models/eval/coco.js';
-import { loadCocoInstances, toCocoDetection } from '../../src/models/eval/dataset.js';
+import { AREA_RANGES, cocoIou, evaluateCoco, type GroundTruth, type ScoredBox } from '../../src/modeltools/eval/coco.js';
+import { loadCocoInstances, toCocoDetection } from '../../src/modeltools/eval/dataset.js';
 import { COCO_DIR, skipWithoutTestData } from '../helpers/paths.js';
 
 const close = (a: number, b: number, eps = 1e-9): void => assert.ok(Math.abs(a - b) <= eps, `${a} != ${b}`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { convertTflite } from '../../src/models/convert.js';
-import { modelInfo, PAPER_FIGURES } from '../../src/models/info.js';
+import { convertTflite } from '../../src/modeltools/convert.js';
+import { modelInfo, PAPER_FIGURES } from '../../src/modeltools/model-info.js';
 import { LRASPP, TFLITE_DETECTOR } from '../helpers/onnx-build.js';
 import { skipWithoutReferenceDetector } from '../helpers/paths.js';
 

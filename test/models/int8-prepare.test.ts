@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FetchContext } from '../../src/models/fetch.js';
 import { loadConfigFile } from '../../src/config/load.js';
-import { configuredQuantizer } from '../../src/service/models.js';
+import { configuredQuantizer } from '../../src/service/configured-models.js';
 import { loadModel, prepareModel, type Quantizer } from '../../src/models/store.js';
 import pino from 'pino';
 import { CLI, writeConfig } from '../helpers/daemon.js';
 import { PHOTOS_DIR, REPO } from '../helpers/paths.js';
-import { configuredQuantSettings, loadConfiguredModels } from '../../src/service/models.js';
+import { configuredQuantSettings, loadConfiguredModels } from '../../src/service/configured-models.js';
 import type { LoadedConfig } from '../../src/config/types.js';
 
 const DET = 'ssdlite_mobilenet_v3_small_coco';

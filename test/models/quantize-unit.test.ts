@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { f, GraphBuilder } from '../../src/models/onnx/builder.js';
-import { DataType, indexGraph, type OnnxTensor } from '../../src/models/onnx/graph.js';
-import { loadOnnx, saveOnnx } from '../../src/models/onnx/io.js';
-import { TensorHistogram } from '../../src/models/quantize/histogram.js';
-import { activationTypeFor } from '../../src/models/quantize/model.js';
-import { activationParams } from '../../src/models/quantize/qdq.js';
-import { formatReport, quantizeModel } from '../../src/models/quantize/quantize.js';
+import { f, GraphBuilder } from '../../src/modeltools/onnx/builder.js';
+import { DataType, indexGraph, type OnnxTensor } from '../../src/modeltools/onnx/graph.js';
+import { loadOnnx, saveOnnx } from '../../src/modeltools/onnx/io.js';
+import { TensorHistogram } from '../../src/modeltools/quantize/histogram.js';
+import { activationTypeFor } from '../../src/modeltools/quantize/manifest-quantizer.js';
+import { activationParams } from '../../src/modeltools/quantize/qdq.js';
+import { formatReport, quantizeModel } from '../../src/modeltools/quantize/quantize.js';
 import { skipOnSaturatingInt8Kernels } from '../helpers/paths.js';
 
 /** Deterministic pseudo-random values in [-1, 1). */

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { detectFile } from '../../src/models/eval/run.js';
-import { evalModel } from '../../src/models/eval/models.js';
+import { detectFile } from '../../src/modeltools/eval/evaluate.js';
+import { evalModel } from '../../src/modeltools/eval/eval-models.js';
 import type { FetchContext } from '../../src/models/fetch.js';
-import { makeQuantizer } from '../../src/models/quantize/model.js';
+import { makeQuantizer } from '../../src/modeltools/quantize/manifest-quantizer.js';
 import { loadModel, prepareModel, type LoadedModel } from '../../src/models/store.js';
 import type { Detection } from '../../src/postprocess/detections.js';
 import { TEST_CACHE } from '../helpers/daemon.js';

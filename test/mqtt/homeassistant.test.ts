@@ -9,7 +9,7 @@ import { ConfigError } from '../../src/config/errors.js';
 import type { Config } from '../../src/config/types.js';
 import { topicsFor } from '../../src/mqtt/topics.js';
 import { MqttPublisher, type ClientEvent } from '../../src/mqtt/client.js';
-import { buildEntities, configurationUrl, hasSocTemperature, homeAssistantConfigProblems, HomeAssistantDiscovery, type DiscoveryEntity } from '../../src/mqtt/homeassistant.js';
+import { buildEntities, configurationUrl, hasSocTemperature, homeAssistantConfigProblems, HomeAssistantDiscovery, type DiscoveryEntity } from '../../src/homeassistant/discovery.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 
 const silent = pino({ level: 'silent' });

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { connectAsync } from 'mqtt';
-import { buildMaskPayload, type MaskPayload } from '../../src/mqtt/mask-encoding.js';
+import { buildMaskPayload, type MaskPayload } from '../../src/render/mask-encoding.js';
 import { topicsFor } from '../../src/mqtt/topics.js';
 import { REPO_ROOT, validatePayload } from '../helpers/schema.js';
 import { pngWithFilters } from './png-filters.js';

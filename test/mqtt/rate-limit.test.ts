@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { RateLimiter } from '../../src/mqtt/rate-limit.js';
+import { RateLimiter } from '../../src/publish/rate-limit.js';
 
 /** Offers one message per frame at `fps` for `seconds`; returns accepted times. */
 function offer(l: RateLimiter, fps: number, seconds: number, key = '', start = 0): number[] {

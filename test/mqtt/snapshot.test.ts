@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { renderSnapshot, vocColor, labelColour, boxesSvg, type SnapshotDetection } from '../../src/mqtt/snapshot.js';
-import { resizeNearest } from '../../src/mqtt/mask-encoding.js';
+import { renderSnapshot, vocColor, labelColour, boxesSvg, type SnapshotDetection } from '../../src/render/snapshot-image.js';
+import { resizeNearest } from '../../src/render/mask-encoding.js';
 import { validatePayload } from '../helpers/schema.js';
 import { photo as photoFile, skipWithoutTestData, testData } from '../helpers/paths.js';
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import {
   CONFIG_PATH, installService, quoteForUnit, renderUnit, serviceCommand, uninstallService, UNIT_PATH,
   type CommandResult, type CommandRunner,
-} from '../../src/service/install.js';
+} from '../../src/systemd/install.js';
 
 const UNIT_SOURCE = fileURLToPath(new URL('../../../systemd/edgesight.service', import.meta.url));
 
@@ -156,13 +156,13 @@ describe('edgesight service install / uninstall', function () {
 
   it('serviceCommand refuses to install as a non-root user and says to use sudo', function () {
     if (process.getuid?.() !== 0) this.skip(); // needs root to drop to nobody; CI runs as root
-    const mod = fileURLToPath(new URL('../../src/service/install.js', import.meta.url));
+    const mod = fileURLToPath(new URL('../../src/systemd/install.js', import.meta.url));
     if (spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(mod)})`], { uid: 65534, gid: 65534 }).status !== 0) {
       console.log(`      skipped: user nobody cannot read ${mod} (a folder above it is private to root)`);
       this.skip();
     }
     const r = spawnSync(process.execPath, ['--input-type=module', '-e',
-      `import { serviceCommand } from ${JSON.stringify(new URL('../../src/service/install.js', import.meta.url).href)};
+      `import { serviceCommand } from ${JSON.stringify(new URL('../../src/systemd/install.js', import.meta.url).href)};
        process.exitCode = await serviceCommand(['uninstall']);`], { uid: 65534, gid: 65534, encoding: 'utf8' });
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /edgesight service uninstall: must run as root: use sudo/);
@@ -176,7 +176,7 @@ describe('edgesight service install / uninstall', function () {
       this.skip();
     }
     const r = spawnSync(process.execPath, ['--input-type=module', '-e',
-      `import { serviceCommand } from ${JSON.stringify(new URL('../../src/service/install.js', import.meta.url).href)};
+      `import { serviceCommand } from ${JSON.stringify(new URL('../../src/systemd/install.js', import.meta.url).href)};
        process.exitCode = await serviceCommand(['install', '--dry-run']);`], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^would write \/etc\/systemd\/system\/edgesight\.service/m);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const pkg = fileURLToPath(new URL('../../../', import.meta.url));
-const ADDON = (arch: string): string => `dist/src/service/native/prebuilds/linux-${arch}/edgesight_sdnotify.node`;
+const ADDON = (arch: string): string => `dist/src/systemd/native/prebuilds/linux-${arch}/edgesight_sdnotify.node`;
 
 describe('packed tarball carries what the service needs', function () {
   this.timeout(60000);
@@ -18,7 +18,7 @@ describe('packed tarball carries what the service needs', function () {
   });
 
   it('ships the unit template, the default config and the installer', () => {
-    for (const f of ['systemd/edgesight.service', 'config/edgesight.yaml', 'dist/src/service/install.js', 'dist/src/service/sdnotify.js']) {
+    for (const f of ['systemd/edgesight.service', 'config/edgesight.yaml', 'dist/src/systemd/install.js', 'dist/src/systemd/sdnotify.js']) {
       assert.ok(files.includes(f), `${f} missing from the tarball`);
     }
   });
@@ -27,7 +27,7 @@ describe('packed tarball carries what the service needs', function () {
     for (const [arch, machine] of [['x64', 0x3e], ['arm64', 0xb7]] as const) {
       assert.ok(
         files.includes(ADDON(arch)),
-        `${ADDON(arch)} missing: build it with \`node src/service/native/build.mjs --arch=arm64\` (needs gcc-aarch64-linux-gnu)`,
+        `${ADDON(arch)} missing: build it with \`node src/systemd/native/build.mjs --arch=arm64\` (needs gcc-aarch64-linux-gnu)`,
       );
       assert.equal(readFileSync(join(pkg, ADDON(arch))).readUInt16LE(18), machine, `${ADDON(arch)} has the wrong e_machine`);
     }

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { createNotifier } from '../../src/service/sdnotify.js';
-import { NotifyReceiver } from '../../src/service/sdnotify-receiver.js';
-import { startWatchdog, watchdogIntervalFromEnv } from '../../src/service/watchdog.js';
+import { createNotifier } from '../../src/systemd/sdnotify.js';
+import { NotifyReceiver } from '../../src/systemd/sdnotify-receiver.js';
+import { startWatchdog, watchdogIntervalFromEnv } from '../../src/systemd/watchdog.js';
 
 const moduleUrl = (rel: string): string => pathToFileURL(fileURLToPath(new URL(rel, import.meta.url))).href;
 
@@ -152,8 +152,8 @@ describe('watchdog feed (WATCHDOG=1 only while healthy)', function () {
     const script = join(dir, 'wedge.mjs');
     writeFileSync(
       script,
-      `import { createNotifier } from ${JSON.stringify(moduleUrl('../../src/service/sdnotify.js'))};
-import { startWatchdog, watchdogIntervalFromEnv } from ${JSON.stringify(moduleUrl('../../src/service/watchdog.js'))};
+      `import { createNotifier } from ${JSON.stringify(moduleUrl('../../src/systemd/sdnotify.js'))};
+import { startWatchdog, watchdogIntervalFromEnv } from ${JSON.stringify(moduleUrl('../../src/systemd/watchdog.js'))};
 const notifier = createNotifier();
 let checks = 0;
 startWatchdog({ notifier, intervalMs: watchdogIntervalFromEnv(), isHealthy: () => ++checks <= 3 || wedge() });

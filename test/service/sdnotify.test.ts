@@ -4,11 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createNotifier, formatMessage } from '../../src/service/sdnotify.js';
-import { NotifyReceiver } from '../../src/service/sdnotify-receiver.js';
-import { createReadiness, formatStatus } from '../../src/service/sdnotify-status.js';
+import { createNotifier, formatMessage } from '../../src/systemd/sdnotify.js';
+import { NotifyReceiver } from '../../src/systemd/sdnotify-receiver.js';
+import { createReadiness, formatStatus } from '../../src/systemd/sdnotify-status.js';
 
-const sdnotifyModule = pathToFileURL(fileURLToPath(new URL('../../src/service/sdnotify.js', import.meta.url))).href;
+const sdnotifyModule = pathToFileURL(fileURLToPath(new URL('../../src/systemd/sdnotify.js', import.meta.url))).href;
 
 describe('sd_notify over a real AF_UNIX datagram socket', function () {
   this.timeout(20000);
@@ -127,7 +127,7 @@ describe('sd_notify over a real AF_UNIX datagram socket', function () {
   });
 
   it('self-test script (for the arm64 check and a Pi after install) passes as a real process', () => {
-    const script = fileURLToPath(new URL('../../src/service/sdnotify-selftest.js', import.meta.url));
+    const script = fileURLToPath(new URL('../../src/systemd/sdnotify-selftest.js', import.meta.url));
     const r = spawnSync(process.execPath, [script], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^sd_notify self-test OK on ${process.platform}-${process.arch}: 4 datagrams`));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSchema, type JsonSchema } from '../../src/config/schema.js';
 import { EX_CONFIG, EX_NOINPUT } from '../../src/cli/exit-codes.js';
-import { renderUnit } from '../../src/service/install.js';
+import { renderUnit } from '../../src/systemd/install.js';
 
 const UNIT_SOURCE = fileURLToPath(new URL('../../../systemd/edgesight.service', import.meta.url));
 const MAX_EXPOSURE = 2.5;
