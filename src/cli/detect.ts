@@ -4,7 +4,7 @@ import { createLogger } from '../logging/logger.js';
 import { createSession, ort } from '../inference/session.js';
 import { loadConfiguredModels } from '../service/configured-models.js';
 import { SsdDecoder, type Detection } from '../postprocess/detections.js';
-import { detectionOptions } from '../postprocess/options.js';
+import { detectionOptions } from '../pipeline/detection-options.js';
 import { toModelInput } from '../preprocess/preprocess.js';
 import { DETECT } from './commands.js';
 import { parse, UsageError } from './args.js';

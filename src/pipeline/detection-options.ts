@@ -1,5 +1,5 @@
 import type { Config } from '../config/types.js';
-import type { DetectionOptions } from './detections.js';
+import type { DetectionOptions } from '../postprocess/detections.js';
 
 /**
  * Detection options from config: per-label thresholds (objects.filters.<label>.min_score) and the set

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { parseConfigText } from '../../src/config/load.js';
 import { SsdDecoder } from '../../src/postprocess/detections.js';
-import { detectionOptions } from '../../src/postprocess/options.js';
-import { detectorEntry, fixture } from './fixtures.js';
+import { detectionOptions } from '../../src/pipeline/detection-options.js';
+import { detectorEntry, fixture } from '../postprocess/fixtures.js';
 
 const cfg = (yaml: string) => parseConfigText(yaml, null, { env: {}, hostname: 'box' }).config;
 
