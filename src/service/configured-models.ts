@@ -9,9 +9,7 @@ import { catalogEntry } from '../models/catalog.js';
 import { isManifestPath, loadModel, manifestPathFor, prepareModel, staleReason, type LoadedModel, type Quantizer } from '../models/store.js';
 import { ModelError, type ModelManifest } from '../models/manifest.js';
 import { preparedManifestPath } from '../models/prepared.js';
-import { activationTypeFor, defaultCalibrationSources } from '../modeltools/quantize/defaults.js';
-import { quantSettings, type QuantSettings } from '../modeltools/quantize/settings.js';
-import { quantizeInChild, staleReason as settingsStaleReason } from '../modeltools/quantize/quantize-child.js';
+import { activationTypeFor, defaultCalibrationSources, quantSettings, quantizeInChild, settingsStaleReason, type QuantSettings } from '../modeltools/runtime-entry.js';
 
 export function fetchContext(lc: LoadedConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): FetchContext {
   const cfg = lc.config.models;
@@ -139,29 +137,6 @@ async function one(ref: string, task: 'detection' | 'segmentation', lc: LoadedCo
   }
   log.info({ model: ref, precision, reason: stale }, `model ${ref} (${precision}) is out of date: preparing it again`);
   return loadModel(await prepareModel(ref, precision, ctx, quantize), task);
-}
-
-/**
- * The quantizer for int8 auto-prepare, made from the config: `models.calibration` (relative to the config
- * file; empty = the shipped set) plus `models.calibration_frames` frames from the configured camera.
- * Loaded lazily: the quantizer is a separate part of the build, needed only when an int8 model is missing.
- */
-export async function configuredQuantizer(lc: LoadedConfig): Promise<Quantizer> {
-  let mod: typeof import('../modeltools/quantize/manifest-quantizer.js');
-  try {
-    mod = (await import('../modeltools/quantize/manifest-quantizer.js' as string)) as typeof import('../modeltools/quantize/manifest-quantizer.js');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-      throw new ModelError('the int8 quantizer is not part of this build (dist/src/modeltools/quantize/ is missing): set models.precision: fp32, or prepare int8 models elsewhere');
-    }
-    throw e;
-  }
-  const m = lc.config.models;
-  const frames = m.calibration_frames;
-  return mod.makeQuantizer({
-    calibration: m.calibration.map((c) => path.resolve(lc.dir, c)),
-    ...(frames > 0 ? { cameraFrames: async (dir: string) => (await import('../modeltools/quantize/camera.js')).grabCameraFrames(lc.config.camera, frames, dir) } : {}),
-  });
 }
 
 /**
