@@ -21,7 +21,7 @@
 // channels-last rewrite of int8 convolutions on ARM adds a layout Transpose at each micro-model's edge
 // that cancels out inside the whole graph. Both show up as parts summing to more than the whole; the
 // report prints the difference and bench.sh fails it beyond the stated tolerance.
-import { mkdirSync, readFileSync, readdirSync, writeFileSync, writeSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, writeSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +50,6 @@ function fixtureInput(kind) {
   return { data: crop, dims: [1, 3, 240, 320] };
 }
 
-const ORT_TYPES = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64' };
 const DTYPE_CODE = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7 };
 const QDQ = new Set(['QuantizeLinear', 'DequantizeLinear']);
 

@@ -2,7 +2,6 @@ import { createLogger, type Logger } from '../logging/logger.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { Daemon } from '../service/daemon.js';
-import { ModelError } from '../models/manifest.js';
 import { checkPlatform } from '../service/platform.js';
 import { RUN } from './commands.js';
 import { parse } from './args.js';

@@ -13,7 +13,7 @@ import { MODEL_SOURCES_DIR, PHOTOS_DIR, REPO } from '../helpers/paths.js';
 const DET = 'ssdlite_mobilenet_v3_small_coco';
 
 /** Every score threshold a document quotes: `score_threshold: X`, `min_score: X`, `--score-threshold X`. */
-export function quotedThresholds(text: string): number[] {
+function quotedThresholds(text: string): number[] {
   const out: number[] = [];
   const re = /(?:score_threshold|min_score|score-threshold|min-score)["'`]?\s*[:=]?\s*["'`]?(\d*\.\d+|[01](?![\d.]))/g;
   for (const m of text.matchAll(re)) out.push(Number(m[1]));

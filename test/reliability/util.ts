@@ -1,5 +1,4 @@
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseProm } from '../../src/bench/soak-run.js';

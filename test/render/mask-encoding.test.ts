@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { pngWithFilters } from './png-filters.js';
-import { resizeNearest, encodeMask, decodeMask, decodePngGray8, rleEncode, rleDecode, maskChanged, MaskCadence, buildMaskPayload, MaskError } from '../../src/render/mask-encoding.js';
+import { resizeNearest, encodeMask, decodeMask, decodePngGray8, rleEncode, rleDecode, maskChanged, MaskCadence, buildMaskPayload } from '../../src/render/mask-encoding.js';
 
 /** A blobby class map like a segmenter's: background with a rectangle of class 15 and a disc of class 7. */
 function sceneMap(w: number, h: number): Uint8Array {

@@ -115,7 +115,7 @@ describe('systemd/edgesight.service', function () {
 
   it('orders its timeouts: stall < backoff cap < stall + cap < WatchdogSec; stop outlasts a stalled run', () => {
     const inference = buildSchema().properties?.inference as JsonSchema;
-    const stall = (inference.properties?.stall_timeout_s as JsonSchema).default;
+    const stall = (inference.properties?.stall_timeout_s as JsonSchema | undefined)?.default;
     assert.equal(typeof stall, 'number');
     const stallS = stall as number;
     const watchdog = seconds(one(d, 'WatchdogSec'));

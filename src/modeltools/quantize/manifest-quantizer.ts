@@ -10,7 +10,6 @@ import type { RangeMethod } from './histogram.js';
 import { profileFor, type QuantProfile } from './profiles.js';
 import { quantSettings, QUANTIZER_VERSION } from './settings.js';
 import { activationTypeFor, defaultCalibrationSources, procCpuFeatures, type ActivationChoice } from './defaults.js';
-import type { ActivationType } from './qdq.js';
 import { quantizeModel, type QuantizeReport } from './quantize.js';
 
 export { activationTypeFor, procCpuFeatures, shippedCalibrationSources, defaultCalibrationSources, type ActivationChoice } from './defaults.js';
