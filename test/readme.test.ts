@@ -15,7 +15,7 @@ const DOCS = readdirSync(path.join(REPO, 'docs')).filter((f) => f.endsWith('.md'
  */
 
 /** `edgesight …` invocations in the README's shell blocks and inline code, one per line. */
-export function edgesightInvocations(markdown: string): string[] {
+function edgesightInvocations(markdown: string): string[] {
   const found: string[] = [];
   const blocks = [...markdown.matchAll(/```(?:sh|bash|console)?\n([\s\S]*?)```/g)].map((m) => m[1]!);
   const inline = [...markdown.matchAll(/`([^`\n]+)`/g)].map((m) => m[1]!);

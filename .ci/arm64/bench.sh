@@ -33,7 +33,7 @@ OUT="${EDGESIGHT_ARM64_OUT:-$ARM64_DIR/out}"
 mkdir -p "$OUT"
 
 bash "$ARM64_REPO/.ci/arm64/setup.sh"
-[[ -f "$ARM64_REPO/dist/src/models/convert.js" ]] || (cd "$ARM64_REPO" && npx tsc -p tsconfig.json)
+[[ -f "$ARM64_REPO/dist/src/modeltools/convert.js" ]] || (cd "$ARM64_REPO" && npx tsc -p tsconfig.json)
 arm64_sync_app
 command -v qemu-aarch64 >/dev/null || arm64_die "qemu-aarch64 (package qemu-user) is missing"
 

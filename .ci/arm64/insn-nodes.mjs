@@ -21,7 +21,7 @@
 // channels-last rewrite of int8 convolutions on ARM adds a layout Transpose at each micro-model's edge
 // that cancels out inside the whole graph. Both show up as parts summing to more than the whole; the
 // report prints the difference and bench.sh fails it beyond the stated tolerance.
-import { mkdirSync, readFileSync, readdirSync, writeFileSync, writeSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, writeSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +50,6 @@ function fixtureInput(kind) {
   return { data: crop, dims: [1, 3, 240, 320] };
 }
 
-const ORT_TYPES = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64' };
 const DTYPE_CODE = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7 };
 const QDQ = new Set(['QuantizeLinear', 'DequantizeLinear']);
 
@@ -93,7 +92,7 @@ function groupName(g, idx) {
 }
 
 async function prepare() {
-  const { loadOnnx, saveOnnx } = await import(resolve(here, '../../dist/src/models/onnx/io.js'));
+  const { loadOnnx, saveOnnx } = await import(resolve(here, '../../dist/src/modeltools/onnx/io.js'));
   const ort = createRequire(import.meta.url)('onnxruntime-node');
   const out = args.out ?? die('--out <dir> is required');
   mkdirSync(out, { recursive: true });
@@ -211,7 +210,7 @@ async function child() {
     await s.release();
     return loadOnnx(to);
   };
-  const { loadOnnx, saveOnnx } = await import(resolve(here, '../dist/src/models/onnx/io.js'));
+  const { loadOnnx, saveOnnx } = await import(resolve(here, '../dist/src/modeltools/onnx/io.js'));
   const opt = args.optimized ?? join(dir, 'opt');
   mkdirSync(opt, { recursive: true });
   const input = { [m.input.name]: load({ ...m.input, type: 'float32' }) };
@@ -295,7 +294,7 @@ function parseLog(text) {
 /** What ORT made of a micro-model: its optimized node types, or null when not saved. */
 async function ortKernels(file) {
   if (!existsSync(file)) return null;
-  const { loadOnnx } = await import(resolve(here, '../../dist/src/models/onnx/io.js'));
+  const { loadOnnx } = await import(resolve(here, '../../dist/src/modeltools/onnx/io.js'));
   try {
     return loadOnnx(file).nodes.map((n) => (n.domain && n.domain !== 'ai.onnx' ? `${n.opType}` : n.opType));
   } catch (err) {

@@ -62,7 +62,7 @@ async function child() {
   const dist = (p) => import(resolve('dist/src', p));
   const [{ parseConfigText }, { createLogger }, { loadConfiguredModels }, { createEngine }, { runPipeline }, { ResultPublisher }, { MqttPublisher }, { startEmbeddedBroker }, { topicsFor }, { prepareBenchFrames }, { filesSource }, { toModelInput }] =
     await Promise.all([
-      dist('config/load.js'), dist('logging/logger.js'), dist('service/models.js'), dist('service/engine.js'), dist('pipeline/pipeline.js'), dist('service/outputs.js'),
+      dist('config/load.js'), dist('logging/logger.js'), dist('service/configured-models.js'), dist('service/configured-engine.js'), dist('pipeline/pipeline.js'), dist('publish/result-publisher.js'),
       dist('mqtt/client.js'), dist('mqtt/broker.js'), dist('mqtt/topics.js'), dist('bench/frames.js'), dist('capture/files.js'), dist('preprocess/preprocess.js'),
     ]);
   const { default: mqtt } = await import('mqtt');

@@ -41,7 +41,7 @@ step_mqtt() {
 # The project's own native addon (sd_notify, cross-compiled for arm64) through its self-test.
 step_sdnotify() {
   local cpu="$1" msg
-  if msg="$(run_arm64 "$cpu" dist/src/service/sdnotify-selftest.js 2>&1)"; then
+  if msg="$(run_arm64 "$cpu" dist/src/systemd/sdnotify-selftest.js 2>&1)"; then
     echo "  ok    sdnotify addon: $msg"
   else
     echo "  FAIL  sdnotify addon: $msg"; return 1
@@ -74,7 +74,7 @@ step_segment() {
 # Models for the CLI steps, prepared once on x64 (offline, from ../shared) into $OUT/models. int8 is
 # the product's model; until the quantizer is part of the build, the CLI can only run fp32.
 prepare_cli_models() {
-  if [[ -f "$ARM64_REPO/dist/src/models/quantize/cli.js" ]]; then PRECISION=int8; else PRECISION=fp32; fi
+  if [[ -f "$ARM64_REPO/dist/src/cli/models-quantize.js" ]]; then PRECISION=int8; else PRECISION=fp32; fi
   arm64_log "preparing $PRECISION models for the CLI steps"
   (cd "$ARM64_REPO" && node dist/src/cli/main.js models fetch --precision "$PRECISION" --cache "$OUT/models" --offline \
      --from "$ARM64_SHARED/models/upstream" --from "$ARM64_SHARED/models/lraspp") > "$OUT/models-prepare.log" 2>&1 \
@@ -161,9 +161,9 @@ t0=$SECONDS
 bash "$ARM64_REPO/.ci/arm64/setup.sh"
 t_setup=$((SECONDS - t0))
 [[ -f "$ARM64_REPO/dist/src/service/platform.js" ]] || (cd "$ARM64_REPO" && npx tsc -p tsconfig.json)
-if [[ ! -f "$ARM64_REPO/dist/src/service/native/prebuilds/linux-arm64/edgesight_sdnotify.node" ]]; then
+if [[ ! -f "$ARM64_REPO/dist/src/systemd/native/prebuilds/linux-arm64/edgesight_sdnotify.node" ]]; then
   arm64_log "cross-building the arm64 sd_notify addon"
-  (cd "$ARM64_REPO" && node src/service/native/build.mjs --arch=arm64) || arm64_die "arm64 addon build failed"
+  (cd "$ARM64_REPO" && node src/systemd/native/build.mjs --arch=arm64) || arm64_die "arm64 addon build failed"
 fi
 arm64_sync_app
 start_broker

@@ -227,7 +227,7 @@ await check('int8 QDQ conv/depthwise/pointwise', async () => {
   return { ...r, summary: `${fmt('int8')}; ${fmt('uint8')}` };
 });
 
-// The product's own converter (src/models/convert.ts) turns the upstream int8 TFLite into a faithful
+// The product's own converter (src/modeltools/convert.ts) turns the upstream int8 TFLite into a faithful
 // QDQ ONNX: the real int8 detector kernels, layer for layer. The x64 run converts (conversion is not
 // what is under test) and stores models and outputs next to --out; arm64 runs load and compare.
 await check('int8 QDQ detector (converted TFLite)', async () => {
@@ -239,7 +239,7 @@ await check('int8 QDQ detector (converted TFLite)', async () => {
   for (const act of ['int8', 'uint8']) {
     const model = join(outDir, `qdq-detector-${act}.onnx`);
     if (!ref) {
-      const { convertTflite } = await import(findUp('dist/src/models/convert.js'));
+      const { convertTflite } = await import(findUp('dist/src/modeltools/convert.js'));
       writeFileSync(model, convertTflite(readFileSync(join(MODELS, 'upstream/ssd_mobilenet_v3_small_coco_int8.tflite')), { form: 'qdq', activationType: act }));
     }
     const optimized = join(outDir, `qdq-detector-${act}.${process.arch}.opt.onnx`);

@@ -2,7 +2,7 @@ import { InferenceEngine } from '../inference/engine.js';
 import { createSession, ort } from '../inference/session.js';
 import type { AffinityReport } from '../inference/protocol.js';
 import type { LoadedModel } from '../models/store.js';
-import { detectorSpec, segmenterSpec } from '../service/engine.js';
+import { detectorSpec, segmenterSpec } from '../service/configured-engine.js';
 import { nowMs } from '../metrics/timing.js';
 import { summarize, type SampleSummary } from './sample-stats.js';
 

@@ -10,7 +10,7 @@ import type { LoadedModel } from '../models/store.js';
 import type { MqttPublisher } from '../mqtt/client.js';
 import type { CameraTopics } from '../mqtt/topics.js';
 import { runPipeline, type FrameResult } from '../pipeline/pipeline.js';
-import { ResultPublisher } from '../service/outputs.js';
+import { ResultPublisher } from '../publish/result-publisher.js';
 import { round, summarize, type SampleSummary } from './sample-stats.js';
 
 export interface PipelineRunOptions {

@@ -1,4 +1,4 @@
-import type { SoakReport } from './soak.js';
+import type { SoakReport } from './soak-run.js';
 
 const f = (v: number | null | undefined, d = 1): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '–');
 

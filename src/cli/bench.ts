@@ -3,13 +3,13 @@ import { createLogger } from '../logging/logger.js';
 import { packageRoot } from '../models/paths.js';
 import { defaultPhotosDir } from '../bench/frames.js';
 import { busyWarning, EFFICIENCY_TARGET, whereTimeGoes } from '../bench/markdown.js';
-import type { BenchPrecision, Int8Preparer } from '../bench/models.js';
+import type { BenchPrecision, Int8Preparer } from '../bench/bench-models.js';
 import type { BenchReport, PipelineSection } from '../bench/report-types.js';
-import { runBench } from '../bench/run.js';
+import { runBench } from '../bench/bench-run.js';
 import { parse, UsageError } from './args.js';
 import { BENCH } from './commands.js';
 import { loadConfigOrExit } from './common.js';
-import { loadQuantizer } from './models.js';
+import { loadQuantizer } from './quantizer-loader.js';
 
 function int(name: string, v: string | undefined, dflt: number, min: number): number {
   if (v === undefined) return dflt;

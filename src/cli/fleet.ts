@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { IClientOptions } from 'mqtt';
 import type { LoadedConfig } from '../config/types.js';
-import { fleetCommand, fleetTopics } from '../metrics/fleet.js';
+import { fleetCommand, fleetTopics } from '../metrics/fleet-table.js';
 import { parse, UsageError } from './args.js';
 import { FLEET } from './commands.js';
 import { loadConfigOrExit } from './common.js';

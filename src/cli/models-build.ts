@@ -8,7 +8,7 @@ import { say } from './models-common.js';
 
 export async function buildPreparedSub(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, MODELS_BUILD_PREPARED.options);
-  const { buildPrepared } = await import('../models/quantize/build-prepared.js');
+  const { buildPrepared } = await import('../modeltools/quantize/build-prepared.js');
   const t0 = performance.now();
   try {
     const built = await buildPrepared({ ...(values.out ? { outDir: path.resolve(values.out) } : {}), ...(positionals.length ? { names: positionals } : {}), log: say });

@@ -1,12 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { catalogEntry } from '../models/catalog.js';
-import { loadCocoInstances } from '../models/eval/dataset.js';
-import { evaluateDetector } from '../models/eval/run.js';
-import { DEFAULT_SCORE_THRESHOLDS, thresholdTable, type ThresholdRow } from '../models/eval/thresholds.js';
+import { loadCocoInstances } from '../modeltools/eval/dataset.js';
+import { evaluateDetector } from '../modeltools/eval/evaluate.js';
+import { DEFAULT_SCORE_THRESHOLDS, thresholdTable, type ThresholdRow } from '../modeltools/eval/thresholds.js';
 import { ModelError, type Precision } from '../models/manifest.js';
 import { isManifestPath, loadModel, prepareModel, type LoadedModel } from '../models/store.js';
-import { configuredQuantizer } from '../service/models.js';
+import { configuredQuantizer } from '../modeltools/quantize/configured-quantizer.js';
 import { parse, UsageError } from './args.js';
 import { MODELS_EVAL } from './commands.js';
 import { modelsContext, say, type CommonValues } from './models-common.js';
@@ -49,7 +49,7 @@ export async function evalSub(argv: string[]): Promise<number> {
   if (isManifestPath(ref)) model = await loadModel(path.resolve(ref), 'detection');
   else {
     if (!catalogEntry(ref)) throw new ModelError(`unknown model '${ref}': not in the catalog and not a manifest path (edgesight models list)`);
-    model = await loadModel(await prepareModel(ref, precision, ctx, precision === 'int8' ? await configuredQuantizer(lc) : undefined), 'detection');
+    model = await loadModel(await prepareModel(ref, precision, ctx, precision === 'int8' ? configuredQuantizer(lc) : undefined), 'detection');
   }
   const m = model.manifest;
   if (!m.detection) throw new ModelError(`${model.manifestPath}: not a detection model`);

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { exportBundle, importBundle, looksLikeBundle } from '../models/bundle.js';
-import { importModel, type ContractCheck, type ImportOptions } from '../models/import.js';
+import { exportBundle, importBundle, looksLikeBundle } from '../modeltools/bundle.js';
+import { importModel, type ContractCheck, type ImportOptions } from '../modeltools/model-import.js';
 import type { ModelManifest, Precision } from '../models/manifest.js';
 import { VERSION } from '../service/version.js';
 import { MODELS_EXPORT, MODELS_IMPORT, MODELS_IMPORT_BUNDLE } from './commands.js';

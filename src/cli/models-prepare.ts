@@ -5,12 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { CATALOG, catalogEntry } from '../models/catalog.js';
 import { obtainSource } from '../models/fetch.js';
-import { convertTflite } from '../models/convert.js';
+import { convertTflite } from '../modeltools/convert.js';
 import { ModelError, readManifest, type Precision } from '../models/manifest.js';
 import { isManifestPath, prepareModel } from '../models/store.js';
 import { MODELS_CONVERT, MODELS_FETCH, MODELS_PREPARE } from './commands.js';
 import { parse, UsageError } from './args.js';
-import { loadQuantizer } from './models.js';
+import { loadQuantizer } from './quantizer-loader.js';
 import { modelsContext, say, short, type CommonValues } from './models-common.js';
 import { importOptionsFrom, reportImport } from './models-move.js';
 
@@ -127,7 +127,7 @@ export async function convertSub(argv: string[]): Promise<number> {
   try {
     const opts = importOptionsFrom(values, tmp, ctx.cacheDir);
     if (form === 'qdq' && !values.precision) opts.precision = 'qdq-faithful';
-    const res = await (await import('../models/import.js')).importModel(opts);
+    const res = await (await import('../modeltools/model-import.js')).importModel(opts);
     reportImport(res);
   } finally {
     await rm(tmp, { force: true });
@@ -144,7 +144,7 @@ export async function prepareSub(argv: string[]): Promise<number> {
   const { values } = parse(argv, MODELS_PREPARE.options, false);
   const { loadConfigOrExit } = await import('./common.js');
   const { createLogger } = await import('../logging/logger.js');
-  const { loadConfiguredModels } = await import('../service/models.js');
+  const { loadConfiguredModels } = await import('../service/configured-models.js');
   const lc = loadConfigOrExit(values.config);
   const log = createLogger(lc.config.logging.level, lc.config.logging.pretty, 2);
   const t0 = performance.now();

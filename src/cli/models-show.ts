@@ -1,10 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { listCachedManifests } from '../models/bundle.js';
+import { listCachedManifests } from '../modeltools/bundle.js';
 import { CATALOG } from '../models/catalog.js';
-import { checkContract } from '../models/import.js';
-import { modelInfo, PAPER_FIGURES, type ModelInfo } from '../models/info.js';
+import { checkContract } from '../modeltools/model-import.js';
+import { modelInfo, PAPER_FIGURES, type ModelInfo } from '../modeltools/model-info.js';
 import { ModelError, readManifest, sha256File, type ModelManifest, type Precision } from '../models/manifest.js';
 import { loadModel } from '../models/store.js';
 import { MODELS_INFO, MODELS_LIST } from './commands.js';
@@ -80,7 +80,7 @@ interface PaperFigure {
   size: [number, number];
 }
 
-/** Published figures for the catalogued models (see PAPER_FIGURES in src/models/info.ts for sources). */
+/** Published figures for the catalogued models (see PAPER_FIGURES in src/modeltools/model-info.ts for sources). */
 function paperFor(name: string): PaperFigure | null {
   if (name === 'ssdlite_mobilenet_v3_small_coco') {
     return { label: 'SSDLite MobileNetV3-Small (reduced head), Howard et al. 2019, Table 6', ...PAPER_FIGURES.ssdliteV3SmallReduced, size: [320, 320] };
@@ -201,7 +201,7 @@ export async function infoSub(argv: string[]): Promise<number> {
 }
 
 async function firstInput(bytes: Uint8Array): Promise<string> {
-  const { loadOnnx } = await import('../models/onnx/io.js');
+  const { loadOnnx } = await import('../modeltools/onnx/io.js');
   const g = loadOnnx(bytes);
   const inits = new Set(g.initializers.map((t) => t.name));
   const v = g.inputs.find((i) => !inits.has(i.name));

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { packageRoot, resolveCacheDir } from '../models/paths.js';
 import { defaultPhotosDir } from '../bench/frames.js';
-import { findMosquitto, runSoak, soakSummary } from '../bench/soak.js';
+import { findMosquitto, runSoak, soakSummary } from '../bench/soak-run.js';
 import { soakMarkdown } from '../bench/soak-markdown.js';
 import { parse, UsageError } from './args.js';
 import { SOAK } from './commands.js';

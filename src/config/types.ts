@@ -1,5 +1,5 @@
 import type { LibcameraOptions, FfmpegOptions } from '../capture/config.js';
-import type { LineConfig, TrackingConfig, ZoneConfig } from '../objects/types.js';
+import type { LineConfig, TrackingConfig, ZoneConfig } from '../objects/object-types.js';
 
 /** The validated configuration, defaults merged. Keys mirror the YAML (snake_case). Kept in step with schema.ts by test/config. */
 export interface Config {

@@ -1,7 +1,7 @@
 import type { Config } from '../config/types.js';
 import type { Metrics } from '../metrics/registry.js';
 import { STAGES, type Stage } from '../metrics/timing.js';
-import { resizeNearest } from '../mqtt/mask-encoding.js';
+import { resizeNearest } from '../render/mask-encoding.js';
 import type { LatencyHistory, LatencyHistoryJson } from './latency-history.js';
 import type { LiveFeed } from './live-feed.js';
 import { overlayGeometry, type OverlayGeometry } from './overlay-geometry.js';

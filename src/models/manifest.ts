@@ -2,6 +2,10 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { InputSpec } from '../preprocess/input-spec.js';
+import type { DetectionSpec, SsdAnchorSpec } from '../postprocess/detection-spec.js';
+
+export type { DetectionSpec, InputSpec, SsdAnchorSpec };
 
 /**
  * A model manifest: the only way the daemon learns about a model. It sits beside the ONNX file as
@@ -10,44 +14,6 @@ import path from 'node:path';
 export const MANIFEST_VERSION = 1;
 
 export type Precision = 'fp32' | 'int8' | 'qdq-faithful';
-
-export interface InputSpec {
-  name: string;
-  layout: 'NCHW';
-  dtype: 'float32';
-  /** null = dynamic (segmenters accept any multiple of `multiple_of`) */
-  width: number | null;
-  height: number | null;
-  multiple_of?: number;
-  color: 'RGB';
-  /** x = pixel * scale + offset (RGB/127.5 − 1 for both shipped models) */
-  scale: number;
-  offset: number;
-  /** 'stretch' = whole frame resized to the input size, no letterbox */
-  resize: 'stretch';
-}
-
-export interface SsdAnchorSpec {
-  type: 'ssd_anchor_generator';
-  feature_maps: number[];
-  min_scale: number;
-  max_scale: number;
-  aspect_ratios: number[];
-  /** TF's reduce_boxes_in_lowest_layer: first layer gets (0.1, 1), (s0, 2), (s0, 0.5) */
-  reduce_boxes_in_lowest_layer: boolean;
-  interpolated_scale_aspect_ratio: number;
-}
-
-export interface DetectionSpec {
-  outputs: { scores: string; boxes: string };
-  num_anchors: number;
-  anchors: SsdAnchorSpec;
-  box_coder: { type: 'faster_rcnn'; scales: [number, number, number, number] };
-  /** scores already passed through a sigmoid inside the graph */
-  score_activation: 'none' | 'sigmoid';
-  /** index of the background class in the score tensor (skipped) */
-  background_class: number | null;
-}
 
 export interface SegmentationSpec {
   outputs: { logits: string };

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { catalogEntry, loadCatalogLabels, type CatalogEntry } from './catalog.js';
 import { obtainSource, type FetchContext } from './fetch.js';
 import { MANIFEST_VERSION, ModelError, readManifest, sha256File, verifyModelFile, type ModelManifest, type Precision } from './manifest.js';
-import { convertTflite, convertTfliteReport } from './convert.js';
+import { convertTflite, convertTfliteReport } from '../modeltools/runtime-entry.js';
 
 export interface LoadedModel {
   manifestPath: string;

@@ -5,7 +5,7 @@ import { InferenceBusyError, type InferenceEngine, type InferenceResult } from '
 import type { LoadedModel } from '../models/store.js';
 import { fromPerfNow, nowMs, type FrameTimings } from '../metrics/timing.js';
 import { SsdDecoder, type Detection } from '../postprocess/detections.js';
-import { detectionOptions } from '../postprocess/options.js';
+import { detectionOptions } from './detection-options.js';
 import { argmaxClassMap, type ClassMap } from '../postprocess/segmentation.js';
 import { CorruptFrameError, toModelInput, type ModelInput } from '../preprocess/preprocess.js';
 import { dropIfBusy, latestWhileBusy } from './operators.js';

@@ -1,4 +1,4 @@
-import type { SsdAnchorSpec } from '../models/manifest.js';
+import type { SsdAnchorSpec } from './detection-spec.js';
 
 /**
  * TF Object Detection API `ssd_anchor_generator` anchors as [yc, xc, h, w] rows (normalised), ordered

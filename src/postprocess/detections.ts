@@ -1,4 +1,4 @@
-import type { DetectionSpec } from '../models/manifest.js';
+import type { DetectionSpec } from './detection-spec.js';
 import { generateSsdAnchors } from './anchors.js';
 
 export interface Detection {

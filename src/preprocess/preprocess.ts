@@ -1,6 +1,6 @@
 import sharp, { type Sharp, type OutputInfo } from 'sharp';
 import type { Frame } from '../capture/frame.js';
-import type { InputSpec } from '../models/manifest.js';
+import type { InputSpec } from './input-spec.js';
 
 export class CorruptFrameError extends Error {
   constructor(message: string) {

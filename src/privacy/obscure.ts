@@ -7,7 +7,7 @@
  * When neither is available the caller gets no image: an unmasked frame is never returned.
  */
 import sharp from 'sharp';
-import { resizeNearest } from '../mqtt/mask-encoding.js';
+import { resizeNearest } from '../render/mask-encoding.js';
 import { cocoLabelOf } from '../postprocess/voc-coco.js';
 
 export interface RgbImage {

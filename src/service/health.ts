@@ -1,9 +1,9 @@
 import type { Logger } from '../logging/logger.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { InferenceEngine } from '../inference/engine.js';
-import { createNotifier, type Notifier } from './sdnotify.js';
-import { createReadiness, formatStatus, type Readiness, type ServiceState } from './sdnotify-status.js';
-import { startWatchdog, watchdogIntervalFromEnv, type WatchdogHandle } from './watchdog.js';
+import { createNotifier, type Notifier } from '../systemd/sdnotify.js';
+import { createReadiness, formatStatus, type Readiness, type ServiceState } from '../systemd/sdnotify-status.js';
+import { startWatchdog, watchdogIntervalFromEnv, type WatchdogHandle } from '../systemd/watchdog.js';
 
 /** Event-loop delay above this (p99 over the window's last samples) counts as a wedged loop for the watchdog. */
 const MAX_LOOP_DELAY_MS = 5000;

@@ -33,7 +33,7 @@ interface Reported {
 function reported(stderr: string, file: string): Reported[] {
   const lines = stderr.trimEnd().split('\n');
   const summary = lines.pop();
-  assert.match(summary ?? '', new RegExp(`^${escape(file)}: \\d+ problems?$`), `summary line of\n${stderr}`);
+  assert.match(summary ?? '', new RegExp(`^${escapeRegExp(file)}: \\d+ problems?$`), `summary line of\n${stderr}`);
   return lines.map((l) => {
     assert.ok(l.startsWith(`${file}:`), `problem line does not start with the file name: ${l}`);
     const m = /^(\d+): (.+?): (.*)$/.exec(l.slice(file.length + 1));
@@ -42,7 +42,7 @@ function reported(stderr: string, file: string): Reported[] {
   });
 }
 
-const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('check-config on bad files (child process)', function () {
   this.timeout(120_000);
@@ -87,9 +87,9 @@ describe('check-config on bad files (child process)', function () {
   it('reports all three problems of several.yaml (misspelled key, wrong type, negative fps)', () => {
     const file = path.join(CONFIG_FIXTURES, 'several.yaml');
     const r = results.get(file)!;
-    assert.match(r.stderr, new RegExp(`^${escape(file)}:6: camera\\.fps: `, 'm'));
-    assert.match(r.stderr, new RegExp(`^${escape(file)}:10: detection\\.score_treshold: unknown key`, 'm'));
-    assert.match(r.stderr, new RegExp(`^${escape(file)}:11: detection\\.nms_iou: must be number`, 'm'));
+    assert.match(r.stderr, new RegExp(`^${escapeRegExp(file)}:6: camera\\.fps: `, 'm'));
+    assert.match(r.stderr, new RegExp(`^${escapeRegExp(file)}:10: detection\\.score_treshold: unknown key`, 'm'));
+    assert.match(r.stderr, new RegExp(`^${escapeRegExp(file)}:11: detection\\.nms_iou: must be number`, 'm'));
     assert.match(r.stderr, /: 3 problems$/m);
   });
 });
@@ -117,7 +117,7 @@ describe('check-config on good files and the environment (child process)', funct
     const bad = path.join(CONFIG_FIXTURES, 'negative-fps.yaml');
     const r = await runCli(['check-config'], { EDGESIGHT_CONFIG: bad });
     assert.equal(r.code, 78);
-    assert.match(r.stderr, new RegExp(`^${escape(bad)}:3: camera\\.fps: must be > 0`, 'm'));
+    assert.match(r.stderr, new RegExp(`^${escapeRegExp(bad)}:3: camera\\.fps: must be > 0`, 'm'));
     // --config wins over EDGESIGHT_CONFIG
     const ok = await runCli(['check-config', '--config', 'config/demo.yaml'], { EDGESIGHT_CONFIG: bad });
     assert.equal(ok.code, 0, ok.stderr);
@@ -140,7 +140,7 @@ describe('check-config on good files and the environment (child process)', funct
     const missing = path.join(tmp, 'nope.yaml');
     const r = await runCli(['check-config', '--config', missing]);
     assert.equal(r.code, 78);
-    assert.match(r.stderr, new RegExp(`^${escape(missing)}: \\(top level\\): cannot read the config file \\(ENOENT\\)$`, 'm'));
+    assert.match(r.stderr, new RegExp(`^${escapeRegExp(missing)}: \\(top level\\): cannot read the config file \\(ENOENT\\)$`, 'm'));
     assert.doesNotMatch(r.stderr, STACK_FRAME);
   });
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
+import { mkdtemp, rm, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { fleetCommand, FleetModel, renderFleetTable, type FleetRow } from '../../src/metrics/fleet.js';
+import { fleetCommand, FleetModel, renderFleetTable, type FleetRow } from '../../src/metrics/fleet-table.js';
 import { Writable } from 'node:stream';
 import { Metrics } from '../../src/metrics/registry.js';
 import { startDaemon, testEnv, writeConfig, type DaemonProc } from '../helpers/daemon.js';

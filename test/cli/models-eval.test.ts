@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { thresholdTable } from '../../src/models/eval/thresholds.js';
+import { thresholdTable } from '../../src/modeltools/eval/thresholds.js';
 import { COCO_DIR, MODEL_SOURCES_DIR } from '../helpers/paths.js';
 import { runCli } from './run-cli.js';
 

@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { decodePngGray8 } from '../../src/mqtt/mask-encoding.js';
+import { decodePngGray8 } from '../../src/render/mask-encoding.js';
 import { toModelInput } from '../../src/preprocess/preprocess.js';
 import { TEST_CACHE } from '../helpers/daemon.js';
 import { LRASPP } from '../helpers/onnx-build.js';

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { freeLoopbackPort } from '../helpers/tls.js';

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { catalogEntry } from '../../src/models/catalog.js';

@@ -10,7 +10,7 @@ import { runCli } from '../cli/run-cli.js';
 import { Collector, startDaemon, testEnv, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { writeFaultyDetector } from '../inference/faulty-model.js';
-import { parsePrometheusText, valueOf, type Family } from '../metrics/prom-text-parser.js';
+import { parsePrometheusText, sampleValue, type Family } from '../metrics/prom-text-parser.js';
 import { photo } from '../helpers/paths.js';
 
 type Stats = Record<string, unknown> & { v: number; device: string };
@@ -71,7 +71,7 @@ describe('e2e: every metric moves, on the stats topic and on /metrics', function
   }
 
   const prom = (f: Map<string, Family>, name: string, labels: Record<string, string> = {}): number => {
-    const v = valueOf(f, name, labels);
+    const v = sampleValue(f, name, labels);
     assert.notEqual(v, undefined, `${name}${JSON.stringify(labels)} missing from /metrics`);
     return v!;
   };

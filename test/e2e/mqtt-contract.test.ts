@@ -6,7 +6,7 @@ import { startMosquitto, startMosquittoSub, type Mosquitto, type MosquittoSub, t
 import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { validatePayload, SCHEMA_DIR, REPO_ROOT } from '../helpers/schema.js';
 import { parseTopic, TOPIC_POLICY, type TopicKind } from '../../src/mqtt/topics.js';
-import { decodeMask } from '../../src/mqtt/mask-encoding.js';
+import { decodeMask } from '../../src/render/mask-encoding.js';
 import { photo } from '../helpers/paths.js';
 
 const DEVICE = 'contract';
@@ -156,13 +156,13 @@ logging: { level: info, pretty: false }
     const { code } = await daemon.exited;
     stopped = true;
     assert.equal(code, 0, daemon.output().slice(-3000));
-    const after = (): typeof sub.messages => sub.messages.slice(before);
-    await sub.waitFor((t, p) => t === `${ROOT}/availability` && p.toString() === 'offline' && after().some((m) => m.topic === t && m.payload.toString() === 'offline'), 5000, 'offline after SIGTERM');
-    const ends = after().filter((m) => m.topic === `${CAM}/events`).map((m) => JSON.parse(m.payload.toString()) as Event);
+    const sinceStop = (): typeof sub.messages => sub.messages.slice(before);
+    await sub.waitFor((t, p) => t === `${ROOT}/availability` && p.toString() === 'offline' && sinceStop().some((m) => m.topic === t && m.payload.toString() === 'offline'), 5000, 'offline after SIGTERM');
+    const ends = sinceStop().filter((m) => m.topic === `${CAM}/events`).map((m) => JSON.parse(m.payload.toString()) as Event);
     assert.deepEqual(ends.map((e) => [e.type, e.label]), [['end', 'person']]);
     const newEvent = sub.messages.map((m) => (m.topic === `${CAM}/events` ? (JSON.parse(m.payload.toString()) as Event) : null)).find((e) => e?.type === 'new')!;
     assert.equal(ends[0]!.id, newEvent.id, 'end closes the event that new opened');
-    assert.ok(after().some((m) => m.topic === `${CAM}/objects/person` && m.payload.toString() === '0'), 'objects/person back to 0 on stop');
+    assert.ok(sinceStop().some((m) => m.topic === `${CAM}/objects/person` && m.payload.toString() === '0'), 'objects/person back to 0 on stop');
   });
 
   it('mosquitto_sub saw every topic of the contract, and every message it saw validates against its schema', async () => {

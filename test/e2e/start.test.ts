@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ModelManifest } from '../../src/models/manifest.js';
-import { activationTypeFor } from '../../src/models/quantize/model.js';
+import { activationTypeFor } from '../../src/modeltools/quantize/manifest-quantizer.js';
 import { preparedManifestPath } from '../../src/models/prepared.js';
 import { CLI, Collector, REPO } from '../helpers/daemon.js';
 

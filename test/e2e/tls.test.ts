@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import mqtt from 'mqtt';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { Collector, startDaemon, testEnv, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { assertFramesGrow, freeLoopbackPort, makePasswordFile, makeTestPki, waitUntil, type TestPki } from '../helpers/tls.js';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as ort from 'onnxruntime-node';
-import { convertTflite } from '../../src/models/convert.js';
+import { convertTflite } from '../../src/modeltools/convert.js';
 import { catalogEntry } from '../../src/models/catalog.js';
 import { toModelInput } from '../../src/preprocess/preprocess.js';
 import { COCO_DIR, GOLDEN_DIR, LRASPP_FP32, PHOTOS_DIR, TFLITE_DETECTOR } from './paths.js';

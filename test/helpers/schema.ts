@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction, ErrorObject } from 'ajv';
 import type { TopicKind } from '../../src/mqtt/topics.js';
-import { decodeMask } from '../../src/mqtt/mask-encoding.js';
+import { decodeMask } from '../../src/render/mask-encoding.js';
 
 function findRepoRoot(): string {
   // Tests run from dist/test/helpers; schemas and fixtures stay in the source tree (they are not compiled).

@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { GraphBuilder } from '../../src/models/onnx/builder.js';
-import { DataType } from '../../src/models/onnx/graph.js';
-import { saveOnnx } from '../../src/models/onnx/io.js';
+import { GraphBuilder } from '../../src/modeltools/onnx/builder.js';
+import { DataType } from '../../src/modeltools/onnx/graph.js';
+import { saveOnnx } from '../../src/modeltools/onnx/io.js';
 
 /**
  * A stand-in detector with the real detector's I/O (image [1,3,320,320] → class_predictions [1,2034,91],

@@ -4,15 +4,15 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { labelColour } from '../../src/mqtt/snapshot.js';
+import { labelColour } from '../../src/render/snapshot-image.js';
 import { startDaemon, testEnv, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { MODEL_SOURCES_DIR, photo, REPO } from '../helpers/paths.js';
 import { runCli } from '../cli/run-cli.js';
-import { statusValidator } from './server.test.js';
+import { statusValidator } from './status-validator.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'browser-test-token-5d1e7c0a9b';
-export const SCREENSHOT = path.join(REPO, 'docs', 'img', 'live-view.jpg');
+const SCREENSHOT = path.join(REPO, 'docs', 'img', 'live-view.jpg');
 
 type Status = { frame: { id: number; width: number; height: number; detections: { label: string; box: number[] }[]; mask: unknown } | null; live: { viewers: number; encoded_frames: number } };
 
@@ -142,7 +142,6 @@ logging: { level: info, pretty: false }
         const f = status.frame!;
         const w = f.width;
         const h = f.height;
-        const stroke = Math.max(2, Math.round(Math.min(w, h) / 200));
         const points = f.detections.flatMap((d) => {
           const [x1, y1, x2, y2] = [d.box[0]! * w, d.box[1]! * h, d.box[2]! * w, d.box[3]! * h].map(Math.round) as [number, number, number, number];
           const ym = Math.round((y1 + y2) / 2);

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import sharp from 'sharp';
 import { parseConfigText } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
@@ -14,16 +12,11 @@ import { LiveFeed, MJPEG_BOUNDARY } from '../../src/live/live-feed.js';
 import { overlayGeometry } from '../../src/live/overlay-geometry.js';
 import { startHttpServer, type HttpServer } from '../../src/live/server.js';
 import { buildStatus } from '../../src/live/status.js';
-import { photo, REPO } from '../helpers/paths.js';
+import { photo, } from '../helpers/paths.js';
 import { get, rawRequest } from './http-raw.js';
+import { statusValidator } from './status-validator.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
-
-export function statusValidator(): (v: unknown) => string[] {
-  const ajv = new Ajv2020({ strict: true, allErrors: true });
-  const validate = ajv.compile(JSON.parse(readFileSync(path.join(REPO, 'src', 'live', 'status.schema.json'), 'utf8')) as object);
-  return (v) => (validate(v) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message ?? e.keyword}`));
-}
 
 function result(id: number, image: Buffer, extra: Partial<FrameResult> = {}): FrameResult {
   const t = nowMs();

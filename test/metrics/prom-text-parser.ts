@@ -80,7 +80,7 @@ export function parsePrometheusText(text: string): Map<string, Family> {
         f.type = rest as Family['type'];
       } else {
         if (f.help !== undefined) throw new PromParseError(`line ${ln}: second HELP for ${name}`);
-        f.help = unescape(rest ?? '', false, ln);
+        f.help = unescapeText(rest ?? '', false, ln);
       }
       return;
     }
@@ -132,7 +132,7 @@ function parseSample(line: string, ln: number): Sample {
         j++;
       }
       if (label in labels) throw new PromParseError(`line ${ln}: duplicate label ${label}`);
-      labels[label] = unescape(raw, true, ln);
+      labels[label] = unescapeText(raw, true, ln);
       i = j + 1;
       if (line[i] === ',') i++;
       else if (line[i] !== '}') throw new PromParseError(`line ${ln}: expected , or } after label ${label}`);
@@ -147,7 +147,7 @@ function parseSample(line: string, ln: number): Sample {
   return m[2] === undefined ? { name, labels, value } : { name, labels, value, timestamp: Number(m[2]) };
 }
 
-function unescape(s: string, quoted: boolean, ln: number): string {
+function unescapeText(s: string, quoted: boolean, ln: number): string {
   return s.replace(/\\(.?)/g, (_, c: string) => {
     if (c === '\\') return '\\';
     if (c === 'n') return '\n';
@@ -185,7 +185,7 @@ function checkHistogram(f: Family): void {
 }
 
 /** The value of one series, or undefined. */
-export function valueOf(families: Map<string, Family>, sampleName: string, labels: Record<string, string> = {}): number | undefined {
+export function sampleValue(families: Map<string, Family>, sampleName: string, labels: Record<string, string> = {}): number | undefined {
   for (const f of families.values()) {
     for (const s of f.samples) {
       if (s.name !== sampleName) continue;

@@ -7,7 +7,7 @@ import { Metrics } from '../../src/metrics/registry.js';
 import { createPrometheusExporter, startMetricsServer, STAGE_BUCKETS_S, type MetricsServer } from '../../src/metrics/prometheus.js';
 import { COUNTERS } from '../../src/metrics/stats-schema.js';
 import { STAGES } from '../../src/metrics/timing.js';
-import { parsePrometheusText, PromParseError, valueOf, type Family } from './prom-text-parser.js';
+import { parsePrometheusText, PromParseError, sampleValue, type Family } from './prom-text-parser.js';
 
 function get(port: number, p: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
@@ -39,7 +39,7 @@ describe('metrics/prom-text-parser (the test oracle)', () => {
   it('accepts a valid exposition', () => {
     const f = parsePrometheusText(ok);
     assert.equal(f.get('a_total')?.type, 'counter');
-    assert.equal(valueOf(f, 'h_count'), 2);
+    assert.equal(sampleValue(f, 'h_count'), 2);
   });
 
   const bad: [string, string, RegExp][] = [
@@ -88,24 +88,24 @@ describe('metrics/prometheus exporter', () => {
       }
       const hist = fams.get('edgesight_frame_stage_seconds') as Family;
       assert.equal(hist.type, 'histogram');
-      for (const stage of STAGES) assert.notEqual(valueOf(fams, 'edgesight_frame_stage_seconds_count', { stage }), undefined, `no series for ${stage}`);
-      assert.equal(valueOf(fams, 'edgesight_frame_stage_seconds_count', { stage: 'detector' }), 40);
-      assert.equal(valueOf(fams, 'edgesight_frame_stage_seconds_count', { stage: 'segmenter' }), 0);
-      const sum = valueOf(fams, 'edgesight_frame_stage_seconds_sum', { stage: 'detector' })!;
+      for (const stage of STAGES) assert.notEqual(sampleValue(fams, 'edgesight_frame_stage_seconds_count', { stage }), undefined, `no series for ${stage}`);
+      assert.equal(sampleValue(fams, 'edgesight_frame_stage_seconds_count', { stage: 'detector' }), 40);
+      assert.equal(sampleValue(fams, 'edgesight_frame_stage_seconds_count', { stage: 'segmenter' }), 0);
+      const sum = sampleValue(fams, 'edgesight_frame_stage_seconds_sum', { stage: 'detector' })!;
       assert.ok(Math.abs(sum - durations.reduce((a, b) => a + b, 0) / 1000) < 1e-9, `detector sum ${sum}`);
       for (const le of STAGE_BUCKETS_S) {
         const expected = durations.filter((d) => d / 1000 <= le).length;
-        assert.equal(valueOf(fams, 'edgesight_frame_stage_seconds_bucket', { stage: 'detector', le: String(le) }), expected, `le=${le}`);
+        assert.equal(sampleValue(fams, 'edgesight_frame_stage_seconds_bucket', { stage: 'detector', le: String(le) }), expected, `le=${le}`);
       }
-      assert.equal(valueOf(fams, 'edgesight_frame_stage_seconds_count', { stage: 'end_to_end' }), 40);
+      assert.equal(sampleValue(fams, 'edgesight_frame_stage_seconds_count', { stage: 'end_to_end' }), 40);
 
-      assert.equal(valueOf(fams, 'edgesight_frames_total', { result: 'processed' }), 40);
+      assert.equal(sampleValue(fams, 'edgesight_frames_total', { result: 'processed' }), 40);
       for (const c of COUNTERS) {
         const [name, labels] = PROM_COUNTER_NAME[c] ?? [`edgesight_${c}_total`, {}];
-        assert.equal(valueOf(fams, name, labels), c === 'camera_restarts' ? 5 : 3, `${name} ${JSON.stringify(labels)}`);
+        assert.equal(sampleValue(fams, name, labels), c === 'camera_restarts' ? 5 : 3, `${name} ${JSON.stringify(labels)}`);
       }
-      assert.equal(valueOf(fams, 'edgesight_info', { device: 'cam-7' }), 1);
-      assert.equal(valueOf(fams, 'edgesight_frames_per_second', { stream: 'camera' }), m.fps().camera);
+      assert.equal(sampleValue(fams, 'edgesight_info', { device: 'cam-7' }), 1);
+      assert.equal(sampleValue(fams, 'edgesight_frames_per_second', { stream: 'camera' }), m.fps().camera);
       // board off: no temperature / throttling series rather than fake zeros
       assert.equal(fams.get('edgesight_soc_temperature_celsius')?.samples.length ?? 0, 0);
       assert.equal(fams.get('edgesight_throttled')?.samples.length ?? 0, 0);
@@ -116,7 +116,7 @@ describe('metrics/prometheus exporter', () => {
       detach();
       m.inc('worker_restarts');
       const after = parsePrometheusText(await registry.metrics());
-      assert.equal(valueOf(after, 'edgesight_worker_restarts_total'), 3, 'detached exporter still counting');
+      assert.equal(sampleValue(after, 'edgesight_worker_restarts_total'), 3, 'detached exporter still counting');
     } finally {
       detach();
     }
@@ -140,13 +140,13 @@ describe('metrics/prometheus exporter', () => {
       const { registry } = createPrometheusExporter(m, { defaultMetrics: false });
       const fams = parsePrometheusText(await registry.metrics());
       m.stop();
-      assert.equal(valueOf(fams, 'edgesight_soc_temperature_celsius', { zone: 'cpu-thermal' }), 55);
-      assert.equal(valueOf(fams, 'edgesight_throttled', { flag: 'under_voltage', when: 'now' }), 1);
-      assert.equal(valueOf(fams, 'edgesight_throttled', { flag: 'under_voltage', when: 'since_boot' }), 1);
-      assert.equal(valueOf(fams, 'edgesight_throttled', { flag: 'throttled', when: 'since_boot' }), 1);
-      assert.equal(valueOf(fams, 'edgesight_throttled', { flag: 'freq_capped', when: 'now' }), 0);
-      assert.equal(valueOf(fams, 'edgesight_load_average', { window: '15m' }), 0.1);
-      const eld = valueOf(fams, 'edgesight_event_loop_delay_seconds', { stat: 'max' });
+      assert.equal(sampleValue(fams, 'edgesight_soc_temperature_celsius', { zone: 'cpu-thermal' }), 55);
+      assert.equal(sampleValue(fams, 'edgesight_throttled', { flag: 'under_voltage', when: 'now' }), 1);
+      assert.equal(sampleValue(fams, 'edgesight_throttled', { flag: 'under_voltage', when: 'since_boot' }), 1);
+      assert.equal(sampleValue(fams, 'edgesight_throttled', { flag: 'throttled', when: 'since_boot' }), 1);
+      assert.equal(sampleValue(fams, 'edgesight_throttled', { flag: 'freq_capped', when: 'now' }), 0);
+      assert.equal(sampleValue(fams, 'edgesight_load_average', { window: '15m' }), 0.1);
+      const eld = sampleValue(fams, 'edgesight_event_loop_delay_seconds', { stat: 'max' });
       assert.ok(eld !== undefined && eld >= 0, `event loop max ${eld}`);
       assert.equal(fams.get('process_cpu_seconds_total'), undefined, 'defaultMetrics: false still collected them');
     } finally {
@@ -158,7 +158,7 @@ describe('metrics/prometheus exporter', () => {
     const a = createPrometheusExporter(new Metrics({ device: 'a', board: false }), { defaultMetrics: false });
     const b = createPrometheusExporter(new Metrics({ device: 'b', board: false }), { defaultMetrics: false });
     assert.notEqual(a.registry, b.registry);
-    assert.equal(valueOf(parsePrometheusText(await b.registry.metrics()), 'edgesight_info', { device: 'b' }), 1);
+    assert.equal(sampleValue(parsePrometheusText(await b.registry.metrics()), 'edgesight_info', { device: 'b' }), 1);
     const { register } = await import('prom-client');
     assert.equal(register.getSingleMetric('edgesight_info'), undefined);
   });
@@ -181,7 +181,7 @@ describe('metrics/prometheus HTTP endpoint', () => {
     assert.equal(r.status, 200);
     assert.match(r.type, /^text\/plain; version=0\.0\.4/);
     const fams = parsePrometheusText(r.body);
-    assert.equal(valueOf(fams, 'edgesight_mqtt_queue_drops_total'), 4);
+    assert.equal(sampleValue(fams, 'edgesight_mqtt_queue_drops_total'), 4);
 
     assert.equal((await get(server.port, '/healthz')).status, 200);
     assert.equal((await get(server.port, '/')).status, 404);

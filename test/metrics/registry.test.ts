@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { Metrics } from '../../src/metrics/registry.js';
-import { ALL_COUNTERS, COUNTERS, STATS_SCHEMA, type CounterName, type StatsPayload } from '../../src/metrics/stats-schema.js';
+import { ALL_COUNTERS, COUNTERS, STATS_SCHEMA, type CounterName } from '../../src/metrics/stats-schema.js';
 import { STAGES, type FrameTimings } from '../../src/metrics/timing.js';
 
 function fakeClock(start = 5_000_000): { now: () => number; advance: (ms: number) => void } {
@@ -247,5 +247,3 @@ function findUp(rel: string): string {
     }
   }
 }
-
-export type { StatsPayload };

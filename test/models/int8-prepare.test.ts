@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FetchContext } from '../../src/models/fetch.js';
 import { loadConfigFile } from '../../src/config/load.js';
-import { configuredQuantizer } from '../../src/service/models.js';
+import { configuredQuantizer } from '../../src/modeltools/quantize/configured-quantizer.js';
 import { loadModel, prepareModel, type Quantizer } from '../../src/models/store.js';
 import pino from 'pino';
 import { CLI, writeConfig } from '../helpers/daemon.js';
 import { PHOTOS_DIR, REPO } from '../helpers/paths.js';
-import { configuredQuantSettings, loadConfiguredModels } from '../../src/service/models.js';
+import { configuredQuantSettings, loadConfiguredModels } from '../../src/service/configured-models.js';
 import type { LoadedConfig } from '../../src/config/types.js';
 
 const DET = 'ssdlite_mobilenet_v3_small_coco';
@@ -123,7 +123,7 @@ describe('int8 auto-prepare: concurrent processes, one cache', function () {
       const lc = loadConfigFile(file, { env: {} });
       const logs: string[] = [];
       const ctx: FetchContext = { cacheDir: cache, mirrors: [], allowNetwork: false, log: (m) => logs.push(m) };
-      const q = await (await configuredQuantizer(lc))(await loadModel(await prepareModel('lraspp_mobilenet_v3_small_voc', 'fp32', ctx)), ctx);
+      const q = await configuredQuantizer(lc)(await loadModel(await prepareModel('lraspp_mobilenet_v3_small_voc', 'fp32', ctx)), ctx);
       const cal = q.provenance.calibration as { images: number; camera_frames: number; sources: Record<string, number> };
       assert.equal(cal.images, 5);
       assert.equal(cal.camera_frames, 3);
@@ -138,6 +138,6 @@ describe('int8 auto-prepare: concurrent processes, one cache', function () {
     const lc = loadConfigFile(await writeConfig('models: { calibration: [no-such-folder] }\n'), { env: {} });
     const ctx: FetchContext = { cacheDir: cache, mirrors: [], allowNetwork: false, log: () => undefined };
     const fp32 = await loadModel(await prepareModel('lraspp_mobilenet_v3_small_voc', 'fp32', ctx));
-    await assert.rejects(async () => (await configuredQuantizer(lc))(fp32, ctx), /calibration source .*no-such-folder does not exist/);
+    await assert.rejects(async () => configuredQuantizer(lc)(fp32, ctx), /calibration source .*no-such-folder does not exist/);
   });
 });

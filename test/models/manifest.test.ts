@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { catalogEntry } from '../../src/models/catalog.js';
-import { checkContract } from '../../src/models/import.js';
+import { checkContract } from '../../src/modeltools/model-import.js';
 import { checkManifestShape, ModelError, readManifest, type ModelManifest } from '../../src/models/manifest.js';
 import { baseManifest, loadModel, writeModel } from '../../src/models/store.js';
 import { convertedDetector } from '../helpers/onnx-build.js';

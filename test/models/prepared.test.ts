@@ -6,9 +6,9 @@ import path from 'node:path';
 import { CATALOG } from '../../src/models/catalog.js';
 import { loadModel } from '../../src/models/store.js';
 import { preparedDir, preparedManifestPath } from '../../src/models/prepared.js';
-import { buildPrepared, PREPARED_ACTIVATIONS, PREPARED_MAX_BYTES } from '../../src/models/quantize/build-prepared.js';
-import { quantSettings } from '../../src/models/quantize/settings.js';
-import { shippedCalibrationSources } from '../../src/models/quantize/defaults.js';
+import { buildPrepared, PREPARED_ACTIVATIONS, PREPARED_MAX_BYTES } from '../../src/modeltools/quantize/build-prepared.js';
+import { quantSettings } from '../../src/modeltools/quantize/settings.js';
+import { shippedCalibrationSources } from '../../src/modeltools/quantize/defaults.js';
 import type { ModelManifest } from '../../src/models/manifest.js';
 import { loadOnnx } from '../../src/models/onnx/io.js';
 

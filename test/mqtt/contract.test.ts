@@ -1,6 +1,6 @@
 /** The payload builders used by the daemon produce what the published schemas promise. */
 import assert from 'node:assert/strict';
-import { detectionsPayload } from '../../src/mqtt/payloads.js';
+import { detectionsPayload } from '../../src/publish/detections-payload.js';
 import type { FrameResult } from '../../src/pipeline/pipeline.js';
 import { validatePayload } from '../helpers/schema.js';
 

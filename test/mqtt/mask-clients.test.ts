@@ -7,10 +7,10 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { connectAsync } from 'mqtt';
-import { buildMaskPayload, type MaskPayload } from '../../src/mqtt/mask-encoding.js';
+import { buildMaskPayload, type MaskPayload } from '../../src/render/mask-encoding.js';
 import { topicsFor } from '../../src/mqtt/topics.js';
 import { REPO_ROOT, validatePayload } from '../helpers/schema.js';
-import { pngWithFilters } from './png-filters.js';
+import { pngWithFilters } from '../render/png-filters.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 
 const SCRIPT = join(REPO_ROOT, 'test', 'mqtt', 'fixtures', 'decode_mask.py');

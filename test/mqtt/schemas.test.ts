@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import sharp from 'sharp';
 import { compileAllSchemas, validatePayload, SCHEMA_DIR } from '../helpers/schema.js';
 import { TOPIC_POLICY, type TopicKind } from '../../src/mqtt/topics.js';
-import { buildMaskPayload } from '../../src/mqtt/mask-encoding.js';
+import { buildMaskPayload } from '../../src/render/mask-encoding.js';
 import { Metrics } from '../../src/metrics/registry.js';
 
 const VOC = ['background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor'];

@@ -4,7 +4,7 @@ import { parseConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/errors.js';
 import type { Config } from '../../src/config/types.js';
 import { topicsFor } from '../../src/mqtt/topics.js';
-import { buildEntities, HomeAssistantDiscovery } from '../../src/mqtt/homeassistant.js';
+import { buildEntities, HomeAssistantDiscovery } from '../../src/homeassistant/discovery.js';
 import { planReload } from '../../src/service/reload.js';
 import { configuredVocabulary } from '../../src/models/vocabulary.js';
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { crossingDirection, pointInPolygon, polygonCells, selfIntersection } from '../../src/places/geometry.js';
 import { LineStore, defaultStateDir } from '../../src/places/line-store.js';
-import { ObjectsStage } from '../../src/objects/objects.js';
-import type { CrossedEvent, ObjectEvent, ObjectsOptions, StateChange } from '../../src/objects/types.js';
+import { ObjectsStage } from '../../src/objects/objects-stage.js';
+import type { CrossedEvent, ObjectEvent, ObjectsOptions, StateChange } from '../../src/objects/object-types.js';
 import { box } from '../tracking/scenes.js';
 
 describe('zone and line geometry', () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createSession, ort } from '../../src/inference/session.js';
-import { convertTflite } from '../../src/models/convert.js';
+import { convertTflite } from '../../src/modeltools/convert.js';
 import { SsdDecoder } from '../../src/postprocess/detections.js';
 import { assertMatchesReference, detectorEntry, fixture, FIXTURE_NAMES, TFLITE_DETECTOR } from './fixtures.js';
 

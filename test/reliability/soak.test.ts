@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { SoakReport } from '../../src/bench/soak.js';
+import type { SoakReport } from '../../src/bench/soak-run.js';
 import { CLI } from '../helpers/daemon.js';
 import { faultEnv } from './util.js';
 

@@ -1,8 +1,7 @@
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseProm } from '../../src/bench/soak.js';
+import { parseProm } from '../../src/bench/soak-run.js';
 import { testEnv, type DaemonProc } from '../helpers/daemon.js';
 import { MODEL_SOURCES_DIR, PHOTOS_DIR } from '../helpers/paths.js';
 
@@ -14,7 +13,7 @@ export function faultEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 /** Long forms (the 20-restart flapping, ...) run only with EDGESIGHT_FAULT_LONG=1. */
 export const LONG = process.env.EDGESIGHT_FAULT_LONG === '1';
 
-export { freePort } from '../../src/bench/soak.js';
+export { freePort } from '../../src/bench/soak-run.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSchema, type JsonSchema } from '../../src/config/schema.js';
 import { EX_CONFIG, EX_NOINPUT } from '../../src/cli/exit-codes.js';
-import { renderUnit } from '../../src/service/install.js';
+import { renderUnit } from '../../src/systemd/install.js';
 
 const UNIT_SOURCE = fileURLToPath(new URL('../../../systemd/edgesight.service', import.meta.url));
 const MAX_EXPOSURE = 2.5;
@@ -115,7 +115,7 @@ describe('systemd/edgesight.service', function () {
 
   it('orders its timeouts: stall < backoff cap < stall + cap < WatchdogSec; stop outlasts a stalled run', () => {
     const inference = buildSchema().properties?.inference as JsonSchema;
-    const stall = (inference.properties?.stall_timeout_s as JsonSchema).default;
+    const stall = (inference.properties?.stall_timeout_s as JsonSchema | undefined)?.default;
     assert.equal(typeof stall, 'number');
     const stallS = stall as number;
     const watchdog = seconds(one(d, 'WatchdogSec'));
