@@ -10,7 +10,7 @@ import { buildPrepared, PREPARED_ACTIVATIONS, PREPARED_MAX_BYTES } from '../../s
 import { quantSettings } from '../../src/modeltools/quantize/settings.js';
 import { shippedCalibrationSources } from '../../src/modeltools/quantize/defaults.js';
 import type { ModelManifest } from '../../src/models/manifest.js';
-import { loadOnnx } from '../../src/models/onnx/io.js';
+import { loadOnnx } from '../../src/modeltools/onnx/io.js';
 
 const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
 
