@@ -121,7 +121,8 @@ export class ByteTracker {
       const b = buffer[ti]!;
       if (b === 0) return iou(predicted[ti]!, dets[di]!.box);
       // a grown small box sits inside any big one: a lost walker must not be re-found on a box over a group
-      if (!similarSize(predicted[ti]!, dets[di]!.box)) return 0;
+      // (compared with its last observed size: the predicted size drifts with a jittery size velocity)
+      if (!similarSize(this.tracks[ti]!.box, dets[di]!.box)) return 0;
       return iou(grow(predicted[ti]!, b), grow(dets[di]!.box, b));
     };
     const idx = (pred: (t: Track) => boolean): number[] => this.tracks.flatMap((t, i) => (pred(t) ? [i] : []));

@@ -66,6 +66,18 @@ describe('ByteTracker on scripted scenes', () => {
     assert.deepEqual(Object.fromEntries(s.idsPerObject), { P: 1 }, 'buffered IoU finds the lost walker again');
   });
 
+  it('a box whose size jitters just before a 1 s gap: the prediction keeps its size and the walker its id', () => {
+    const scene: Scene = [];
+    for (let i = 0; i < 40; i++) {
+      const h = i % 2 ? 0.08 : 0.12; // a small walker's box: the detector swings its height by half
+      if (i >= 20 && i < 30) scene.push([]);
+      else scene.push([{ truth: 'P', label: 'person', score: 0.6, box: box(0.4 + i * 0.001, 0.4, 0.04, h) }]);
+    }
+    const trk2 = tracker();
+    const s = runScene(scene, (d, t) => trk2.update(d, t));
+    assert.deepEqual(Object.fromEntries(s.idsPerObject), { P: 1 });
+  });
+
   it('a lost walker is not re-found on a box over two people around it', () => {
     const scene: Scene = [];
     for (let i = 0; i < 40; i++) {
