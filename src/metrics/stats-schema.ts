@@ -26,6 +26,7 @@ export const COUNTERS = [
   'commands_received',
   'commands_rejected',
   'commands_rate_limited',
+  'images_withheld',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];
 
@@ -53,6 +54,7 @@ export const COUNTER_HELP: Readonly<Record<AnyCounterName, string>> = {
   commands_received: 'messages received on the command topics (snapshot/get, Home Assistant status)',
   commands_rejected: 'command messages refused as malformed or oversized',
   commands_rate_limited: 'command messages ignored over their rate limit',
+  images_withheld: 'images not sent (snapshot topic, live view frames) because privacy is on and neither a fresh mask nor boxes could obscure them',
   mqtt_reconnects: 'MQTT reconnections',
   frames_processed: 'frames that went through inference and post-processing',
   segmentations: 'frames the segmenter ran on',
