@@ -424,7 +424,7 @@ export class Daemon {
     const { detector, segmenter } = this.models;
     const c = this.config;
     const info = {
-      v: 1,
+      v: 2,
       version: VERSION,
       device: c.device.id,
       device_name: c.device.name ?? c.device.id,
