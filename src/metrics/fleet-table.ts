@@ -100,7 +100,9 @@ export class FleetModel {
       } catch {
         return { error: `${topic}: payload is not JSON` };
       }
-      if (typeof v !== 'object' || v === null || Array.isArray(v) || (v as { v?: unknown }).v !== 1) return { error: `${topic}: not a version 1 JSON object` };
+      // version 2 only added `seq` (and new counters): a fleet being upgraded reports both
+      const ver = (v as { v?: unknown } | null)?.v;
+      if (typeof v !== 'object' || v === null || Array.isArray(v) || (ver !== 1 && ver !== 2)) return { error: `${topic}: not a version 1 or 2 JSON object` };
       const s = this.state(device);
       if (levels[1] === 'info') s.info = v as Record<string, unknown>;
       else {

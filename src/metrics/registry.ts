@@ -233,7 +233,7 @@ export class Metrics {
     const mem = this.memoryUsage();
     const b = this.latestBoard;
     const out: Record<string, unknown> = {
-      v: 1,
+      v: 2,
       device: this.device,
       ts: new Date(this.wallClock()).toISOString(),
       uptime_s: round((this.clock() - this.startedAt) / 1000, 1),

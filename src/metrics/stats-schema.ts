@@ -1,7 +1,7 @@
 import { STAGES, STAGE_DEFINITIONS, type Stage } from './timing.js';
 
 /**
- * The `<base>/<device>/stats` payload, version 1. Flat snake_case keys with the unit in the name so a
+ * The `<base>/<device>/stats` payload, version 2 (version 1 had no `seq`). Flat snake_case keys with the unit in the name so a
  * Home Assistant `value_template` is just `{{ value_json.end_to_end_ms_p99 }}`. `STATS_SCHEMA` below
  * is generated from the same lists and is the reference for every key (each has a description).
  */
@@ -26,6 +26,7 @@ export const COUNTERS = [
   'commands_received',
   'commands_rejected',
   'commands_rate_limited',
+  'images_withheld',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];
 
@@ -53,6 +54,7 @@ export const COUNTER_HELP: Readonly<Record<AnyCounterName, string>> = {
   commands_received: 'messages received on the command topics (snapshot/get, Home Assistant status)',
   commands_rejected: 'command messages refused as malformed or oversized',
   commands_rate_limited: 'command messages ignored over their rate limit',
+  images_withheld: 'images not sent (snapshot topic, live view frames) because privacy is on and neither a fresh mask nor boxes could obscure them',
   mqtt_reconnects: 'MQTT reconnections',
   frames_processed: 'frames that went through inference and post-processing',
   segmentations: 'frames the segmenter ran on',
@@ -79,7 +81,7 @@ export type CounterKeys = { [K in `${AnyCounterName}_total`]: number };
 export type ThrottleKeys = { [K in ThrottleFlag]: boolean | null };
 
 export type StatsPayload = {
-  v: 1;
+  v: 2;
   device: string;
   /** ISO 8601 wall-clock time of the snapshot */
   ts: string;
@@ -111,7 +113,7 @@ type JsonSchemaProp = { type: string | string[]; description: string; minimum?: 
 
 function buildSchema(): { $schema: string; $id: string; title: string; description: string; type: 'object'; additionalProperties: false; required: string[]; properties: Record<string, JsonSchemaProp> } {
   const props: Record<string, JsonSchemaProp> = {
-    v: { type: 'integer', const: 1, description: 'payload version' },
+    v: { type: 'integer', const: 2, description: 'payload version (2 since `seq` was added)' },
     seq: { type: 'integer', minimum: 1, description: 'per-topic counter, 1 for the first message after each start: a jump means messages were lost, a fall to 1 a restart' },
     device: { type: 'string', minLength: 1, description: 'device id (the <device> topic level)' },
     ts: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$', description: 'wall-clock time of the snapshot, ISO 8601' },
@@ -145,7 +147,7 @@ function buildSchema(): { $schema: string; $id: string; title: string; descripti
     $id: 'urn:edgesight:mqtt:stats',
     title: '<base>/<device>/stats',
     description:
-      'Periodic JSON (not retained, QoS 0), version 1. Flat snake_case keys, units in the names; percentiles and rates cover the last window_s seconds; *_total counters count since start. Generated from src/metrics/stats-schema.ts.',
+      'Periodic JSON (not retained, QoS 0), version 2. Flat snake_case keys, units in the names; percentiles and rates cover the last window_s seconds; *_total counters count since start. Generated from src/metrics/stats-schema.ts.',
     type: 'object',
     additionalProperties: false,
     // seq is stamped by the publisher (per topic), not part of the metrics snapshot itself

@@ -1,4 +1,4 @@
-import { ByteTracker, type Track, type TrackerDetection } from '../tracking/bytetrack.js';
+import { ByteTracker, DEFAULT_BYTETRACK, type Track, type TrackerDetection } from '../tracking/bytetrack.js';
 import { referencePoint, type Box } from '../tracking/box.js';
 import { pointInPolygon, polygonCells, side, segmentsIntersect, type Point } from '../places/geometry.js';
 import type { LineStore } from '../places/line-store.js';
@@ -361,6 +361,7 @@ export function coverageClasses(labels: readonly string[], classes: readonly str
   return out;
 }
 
-function trackerOptions(o: ObjectsOptions): ConstructorParameters<typeof ByteTracker>[0] {
-  return { camera: o.camera, minHits: o.tracking.min_hits, maxAgeMs: o.endAfterS * 1000, matchIou: o.tracking.match_iou, lowMatchIou: Math.max(o.tracking.match_iou, 0.4) };
+/** The tracker's options from the config (also used by the tracking bench, so it measures what the daemon runs). */
+export function trackerOptions(o: Pick<ObjectsOptions, 'camera' | 'tracking' | 'endAfterS'>): ConstructorParameters<typeof ByteTracker>[0] {
+  return { camera: o.camera, minHits: o.tracking.min_hits, maxAgeMs: o.endAfterS * 1000, matchIou: o.tracking.match_iou, lowMatchIou: Math.max(o.tracking.match_iou, 0.4), lostBufferPerS: DEFAULT_BYTETRACK.lostBufferPerS, lostBufferMax: DEFAULT_BYTETRACK.lostBufferMax };
 }

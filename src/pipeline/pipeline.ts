@@ -5,7 +5,7 @@ import { InferenceBusyError, type InferenceEngine, type InferenceResult } from '
 import type { LoadedModel } from '../models/store.js';
 import { fromPerfNow, nowMs, type FrameTimings } from '../metrics/timing.js';
 import { SsdDecoder, type Detection } from '../postprocess/detections.js';
-import { detectionOptions } from './detection-options.js';
+import { decodeTwoLevel } from './two-level.js';
 import { argmaxClassMap, type ClassMap } from '../postprocess/segmentation.js';
 import { CorruptFrameError, toModelInput, type ModelInput } from '../preprocess/preprocess.js';
 import { dropIfBusy, latestWhileBusy } from './operators.js';
@@ -91,13 +91,7 @@ export function runPipeline(frames$: Obs<Frame>, deps: PipelineDeps, stop$: Obs<
     Object.assign(p.timings, { detStart: r.detStart, detEnd: r.detEnd, segStart: r.segStart, segEnd: r.segEnd });
     const scores = r.det[detSpec.detection!.outputs.scores]!;
     const boxes = r.det[detSpec.detection!.outputs.boxes]!;
-    // decoded down to the tracker's low score, then split: the published detections keep their thresholds
-    const opts = detectionOptions(cfg, detSpec.labels, true);
-    const low = cfg.tracking.low_score;
-    const all = decoder.decode(scores.data, boxes.data, { ...opts, scoreThreshold: Math.min(opts.scoreThreshold, low), classThresholds: new Map([...(opts.classThresholds ?? new Map<number, number>())].map(([k, v]) => [k, Math.min(v, low)])) });
-    const threshold = (d: Detection): number => opts.classThresholds?.get(d.class_id) ?? opts.scoreThreshold;
-    const detections = all.filter((d) => d.score >= threshold(d));
-    const lowDetections = all.filter((d) => d.score < threshold(d));
+    const { detections, low: lowDetections } = decodeTwoLevel(decoder, scores.data as Float32Array, boxes.data as Float32Array, cfg, detSpec.labels);
     let segmentation: ClassMap | undefined;
     if (r.seg && deps.segmenter) {
       const logits = r.seg[deps.segmenter.manifest.segmentation!.outputs.logits]!;

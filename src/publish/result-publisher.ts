@@ -23,6 +23,8 @@ export interface OutputsOptions {
   stateFile: string | null;
   /** told how many events were handed to MQTT (the reconciliation counts them) */
   onEvents?: (n: number) => void;
+  /** told when a snapshot is not published because privacy could not obscure it (the images_withheld counter) */
+  onWithheld?: () => void;
 }
 
 /** `<state_dir>/lines-<device>-<camera>.json`; state_dir defaults to systemd's StateDirectory or the XDG state dir. */
@@ -223,6 +225,7 @@ export class ResultPublisher {
       });
       if (!out.jpeg) {
         this.privacyWithheld++;
+        this.opts.onWithheld?.();
         this.log.warn({ reason: out.reason, withheld_total: this.privacyWithheld }, 'snapshot withheld: privacy is on and the frame could not be masked');
         return;
       }

@@ -15,7 +15,7 @@ export type EncodedMaskData = { encoding: 'png'; data: string } | { encoding: 'r
 
 /** The `<camera>/mask` payload (schema: src/mqtt/schemas/mask.schema.json). */
 export type MaskPayload = {
-  v: 1;
+  v: 2;
   camera: string;
   frame_id: number;
   captured_at: number;
@@ -271,7 +271,7 @@ export async function buildMaskPayload(i: MaskPayloadInput): Promise<MaskPayload
   if (top >= i.classes.length) throw new MaskError(`buildMaskPayload: map holds class index ${top} but only ${i.classes.length} class names were given`);
   const enc = await encodeMask(i.map, i.width, i.height, i.encoding);
   return {
-    v: 1,
+    v: 2,
     camera: i.camera,
     frame_id: i.frameId,
     captured_at: Math.round(i.capturedAt),

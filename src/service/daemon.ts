@@ -27,7 +27,7 @@ import { planReload } from './reload.js';
 import { VERSION } from './version.js';
 import { HTTP_TOKEN_ENV } from '../config/cross-checks.js';
 import { LiveFeed } from '../live/live-feed.js';
-import { imageForViewer } from '../live/viewer-image.js';
+import { imageForViewer, PrivacyWithheldError } from '../live/viewer-image.js';
 import { LatencyHistory } from '../live/latency-history.js';
 import { buildStatus } from '../live/status.js';
 import { startHttpServer } from '../live/server.js';
@@ -101,6 +101,7 @@ export class Daemon {
       segmenterClasses: segmenter?.manifest.labels ?? null,
       stateFile: lineStateFile(cfg, this.lc.dir, this.env),
       onEvents: this.countEvents,
+      onWithheld: () => this.metrics.inc('images_withheld'),
     });
 
     const http = cfg.metrics.http;
@@ -113,7 +114,15 @@ export class Daemon {
           const src = this.outputs!.privacySources(r);
           return imageForViewer(r, 75, { options: this.config.privacy, sources: { at: r.capturedAt, mask: src.mask, boxes: src.privacyBoxes } });
         },
-        onError: (e) => this.log.warn({ err: e.message }, 'live view: encoding a frame failed'),
+        onError: (e) => {
+          // privacy could not obscure the frame: the viewers keep the previous image; counted, logged at most every 10 s
+          if (e instanceof PrivacyWithheldError) {
+            this.metrics.inc('images_withheld');
+            this.logFrameProblem('live-withheld', (n) => this.log.warn({ err: e.message, ...(n ? { similar_since_last: n } : {}) }, 'live view: frame withheld'));
+            return;
+          }
+          this.log.warn({ err: e.message }, 'live view: encoding a frame failed');
+        },
       });
       this.latencyHistory = new LatencyHistory(this.metrics);
       this.latencyHistory.start();
@@ -415,7 +424,7 @@ export class Daemon {
     const { detector, segmenter } = this.models;
     const c = this.config;
     const info = {
-      v: 1,
+      v: 2,
       version: VERSION,
       device: c.device.id,
       device_name: c.device.name ?? c.device.id,

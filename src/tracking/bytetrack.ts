@@ -32,9 +32,16 @@ export interface ByteTrackOptions {
   matchIou: number;
   /** IoU needed for the low-score second pass (stricter: low scores are less reliable) */
   lowMatchIou: number;
+  /**
+   * Buffered IoU for lost tracks (Yang et al. 2023, C-BIoU): both boxes are grown by this fraction of their
+   * width and height per second the track has been unseen (up to `lostBufferMax`), so a small, slow walker
+   * whose box no longer overlaps its last one after a few missed frames is still found. 0 = plain IoU.
+   */
+  lostBufferPerS?: number;
+  lostBufferMax?: number;
 }
 
-export const DEFAULT_BYTETRACK: Omit<ByteTrackOptions, 'camera'> = { minHits: 3, maxAgeMs: 3000, matchIou: 0.2, lowMatchIou: 0.4 };
+export const DEFAULT_BYTETRACK: Omit<ByteTrackOptions, 'camera'> = { minHits: 3, maxAgeMs: 3000, matchIou: 0.2, lowMatchIou: 0.4, lostBufferPerS: 2, lostBufferMax: 1.5 };
 
 export type TrackState = 'tentative' | 'tracked' | 'lost';
 
@@ -108,7 +115,16 @@ export class ByteTracker {
     for (const t of this.tracks) t.seenNow = false;
 
     const predicted = this.tracks.map((t) => t.motion.predict(at));
-    const sim = (ti: number, di: number): number => (this.tracks[ti]!.label === dets[di]!.label ? iou(predicted[ti]!, dets[di]!.box) : 0);
+    const buffer = this.tracks.map((t) => (t.state === 'lost' ? Math.min(o.lostBufferMax ?? 0, ((o.lostBufferPerS ?? 0) * (at - t.lastSeen)) / 1000) : 0));
+    const sim = (ti: number, di: number): number => {
+      if (this.tracks[ti]!.label !== dets[di]!.label) return 0;
+      const b = buffer[ti]!;
+      if (b === 0) return iou(predicted[ti]!, dets[di]!.box);
+      // a grown small box sits inside any big one: a lost walker must not be re-found on a box over a group
+      // (compared with its last observed size: the predicted size drifts with a jittery size velocity)
+      if (!similarSize(this.tracks[ti]!.box, dets[di]!.box)) return 0;
+      return iou(grow(predicted[ti]!, b), grow(dets[di]!.box, b));
+    };
     const idx = (pred: (t: Track) => boolean): number[] => this.tracks.flatMap((t, i) => (pred(t) ? [i] : []));
     const high = dets.flatMap((d, i) => (d.low ? [] : [i]));
     const low = dets.flatMap((d, i) => (d.low ? [i] : []));
@@ -130,8 +146,11 @@ export class ByteTracker {
       assigned[di] = t;
     };
 
-    // 1: high-score detections ↔ confirmed and lost tracks
-    const first = greedyMatch(idx((t) => t.state !== 'tentative'), high, sim, o.matchIou);
+    // 1: high-score detections ↔ confirmed tracks seen in the previous frame, then ↔ lost ones (their
+    // buffered IoU must not take a detection from a track that is still being followed)
+    const firstTracked = greedyMatch(idx((t) => t.state === 'tracked'), high, sim, o.matchIou);
+    const firstLost = greedyMatch(idx((t) => t.state === 'lost'), firstTracked.unmatchedDets, sim, o.matchIou);
+    const first = { pairs: [...firstTracked.pairs, ...firstLost.pairs], unmatchedTracks: [...firstTracked.unmatchedTracks, ...firstLost.unmatchedTracks], unmatchedDets: firstLost.unmatchedDets };
     for (const p of first.pairs) apply(p.track, p.det);
     // 2: low-score detections ↔ confirmed tracks seen in the previous frame's state (not lost)
     const remainingTracked = first.unmatchedTracks.filter((i) => this.tracks[i]!.state === 'tracked');
@@ -184,6 +203,19 @@ export class ByteTracker {
     t.id = `${this.opts.camera}-${Math.round(t.firstSeen)}-${this.nextN++}`;
     out.push(t);
   }
+}
+
+/** Width and height each within a factor of 2. */
+function similarSize(a: Readonly<Box>, b: Readonly<Box>): boolean {
+  const within = (x: number, y: number): boolean => x <= 2 * y && y <= 2 * x;
+  return within(a[2] - a[0], b[2] - b[0]) && within(a[3] - a[1], b[3] - b[1]);
+}
+
+/** The box grown by `f` of its width and height on every side. */
+function grow(b: Readonly<Box>, f: number): Box {
+  const dw = (b[2] - b[0]) * f;
+  const dh = (b[3] - b[1]) * f;
+  return [b[0] - dw, b[1] - dh, b[2] + dw, b[3] + dh];
 }
 
 function checkOptions(o: ByteTrackOptions): ByteTrackOptions {

@@ -15,7 +15,7 @@ const SYNTHETIC = 200;
 
 function synthStats(i: number): Record<string, unknown> {
   return {
-    v: 1,
+    v: 2,
     device: `synth-${String(i).padStart(3, '0')}`,
     ts: new Date(Date.UTC(2026, 0, 1, 0, 0, i % 60)).toISOString(),
     processed_fps: 5 + (i % 7),
@@ -40,6 +40,8 @@ describe('fleet model and table (in process)', () => {
     assert.equal(m.apply('other/d1/stats', j({ v: 1 }), false), null, 'another base topic is ignored');
     assert.deepEqual(m.apply('site/a/d1/availability', Buffer.from('online'), true), { device: 'd1' });
     assert.equal(m.complete('d1'), false, 'online without stats yet');
+    assert.match(JSON.stringify(m.apply('site/a/d1/stats', j({ v: 3 }), false)), /not a version 1 or 2 JSON object/, 'an unknown version is refused');
+    // an older daemon's info (version 1: the same fields without seq) is still read in a fleet being upgraded
     m.apply('site/a/d1/info', j({ v: 1, version: '1.2.3', started_at: Date.parse('2026-01-01T00:00:00Z'), models: { detector: { name: 'ssdlite_mobilenet_v3_small_coco', precision: 'int8' }, segmenter: null } }), true);
     m.apply('site/a/d1/cam/objects/person', Buffer.from('2'), true);
     m.apply('site/a/d1/cam/objects/car', Buffer.from('0'), true);
@@ -113,7 +115,7 @@ describe('cli: edgesight fleet against a real broker, real daemons and 200 synth
       const online = i % 20 !== 19;
       const opt = { retain: true, qos: 1 as const };
       sends.push(pub.publishAsync(`edgesight/${id}/availability`, online ? 'online' : 'offline', opt));
-      sends.push(pub.publishAsync(`edgesight/${id}/info`, JSON.stringify({ v: 1, version: '0.1.0', started_at: Date.parse('2026-01-01T00:00:00Z'), models: { detector: { name: 'ssdlite_mobilenet_v3_small_coco', precision: i % 2 ? 'fp32' : 'int8' }, segmenter: null } }), opt));
+      sends.push(pub.publishAsync(`edgesight/${id}/info`, JSON.stringify({ v: 2, version: '0.1.0', started_at: Date.parse('2026-01-01T00:00:00Z'), models: { detector: { name: 'ssdlite_mobilenet_v3_small_coco', precision: i % 2 ? 'fp32' : 'int8' }, segmenter: null } }), opt));
       if (online) sends.push(pub.publishAsync(`edgesight/${id}/stats`, JSON.stringify(synthStats(i)), opt));
       sends.push(pub.publishAsync(`edgesight/${id}/cam/objects/person`, String(i % 4), opt));
       sends.push(pub.publishAsync(`edgesight/${id}/cam/objects/car`, '0', opt));

@@ -41,8 +41,8 @@ describe('cli: edgesight stats', function () {
   it('takes the broker URL and base topic from the config and prints one JSON line with --once', async () => {
     const cfg = path.join(dir, 'a.yaml');
     await writeFile(cfg, `mqtt:\n  url: ${broker.url}\n  base_topic: site7\n`);
-    const payload = { v: 1, device: 'cam-a', processed_fps: 9.5, frames_processed_total: 42 };
-    const other = { v: 1, device: 'cam-b', processed_fps: 1 };
+    const payload = { v: 2, device: 'cam-a', processed_fps: 9.5, frames_processed_total: 42 };
+    const other = { v: 2, device: 'cam-b', processed_fps: 1 };
     const t = setInterval(() => pub.publish('site7/cam-b/stats', JSON.stringify(other)), 100);
     const r = await whilePublishing('site7/cam-a/stats', payload, runCli(['stats', '--config', cfg, '--device', 'cam-a', '--once', '--timeout', '20'])).finally(() => clearInterval(t));
     assert.equal(r.code, 0, r.stderr);
@@ -57,7 +57,7 @@ describe('cli: edgesight stats', function () {
   it('--url overrides the config, and the default base topic is edgesight', async () => {
     const cfg = path.join(dir, 'b.yaml');
     await writeFile(cfg, `mqtt:\n  url: mqtt://127.0.0.1:1\n`);
-    const payload = { v: 1, device: 'd2', cpu_percent: 12.5 };
+    const payload = { v: 2, device: 'd2', cpu_percent: 12.5 };
     const r = await whilePublishing('edgesight/d2/stats', payload, runCli(['stats', '--config', cfg, '--url', broker.url, '--once', '--timeout', '20']));
     assert.equal(r.code, 0, r.stderr);
     const row = JSON.parse(r.stdout.trim()) as Record<string, unknown>;

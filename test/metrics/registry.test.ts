@@ -216,7 +216,7 @@ describe('metrics/registry Metrics', () => {
     const m = new Metrics({ device: 'cam1', board: false });
     const s = m.snapshot();
     assertValid(s);
-    assert.equal(s.v, 1);
+    assert.equal(s.v, 2);
     assert.equal(s.end_to_end_ms_p50, null);
     const extra = { ...s, surprise: 1 };
     assert.equal(validate(extra), false);

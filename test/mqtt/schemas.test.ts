@@ -75,7 +75,7 @@ describe('mqtt/schemas', () => {
     });
     it('info and stats', () => {
       validatePayload('info', {
-        v: 1, version: '0.1.0', device: 'pi5', device_name: 'Front door', base_topic: 'edgesight', started_at: 1718000000000, arch: 'arm64',
+        v: 2, version: '0.1.0', device: 'pi5', device_name: 'Front door', base_topic: 'edgesight', started_at: 1718000000000, arch: 'arm64',
         cameras: [{ name: 'front', source: 'libcamera', width: 640, height: 480, fps: 10 }],
         models: {
           detector: { name: 'ssdlite_mobilenet_v3_small_coco', precision: 'int8', sha256: 'a'.repeat(64), labels_tracked: ['person', 'car'] },
@@ -133,13 +133,17 @@ describe('mqtt/schemas', () => {
       ['events', { ...crossed, direction: 'left' }, [/must be equal to one of the allowed values/]],
       ['zone_occupied', 'on', [/must be equal to one of the allowed values/]],
       ['zone_coverage', '1.5', [/not a plain decimal number/]],
-      ['mask', { v: 1, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'rle', data: 'AAAA' }, [/\/data must be array/]],
-      ['mask', { v: 1, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'png', data: [0, 4] }, [/\/data must be string/]],
-      ['mask', { v: 1, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'rle', data: [0, 3] }, [/does not decode: .*add up to 3/]],
-      ['mask', { v: 1, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'rle', data: [0, 2, 3, 2] }, [/class index 3 but \/classes names only 1/]],
-      ['mask', { v: 1, encoding: 'gif' }, [/must have required property 'camera'/, /must have required property 'data'/, /\/encoding must be equal to one of the allowed values/]],
+      ['mask', { v: 2, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'rle', data: 'AAAA' }, [/\/data must be array/]],
+      ['mask', { v: 2, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'png', data: [0, 4] }, [/\/data must be string/]],
+      ['mask', { v: 2, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'rle', data: [0, 3] }, [/does not decode: .*add up to 3/]],
+      ['mask', { v: 2, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'rle', data: [0, 2, 3, 2] }, [/class index 3 but \/classes names only 1/]],
+      ['mask', { v: 2, encoding: 'gif' }, [/must have required property 'camera'/, /must have required property 'data'/, /\/encoding must be equal to one of the allowed values/]],
       ['stats', { fps: 1 }, [/must have required property 'v'/, /must have required property 'camera_fps'/, /must NOT have additional properties/]],
-      ['info', { v: 1 }, [/required property 'version'/, /required property 'models'/]],
+      ['info', { v: 2 }, [/required property 'version'/, /required property 'models'/]],
+      // mask, info and stats gained seq with the object payloads: version 1 is refused like detections' and events'
+      ['info', { v: 1 }, [/\/v must be equal to constant/]],
+      ['mask', { v: 1, camera: 'c', frame_id: 1, captured_at: 1, published_at: 1, width: 2, height: 2, frame_width: 4, frame_height: 4, classes: ['bg'], encoding: 'rle', data: [0, 4] }, [/\/v must be equal to constant/]],
+      ['stats', { v: 1 }, [/\/v must be equal to constant/]],
       ['snapshot', Buffer.from('not a jpeg'), [/SOI/, /EOI/]],
     ];
     for (const [kind, payload, res] of bad) {

@@ -47,6 +47,51 @@ describe('ByteTracker on scripted scenes', () => {
     assert.deepEqual(Object.fromEntries(s.idsPerObject), { P: 1 });
   });
 
+  it('a small walker that slows down while unseen for 0.8 s (its box no longer overlaps the prediction) keeps its id', () => {
+    const scene = (): Scene => {
+      const r = jitter(11);
+      const out: Scene = [];
+      let x = 0.2;
+      for (let i = 0; i < 50; i++) {
+        x += i < 20 ? 0.006 : 0.002; // walks, then slows down behind an obstacle
+        if (i >= 20 && i < 28) out.push([]);
+        else out.push([{ truth: 'P', label: 'person', score: 0.6, box: box(x + r() * 0.3, 0.4, 0.03, 0.1) }]);
+      }
+      return out;
+    };
+    const plain = new ByteTracker({ camera: 'cam', ...DEFAULT_BYTETRACK, lostBufferPerS: 0 });
+    assert.deepEqual(Object.fromEntries(runScene(scene(), (d, t) => plain.update(d, t)).idsPerObject), { P: 2 }, 'the scene defeats plain IoU on the predicted box');
+    const trk2 = tracker();
+    const s = runScene(scene(), (d, t) => trk2.update(d, t));
+    assert.deepEqual(Object.fromEntries(s.idsPerObject), { P: 1 }, 'buffered IoU finds the lost walker again');
+  });
+
+  it('a box whose size jitters just before a 1 s gap: the prediction keeps its size and the walker its id', () => {
+    const scene: Scene = [];
+    for (let i = 0; i < 40; i++) {
+      const h = i % 2 ? 0.08 : 0.12; // a small walker's box: the detector swings its height by half
+      if (i >= 20 && i < 30) scene.push([]);
+      else scene.push([{ truth: 'P', label: 'person', score: 0.6, box: box(0.4 + i * 0.001, 0.4, 0.04, h) }]);
+    }
+    const trk2 = tracker();
+    const s = runScene(scene, (d, t) => trk2.update(d, t));
+    assert.deepEqual(Object.fromEntries(s.idsPerObject), { P: 1 });
+  });
+
+  it('a lost walker is not re-found on a box over two people around it', () => {
+    const scene: Scene = [];
+    for (let i = 0; i < 40; i++) {
+      if (i < 15) scene.push([{ truth: 'P', label: 'person', score: 0.6, box: box(0.4, 0.4, 0.03, 0.1) }]);
+      else if (i < 20) scene.push([]);
+      else scene.push([{ truth: null, label: 'person', score: 0.6, box: box(0.42, 0.4, 0.08, 0.12) }]); // two people side by side
+    }
+    const trk2 = tracker();
+    const s = runScene(scene, (d, t) => trk2.update(d, t));
+    assert.equal(s.idSwitches, 0);
+    assert.deepEqual(Object.fromEntries(s.idsPerObject), { P: 1 });
+    assert.equal(s.falsePositiveIds, 21 - 3, 'the group box got its own track, not the walker\'s id');
+  });
+
   it('a gap longer than max_age ends the track: the object comes back with a new id (counted as fragmentation)', () => {
     const scene: Scene = [];
     for (let i = 0; i < 80; i++) scene.push(i >= 20 && i < 60 ? [] : [{ truth: 'P', label: 'person', score: 0.6, box: box(0.3, 0.5, 0.12, 0.35) }]);
