@@ -8,6 +8,7 @@ import mqtt from 'mqtt';
 import { packageRoot } from '../models/paths.js';
 import { prepareBenchFrames } from './frames.js';
 import { leastSquares, type Slope } from './regression.js';
+import { UNIT_FILE } from './unit-memory.js';
 
 export interface SoakOptions {
   /** frames the files source delivers (the daemon stops reading after the last) */
@@ -25,7 +26,10 @@ export interface SoakOptions {
   outDir: string;
   /** mosquitto binary; the soak needs a real broker */
   mosquitto: string;
+  /** the daemon's environment (the unit's memory settings already applied unless `memoryEnv` is null) */
   env: NodeJS.ProcessEnv;
+  /** the systemd unit's memory settings the daemon runs with (`UNIT_FILE`), or null for plain node */
+  memoryEnv: Record<string, string> | null;
   progress: (msg: string) => void;
 }
 
@@ -35,6 +39,10 @@ export interface SoakSample {
   frames_processed: number;
   rss_mb: number;
   heap_used_mb: number;
+  /** V8 heap reserved (used + free pages), main thread */
+  heap_total_mb: number;
+  /** memory of JS objects held outside the V8 heap (Buffers, ArrayBuffers), main thread */
+  external_mb: number;
   fds: number;
   threads: number;
   event_loop_p99_ms: number | null;
@@ -149,6 +157,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         frames_processed: last.frames_processed!,
         rss_mb: proc.rssMb,
         heap_used_mb: (prom.get('nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20,
+        heap_total_mb: (prom.get('nodejs_heap_size_total_bytes') ?? NaN) / 2 ** 20,
+        external_mb: (prom.get('nodejs_external_memory_bytes') ?? NaN) / 2 ** 20,
         fds: proc.fds,
         threads: proc.threads,
         event_loop_p99_ms: prom.has('edgesight_event_loop_delay_seconds{stat="p99"}') ? prom.get('edgesight_event_loop_delay_seconds{stat="p99"}')! * 1000 : null,
@@ -181,7 +191,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const capturedOk = final.frames_captured === final.frames_processed! + final.frames_skipped! + final.frames_corrupt! + final.inference_errors!;
     const eventsOk = final.events_published === received + final.mqtt_dropped_event!;
     return {
-      settings: { frames: o.frames, fps: o.fps, width: o.width, height: o.height, photosDir: o.photosDir, sampleS: o.sampleS, segmentationEvery: o.segmentationEvery, outDir: o.outDir, mosquitto: o.mosquitto, models: o.models },
+      settings: { frames: o.frames, fps: o.fps, width: o.width, height: o.height, photosDir: o.photosDir, sampleS: o.sampleS, segmentationEvery: o.segmentationEvery, outDir: o.outDir, mosquitto: o.mosquitto, memoryEnv: o.memoryEnv, models: o.models },
       duration_s: (performance.now() - t0) / 1000,
       counts: final,
       events_received: received,
@@ -283,11 +293,16 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 const fx = (v: number, d = 3): string => (Number.isFinite(v) ? v.toFixed(d) : 'nan');
 
+export function memorySettings(env: Record<string, string> | null | undefined): string {
+  return env ? `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} (from ${UNIT_FILE})` : 'none (plain node, --plain)';
+}
+
 /** The stdout summary; the last two lines are the machine-readable verdicts. */
 export function soakSummary(r: SoakReport): string {
   const s = r.slopes;
   const L = [
     `edgesight soak — ${r.settings.frames} frames at ${r.settings.fps} fps (files source, ${r.settings.width}×${r.settings.height}), segmentation every ${r.settings.segmentationEvery}, ${r.duration_s.toFixed(0)} s`,
+    `memory settings: ${memorySettings(r.settings.memoryEnv)}`,
     `frames: captured ${r.counts.frames_captured}, processed ${r.counts.frames_processed}, skipped ${r.counts.frames_skipped}, corrupt ${r.counts.frames_corrupt}, inference errors ${r.counts.inference_errors}`,
     `events: published ${r.counts.events_published}, received ${r.events_received}, dropped (event class) ${r.counts.mqtt_dropped_event}; stream drops ${r.counts.mqtt_dropped_stream}, backpressure drops ${r.counts.mqtt_dropped_backpressure}`,
     `RSS: ${fx(r.rss.first_mb, 1)} MB first sample, ${fx(r.rss.warm_mb, 1)} MB after ${r.warmup_frames} processed frames (warm-up), max ${fx(r.rss.max_mb, 1)} MB, last ${fx(r.rss.last_mb, 1)} MB`,

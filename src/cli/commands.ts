@@ -289,7 +289,7 @@ export const SOAK = {
   path: 'soak',
   summary: 'the real daemon at full rate into a real broker: resource slopes with confidence, counts reconciled',
   details:
-    'Runs `edgesight run` as a child process from the files source into a real mosquitto for --frames frames,\nsampling RSS, heap, fds, threads and event-loop delay; reports least-squares slopes per 10 000 processed\nframes with 95 % confidence and reconciles the counters (frames captured = processed + skipped + corrupt +\nfailed; events published = received + dropped). Writes soak.json and soak.md to --out. The last two lines\nare rss_slope_mb_per_10k=<v>±<ci> and reconciled=true|false (exit 1 when not reconciled). Needs mosquitto\n(MOSQUITTO_BIN, /usr/sbin/mosquitto or on PATH). `bench --soak` runs this.',
+    'Runs `edgesight run` as a child process from the files source into a real mosquitto for --frames frames,\nsampling RSS, heap, fds, threads and event-loop delay; reports least-squares slopes per 10 000 processed\nframes with 95 % confidence and reconciles the counters (frames captured = processed + skipped + corrupt +\nfailed; events published = received + dropped). Writes soak.json and soak.md to --out. The last two lines\nare rss_slope_mb_per_10k=<v>±<ci> and reconciled=true|false (exit 1 when not reconciled). The daemon runs\nwith the systemd unit\'s memory settings (its NODE_OPTIONS and MALLOC_* Environment= lines, read from\nsystemd/edgesight.service) unless --plain. Needs mosquitto (MOSQUITTO_BIN, /usr/sbin/mosquitto or on PATH).\n`bench --soak` runs this.',
   options: {
     config: { ...CONFIG, help: 'config whose models section the daemon uses', dflt: "$EDGESIGHT_CONFIG, else the package's config/demo.yaml" },
     frames: { type: 'string', arg: 'N', help: 'frames the source delivers (≥ 100)', dflt: '5000' },
@@ -300,6 +300,7 @@ export const SOAK = {
     'segmentation-every': { type: 'string', arg: 'N', help: 'segmentation cadence (0 = detection only)', dflt: '5' },
     'sample-s': { type: 'string', arg: 'S', help: 'seconds between samples', dflt: '5' },
     out: { type: 'string', arg: 'DIR', help: 'where the report goes', dflt: 'soak-out' },
+    plain: { type: 'boolean', help: "run the daemon without the systemd unit's memory settings (to compare)" },
   },
 } as const satisfies CommandSpec;
 

@@ -2,8 +2,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { packageRoot, resolveCacheDir } from '../models/paths.js';
 import { defaultPhotosDir } from '../bench/frames.js';
-import { findMosquitto, runSoak, soakSummary } from '../bench/soak.js';
+import { findMosquitto, memorySettings, runSoak, soakSummary } from '../bench/soak.js';
 import { soakMarkdown } from '../bench/soak-markdown.js';
+import { withUnitMemory } from '../bench/unit-memory.js';
 import { parse, UsageError } from './args.js';
 import { SOAK } from './commands.js';
 import { loadConfigOrExit } from './common.js';
@@ -37,7 +38,9 @@ export async function soakCommand(argv: string[]): Promise<number> {
   };
   const outDir = path.resolve(values.out ?? 'soak-out');
   const progress = (msg: string): void => void process.stderr.write(`soak: ${msg}\n`);
-  progress(`config: ${configPath}; ${frames} frames at ${fps} fps; broker ${mosquitto}`);
+  // the daemon runs as the service does: with the systemd unit's memory settings, read from the unit
+  const mem = values.plain ? { env: process.env, applied: null } : withUnitMemory(process.env);
+  progress(`config: ${configPath}; ${frames} frames at ${fps} fps; broker ${mosquitto}; memory settings: ${memorySettings(mem.applied)}`);
   const report = await runSoak({
     frames,
     fps,
@@ -49,7 +52,8 @@ export async function soakCommand(argv: string[]): Promise<number> {
     models,
     outDir,
     mosquitto,
-    env: process.env,
+    env: mem.env,
+    memoryEnv: mem.applied,
     progress,
   });
   await mkdir(outDir, { recursive: true });

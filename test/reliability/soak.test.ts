@@ -4,7 +4,8 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { SoakReport } from '../../src/bench/soak.js';
-import { CLI } from '../helpers/daemon.js';
+import { UNIT_FILE, unitMemoryEnv } from '../../src/bench/unit-memory.js';
+import { CLI, REPO } from '../helpers/daemon.js';
 import { faultEnv } from './util.js';
 
 /**
@@ -41,6 +42,11 @@ describe('reliability: short soak (edgesight soak)', function () {
     assert.match(lines.at(-2)!, /^rss_slope_mb_per_10k=-?\d+\.\d+±\d+\.\d+$|^rss_slope_mb_per_10k=-?\d+\.\d+±nan$/);
     assert.equal(lines.at(-1), 'reconciled=true');
     assert.ok(report.samples.length >= 3 && report.samples.every((s) => s.rss_mb > 0 && s.fds > 0 && s.threads > 0));
+  });
+
+  it("runs the daemon with the systemd unit's memory settings, read from the unit", async () => {
+    assert.deepEqual(report.settings.memoryEnv, unitMemoryEnv(await readFile(path.join(REPO, UNIT_FILE), 'utf8')));
+    assert.match(stdout, /^memory settings: NODE_OPTIONS=--max-semi-space-size=/m);
   });
 
   it('no gap in per-topic seq (when payloads carry seq)', function () {
