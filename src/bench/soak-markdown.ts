@@ -7,7 +7,7 @@ export function soakMarkdown(r: SoakReport): string {
   const L: string[] = [];
   const s = r.slopes;
   L.push(`# Soak: ${r.settings.frames} frames`, '');
-  L.push(`Files source at ${r.settings.fps} fps, ${r.settings.width}×${r.settings.height} JPEG, segmentation every ${r.settings.segmentationEvery}, real mosquitto, ${f(r.duration_s, 0)} s. Daemon memory settings: ${memorySettings(r.settings.memoryEnv)}.`, '');
+  L.push(`Files source at ${r.settings.pace === 'pipeline' ? `up to ${r.settings.fps} fps, paced by the pipeline (camera.files.pace: pipeline)` : `${r.settings.fps} fps`}, ${r.settings.width}×${r.settings.height} JPEG, segmentation every ${r.settings.segmentationEvery}, real mosquitto, ${f(r.duration_s, 0)} s. Daemon memory settings: ${memorySettings(r.settings.memoryEnv)}.`, '');
   L.push('| counter | value |', '|---|---|');
   for (const [k, v] of Object.entries(r.counts)) L.push(`| ${k} | ${v} |`);
   L.push(`| events received by a subscriber | ${r.events_received} |`, '');

@@ -13,8 +13,10 @@ import { UNIT_FILE } from './unit-memory.js';
 export interface SoakOptions {
   /** frames the files source delivers (the daemon stops reading after the last) */
   frames: number;
-  /** files source rate; the pipeline drops frames while busy, as with a real camera */
+  /** files source rate; with pace 'fps' the pipeline drops frames while busy, as with a real camera */
   fps: number;
+  /** 'pipeline': the files source also waits for the pipeline, so every frame is processed (`camera.files.pace`) */
+  pace: 'fps' | 'pipeline';
   width: number;
   height: number;
   photosDir: string;
@@ -91,7 +93,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const httpPort = await freePort();
     const config = {
       device: { id: 'soak' },
-      camera: { name: 'cam', source: 'files', fps: o.fps, width: o.width, height: o.height, files: { path: dir, loop: false } },
+      camera: { name: 'cam', source: 'files', fps: o.fps, width: o.width, height: o.height, files: { path: dir, loop: false, pace: o.pace } },
       models: o.models,
       segmentation: { every: o.segmentationEvery },
       mqtt: { url, queue_size: 1000 },
@@ -167,6 +169,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         lastProgress = performance.now();
         const s = samples.at(-1)!;
         o.progress(`${s.frames_captured}/${o.frames} frames captured, ${s.frames_processed} processed, RSS ${s.rss_mb.toFixed(1)} MB, fds ${s.fds}, threads ${s.threads}`);
+        // the curve so far survives an interrupted long run (the report proper needs the source's end)
+        await mkdir(o.outDir, { recursive: true });
+        await writeFile(path.join(o.outDir, 'soak-samples.partial.json'), JSON.stringify({ settings: { frames: o.frames, fps: o.fps, pace: o.pace, memoryEnv: o.memoryEnv }, samples }) + '\n');
       }
       const accounted = last.frames_processed! + last.frames_skipped! + last.frames_corrupt! + last.inference_errors!;
       if (last.frames_captured! >= o.frames && accounted >= last.frames_captured!) break;
@@ -191,7 +196,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const capturedOk = final.frames_captured === final.frames_processed! + final.frames_skipped! + final.frames_corrupt! + final.inference_errors!;
     const eventsOk = final.events_published === received + final.mqtt_dropped_event!;
     return {
-      settings: { frames: o.frames, fps: o.fps, width: o.width, height: o.height, photosDir: o.photosDir, sampleS: o.sampleS, segmentationEvery: o.segmentationEvery, outDir: o.outDir, mosquitto: o.mosquitto, memoryEnv: o.memoryEnv, models: o.models },
+      settings: { frames: o.frames, fps: o.fps, pace: o.pace, width: o.width, height: o.height, photosDir: o.photosDir, sampleS: o.sampleS, segmentationEvery: o.segmentationEvery, outDir: o.outDir, mosquitto: o.mosquitto, memoryEnv: o.memoryEnv, models: o.models },
       duration_s: (performance.now() - t0) / 1000,
       counts: final,
       events_received: received,
@@ -301,7 +306,7 @@ export function memorySettings(env: Record<string, string> | null | undefined): 
 export function soakSummary(r: SoakReport): string {
   const s = r.slopes;
   const L = [
-    `edgesight soak — ${r.settings.frames} frames at ${r.settings.fps} fps (files source, ${r.settings.width}×${r.settings.height}), segmentation every ${r.settings.segmentationEvery}, ${r.duration_s.toFixed(0)} s`,
+    `edgesight soak — ${r.settings.frames} frames at ${r.settings.pace === 'pipeline' ? `up to ${r.settings.fps} fps, paced by the pipeline` : `${r.settings.fps} fps`} (files source, ${r.settings.width}×${r.settings.height}), segmentation every ${r.settings.segmentationEvery}, ${r.duration_s.toFixed(0)} s`,
     `memory settings: ${memorySettings(r.settings.memoryEnv)}`,
     `frames: captured ${r.counts.frames_captured}, processed ${r.counts.frames_processed}, skipped ${r.counts.frames_skipped}, corrupt ${r.counts.frames_corrupt}, inference errors ${r.counts.inference_errors}`,
     `events: published ${r.counts.events_published}, received ${r.events_received}, dropped (event class) ${r.counts.mqtt_dropped_event}; stream drops ${r.counts.mqtt_dropped_stream}, backpressure drops ${r.counts.mqtt_dropped_backpressure}`,

@@ -293,7 +293,8 @@ export const SOAK = {
   options: {
     config: { ...CONFIG, help: 'config whose models section the daemon uses', dflt: "$EDGESIGHT_CONFIG, else the package's config/demo.yaml" },
     frames: { type: 'string', arg: 'N', help: 'frames the source delivers (≥ 100)', dflt: '5000' },
-    fps: { type: 'string', arg: 'F', help: 'source rate; frames the pipeline cannot take are skipped and counted', dflt: '120' },
+    fps: { type: 'string', arg: 'F', help: 'source rate; with --pace fps, frames the pipeline cannot take are skipped and counted', dflt: '120' },
+    pace: { type: 'string', arg: 'fps|pipeline', help: 'pipeline: the source also waits for the pipeline, so every frame is processed (camera.files.pace)', dflt: 'fps' },
     width: { type: 'string', arg: 'W', help: 'JPEG frame width', dflt: '640' },
     height: { type: 'string', arg: 'H', help: 'JPEG frame height', dflt: '480' },
     'frames-dir': { type: 'string', arg: 'DIR', help: 'photos the frames are made from', dflt: "the package's config/demo-photos" },
