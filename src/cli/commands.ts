@@ -280,6 +280,7 @@ export const BENCH = {
     out: { type: 'string', arg: 'DIR', help: 'where the report goes', dflt: 'bench-out' },
     precision: { type: 'string', arg: 'LIST', help: 'int8 and/or fp32, comma-separated; the first runs the pipeline', dflt: 'int8,fp32' },
     'segmentation-every': { type: 'string', arg: 'N', help: 'segmentation cadence of the second pipeline run (0 = skip it)', dflt: '5' },
+    'viewer-pairs': { type: 'string', arg: 'N', help: 'live-view cost: pairs of --frames/2-frame runs without / with one viewer, interleaved (0 = skip)', dflt: '4' },
     soak: { type: 'boolean', help: 'also run --soak-frames frames and report RSS growth' },
     'soak-frames': { type: 'string', arg: 'N', help: 'soak length (≥ 5000)', dflt: '5000' },
   },
