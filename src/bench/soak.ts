@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -78,6 +78,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   let broker: ChildProcess | null = null;
   let daemon: ChildProcess | null = null;
   const frames = await prepareBenchFrames(o.photosDir, o.width, o.height);
+  // an interrupted soak (Ctrl-C, kill) must not leave its daemon and broker running
+  const onSignal = (sig: NodeJS.Signals): void => {
+    daemon?.kill('SIGKILL');
+    broker?.kill('SIGTERM');
+    rmSync(work, { recursive: true, force: true });
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     // N names over the few distinct JPEGs: the source reads every one once, then ends
     const dir = path.join(work, 'frames');
@@ -218,6 +227,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       daemon_exit: exit!,
     };
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     if (daemon && daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
     broker?.kill('SIGTERM');
     await frames.cleanup();
