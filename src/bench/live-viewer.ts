@@ -13,6 +13,8 @@ export interface LiveViewRun<T> {
   /** multipart parts and bytes the viewer received */
   parts_received: number;
   bytes_received: number;
+  /** seconds the viewer was connected (from its response headers to the end of the run; 0 without one) */
+  seconds_watched: number;
 }
 
 /**
@@ -51,8 +53,10 @@ export async function withLiveView<T>(fps: number, viewer: boolean, body: (push:
         req.on('error', reject);
       });
     }
+    const t0 = performance.now();
     const result = await body((r) => feed.push(r));
-    return { result, frames_encoded: feed.encoded, parts_received: parts, bytes_received: bytes };
+    const seconds = viewer ? (performance.now() - t0) / 1000 : 0;
+    return { result, frames_encoded: feed.encoded, parts_received: parts, bytes_received: bytes, seconds_watched: seconds };
   } finally {
     req?.destroy();
     exporter.detach();

@@ -110,6 +110,6 @@ export interface LiveViewPair {
   fps_with_viewer: number;
   ratio: number;
   frames_encoded: number;
-  /** JPEGs encoded per second of the viewer run (at most live_fps) */
+  /** JPEGs encoded per second the viewer was connected (at most live_fps, plus the one at connect) */
   encodes_per_s: number;
 }

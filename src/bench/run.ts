@@ -171,7 +171,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           fps[which] = run.result.run.fps;
           if (which === 'B') {
             encoded = run.frames_encoded;
-            seconds = run.result.run.seconds;
+            seconds = run.seconds_watched;
             parts += run.parts_received;
             bytes += run.bytes_received;
           } else encodedWithout += run.frames_encoded;
