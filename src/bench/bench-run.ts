@@ -18,9 +18,9 @@ import { describeMachine } from './machine.js';
 import { renderMarkdown } from './markdown.js';
 import { resolveBenchModels, type BenchPrecision, type Int8Preparer, type ModelTable } from './bench-models.js';
 import { runPipelineBench, type PipelineRunResult } from './pipeline-run.js';
-import { BENCH_SCHEMA, type BenchReport, type ModelEntry, type PipelineSection } from './report-types.js';
+import { BENCH_SCHEMA, type BenchReport, type LiveViewPair, type ModelEntry, type PipelineSection } from './report-types.js';
 import { round } from './sample-stats.js';
-import { withLiveViewer } from './live-viewer.js';
+import { withLiveView } from './live-viewer.js';
 import type { FrameResult } from '../pipeline/pipeline.js';
 import { latencyChartSvg, type ChartRow } from './svg.js';
 
@@ -39,6 +39,8 @@ export interface BenchOptions {
   /** in order of preference for the pipeline runs */
   precisions: BenchPrecision[];
   segmentationEvery: number;
+  /** pairs of runs without / with one live-view viewer (0 = no live-view measurement) */
+  viewerPairs: number;
   prepareInt8?: Int8Preparer | { unavailable: string };
   log: Logger;
   /** progress lines for a person (stderr) */
@@ -46,6 +48,13 @@ export interface BenchOptions {
 }
 
 const MIB = 1024 * 1024;
+
+/** The median, averaging the two middle values of an even count (pairs of runs are few). */
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
 const rssMb = (): number => round(process.memoryUsage().rss / MIB, 1);
 
 /** Runs the whole benchmark in one process and writes bench.json, bench.md and latency.svg to outDir. */
@@ -53,6 +62,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const say = o.progress ?? ((): void => undefined);
   const rssStart = rssMb();
   if (!Number.isInteger(o.frames) || o.frames < 10) throw new RangeError(`--frames must be an integer ≥ 10, got ${o.frames}`);
+  if (!Number.isInteger(o.viewerPairs) || o.viewerPairs < 0) throw new RangeError(`--viewer-pairs must be an integer ≥ 0, got ${o.viewerPairs}`);
   if (!Number.isInteger(o.segmentationEvery) || o.segmentationEvery < 0) throw new RangeError(`--segmentation-every must be an integer ≥ 0, got ${o.segmentationEvery}`);
   if (o.soak && (!Number.isInteger(o.soakFrames) || o.soakFrames < 5000)) throw new RangeError(`--soak-frames must be an integer ≥ 5000, got ${o.soakFrames}`);
   const cfg = o.lc.config;
@@ -139,24 +149,56 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const pipeline = section(detOnly.run, detOnly.messages, primary, 0, ceiling.fps);
     say(`pipeline: ${pipeline.fps.toFixed(1)} fps; ceiling before/after ${firstCeiling.fps.toFixed(1)}/${throughputOf([ceilingAfter]).fps.toFixed(1)} fps; efficiency ${pipeline.efficiency?.toFixed(2)}`);
 
-    // the live view's cost: the same run with one viewer on /stream.mjpeg, then again without (drift check)
-    const liveFps = cfg.metrics.http.live_fps;
-    say(`pipeline: ${o.frames} frames, detection only, one live-view viewer at ${liveFps} fps`);
-    const viewed = await withLiveViewer(liveFps, (push) => pipelineRun(0, o.frames, undefined, push));
-    say(`pipeline: ${o.frames} frames, detection only, no viewer again`);
-    const after = await pipelineRun(0, o.frames);
-    const noViewer = (detOnly.run.fps + after.run.fps) / 2;
-    const liveView: BenchReport['live_view'] = {
-      live_fps: liveFps,
-      fps_no_viewer_before: round(detOnly.run.fps, 2),
-      fps_with_viewer: round(viewed.result.run.fps, 2),
-      fps_no_viewer_after: round(after.run.fps, 2),
-      ratio: round(viewed.result.run.fps / noViewer, 3),
-      frames_encoded: viewed.frames_encoded,
-      parts_received: viewed.parts_received,
-      bytes_received: viewed.bytes_received,
-    };
-    say(`live view: ${liveView.fps_with_viewer} fps with a viewer vs ${liveView.fps_no_viewer_before}/${liveView.fps_no_viewer_after} without: ratio ${liveView.ratio}`);
+    // the live view's cost, robust to a noisy machine: pairs of runs without and with one viewer on
+    // /stream.mjpeg, interleaved (AB, BA, AB, … so a drift in the machine's load cancels), each pair
+    // giving one ratio; the median of the ratios and their range are reported
+    let liveView: BenchReport['live_view'] = null;
+    if (o.viewerPairs > 0) {
+      const liveFps = cfg.metrics.http.live_fps;
+      const n = Math.max(10, Math.ceil(o.frames / 2));
+      say(`live view: ${o.viewerPairs} pairs of ${n}-frame runs without / with one viewer at ${liveFps} fps, detection only, interleaved`);
+      const pairs: LiveViewPair[] = [];
+      let encodedWithout = 0;
+      let parts = 0;
+      let bytes = 0;
+      for (let i = 0; i < o.viewerPairs; i++) {
+        const order = i % 2 === 0 ? 'AB' : 'BA';
+        const fps: Record<'A' | 'B', number> = { A: NaN, B: NaN };
+        let encoded = 0;
+        let seconds = 0;
+        for (const which of order as unknown as ['A' | 'B', 'A' | 'B']) {
+          const run = await withLiveView(liveFps, which === 'B', (push) => pipelineRun(0, n, undefined, push));
+          fps[which] = run.result.run.fps;
+          if (which === 'B') {
+            encoded = run.frames_encoded;
+            seconds = run.seconds_watched;
+            parts += run.parts_received;
+            bytes += run.bytes_received;
+          } else encodedWithout += run.frames_encoded;
+        }
+        pairs.push({ order, fps_no_viewer: round(fps.A, 2), fps_with_viewer: round(fps.B, 2), ratio: round(fps.B / fps.A, 3), frames_encoded: encoded, encodes_per_s: round(encoded / seconds, 2) });
+        say(`live view pair ${i + 1} (${order}): ${fps.A.toFixed(2)} fps without, ${fps.B.toFixed(2)} with → ${(fps.B / fps.A).toFixed(3)}`);
+      }
+      const ratios = pairs.map((p) => p.ratio);
+      const m = median(ratios);
+      liveView = {
+        live_fps: liveFps,
+        frames_per_run: n,
+        pairs,
+        ratio: round(m, 3),
+        ratio_min: Math.min(...ratios),
+        ratio_max: Math.max(...ratios),
+        ratio_mad: round(median(ratios.map((r) => Math.abs(r - m))), 3),
+        fps_no_viewer: round(median(pairs.map((p) => p.fps_no_viewer)), 2),
+        fps_with_viewer: round(median(pairs.map((p) => p.fps_with_viewer)), 2),
+        no_viewer_spread: round(Math.max(...pairs.map((p) => p.fps_no_viewer)) / Math.min(...pairs.map((p) => p.fps_no_viewer)) - 1, 3),
+        frames_encoded: pairs.reduce((a, p) => a + p.frames_encoded, 0),
+        frames_encoded_without_viewer: encodedWithout,
+        parts_received: parts,
+        bytes_received: bytes,
+      };
+      say(`live view: median ratio ${liveView.ratio} (range ${liveView.ratio_min}–${liveView.ratio_max}, ${pairs.length} pairs); no-viewer runs alone vary by ${(liveView.no_viewer_spread * 100).toFixed(1)} %`);
+    }
 
     let pipelineSeg: PipelineSection | null = null;
     let segRun: PipelineRunResult | null = null;

@@ -37,7 +37,11 @@ export function renderMarkdown(r: BenchReport, chartFile: string): string {
   const lv = r.live_view;
   if (lv) {
     L.push(
-      `**live view: ${f(lv.ratio)}× the no-viewer pipeline** (target ≥ 0.95) with one viewer on /stream.mjpeg at ${lv.live_fps} fps: ${f(lv.fps_with_viewer, 1)} fps vs ${f(lv.fps_no_viewer_before, 1)} before and ${f(lv.fps_no_viewer_after, 1)} after without a viewer; ${lv.frames_encoded} JPEGs encoded, ${lv.parts_received} parts (${Math.round(lv.bytes_received / 1024)} KiB) received.`,
+      `**live view: ${f(lv.ratio, 3)}× the no-viewer pipeline** (target ≥ 0.95; median of ${lv.pairs.length} interleaved pairs, range ${f(lv.ratio_min, 3)}–${f(lv.ratio_max, 3)}, MAD ${f(lv.ratio_mad, 3)}) with one viewer on /stream.mjpeg at ${lv.live_fps} fps, ${lv.frames_per_run} frames per run, detection only. The no-viewer runs alone vary by ${f(lv.no_viewer_spread * 100, 1)} %. ${lv.frames_encoded} JPEGs encoded with the viewer (${lv.parts_received} parts, ${Math.round(lv.bytes_received / 1024)} KiB received), ${lv.frames_encoded_without_viewer} without.`,
+      '',
+      '| pair | order | fps without viewer | fps with viewer | ratio | JPEGs encoded | encodes/s |',
+      '|---:|---|---:|---:|---:|---:|---:|',
+      ...lv.pairs.map((p, i) => `| ${i + 1} | ${p.order} | ${f(p.fps_no_viewer, 2)} | ${f(p.fps_with_viewer, 2)} | ${f(p.ratio, 3)} | ${p.frames_encoded} | ${f(p.encodes_per_s, 2)} |`),
       '',
     );
   }

@@ -53,15 +53,25 @@ export interface BenchReport {
   ceiling: { worker: ThroughputResult; in_thread: ThroughputResult };
   pipeline: PipelineSection;
   pipeline_segmentation: PipelineSection | null;
-  /** detection only with one live-view viewer connected, bracketed by runs without one */
+  /** detection only, pairs of runs without and with one live-view viewer, interleaved (null: --viewer-pairs 0) */
   live_view: null | {
     live_fps: number;
-    fps_no_viewer_before: number;
-    fps_with_viewer: number;
-    fps_no_viewer_after: number;
-    /** fps with the viewer ÷ mean fps without (target ≥ 0.95) */
+    frames_per_run: number;
+    pairs: LiveViewPair[];
+    /** median over the pairs of fps with the viewer ÷ fps without (target ≥ 0.95) */
     ratio: number;
+    ratio_min: number;
+    ratio_max: number;
+    /** median absolute deviation of the pairwise ratios */
+    ratio_mad: number;
+    /** medians over the pairs */
+    fps_no_viewer: number;
+    fps_with_viewer: number;
+    /** max ÷ min − 1 of the no-viewer runs: how much the machine alone moves the figure */
+    no_viewer_spread: number;
     frames_encoded: number;
+    /** JPEGs encoded in the runs without a viewer (must be 0: nothing is encoded for nobody) */
+    frames_encoded_without_viewer: number;
     parts_received: number;
     bytes_received: number;
   };
@@ -90,4 +100,16 @@ export interface BenchReport {
   /** 1/5/15-minute load average when the run ended */
   loadavg_end: number[];
   outputs: { json: string; markdown: string; chart: string };
+}
+
+/** One pair of the live-view measurement: the same run without (A) and with (B) one viewer. */
+export interface LiveViewPair {
+  /** which ran first */
+  order: 'AB' | 'BA';
+  fps_no_viewer: number;
+  fps_with_viewer: number;
+  ratio: number;
+  frames_encoded: number;
+  /** JPEGs encoded per second the viewer was connected (at most live_fps, plus the one at connect) */
+  encodes_per_s: number;
 }

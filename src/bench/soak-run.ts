@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,12 +8,15 @@ import mqtt from 'mqtt';
 import { packageRoot } from '../models/paths.js';
 import { prepareBenchFrames } from './frames.js';
 import { leastSquares, type Slope } from './regression.js';
+import { UNIT_FILE } from './unit-memory.js';
 
 export interface SoakOptions {
   /** frames the files source delivers (the daemon stops reading after the last) */
   frames: number;
-  /** files source rate; the pipeline drops frames while busy, as with a real camera */
+  /** files source rate; with pace 'fps' the pipeline drops frames while busy, as with a real camera */
   fps: number;
+  /** 'pipeline': the files source also waits for the pipeline, so every frame is processed (`camera.files.pace`) */
+  pace: 'fps' | 'pipeline';
   width: number;
   height: number;
   photosDir: string;
@@ -25,7 +28,10 @@ export interface SoakOptions {
   outDir: string;
   /** mosquitto binary; the soak needs a real broker */
   mosquitto: string;
+  /** the daemon's environment (the unit's memory settings already applied unless `memoryEnv` is null) */
   env: NodeJS.ProcessEnv;
+  /** the systemd unit's memory settings the daemon runs with (`UNIT_FILE`), or null for plain node */
+  memoryEnv: Record<string, string> | null;
   progress: (msg: string) => void;
 }
 
@@ -35,6 +41,10 @@ export interface SoakSample {
   frames_processed: number;
   rss_mb: number;
   heap_used_mb: number;
+  /** V8 heap reserved (used + free pages), main thread */
+  heap_total_mb: number;
+  /** memory of JS objects held outside the V8 heap (Buffers, ArrayBuffers), main thread */
+  external_mb: number;
   fds: number;
   threads: number;
   event_loop_p99_ms: number | null;
@@ -68,6 +78,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   let broker: ChildProcess | null = null;
   let daemon: ChildProcess | null = null;
   const frames = await prepareBenchFrames(o.photosDir, o.width, o.height);
+  // an interrupted soak (Ctrl-C, kill) must not leave its daemon and broker running
+  const onSignal = (sig: NodeJS.Signals): void => {
+    daemon?.kill('SIGKILL');
+    broker?.kill('SIGTERM');
+    rmSync(work, { recursive: true, force: true });
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     // N names over the few distinct JPEGs: the source reads every one once, then ends
     const dir = path.join(work, 'frames');
@@ -83,7 +102,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const httpPort = await freePort();
     const config = {
       device: { id: 'soak' },
-      camera: { name: 'cam', source: 'files', fps: o.fps, width: o.width, height: o.height, files: { path: dir, loop: false } },
+      camera: { name: 'cam', source: 'files', fps: o.fps, width: o.width, height: o.height, files: { path: dir, loop: false, pace: o.pace } },
       models: o.models,
       segmentation: { every: o.segmentationEvery },
       mqtt: { url, queue_size: 1000 },
@@ -149,6 +168,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         frames_processed: last.frames_processed!,
         rss_mb: proc.rssMb,
         heap_used_mb: (prom.get('nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20,
+        heap_total_mb: (prom.get('nodejs_heap_size_total_bytes') ?? NaN) / 2 ** 20,
+        external_mb: (prom.get('nodejs_external_memory_bytes') ?? NaN) / 2 ** 20,
         fds: proc.fds,
         threads: proc.threads,
         event_loop_p99_ms: prom.has('edgesight_event_loop_delay_seconds{stat="p99"}') ? prom.get('edgesight_event_loop_delay_seconds{stat="p99"}')! * 1000 : null,
@@ -157,6 +178,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         lastProgress = performance.now();
         const s = samples.at(-1)!;
         o.progress(`${s.frames_captured}/${o.frames} frames captured, ${s.frames_processed} processed, RSS ${s.rss_mb.toFixed(1)} MB, fds ${s.fds}, threads ${s.threads}`);
+        // the curve so far survives an interrupted long run (the report proper needs the source's end)
+        await mkdir(o.outDir, { recursive: true });
+        await writeFile(path.join(o.outDir, 'soak-samples.partial.json'), JSON.stringify({ settings: { frames: o.frames, fps: o.fps, pace: o.pace, memoryEnv: o.memoryEnv }, samples }) + '\n');
       }
       const accounted = last.frames_processed! + last.frames_skipped! + last.frames_corrupt! + last.inference_errors!;
       if (last.frames_captured! >= o.frames && accounted >= last.frames_captured!) break;
@@ -181,7 +205,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const capturedOk = final.frames_captured === final.frames_processed! + final.frames_skipped! + final.frames_corrupt! + final.inference_errors!;
     const eventsOk = final.events_published === received + final.mqtt_dropped_event!;
     return {
-      settings: { frames: o.frames, fps: o.fps, width: o.width, height: o.height, photosDir: o.photosDir, sampleS: o.sampleS, segmentationEvery: o.segmentationEvery, outDir: o.outDir, mosquitto: o.mosquitto, models: o.models },
+      settings: { frames: o.frames, fps: o.fps, pace: o.pace, width: o.width, height: o.height, photosDir: o.photosDir, sampleS: o.sampleS, segmentationEvery: o.segmentationEvery, outDir: o.outDir, mosquitto: o.mosquitto, memoryEnv: o.memoryEnv, models: o.models },
       duration_s: (performance.now() - t0) / 1000,
       counts: final,
       events_received: received,
@@ -203,6 +227,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       daemon_exit: exit!,
     };
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     if (daemon && daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
     broker?.kill('SIGTERM');
     await frames.cleanup();
@@ -283,11 +309,16 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 const fx = (v: number, d = 3): string => (Number.isFinite(v) ? v.toFixed(d) : 'nan');
 
+export function memorySettings(env: Record<string, string> | null | undefined): string {
+  return env ? `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} (from ${UNIT_FILE})` : 'none (plain node, --plain)';
+}
+
 /** The stdout summary; the last two lines are the machine-readable verdicts. */
 export function soakSummary(r: SoakReport): string {
   const s = r.slopes;
   const L = [
-    `edgesight soak — ${r.settings.frames} frames at ${r.settings.fps} fps (files source, ${r.settings.width}×${r.settings.height}), segmentation every ${r.settings.segmentationEvery}, ${r.duration_s.toFixed(0)} s`,
+    `edgesight soak — ${r.settings.frames} frames at ${r.settings.pace === 'pipeline' ? `up to ${r.settings.fps} fps, paced by the pipeline` : `${r.settings.fps} fps`} (files source, ${r.settings.width}×${r.settings.height}), segmentation every ${r.settings.segmentationEvery}, ${r.duration_s.toFixed(0)} s`,
+    `memory settings: ${memorySettings(r.settings.memoryEnv)}`,
     `frames: captured ${r.counts.frames_captured}, processed ${r.counts.frames_processed}, skipped ${r.counts.frames_skipped}, corrupt ${r.counts.frames_corrupt}, inference errors ${r.counts.inference_errors}`,
     `events: published ${r.counts.events_published}, received ${r.events_received}, dropped (event class) ${r.counts.mqtt_dropped_event}; stream drops ${r.counts.mqtt_dropped_stream}, backpressure drops ${r.counts.mqtt_dropped_backpressure}`,
     `RSS: ${fx(r.rss.first_mb, 1)} MB first sample, ${fx(r.rss.warm_mb, 1)} MB after ${r.warmup_frames} processed frames (warm-up), max ${fx(r.rss.max_mb, 1)} MB, last ${fx(r.rss.last_mb, 1)} MB`,

@@ -83,6 +83,8 @@ export interface FilesSectionOptions {
   /** a directory of images or a glob (required when source is files) */
   path?: string;
   loop: boolean;
+  /** 'pipeline': wait for each frame's `release` before reading the next (default 'fps': the clock only) */
+  pace?: 'fps' | 'pipeline';
 }
 
 export type CameraSourceKind = 'libcamera' | 'ffmpeg' | 'files' | 'auto';

@@ -13,6 +13,8 @@ export interface FilesOptions {
   path: string;
   loop: boolean;
   fps: number;
+  /** 'pipeline': besides the clock, wait for each frame's `release` before reading the next */
+  pace?: 'fps' | 'pipeline';
 }
 
 /** The image files a `camera.files.path` names, sorted, so a run is reproducible. */
@@ -44,6 +46,8 @@ export function listImageFiles(pattern: string): string[] {
 /**
  * Images as a camera: read one file per tick at `fps`, in order, looping if asked. Cold: nothing is
  * read until subscribe. An unreadable file is reported as a corrupt frame and skipped, never fatal.
+ * With `pace: 'pipeline'` the next file is read only once the consumer has released the previous frame
+ * (backpressure: every frame is processed, at most `fps` per second).
  */
 export function filesSource(opts: FilesOptions, hooks: CaptureHooks = {}): Observable<Frame> {
   return new Observable<Frame>((sub) => {
@@ -80,7 +84,7 @@ export function filesSource(opts: FilesOptions, hooks: CaptureHooks = {}): Obser
       try {
         const data = await readFile(file);
         if (closed) return;
-        sub.next({
+        const frame: Frame = {
           kind: 'encoded',
           id: id++,
           capturedAt: Date.now(),
@@ -88,7 +92,12 @@ export function filesSource(opts: FilesOptions, hooks: CaptureHooks = {}): Obser
           data,
           format: /\.png$/i.test(file) ? 'png' : /\.webp$/i.test(file) ? 'webp' : 'jpeg',
           origin: file,
-        });
+        };
+        // set before next(): the consumer may release (drop) the frame synchronously
+        const released = opts.pace === 'pipeline' ? new Promise<void>((r) => (frame.release = r)) : null;
+        sub.next(frame);
+        if (released) await released;
+        if (closed) return;
       } catch (e) {
         hooks.onEvent?.({ type: 'corrupt', reason: `${file}: ${(e as Error).message}` });
       }

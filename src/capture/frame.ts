@@ -11,6 +11,8 @@ export interface EncodedFrame {
   format: string;
   /** source-side label, e.g. a file path, for logs and the `detect` CLI */
   origin?: string;
+  /** see RawFrame.release */
+  release?: () => void;
 }
 
 export interface RawFrame {
@@ -25,6 +27,12 @@ export interface RawFrame {
   /** bytes per row of the luma / rgb plane (rpicam-vid pads yuv420 rows to a multiple of 64) */
   stride: number;
   origin?: string;
+  /**
+   * Set by a source that waits for the pipeline (files with `pace: pipeline`): the pipeline calls it
+   * once the frame has entered inference, or has been dropped or failed; the source then reads the next.
+   * Calling it more than once is harmless.
+   */
+  release?: () => void;
 }
 
 export type Frame = EncodedFrame | RawFrame;

@@ -75,7 +75,7 @@ export function createFrameSource(camera: CameraConfig, hooks: CaptureHooks = {}
     case 'ffmpeg':
       return ffmpegSource(camera.ffmpeg, common(camera), hooks, runtime);
     case 'files':
-      return filesSource({ path: camera.files.path!, loop: camera.files.loop, fps: camera.fps }, hooks);
+      return filesSource({ path: camera.files.path!, loop: camera.files.loop, fps: camera.fps, pace: camera.files.pace ?? 'fps' }, hooks);
     case 'auto':
       return autoSource(camera, hooks, runtime);
   }

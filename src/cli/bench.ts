@@ -24,6 +24,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const width = int('width', values.width, 640, 16);
   const height = int('height', values.height, 480, 16);
   const every = int('segmentation-every', values['segmentation-every'], 5, 0);
+  const viewerPairs = int('viewer-pairs', values['viewer-pairs'], 4, 0);
   const soakFrames = int('soak-frames', values['soak-frames'], 5000, 5000);
   const precisions = (values.precision ?? 'int8,fp32').split(',').map((p) => p.trim());
   for (const p of precisions) if (p !== 'int8' && p !== 'fp32') throw new UsageError(`--precision takes int8 and/or fp32 (comma-separated), got ${JSON.stringify(p)}`);
@@ -46,6 +47,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     soakFrames,
     precisions: precisions as BenchPrecision[],
     segmentationEvery: every,
+    viewerPairs,
     prepareInt8: precisions.includes('int8') ? await int8Preparer(values.config) : undefined,
     log,
     progress,
@@ -84,7 +86,7 @@ export function summary(r: BenchReport): string {
   if (p.efficiency !== null && p.efficiency < EFFICIENCY_TARGET) L.push(`  below the ${EFFICIENCY_TARGET} target — where the time goes:`, ...whereTimeGoes(r).split('\n').map((l) => `  ${l}`));
   if (r.live_view) {
     const lv = r.live_view;
-    L.push(`live view, one viewer at ${lv.live_fps} fps: ${f(lv.fps_with_viewer)} fps vs ${f(lv.fps_no_viewer_before)}/${f(lv.fps_no_viewer_after)} without → ratio ${f(lv.ratio, 3)} (${lv.frames_encoded} JPEGs encoded)`);
+    L.push(`live view, one viewer at ${lv.live_fps} fps: median ratio ${f(lv.ratio, 3)} over ${lv.pairs.length} interleaved pairs (range ${f(lv.ratio_min, 3)}–${f(lv.ratio_max, 3)}, MAD ${f(lv.ratio_mad, 3)}); ${f(lv.fps_with_viewer)} fps with vs ${f(lv.fps_no_viewer)} without (medians); no-viewer runs alone vary by ${f(lv.no_viewer_spread * 100, 1)} %; ${lv.frames_encoded} JPEGs encoded with the viewer, ${lv.frames_encoded_without_viewer} without`);
   }
   L.push(`per-stage latency p50 / p99 ms (detection only):`);
   L.push(...stageLines(p));

@@ -280,6 +280,7 @@ export const BENCH = {
     out: { type: 'string', arg: 'DIR', help: 'where the report goes', dflt: 'bench-out' },
     precision: { type: 'string', arg: 'LIST', help: 'int8 and/or fp32, comma-separated; the first runs the pipeline', dflt: 'int8,fp32' },
     'segmentation-every': { type: 'string', arg: 'N', help: 'segmentation cadence of the second pipeline run (0 = skip it)', dflt: '5' },
+    'viewer-pairs': { type: 'string', arg: 'N', help: 'live-view cost: pairs of --frames/2-frame runs without / with one viewer, interleaved (0 = skip)', dflt: '4' },
     soak: { type: 'boolean', help: 'also run --soak-frames frames and report RSS growth' },
     'soak-frames': { type: 'string', arg: 'N', help: 'soak length (≥ 5000)', dflt: '5000' },
   },
@@ -289,17 +290,19 @@ export const SOAK = {
   path: 'soak',
   summary: 'the real daemon at full rate into a real broker: resource slopes with confidence, counts reconciled',
   details:
-    'Runs `edgesight run` as a child process from the files source into a real mosquitto for --frames frames,\nsampling RSS, heap, fds, threads and event-loop delay; reports least-squares slopes per 10 000 processed\nframes with 95 % confidence and reconciles the counters (frames captured = processed + skipped + corrupt +\nfailed; events published = received + dropped). Writes soak.json and soak.md to --out. The last two lines\nare rss_slope_mb_per_10k=<v>±<ci> and reconciled=true|false (exit 1 when not reconciled). Needs mosquitto\n(MOSQUITTO_BIN, /usr/sbin/mosquitto or on PATH). `bench --soak` runs this.',
+    'Runs `edgesight run` as a child process from the files source into a real mosquitto for --frames frames,\nsampling RSS, heap, fds, threads and event-loop delay; reports least-squares slopes per 10 000 processed\nframes with 95 % confidence and reconciles the counters (frames captured = processed + skipped + corrupt +\nfailed; events published = received + dropped). Writes soak.json and soak.md to --out. The last two lines\nare rss_slope_mb_per_10k=<v>±<ci> and reconciled=true|false (exit 1 when not reconciled). The daemon runs\nwith the systemd unit\'s memory settings (its NODE_OPTIONS and MALLOC_* Environment= lines, read from\nsystemd/edgesight.service) unless --plain. Needs mosquitto (MOSQUITTO_BIN, /usr/sbin/mosquitto or on PATH).\nIt replaces `bench --soak`, which only trends RSS in the bench process (no daemon, broker or counts).',
   options: {
     config: { ...CONFIG, help: 'config whose models section the daemon uses', dflt: "$EDGESIGHT_CONFIG, else the package's config/demo.yaml" },
     frames: { type: 'string', arg: 'N', help: 'frames the source delivers (≥ 100)', dflt: '5000' },
-    fps: { type: 'string', arg: 'F', help: 'source rate; frames the pipeline cannot take are skipped and counted', dflt: '120' },
+    fps: { type: 'string', arg: 'F', help: 'source rate; with --pace fps, frames the pipeline cannot take are skipped and counted', dflt: '120' },
+    pace: { type: 'string', arg: 'fps|pipeline', help: 'pipeline: the source also waits for the pipeline, so every frame is processed (camera.files.pace)', dflt: 'fps' },
     width: { type: 'string', arg: 'W', help: 'JPEG frame width', dflt: '640' },
     height: { type: 'string', arg: 'H', help: 'JPEG frame height', dflt: '480' },
     'frames-dir': { type: 'string', arg: 'DIR', help: 'photos the frames are made from', dflt: "the package's config/demo-photos" },
     'segmentation-every': { type: 'string', arg: 'N', help: 'segmentation cadence (0 = detection only)', dflt: '5' },
     'sample-s': { type: 'string', arg: 'S', help: 'seconds between samples', dflt: '5' },
     out: { type: 'string', arg: 'DIR', help: 'where the report goes', dflt: 'soak-out' },
+    plain: { type: 'boolean', help: "run the daemon without the systemd unit's memory settings (to compare)" },
   },
 } as const satisfies CommandSpec;
 

@@ -2,8 +2,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { packageRoot, resolveCacheDir } from '../models/paths.js';
 import { defaultPhotosDir } from '../bench/frames.js';
-import { findMosquitto, runSoak, soakSummary } from '../bench/soak-run.js';
+import { findMosquitto, memorySettings, runSoak, soakSummary } from '../bench/soak-run.js';
 import { soakMarkdown } from '../bench/soak-markdown.js';
+import { withUnitMemory } from '../bench/unit-memory.js';
 import { parse, UsageError } from './args.js';
 import { SOAK } from './commands.js';
 import { loadConfigOrExit } from './common.js';
@@ -21,6 +22,8 @@ export async function soakCommand(argv: string[]): Promise<number> {
   const frames = num('frames', values.frames, 5000, 100);
   const fps = num('fps', values.fps, 120, 0.1, false);
   if (fps > 120) throw new UsageError(`--fps must be ≤ 120 (camera.fps's maximum), got ${fps}`);
+  const pace = values.pace ?? 'fps';
+  if (pace !== 'fps' && pace !== 'pipeline') throw new UsageError(`--pace must be fps or pipeline, got ${JSON.stringify(pace)}`);
   const mosquitto = findMosquitto();
   if (!mosquitto) throw new UsageError('the soak needs a real broker: install mosquitto or set MOSQUITTO_BIN');
   const configPath = values.config ?? (process.env.EDGESIGHT_CONFIG || path.join(packageRoot(), 'config', 'demo.yaml'));
@@ -37,10 +40,13 @@ export async function soakCommand(argv: string[]): Promise<number> {
   };
   const outDir = path.resolve(values.out ?? 'soak-out');
   const progress = (msg: string): void => void process.stderr.write(`soak: ${msg}\n`);
-  progress(`config: ${configPath}; ${frames} frames at ${fps} fps; broker ${mosquitto}`);
+  // the daemon runs as the service does: with the systemd unit's memory settings, read from the unit
+  const mem = values.plain ? { env: process.env, applied: null } : withUnitMemory(process.env);
+  progress(`config: ${configPath}; ${frames} frames at ${fps} fps (pace ${pace}); broker ${mosquitto}; memory settings: ${memorySettings(mem.applied)}`);
   const report = await runSoak({
     frames,
     fps,
+    pace,
     width: num('width', values.width, 640, 16),
     height: num('height', values.height, 480, 16),
     photosDir: path.resolve(values['frames-dir'] ?? defaultPhotosDir()),
@@ -49,7 +55,8 @@ export async function soakCommand(argv: string[]): Promise<number> {
     models,
     outDir,
     mosquitto,
-    env: process.env,
+    env: mem.env,
+    memoryEnv: mem.applied,
     progress,
   });
   await mkdir(outDir, { recursive: true });

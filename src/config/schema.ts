@@ -63,6 +63,7 @@ export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSc
       files: obj('Images from a directory or glob (demo, testing, calibration).', {
         path: { type: 'string', minLength: 1, description: 'A directory or a glob (`*`, `?`) of JPEG/PNG files; relative paths are resolved against the config file.' },
         loop: { type: 'boolean', default: true, description: 'Start again after the last image.' },
+        pace: { type: 'string', enum: ['fps', 'pipeline'], default: 'fps', description: '`fps`: one image every 1/camera.fps s, like a camera; images the pipeline cannot take are skipped (and counted). `pipeline`: also wait until the pipeline has taken the previous image into inference, so none is skipped (soaks, batch runs); camera.fps is then the upper bound.' },
       }),
     }),
     models: obj('Which models to run. Models are loaded only through manifests.', {

@@ -13,7 +13,7 @@ export interface Config {
     stall_timeout_s: number;
     libcamera: LibcameraOptions;
     ffmpeg: FfmpegOptions;
-    files: { path?: string; loop: boolean };
+    files: { path?: string; loop: boolean; pace: 'fps' | 'pipeline' };
   };
   models: {
     detector: string;

@@ -72,6 +72,8 @@ export function runPipeline(frames$: Obs<Frame>, deps: PipelineDeps, stop$: Obs<
   };
 
   const infer = async (p: Prepared): Promise<FrameResult | null> => {
+    // a paced source may read the next frame now: it is preprocessed while this one is inferred
+    p.frame.release?.();
     const cfg = deps.config();
     const every = deps.segmenter ? cfg.segmentation.every : 0;
     const segDue = every > 0 && accepted % every === 0;
@@ -107,12 +109,12 @@ export function runPipeline(frames$: Obs<Frame>, deps: PipelineDeps, stop$: Obs<
     tap(() => emit({ type: 'captured' })),
     dropIfBusy(preprocess, {
       concurrency: deps.config().pipeline.preprocess_concurrency,
-      onDrop: () => emit({ type: 'skipped', stage: 'preprocess' }),
-      onError: (e) => emit(e instanceof CorruptFrameError ? { type: 'corrupt', reason: e.message } : { type: 'corrupt', reason: String(e) }),
+      onDrop: (f) => (f.release?.(), emit({ type: 'skipped', stage: 'preprocess' })),
+      onError: (e, f) => (f.release?.(), emit(e instanceof CorruptFrameError ? { type: 'corrupt', reason: e.message } : { type: 'corrupt', reason: String(e) })),
     }),
     latestWhileBusy(infer, {
-      onDrop: () => emit({ type: 'skipped', stage: 'inference' }),
-      onError: (e) => emit({ type: 'inference-error', reason: (e as Error).message ?? String(e) }),
+      onDrop: (p) => (p.frame.release?.(), emit({ type: 'skipped', stage: 'inference' })),
+      onError: (e, p) => (p.frame.release?.(), emit({ type: 'inference-error', reason: (e as Error).message ?? String(e) })),
     }),
   );
 }

@@ -40,7 +40,7 @@ describe('e2e: the demo (npm start) shows the whole product', function () {
   it('detections, a mask, an event with a count, objects/person > 0 and the stats line', async () => {
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('EDGESIGHT')) env[k] = v;
-    Object.assign(env, { EDGESIGHT__MODELS__CACHE_DIR: TEST_CACHE, EDGESIGHT__MQTT__EMBEDDED_BROKER__PORT: '0', EDGESIGHT__LOGGING__PRETTY: 'false', EDGESIGHT_OFFLINE: '1' });
+    Object.assign(env, { EDGESIGHT__MODELS__CACHE_DIR: TEST_CACHE, EDGESIGHT__MQTT__EMBEDDED_BROKER__PORT: '0', EDGESIGHT__METRICS__HTTP__PORT: '0', EDGESIGHT__LOGGING__PRETTY: 'false', EDGESIGHT_OFFLINE: '1' });
     child = spawn(process.execPath, [CLI, 'run', '--config', path.join(REPO, 'config', 'demo.yaml')], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -74,6 +74,13 @@ describe('e2e: the demo (npm start) shows the whole product', function () {
     sub = await Collector.connect(broker.url as string, ['edgesight/demo/#']);
     // model preparation on an empty cache is not the newcomer's 30 s: the clock starts when it runs
     await logLine((j) => j.msg === 'edgesight running', 'the running line', 480_000);
+    // npm start prints the live page's URL, and the page is there
+    const live = await logLine((j) => typeof j.msg === 'string' && j.msg.startsWith('live view on '), 'the live view URL', 10_000);
+    assert.match(String(live.url), /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const page = await fetch(String(live.url));
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    await page.body?.cancel();
     const base = 'edgesight/demo/demo';
     const wait = (pred: (t: string, p: Buffer) => boolean, what: string): Promise<{ topic: string; payload: Buffer }> =>
       sub!.waitFor(pred, BUDGET_MS, what).catch((e: Error) => {
