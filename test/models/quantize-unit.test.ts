@@ -104,15 +104,29 @@ describe('quantizer on a tiny conv graph', () => {
     // the depthwise conv reads the Relu output, whose range starts at 0: zero point 0 and the Relu folded into the Q
     assert.equal(init(g, 'relu_one/zero_point').data[0], 0);
     assert.ok(!g.nodes.some((n) => n.opType === 'Relu'), 'Relu folded into its QuantizeLinear');
-    // add_half feeds both HardSigmoid and Mul: one Q, two DQs; the HardSigmoid output stays float
+    // add_half feeds both the h-swish gate and its Mul: one Q, two DQs
     const { consumers } = indexGraph(g);
     const q = g.nodes.filter((n) => n.opType === 'QuantizeLinear' && n.inputs[0] === 'add_half');
     assert.equal(q.length, 1);
     const dqs = consumers.get(q[0]!.outputs[0]!) ?? [];
     assert.equal(dqs.length, 2);
     assert.ok(dqs.every((d) => d.opType === 'DequantizeLinear' && (consumers.get(d.outputs[0]!) ?? []).length === 1), 'each DQ feeds one consumer');
-    const hsig = g.nodes.find((n) => n.opType === 'HardSigmoid')!;
-    assert.ok((consumers.get(hsig.outputs[0]!) ?? []).every((c) => c.opType === 'Mul'), 'HardSigmoid output is not quantized');
+    // HardSigmoid(x) = clip(x/6 + 1/2, 0, 1) becomes Add(x, 3) quantized over [0, 6] and read back with
+    // scale 1/255, so DQ → Add → Q and DQ → Mul → Q both fuse into integer kernels
+    assert.ok(!g.nodes.some((n) => n.opType === 'HardSigmoid'), 'no float HardSigmoid left');
+    const gateAdd = g.nodes.find((n) => n.name === 'hsig/Add')!;
+    assert.ok(gateAdd && gateAdd.opType === 'Add');
+    assert.ok(gateAdd.inputs.every((i) => g.nodes.find((n) => n.outputs.includes(i))?.opType === 'DequantizeLinear'), 'both Add inputs dequantized');
+    assert.equal(init(g, 'hsig/offset/quantized').data[0], 255);
+    assert.equal(init(g, 'hsig/offset/scale').data[0], Math.fround(3 / 255));
+    const gateQ = consumers.get(gateAdd.outputs[0]!)!;
+    assert.equal(gateQ.length, 1);
+    assert.equal(gateQ[0]!.opType, 'QuantizeLinear');
+    assert.equal(init(g, gateQ[0]!.inputs[1]!).data[0], Math.fround(6 / 255));
+    const gateDq = consumers.get(gateQ[0]!.outputs[0]!)!;
+    assert.deepEqual(gateDq.map((n) => [n.opType, n.outputs[0]]), [['DequantizeLinear', 'hsig']]);
+    assert.equal(init(g, gateDq[0]!.inputs[1]!).data[0], Math.fround(1 / 255));
+    assert.ok((consumers.get('hsig') ?? []).every((c) => c.opType === 'Mul'), 'the gate feeds the Mul');
     // the output keeps its name and float type
     assert.deepEqual(g.outputs.map((o) => [o.name, o.elemType]), [['y', DataType.FLOAT]]);
     const names = g.nodes.map((n) => n.name);
