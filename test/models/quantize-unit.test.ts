@@ -190,6 +190,35 @@ describe('quantizer on a tiny conv graph', () => {
     assert.ok(g.initializers.some((t) => t.name === 'w_one/quantized'));
   });
 
+  it('perChannelDepthwise: a float tensor read by a depthwise conv is quantized per channel, the conv gets int8 weights', async function () {
+    skipOnSaturatingInt8Kernels(this);
+    // relu_one's channels span 0.01× to 2× (W1): one scale per channel, moved into the depthwise weights
+    const { onnx, report } = await quantizeModel(tinyModel(), calib, { method: 'minmax', exclude: ['relu_*'], perChannelDepthwise: ['relu_one'], reportInputs: 1 });
+    const g = loadOnnx(onnx);
+    assert.equal(report.quantizedConvs, 2);
+    const pad = g.nodes.find((n) => n.opType === 'Pad' && n.inputs[0] === 'relu_one')!;
+    assert.ok(pad, 'the conv padding becomes an explicit float Pad (a channel’s 0 is not the per-tensor zero point)');
+    const q = g.nodes.find((n) => n.opType === 'QuantizeLinear' && n.inputs[0] === pad.outputs[0])!;
+    assert.equal(q.attributes['axis']?.value, 1);
+    const scales = init(g, q.inputs[1]!).data as Float32Array;
+    assert.equal(scales.length, 4);
+    assert.ok(Math.max(...scales) / Math.min(...scales) > 20, `per-channel scales ${Array.from(scales).join(', ')}`);
+    const conv = g.nodes.find((n) => n.opType === 'Conv' && n.attributes['group']?.value === 4)!;
+    assert.deepEqual(conv.attributes['pads']?.value, [0, 0, 0, 0]);
+    const dqOf = (t: string): string | undefined => g.nodes.find((n) => n.outputs.includes(t))?.opType;
+    assert.deepEqual(conv.inputs.map(dqOf), ['DequantizeLinear', 'DequantizeLinear', 'DequantizeLinear']);
+    assert.ok(!g.initializers.some((t) => t.name === 'w_dw' && t.dataType === DataType.FLOAT), 'no float depthwise weights left');
+    // same arithmetic up to 8-bit rounding: close to float, and closer than one scale for the whole tensor
+    const x = Float32Array.from(rand(128, 7), (v) => v * 3);
+    const ref = await runModel(tinyModel(), x);
+    const err = (y: Float32Array): number => Math.sqrt(y.reduce((a, v, i) => a + (v - ref[i]!) ** 2, 0) / ref.reduce((a, v) => a + v * v, 0));
+    const perChannel = err(await runModel(onnx, x));
+    const perTensor = err(await runModel((await quantizeModel(tinyModel(), calib, { method: 'minmax', reportInputs: 1 })).onnx, x));
+    assert.ok(perChannel < 0.05, `relative error ${perChannel}`);
+    assert.ok(perChannel <= perTensor, `per channel ${perChannel} vs per tensor ${perTensor}`);
+    await assert.rejects(quantizeModel(tinyModel(), calib, { exclude: ['conv_one'], perChannelDepthwise: ['conv_one'] }), /not read by exactly one depthwise Conv/);
+  });
+
   it('refuses bad inputs with clear errors', async () => {
     await assert.rejects(quantizeModel(tinyModel(), [], {}), /no calibration inputs/);
     await assert.rejects(quantizeModel(tinyModel(), [new Float32Array(5)], {}), /calibration input has 5 values, \[1,2,8,8\] needs 128/);
