@@ -8,7 +8,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const { values: args } = parseArgs({ options: { insn: { type: 'string' }, xnnpack: { type: 'string' }, 'xnnpack-missing': { type: 'string' }, pipeline: { type: 'string' } } });
-const DETECTOR = 'detector int8, int8 act (ours)';
+// The detector a board runs by default (`--activations auto`): int8 activations on cores with the
+// dot-product instructions (Cortex-A76), uint8 elsewhere (Cortex-A72). The line names which one it is.
+const DEFAULT_ACT = { 'cortex-a72': 'uint8', 'cortex-a53': 'uint8', 'cortex-a76': 'int8' };
+const detectorCase = (cpu) => `detector int8, ${DEFAULT_ACT[cpu] ?? 'int8'} act (ours)`;
 const M = (n) => (n / 1e6).toFixed(2);
 const insn = JSON.parse(readFileSync(args.insn, 'utf8'));
 const xnn = {};
@@ -20,16 +23,17 @@ if (args.xnnpack && existsSync(args.xnnpack)) {
 }
 const out = [];
 for (const [cpu, cases] of Object.entries(insn.perCpu)) {
-  const ort = cases[DETECTOR]?.perInference;
+  const ort = cases[detectorCase(cpu)]?.perInference;
   if (ort === undefined) continue;
   const ref = xnn[cpu];
   const x = ref ? M(ref) : `missing (${args['xnnpack-missing'] ?? `no xnnpack-ref result for ${cpu}`})`;
-  out.push(`insn ${cpu} detector ort=${M(ort)} xnnpack=${x} ratio=${ref ? (ort / ref).toFixed(3) : 'missing'}`);
+  out.push(`insn ${cpu} detector ort=${M(ort)} xnnpack=${x} ratio=${ref ? (ort / ref).toFixed(3) : 'missing'} act=${DEFAULT_ACT[cpu] ?? 'int8'}`);
 }
 {
   const p = args.pipeline && existsSync(args.pipeline) ? JSON.parse(readFileSync(args.pipeline, 'utf8')) : { perCpu: Object.fromEntries(Object.keys(insn.perCpu).map((c) => [c, {}])) };
   for (const [cpu, e] of Object.entries(p.perCpu ?? {})) {
-    const bare = insn.perCpu[cpu]?.[DETECTOR]?.perInference;
+    // the pipeline runs the int8-activation models (as a Pi 5 prepares them) on every core
+    const bare = insn.perCpu[cpu]?.['detector int8, int8 act (ours)']?.perInference;
     for (const [path, run] of [['raw', 'pipeline raw yuv420 detection only'], ['mjpeg', 'pipeline detection only']]) {
       const r = e.runs?.[run];
       if (!r || bare === undefined) {

@@ -104,15 +104,29 @@ describe('quantizer on a tiny conv graph', () => {
     // the depthwise conv reads the Relu output, whose range starts at 0: zero point 0 and the Relu folded into the Q
     assert.equal(init(g, 'relu_one/zero_point').data[0], 0);
     assert.ok(!g.nodes.some((n) => n.opType === 'Relu'), 'Relu folded into its QuantizeLinear');
-    // add_half feeds both HardSigmoid and Mul: one Q, two DQs; the HardSigmoid output stays float
+    // add_half feeds both the h-swish gate and its Mul: one Q, two DQs
     const { consumers } = indexGraph(g);
     const q = g.nodes.filter((n) => n.opType === 'QuantizeLinear' && n.inputs[0] === 'add_half');
     assert.equal(q.length, 1);
     const dqs = consumers.get(q[0]!.outputs[0]!) ?? [];
     assert.equal(dqs.length, 2);
     assert.ok(dqs.every((d) => d.opType === 'DequantizeLinear' && (consumers.get(d.outputs[0]!) ?? []).length === 1), 'each DQ feeds one consumer');
-    const hsig = g.nodes.find((n) => n.opType === 'HardSigmoid')!;
-    assert.ok((consumers.get(hsig.outputs[0]!) ?? []).every((c) => c.opType === 'Mul'), 'HardSigmoid output is not quantized');
+    // HardSigmoid(x) = clip(x/6 + 1/2, 0, 1) becomes Add(x, 3) quantized over [0, 6] and read back with
+    // scale 1/255, so DQ → Add → Q and DQ → Mul → Q both fuse into integer kernels
+    assert.ok(!g.nodes.some((n) => n.opType === 'HardSigmoid'), 'no float HardSigmoid left');
+    const gateAdd = g.nodes.find((n) => n.name === 'hsig/Add')!;
+    assert.ok(gateAdd && gateAdd.opType === 'Add');
+    assert.ok(gateAdd.inputs.every((i) => g.nodes.find((n) => n.outputs.includes(i))?.opType === 'DequantizeLinear'), 'both Add inputs dequantized');
+    assert.equal(init(g, 'hsig/offset/quantized').data[0], 255);
+    assert.equal(init(g, 'hsig/offset/scale').data[0], Math.fround(3 / 255));
+    const gateQ = consumers.get(gateAdd.outputs[0]!)!;
+    assert.equal(gateQ.length, 1);
+    assert.equal(gateQ[0]!.opType, 'QuantizeLinear');
+    assert.equal(init(g, gateQ[0]!.inputs[1]!).data[0], Math.fround(6 / 255));
+    const gateDq = consumers.get(gateQ[0]!.outputs[0]!)!;
+    assert.deepEqual(gateDq.map((n) => [n.opType, n.outputs[0]]), [['DequantizeLinear', 'hsig']]);
+    assert.equal(init(g, gateDq[0]!.inputs[1]!).data[0], Math.fround(1 / 255));
+    assert.ok((consumers.get('hsig') ?? []).every((c) => c.opType === 'Mul'), 'the gate feeds the Mul');
     // the output keeps its name and float type
     assert.deepEqual(g.outputs.map((o) => [o.name, o.elemType]), [['y', DataType.FLOAT]]);
     const names = g.nodes.map((n) => n.name);
@@ -174,6 +188,35 @@ describe('quantizer on a tiny conv graph', () => {
     assert.ok(!g.nodes.some((n) => n.opType === 'QuantizeLinear' && n.inputs[0] === 'relu_one'));
     assert.ok(g.initializers.some((t) => t.name === 'w_dw' && t.dataType === DataType.FLOAT), 'the depthwise conv keeps float weights');
     assert.ok(g.initializers.some((t) => t.name === 'w_one/quantized'));
+  });
+
+  it('perChannelDepthwise: a float tensor read by a depthwise conv is quantized per channel, the conv gets int8 weights', async function () {
+    skipOnSaturatingInt8Kernels(this);
+    // relu_one's channels span 0.01× to 2× (W1): one scale per channel, moved into the depthwise weights
+    const { onnx, report } = await quantizeModel(tinyModel(), calib, { method: 'minmax', exclude: ['relu_*'], perChannelDepthwise: ['relu_one'], reportInputs: 1 });
+    const g = loadOnnx(onnx);
+    assert.equal(report.quantizedConvs, 2);
+    const pad = g.nodes.find((n) => n.opType === 'Pad' && n.inputs[0] === 'relu_one')!;
+    assert.ok(pad, 'the conv padding becomes an explicit float Pad (a channel’s 0 is not the per-tensor zero point)');
+    const q = g.nodes.find((n) => n.opType === 'QuantizeLinear' && n.inputs[0] === pad.outputs[0])!;
+    assert.equal(q.attributes['axis']?.value, 1);
+    const scales = init(g, q.inputs[1]!).data as Float32Array;
+    assert.equal(scales.length, 4);
+    assert.ok(Math.max(...scales) / Math.min(...scales) > 20, `per-channel scales ${Array.from(scales).join(', ')}`);
+    const conv = g.nodes.find((n) => n.opType === 'Conv' && n.attributes['group']?.value === 4)!;
+    assert.deepEqual(conv.attributes['pads']?.value, [0, 0, 0, 0]);
+    const dqOf = (t: string): string | undefined => g.nodes.find((n) => n.outputs.includes(t))?.opType;
+    assert.deepEqual(conv.inputs.map(dqOf), ['DequantizeLinear', 'DequantizeLinear', 'DequantizeLinear']);
+    assert.ok(!g.initializers.some((t) => t.name === 'w_dw' && t.dataType === DataType.FLOAT), 'no float depthwise weights left');
+    // same arithmetic up to 8-bit rounding: close to float, and closer than one scale for the whole tensor
+    const x = Float32Array.from(rand(128, 7), (v) => v * 3);
+    const ref = await runModel(tinyModel(), x);
+    const err = (y: Float32Array): number => Math.sqrt(y.reduce((a, v, i) => a + (v - ref[i]!) ** 2, 0) / ref.reduce((a, v) => a + v * v, 0));
+    const perChannel = err(await runModel(onnx, x));
+    const perTensor = err(await runModel((await quantizeModel(tinyModel(), calib, { method: 'minmax', reportInputs: 1 })).onnx, x));
+    assert.ok(perChannel < 0.05, `relative error ${perChannel}`);
+    assert.ok(perChannel <= perTensor, `per channel ${perChannel} vs per tensor ${perTensor}`);
+    await assert.rejects(quantizeModel(tinyModel(), calib, { exclude: ['conv_one'], perChannelDepthwise: ['conv_one'] }), /not read by exactly one depthwise Conv/);
   });
 
   it('refuses bad inputs with clear errors', async () => {

@@ -89,6 +89,7 @@ export async function quantizeManifestModel(
     percentile,
     exclude,
     methodOverrides: profile.methodOverrides,
+    perChannelDepthwise: (profile.perChannelDepthwise ?? []).filter((t) => !(s.keepFloat ?? []).includes(t)),
     inputShape: [1, 3, h, w],
     ...(s.log ? { log: s.log } : {}),
   });
@@ -116,6 +117,7 @@ export async function quantizeManifestModel(
       ...(method === 'percentile' ? { percentile } : {}),
       method_overrides: profile.methodOverrides,
       keep_float: exclude,
+      ...(profile.perChannelDepthwise ? { per_channel_depthwise_input: profile.perChannelDepthwise } : {}),
       profile: profile.notes,
       calibration: { images: calibFiles.length, size: [w, h], sources: summariseSources(calibFiles, s.scratchDir) },
       quantized_tensors: report.quantizedTensors,

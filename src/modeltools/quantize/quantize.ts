@@ -5,6 +5,7 @@ import { inferShapes } from '../onnx/shapes.js';
 import { TensorHistogram, type RangeMethod } from './histogram.js';
 import { planQuantization } from './plan.js';
 import { globToRegExp } from './profiles.js';
+import { ChannelRanges, depthwiseReader, quantizeDepthwiseInput } from './depthwise-input.js';
 import { activationParams, insertQdq, type ActParams, type ActivationType } from './qdq.js';
 import { ProbeRunner } from './runner.js';
 
@@ -19,6 +20,11 @@ export interface QuantizeOptions {
   exclude?: string[];
   /** range method per tensor pattern, first match wins */
   methodOverrides?: Array<{ pattern: string; method: RangeMethod }>;
+  /**
+   * float tensors (kept float by `exclude`, globs) whose only reader is a depthwise Conv: quantized per channel
+   * so that conv runs as an integer kernel (depthwise-input.ts)
+   */
+  perChannelDepthwise?: string[];
   /** concrete input shape; default: the declared shape with a symbolic batch set to 1 */
   inputShape?: number[];
   /** calibration inputs (the first ones) also used for the per-layer error report; default 4 */
@@ -114,11 +120,23 @@ export async function quantizeModel(
   const plan = planQuantization(graph, facts, opts.exclude ?? []);
   if (plan.tensors.length === 0) throw new Error('nothing to quantize: no Conv/Add/Mul/Concat/pool/sigmoid activations outside the exclude list');
   const roots = [...new Set(plan.tensors.map((t) => plan.root.get(t) ?? t))];
+  const pcPatterns = (opts.perChannelDepthwise ?? []).map(globToRegExp);
+  const perChannel = new Map<string, ChannelRanges>();
+  for (const n of graph.nodes) {
+    for (const t of n.outputs) {
+      if (!pcPatterns.some((re) => re.test(t)) || plan.tensors.includes(t)) continue;
+      const conv = depthwiseReader(graph, t);
+      if (!conv) throw new Error(`perChannelDepthwise: tensor ${t} is not read by exactly one depthwise Conv with float weights`);
+      const w = graph.initializers.find((x) => x.name === conv.inputs[1]);
+      perChannel.set(t, new ChannelRanges(w!.dims[0]!));
+    }
+  }
   log(`quantizing ${plan.tensors.length} tensors (${roots.length} ranges), ${plan.convs.size} convs; ${plan.excluded.length} kept float`);
 
   // calibration: the float graph with every quantized tensor and every output exposed
   const probeNames = new Map<string, string>();
   for (const t of plan.tensors) probeNames.set(t, t);
+  for (const t of perChannel.keys()) probeNames.set(t, t);
   const calGraph = loadOnnx(fp32Onnx);
   const runner = await ProbeRunner.open(calGraph, probeNames, input.name, inputShape, threads);
   const hist = new Map(roots.map((r) => [r, new TensorHistogram()]));
@@ -136,6 +154,7 @@ export async function quantizeModel(
           throw new Error(`tensor ${r}, calibration input ${n}: ${(e as Error).message}`);
         }
       }
+      for (const [t, r] of perChannel) r.add(values.get(t)!);
       if (reference.length < reportInputs) reference.push({ input: x, values });
       n++;
       if (n % 20 === 0) log(`calibrated on ${n} inputs`);
@@ -156,6 +175,7 @@ export async function quantizeModel(
   }
 
   const q = insertQdq(graph, plan, params, type);
+  for (const [t, r] of perChannel) quantizeDepthwiseInput(q.graph, t, r, type);
   graph.producerName = 'edgesight';
   graph.docString = `${graph.docString ? graph.docString + '; ' : ''}int8 QDQ by edgesight quantizer (${type} activations, ${method})`;
   const onnx = saveOnnx(q.graph);
@@ -230,7 +250,7 @@ export async function quantizeModel(
       calibrationInputs: n,
       reportInputs: reference.length,
       quantizedTensors: plan.tensors.length,
-      quantizedConvs: plan.convs.size,
+      quantizedConvs: plan.convs.size + perChannel.size,
       keptFloat,
       seconds: (performance.now() - t0) / 1000,
       layers,
