@@ -24,6 +24,11 @@ export interface ModelQuantizeSettings {
   percentile?: number;
   /** extra tensors kept float (added to the profile's) */
   keepFloat?: string[];
+  /** experiments: see QuantizeOptions */
+  framePercentile?: number;
+  fixedRanges?: Array<{ pattern: string; range: [number, number] }>;
+  /** override the profile's bias-correction sweeps */
+  biasCorrection?: number;
   /** calibration size for models with a dynamic input (W, H) */
   size?: [number, number];
   /** where video/camera frames were extracted to (provenance names them as such, not by this path) */
@@ -84,12 +89,16 @@ export async function quantizeManifestModel(
   const exclude = [...profile.exclude, ...(s.keepFloat ?? [])];
   const method = s.method ?? profile.method;
   const percentile = s.percentile ?? profile.percentile;
+  const biasCorrection = s.biasCorrection ?? profile.biasCorrection;
   const { onnx, report } = await quantizeModel(await readFile(fp32File), calibrationInputs(calibFiles, manifest.input, w, h), {
     activationType,
     method,
     percentile,
     exclude,
     methodOverrides: profile.methodOverrides,
+    ...(s.framePercentile !== undefined ? { framePercentile: s.framePercentile } : {}),
+    ...(s.fixedRanges ? { fixedRanges: s.fixedRanges } : {}),
+    biasCorrection,
     inputShape: [1, 3, h, w],
     ...(s.log ? { log: s.log } : {}),
   });
@@ -106,6 +115,7 @@ export async function quantizeManifestModel(
         method,
         percentile,
         keepFloat: s.keepFloat ?? [],
+        biasCorrection,
       }),
       quantizer_version: QUANTIZER_VERSION,
       arch: process.arch,
@@ -117,6 +127,7 @@ export async function quantizeManifestModel(
       ...(method === 'percentile' ? { percentile } : {}),
       method_overrides: profile.methodOverrides,
       keep_float: exclude,
+      bias_correction: biasCorrection,
       profile: profile.notes,
       calibration: { images: calibFiles.length, size: [w, h], sources: summariseSources(calibFiles, s.scratchDir) },
       quantized_tensors: report.quantizedTensors,

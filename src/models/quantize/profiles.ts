@@ -13,6 +13,8 @@ export interface QuantProfile {
   /** default range method for the body */
   method: RangeMethod;
   percentile: number;
+  /** bias-correction sweeps over the int8 convs (0 = none; QuantizeOptions.biasCorrection) */
+  biasCorrection: number;
   /** why, for the manifest's provenance */
   notes: string;
 }
@@ -22,6 +24,7 @@ export const GENERIC_PROFILE: QuantProfile = {
   methodOverrides: [],
   method: 'percentile',
   percentile: 99.99,
+  biasCorrection: 0,
   notes: 'generic: every Conv/Add/Mul/Concat/pool/sigmoid tensor in 8 bits, percentile 99.99 ranges',
 };
 
@@ -46,6 +49,7 @@ export const PROFILES: Record<string, QuantProfile> = {
     ],
     method: 'percentile',
     percentile: 99.99,
+    biasCorrection: 1,
     notes: 'first conv + first h-swish outputs kept float; heads (predictor outputs, concats, sigmoid) min/max; body percentile 99.99',
   },
   lraspp_mobilenet_v3_small_voc: {
@@ -57,6 +61,7 @@ export const PROFILES: Record<string, QuantProfile> = {
     ],
     method: 'percentile',
     percentile: 99.99,
+    biasCorrection: 0,
     notes: 'logits kept float (argmax); classifier convs min/max; body percentile 99.99',
   },
 };
