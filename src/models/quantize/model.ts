@@ -24,9 +24,6 @@ export interface ModelQuantizeSettings {
   percentile?: number;
   /** extra tensors kept float (added to the profile's) */
   keepFloat?: string[];
-  /** experiments: see QuantizeOptions */
-  framePercentile?: number;
-  fixedRanges?: Array<{ pattern: string; range: [number, number] }>;
   /** override the profile's bias-correction sweeps */
   biasCorrection?: number;
   /** calibration size for models with a dynamic input (W, H) */
@@ -96,8 +93,7 @@ export async function quantizeManifestModel(
     percentile,
     exclude,
     methodOverrides: profile.methodOverrides,
-    ...(s.framePercentile !== undefined ? { framePercentile: s.framePercentile } : {}),
-    ...(s.fixedRanges ? { fixedRanges: s.fixedRanges } : {}),
+    framePercentile: profile.framePercentile,
     biasCorrection,
     inputShape: [1, 3, h, w],
     ...(s.log ? { log: s.log } : {}),
@@ -125,6 +121,7 @@ export async function quantizeManifestModel(
       weights: 'int8 symmetric per-channel (Conv, axis 0); bias int32',
       method,
       ...(method === 'percentile' ? { percentile } : {}),
+      ...(method === 'frames' ? { frame_percentile: profile.framePercentile } : {}),
       method_overrides: profile.methodOverrides,
       keep_float: exclude,
       bias_correction: biasCorrection,

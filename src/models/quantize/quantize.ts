@@ -21,8 +21,6 @@ export interface QuantizeOptions {
   methodOverrides?: Array<{ pattern: string; method: RangeMethod }>;
   /** for the `frames` method: which quantile (in %) of the inputs' own extremes sets the range; default 90 */
   framePercentile?: number;
-  /** fixed [lo, hi] ranges for tensors matching a pattern (first match wins), instead of calibrating them */
-  fixedRanges?: Array<{ pattern: string; range: [number, number] }>;
   /**
    * Bias correction passes (0 = none): each pass runs the quantized graph over the calibration inputs and
    * moves every int8 conv's bias by the mean (per output channel) of its output's error against float.
@@ -113,7 +111,6 @@ export async function quantizeModel(
   const threads = opts.threads ?? 2;
   const reportInputs = opts.reportInputs ?? 4;
   const overrides = (opts.methodOverrides ?? []).map((o) => ({ re: globToRegExp(o.pattern), method: o.method }));
-  const fixed = (opts.fixedRanges ?? []).map((o) => ({ re: globToRegExp(o.pattern), range: o.range }));
   const biasPasses = opts.biasCorrection ?? 0;
 
   const graph = loadOnnx(fp32Onnx);
@@ -171,8 +168,7 @@ export async function quantizeModel(
   const ranges = new Map<string, { range: [number, number]; method: RangeMethod }>();
   for (const r of roots) {
     const m = methodOf(r);
-    const f = fixed.find((o) => o.re.test(r));
-    const range = f ? f.range : hist.get(r)!.range(m, { percentile, levels: 256, ...(opts.framePercentile !== undefined ? { framePercentile: opts.framePercentile } : {}) });
+    const range = hist.get(r)!.range(m, { percentile, levels: 256, ...(opts.framePercentile !== undefined ? { framePercentile: opts.framePercentile } : {}) });
     ranges.set(r, { range, method: m });
     params.set(r, activationParams(range[0], range[1], type));
   }

@@ -21,6 +21,8 @@ export interface QuantSettings {
   method: RangeMethod;
   /** only for the percentile method (null otherwise) */
   percentile: number | null;
+  /** only for the frames method (null otherwise) */
+  frame_percentile: number | null;
   method_overrides: Array<{ pattern: string; method: RangeMethod }>;
   keep_float: string[];
   /** bias-correction sweeps (0 = none) */
@@ -58,6 +60,7 @@ export function quantSettings(s: SettingsInput): QuantSettings {
     activation_type: s.activationType,
     method,
     percentile: method === 'percentile' ? (s.percentile ?? profile.percentile) : null,
+    frame_percentile: method === 'frames' ? profile.framePercentile : null,
     method_overrides: profile.methodOverrides.map((o) => ({ pattern: o.pattern, method: o.method })),
     keep_float: [...profile.exclude, ...(s.keepFloat ?? [])],
     bias_correction: s.biasCorrection ?? profile.biasCorrection,
