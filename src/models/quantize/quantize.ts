@@ -128,7 +128,7 @@ export async function quantizeModel(
   const probeNames = new Map<string, string>();
   for (const t of plan.tensors) probeNames.set(t, t);
   // bias correction compares every int8 conv's output (before its activation) with float, per channel
-  const convOut = [...plan.convs].map((c) => c.outputs[0] ?? '');
+  const convOut = biasPasses > 0 ? [...plan.convs].map((c) => c.outputs[0] ?? '') : [];
   const channels = new Map(convOut.map((t) => [t, channelShape(facts.get(t)?.dims, t)]));
   if (biasPasses > 0) for (const t of convOut) probeNames.set(t, t);
   const floatMean = new Map(convOut.map((t) => [t, new Float64Array(channels.get(t)![0])]));
