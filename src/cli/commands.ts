@@ -244,7 +244,7 @@ export const QUANTIZE_OPTIONS = {
   ...COMMON_OPTIONS,
   calib: { type: 'string', multiple: true, arg: 'DIR|GLOB|IMAGE|VIDEO', help: 'calibration images (repeatable; videos: every 10th frame, ≤ 50)', dflt: 'models.calibration, else models/calibration + config/demo-photos' },
   camera: { type: 'string', arg: 'N', help: 'also take N frames from the configured camera', dflt: 'models.calibration_frames' },
-  method: { type: 'string', arg: 'minmax|percentile|mse', help: 'range method for the body', dflt: 'the model\'s profile' },
+  method: { type: 'string', arg: 'minmax|percentile|mse|frames', help: 'range method for the body (frames: the 90th percentile of the images\' own extremes)', dflt: 'the model\'s profile' },
   percentile: { type: 'string', arg: 'P', help: 'for --method percentile', dflt: '99.99' },
   activations: {
     type: 'string',

@@ -22,7 +22,9 @@ on images. Writes <cache>/<name>/int8.onnx + int8.json (provenance.quantization 
                                  frames in models/calibration + the demo photos in config/demo-photos)
   --camera N                     also take N frames from the configured camera
                                  (default: models.calibration_frames)
-  --method minmax|percentile|mse range method for the body (default: the model's profile)
+  --method minmax|percentile|mse|frames
+                                 range method for the body (frames: the 90th percentile of
+                                 the images' own extremes) (default: the model's profile)
   --percentile P                 for percentile (default 99.99)
   --activations uint8|int8|auto  auto = int8 on arm64 cores with dot-product instructions (asimddp:
                                  Pi 5), uint8 elsewhere (x86-64, Pi 4's Cortex-A72) (default auto)

@@ -181,6 +181,43 @@ describe('quantizer on a tiny conv graph', () => {
     assert.equal(activationTypeFor('uint8', 'arm64', () => ['asimddp']), 'uint8');
   });
 
+  it('bias correction moves the int8 conv biases so the mean error per output channel over the calibration inputs shrinks', async () => {
+    const fp = tinyModel();
+    // tight percentile ranges clip the tails: a one-sided error whose mean bias correction can take out
+    const opts = { method: 'percentile' as const, percentile: 95 };
+    const plain = await quantizeModel(fp, calib, opts);
+    const corrected = await quantizeModel(fp, calib, { ...opts, biasCorrection: 1 });
+    // the depthwise conv's output (before its Q) in each graph, the QDQ one run as written (DQ → float
+    // conv → Q, free of any CPU's integer kernels): its mean per channel is what the correction aims at
+    const convOut = async (bytes: Uint8Array, x: Float32Array, level: 'disabled' | 'all'): Promise<Float32Array> => {
+      const g = loadOnnx(bytes);
+      g.outputs.push({ name: 'conv_dw', elemType: DataType.FLOAT, shape: null });
+      const s = await ort.InferenceSession.create(saveOnnx(g), { intraOpNumThreads: 1, graphOptimizationLevel: level });
+      try {
+        return (await s.run({ x: new ort.Tensor('float32', x, [1, 2, 8, 8]) }))['conv_dw']!.data as Float32Array;
+      } finally {
+        await s.release();
+      }
+    };
+    const meanAbsError = async (q: Uint8Array): Promise<number> => {
+      const sum = new Float64Array(4);
+      for (const x of calib) {
+        const a = await convOut(fp, x, 'all');
+        const b = await convOut(q, x, 'disabled');
+        for (let i = 0; i < a.length; i++) sum[Math.floor(i / 64)] += (b[i]! - a[i]!) / 64 / calib.length;
+      }
+      return sum.reduce((acc, v) => acc + Math.abs(v), 0) / 4;
+    };
+    const before = await meanAbsError(plain.onnx);
+    const after = await meanAbsError(corrected.onnx);
+    assert.ok(after < 0.1 * before, `mean |error| per channel ${after.toExponential(2)} corrected vs ${before.toExponential(2)} plain`);
+    // only the biases differ: same ranges, same weights
+    const [gp, gc] = [loadOnnx(plain.onnx), loadOnnx(corrected.onnx)];
+    assert.deepEqual(init(gc, 'x/scale').data, init(gp, 'x/scale').data);
+    assert.deepEqual(init(gc, 'w_dw/quantized').data, init(gp, 'w_dw/quantized').data);
+    assert.notDeepEqual(init(gc, 'b_dw/quantized').data, init(gp, 'b_dw/quantized').data);
+  });
+
   it('exclude keeps a tensor (and the conv reading it) in float', async () => {
     const { onnx, report } = await quantizeModel(tinyModel(), calib, { exclude: ['relu_*'], reportInputs: 1 });
     const g = loadOnnx(onnx);
@@ -244,6 +281,15 @@ describe('calibration histogram', () => {
     assert.deepEqual(neg.range('minmax', { percentile: 99, levels: 256 }), [0, 4]);
     assert.throws(() => new TensorHistogram().range('minmax', { percentile: 99, levels: 256 }), /no calibration data/);
     assert.throws(() => neg.add(Float32Array.of(Number.NaN)), /non-finite/);
+  });
+
+  it('frames: the range is a quantile of the inputs\' own extremes, so one unusual input does not set it', () => {
+    const h = new TensorHistogram();
+    for (let i = 1; i <= 9; i++) h.add(Float32Array.of(-i / 10, i));
+    h.add(Float32Array.of(-50, 100));
+    assert.deepEqual(h.range('minmax', { percentile: 99.99, levels: 256 }), [-50, 100]);
+    const [lo, hi] = h.range('frames', { percentile: 99.99, levels: 256, framePercentile: 50 });
+    assert.ok(Math.abs(hi - 5.5) < 1e-6 && Math.abs(lo + 0.55) < 1e-6, `frames range [${lo}, ${hi}]`);
   });
 
   it('activation parameters: 0 is exact, uint8 and int8 codes differ by 128', () => {

@@ -3,8 +3,8 @@
  * whose range doubles (merging bin pairs) when a batch exceeds it, so memory stays bounded however many
  * calibration inputs pass through.
  */
-export type RangeMethod = 'minmax' | 'percentile' | 'mse';
-export const RANGE_METHODS: readonly RangeMethod[] = ['minmax', 'percentile', 'mse'];
+export type RangeMethod = 'minmax' | 'percentile' | 'mse' | 'frames';
+export const RANGE_METHODS: readonly RangeMethod[] = ['minmax', 'percentile', 'mse', 'frames'];
 
 /** bins per sign; the histogram covers [-limit, limit] */
 const HALF_BINS = 2048;
@@ -13,6 +13,9 @@ export class TensorHistogram {
   min = Infinity;
   max = -Infinity;
   count = 0;
+  /** each added batch's (calibration input's) own min and max */
+  readonly frameMin: number[] = [];
+  readonly frameMax: number[] = [];
   /** [0, HALF_BINS) = negative values by |x|, [HALF_BINS, 2·HALF_BINS) = non-negative values */
   private readonly bins = new Float64Array(2 * HALF_BINS);
   private limit = 0;
@@ -31,6 +34,8 @@ export class TensorHistogram {
     }
     this.min = Math.min(this.min, lo);
     this.max = Math.max(this.max, hi);
+    this.frameMin.push(lo);
+    this.frameMax.push(hi);
     const need = Math.max(Math.abs(lo), Math.abs(hi));
     if (this.limit === 0) this.limit = need > 0 ? 2 ** Math.ceil(Math.log2(need)) : 2 ** -20;
     while (need > this.limit) this.grow();
@@ -93,7 +98,7 @@ export class TensorHistogram {
    * percentile: both tails cut at `percentile`% (e.g. 99.99 keeps the central 99.99% on each side);
    * mse: the range (minmax scaled by a factor in 0.2..1) minimising expected squared error over the histogram.
    */
-  range(method: RangeMethod, opts: { percentile: number; levels: number }): [number, number] {
+  range(method: RangeMethod, opts: { percentile: number; levels: number; framePercentile?: number }): [number, number] {
     if (this.count === 0) throw new Error('no calibration data reached this tensor');
     let lo = this.min;
     let hi = this.max;
@@ -103,6 +108,11 @@ export class TensorHistogram {
       hi = this.quantile(p);
     } else if (method === 'mse') {
       [lo, hi] = this.mseRange(opts.levels);
+    } else if (method === 'frames') {
+      // a quantile of the inputs' own extremes: one unusual input cannot set the range alone
+      const q = (opts.framePercentile ?? 90) / 100;
+      lo = -quantileOf(this.frameMin.map((v) => -v), q);
+      hi = quantileOf(this.frameMax, q);
     }
     return [Math.min(lo, 0), Math.max(hi, 0)];
   }
@@ -131,4 +141,12 @@ export class TensorHistogram {
     }
     return best;
   }
+}
+
+/** linear-interpolated quantile q ∈ [0, 1] of a list */
+function quantileOf(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = q * (s.length - 1);
+  const i = Math.floor(pos);
+  return i + 1 < s.length ? s[i]! + (s[i + 1]! - s[i]!) * (pos - i) : s[i]!;
 }

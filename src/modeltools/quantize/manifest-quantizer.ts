@@ -23,6 +23,8 @@ export interface ModelQuantizeSettings {
   percentile?: number;
   /** extra tensors kept float (added to the profile's) */
   keepFloat?: string[];
+  /** override the profile's bias-correction sweeps */
+  biasCorrection?: number;
   /** calibration size for models with a dynamic input (W, H) */
   size?: [number, number];
   /** where video/camera frames were extracted to (provenance names them as such, not by this path) */
@@ -83,6 +85,7 @@ export async function quantizeManifestModel(
   const exclude = [...profile.exclude, ...(s.keepFloat ?? [])];
   const method = s.method ?? profile.method;
   const percentile = s.percentile ?? profile.percentile;
+  const biasCorrection = s.biasCorrection ?? profile.biasCorrection;
   const { onnx, report } = await quantizeModel(await readFile(fp32File), calibrationInputs(calibFiles, manifest.input, w, h), {
     activationType,
     method,
@@ -90,6 +93,8 @@ export async function quantizeManifestModel(
     exclude,
     methodOverrides: profile.methodOverrides,
     perChannelDepthwise: (profile.perChannelDepthwise ?? []).filter((t) => !(s.keepFloat ?? []).includes(t)),
+    framePercentile: profile.framePercentile,
+    biasCorrection,
     inputShape: [1, 3, h, w],
     ...(s.log ? { log: s.log } : {}),
   });
@@ -106,6 +111,7 @@ export async function quantizeManifestModel(
         method,
         percentile,
         keepFloat: s.keepFloat ?? [],
+        biasCorrection,
       }),
       quantizer_version: QUANTIZER_VERSION,
       arch: process.arch,
@@ -115,9 +121,11 @@ export async function quantizeManifestModel(
       weights: 'int8 symmetric per-channel (Conv, axis 0); bias int32',
       method,
       ...(method === 'percentile' ? { percentile } : {}),
+      ...(method === 'frames' ? { frame_percentile: profile.framePercentile } : {}),
       method_overrides: profile.methodOverrides,
       keep_float: exclude,
       ...(profile.perChannelDepthwise ? { per_channel_depthwise_input: profile.perChannelDepthwise } : {}),
+      bias_correction: biasCorrection,
       profile: profile.notes,
       calibration: { images: calibFiles.length, size: [w, h], sources: summariseSources(calibFiles, s.scratchDir) },
       quantized_tensors: report.quantizedTensors,

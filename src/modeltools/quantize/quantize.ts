@@ -25,6 +25,13 @@ export interface QuantizeOptions {
    * so that conv runs as an integer kernel (depthwise-input.ts)
    */
   perChannelDepthwise?: string[];
+  /** for the `frames` method: which quantile (in %) of the inputs' own extremes sets the range; default 90 */
+  framePercentile?: number;
+  /**
+   * Bias correction passes (0 = none): each pass runs the quantized graph over the calibration inputs and
+   * moves every int8 conv's bias by the mean (per output channel) of its output's error against float.
+   */
+  biasCorrection?: number;
   /** concrete input shape; default: the declared shape with a symbolic batch set to 1 */
   inputShape?: number[];
   /** calibration inputs (the first ones) also used for the per-layer error report; default 4 */
@@ -110,6 +117,7 @@ export async function quantizeModel(
   const threads = opts.threads ?? 2;
   const reportInputs = opts.reportInputs ?? 4;
   const overrides = (opts.methodOverrides ?? []).map((o) => ({ re: globToRegExp(o.pattern), method: o.method }));
+  const biasPasses = opts.biasCorrection ?? 0;
 
   const graph = loadOnnx(fp32Onnx);
   const opset = graph.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
@@ -137,6 +145,12 @@ export async function quantizeModel(
   const probeNames = new Map<string, string>();
   for (const t of plan.tensors) probeNames.set(t, t);
   for (const t of perChannel.keys()) probeNames.set(t, t);
+  // bias correction compares every int8 conv's output (before its activation) with float, per channel
+  const convOut = biasPasses > 0 ? [...plan.convs].map((c) => c.outputs[0] ?? '') : [];
+  const channels = new Map(convOut.map((t) => [t, channelShape(facts.get(t)?.dims, t)]));
+  if (biasPasses > 0) for (const t of convOut) probeNames.set(t, t);
+  const floatMean = new Map(convOut.map((t) => [t, new Float64Array(channels.get(t)![0])]));
+  const calibInputs: Float32Array[] = [];
   const calGraph = loadOnnx(fp32Onnx);
   const runner = await ProbeRunner.open(calGraph, probeNames, input.name, inputShape, threads);
   const hist = new Map(roots.map((r) => [r, new TensorHistogram()]));
@@ -155,6 +169,10 @@ export async function quantizeModel(
         }
       }
       for (const [t, r] of perChannel) r.add(values.get(t)!);
+      if (biasPasses > 0) {
+        calibInputs.push(x);
+        for (const t of convOut) addChannelSums(floatMean.get(t)!, values.get(t)!, channels.get(t)!);
+      }
       if (reference.length < reportInputs) reference.push({ input: x, values });
       n++;
       if (n % 20 === 0) log(`calibrated on ${n} inputs`);
@@ -169,15 +187,65 @@ export async function quantizeModel(
   const ranges = new Map<string, { range: [number, number]; method: RangeMethod }>();
   for (const r of roots) {
     const m = methodOf(r);
-    const range = hist.get(r)!.range(m, { percentile, levels: 256 });
+    const range = hist.get(r)!.range(m, { percentile, levels: 256, ...(opts.framePercentile !== undefined ? { framePercentile: opts.framePercentile } : {}) });
     ranges.set(r, { range, method: m });
     params.set(r, activationParams(range[0], range[1], type));
   }
 
-  const q = insertQdq(graph, plan, params, type);
-  for (const [t, r] of perChannel) quantizeDepthwiseInput(q.graph, t, r, type);
-  graph.producerName = 'edgesight';
-  graph.docString = `${graph.docString ? graph.docString + '; ' : ''}int8 QDQ by edgesight quantizer (${type} activations, ${method})`;
+  // the float conv biases moved by bias correction (conv output tensor → per-channel shift)
+  const biasShift = new Map<string, Float64Array>();
+  const build = (fresh: boolean): ReturnType<typeof insertQdq> => {
+    const g = fresh || biasShift.size ? withShiftedBiases(fp32Onnx, biasShift) : graph;
+    const p = g === graph ? plan : planQuantization(g, facts, opts.exclude ?? []);
+    const built = insertQdq(g, p, params, type);
+    for (const [t, r] of perChannel) quantizeDepthwiseInput(built.graph, t, r, type);
+    return built;
+  };
+  // Convs are corrected in order of depth (a conv's error depends on the corrections above it; moving all
+  // at once makes the deeper ones double count and diverge): one level per run of the quantized graph.
+  const convs = [...plan.convs];
+  const level = convLevels(loadOnnx(fp32Onnx), new Set(convOut));
+  const depth = Math.max(0, ...convOut.map((t) => level.get(t) ?? 0));
+  for (let sweep = 0; sweep < biasPasses; sweep++) {
+    let moved = 0;
+    for (let L = 1; L <= depth; L++) {
+      const idx = convOut.map((t, i) => (level.get(t) === L ? i : -1)).filter((i) => i >= 0);
+      if (!idx.length) continue;
+      const qGraph = build(true).graph;
+      // only this level's conv outputs (before their Q; a folded Relu/Clip hands its name to the conv)
+      const qOut = new Map<string, string>();
+      for (const i of idx) {
+        const node = qGraph.nodes.find((x) => x.name === convs[i]!.name && x.opType === 'Conv');
+        if (!node || !node.outputs[0]) throw new Error(`bias correction: conv ${convs[i]!.name} not found in the quantized graph`);
+        qOut.set(convOut[i]!, node.outputs[0]);
+      }
+      qGraph.outputs = [];
+      const qr = await ProbeRunner.open(qGraph, new Map([...qOut.values()].map((t) => [t, t])), input.name, inputShape, threads);
+      const qMean = new Map([...qOut.keys()].map((t) => [t, new Float64Array(channels.get(t)![0])]));
+      try {
+        for (const x of calibInputs) {
+          const got = await qr.run(x);
+          for (const [t, qt] of qOut) addChannelSums(qMean.get(t)!, got.get(qt)!, channels.get(t)!);
+        }
+      } finally {
+        await qr.close();
+      }
+      for (const [t, qm] of qMean) {
+        const shift = biasShift.get(t) ?? new Float64Array(qm.length);
+        const fm = floatMean.get(t)!;
+        for (let c = 0; c < shift.length; c++) {
+          const d = (qm[c]! - fm[c]!) / n;
+          shift[c] -= d;
+          moved = Math.max(moved, Math.abs(d));
+        }
+        biasShift.set(t, shift);
+      }
+    }
+    log(`bias correction sweep ${sweep + 1} (${depth} levels): largest mean error corrected ${moved.toPrecision(3)}`);
+  }
+  const q = build(false);
+  q.graph.producerName = 'edgesight';
+  q.graph.docString = `${q.graph.docString ? q.graph.docString + '; ' : ''}int8 QDQ by edgesight quantizer (${type} activations, ${method})`;
   const onnx = saveOnnx(q.graph);
 
   // per-layer error: the QDQ model with one extra DQ per quantized tensor, against the stored float values
@@ -257,6 +325,48 @@ export async function quantizeModel(
       outputs,
     },
   };
+}
+
+/** [channels, values per channel] of an NCHW (batch 1) or NC tensor */
+function channelShape(shape: ReadonlyArray<number | string | null> | null | undefined, t: string): [number, number] {
+  if (!shape || shape.length < 2 || !shape.every((d) => typeof d === 'number')) throw new Error(`tensor ${t} has no concrete shape`);
+  const dims = shape as number[];
+  return [dims[1]!, dims.slice(2).reduce((a, b) => a * b, 1)];
+}
+
+/** adds each channel's mean over its values to `acc` */
+function addChannelSums(acc: Float64Array, v: Float32Array, [c, per]: [number, number]): void {
+  if (v.length !== c * per) throw new Error(`conv output has ${v.length} values, expected ${c}×${per}`);
+  for (let k = 0; k < c; k++) {
+    let s = 0;
+    for (let i = k * per; i < (k + 1) * per; i++) s += v[i]!;
+    acc[k] += s / per;
+  }
+}
+
+/** depth of each given conv output: 1 + the deepest of those upstream of it (nodes in topological order) */
+function convLevels(g: OnnxGraph, convOutputs: Set<string>): Map<string, number> {
+  const lv = new Map<string, number>();
+  for (const n of g.nodes) {
+    const up = Math.max(0, ...n.inputs.map((i) => lv.get(i) ?? 0));
+    for (const o of n.outputs) lv.set(o, n.opType === 'Conv' && convOutputs.has(o) ? up + 1 : up);
+  }
+  return new Map([...convOutputs].map((t) => [t, lv.get(t) ?? 0]));
+}
+
+/** a fresh copy of the float graph with the biases of the convs writing these tensors shifted per channel */
+function withShiftedBiases(fp32Onnx: Uint8Array, shift: Map<string, Float64Array>): OnnxGraph {
+  const g = loadOnnx(fp32Onnx);
+  const inits = new Map(g.initializers.map((t) => [t.name, t]));
+  for (const n of g.nodes) {
+    const d = n.opType === 'Conv' ? shift.get(n.outputs[0] ?? '') : undefined;
+    if (!d) continue;
+    const b = inits.get(n.inputs[2] ?? '');
+    if (!b || b.data.length !== d.length) throw new Error(`bias correction: conv ${n.name} has no bias of ${d.length} values`);
+    const data = Float32Array.from(b.data as Float32Array, (v, c) => v + d[c]!);
+    b.data = data;
+  }
+  return g;
 }
 
 /** The per-layer table, worst first (at most `limit` rows). */

@@ -13,7 +13,7 @@ import type { ActivationType } from './qdq.js';
  * Bumped whenever the quantizer's defaults (profiles, calibration handling) change what it makes: part of
  * the settings, so a cached or shipped int8 model made by another version is made again.
  */
-export const QUANTIZER_VERSION = 2;
+export const QUANTIZER_VERSION = 3;
 
 export interface QuantSettings {
   quantizer_version: number;
@@ -21,8 +21,12 @@ export interface QuantSettings {
   method: RangeMethod;
   /** only for the percentile method (null otherwise) */
   percentile: number | null;
+  /** only for the frames method (null otherwise) */
+  frame_percentile: number | null;
   method_overrides: Array<{ pattern: string; method: RangeMethod }>;
   keep_float: string[];
+  /** bias-correction sweeps (0 = none) */
+  bias_correction: number;
   /** calibration sources: inside the package as `<package>/models/calibration`, others as given (absolute) */
   calibration: string[];
   /** frames taken from the configured camera on top of the sources */
@@ -38,6 +42,7 @@ export interface SettingsInput {
   method?: RangeMethod;
   percentile?: number;
   keepFloat?: string[];
+  biasCorrection?: number;
 }
 
 /** A calibration source as recorded: relative to the package when it ships with it, so installs agree. */
@@ -55,8 +60,10 @@ export function quantSettings(s: SettingsInput): QuantSettings {
     activation_type: s.activationType,
     method,
     percentile: method === 'percentile' ? (s.percentile ?? profile.percentile) : null,
+    frame_percentile: method === 'frames' ? profile.framePercentile : null,
     method_overrides: profile.methodOverrides.map((o) => ({ pattern: o.pattern, method: o.method })),
     keep_float: [...profile.exclude, ...(s.keepFloat ?? [])],
+    bias_correction: s.biasCorrection ?? profile.biasCorrection,
     calibration: s.calibration.map(describeSource),
     camera_frames: s.cameraFrames ?? 0,
   };
