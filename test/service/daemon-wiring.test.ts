@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import mqtt from 'mqtt';
@@ -9,13 +7,13 @@ import { BehaviorSubject, concatMap, filter, from, interval, map, of, take, type
 import { parseConfigText } from '../../src/config/load.js';
 import type { LoadedConfig } from '../../src/config/types.js';
 import type { Frame } from '../../src/capture/frame.js';
-import type { InferenceEngine, InferenceResult } from '../../src/inference/engine.js';
-import type { ModelManifest } from '../../src/models/manifest.js';
+import type { InferenceEngine } from '../../src/inference/engine.js';
 import { SsdDecoder } from '../../src/postprocess/detections.js';
 import { detectionOptions } from '../../src/postprocess/options.js';
 import { topicsFor } from '../../src/mqtt/topics.js';
 import { Daemon } from '../../src/service/daemon.js';
 import { EVENT_TABLE } from '../../src/service/event-table.js';
+import { DETECTOR, FakeEngine, manifest, outputs, spec } from '../helpers/fake-engine.js';
 import { REPO } from '../helpers/paths.js';
 
 /**
@@ -24,50 +22,6 @@ import { REPO } from '../helpers/paths.js';
  * scored by frame) and frames come from an array, each sent once the engine has taken the one before
  * (so nothing is skipped and every count is exact).
  */
-const DETECTOR = path.join(REPO, 'models', 'prepared', 'ssdlite_mobilenet_v3_small_coco', 'int8-s8.json');
-const manifest = JSON.parse(readFileSync(DETECTOR, 'utf8')) as ModelManifest;
-const spec = manifest.detection!;
-const PERSON = manifest.labels.indexOf('person');
-const ANCHOR = spec.num_anchors - 1;
-
-/** Detector outputs with one person at ANCHOR (box = the anchor itself), score `score`. */
-function outputs(score: number): InferenceResult {
-  const numClasses = manifest.labels.length;
-  const scores = new Float32Array(spec.num_anchors * numClasses);
-  scores[ANCHOR * numClasses + PERSON] = score;
-  const boxes = new Float32Array(spec.num_anchors * 4);
-  return {
-    det: { [spec.outputs.scores]: { data: scores, dims: [1, spec.num_anchors, numClasses] }, [spec.outputs.boxes]: { data: boxes, dims: [1, spec.num_anchors, 4] } },
-    detStart: performance.now(),
-    detEnd: performance.now(),
-  };
-}
-
-class FakeEngine extends EventEmitter {
-  readonly runs$ = new BehaviorSubject(0);
-  affinity = { tid: 1, allowed: '0', error: null };
-  lastAnswerAt = performance.now();
-  busy = false;
-  constructor(private readonly score: (run: number) => number) {
-    super();
-  }
-  async start(): Promise<typeof this.affinity> {
-    return this.affinity;
-  }
-  async run(): Promise<InferenceResult> {
-    const n = this.runs$.value;
-    const r = outputs(this.score(n));
-    this.runs$.next(n + 1);
-    return r;
-  }
-  async ping(): Promise<boolean> {
-    return true;
-  }
-  async stop(): Promise<{ stuckThreads: number[] }> {
-    return { stuckThreads: [] };
-  }
-}
-
 /** 64×48 grey RGB frames (after `extra`), each released once the daemon has finished the one before (`done` counts them). */
 function frameSource(n: number, done: () => number, extra: Frame[] = []): Observable<Frame> {
   const frames: Frame[] = Array.from({ length: n }, (_, i) => ({
