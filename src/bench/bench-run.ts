@@ -7,6 +7,7 @@ import type { Logger } from '../logging/logger.js';
 import type { InferenceEngine } from '../inference/engine.js';
 import { resolveCore } from '../inference/affinity.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../mqtt/broker.js';
+import { embeddedConnection, plainClientOptions } from '../mqtt/connection.js';
 import { MqttPublisher } from '../mqtt/client.js';
 import { topicsFor } from '../mqtt/topics.js';
 import { toModelInput } from '../preprocess/preprocess.js';
@@ -106,18 +107,14 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     broker = await startEmbeddedBroker('127.0.0.1', 0);
     const topics = topicsFor(cfg.mqtt.base_topic, cfg.device.id, cfg.camera.name);
     publisher = new MqttPublisher({
-      url: broker.url,
-      clientId: `edgesight_bench_${process.pid}`,
-      keepaliveS: 30,
-      protocolVersion: 4,
-      reconnectMaxS: 1,
+      ...embeddedConnection(broker.url, `edgesight_bench_${process.pid}`),
       qos: cfg.mqtt.qos,
       queueSize: cfg.mqtt.queue_size,
       will: { topic: topics.availability, payload: 'offline' },
     });
     await waitConnected(publisher);
     // a real subscriber proves the messages reach the broker and go out again
-    counter = mqtt.connect(broker.url, { clientId: `edgesight_bench_sub_${process.pid}`, protocolVersion: 4 });
+    counter = mqtt.connect(broker.url, plainClientOptions(embeddedConnection(broker.url, `edgesight_bench_sub_${process.pid}`)));
     let received = 0;
     counter.on('message', () => received++);
     await new Promise<void>((resolve, reject) => {

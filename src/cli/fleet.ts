@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { IClientOptions } from 'mqtt';
 import type { LoadedConfig } from '../config/types.js';
 import { fleetCommand, fleetTopics } from '../metrics/fleet-table.js';
+import { connectionSettings, embeddedBrokerUrl, plainClientOptions } from '../mqtt/connection.js';
 import { parse, UsageError } from './args.js';
 import { FLEET } from './commands.js';
 import { loadConfigOrExit } from './common.js';
@@ -58,29 +57,7 @@ export async function fleetCliCommand(argv: string[], opts: { alias?: 'stats' } 
 /** The broker URL and client options (credentials, TLS) a CLI client uses, from the config; `--url` wins. */
 export function brokerOptions(lc: LoadedConfig, urlOverride: string | undefined, who: string): { url: string; mqtt: IClientOptions } {
   const m = lc.config.mqtt;
-  const host = m.embedded_broker.host.includes(':') ? `[${m.embedded_broker.host}]` : m.embedded_broker.host;
-  const url = urlOverride ?? m.url ?? `mqtt://${host}:${m.embedded_broker.port}`;
-  const read = (key: 'ca' | 'cert' | 'key' | 'password_file'): Buffer | undefined => {
-    const f = m[key];
-    if (!f) return undefined;
-    const file = path.resolve(lc.dir, f);
-    try {
-      return readFileSync(file);
-    } catch (e) {
-      throw new Error(`mqtt.${key} ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-    }
-  };
-  const password = m.password_file ? read('password_file')!.toString('utf8').trim() : (m.password ?? undefined);
-  return {
-    url,
-    mqtt: {
-      clientId: `edgesight_${who}_${process.pid}`,
-      // the embedded broker speaks 3.1.1 only
-      protocolVersion: m.url || urlOverride ? m.protocol_version : 4,
-      ...(m.username ? { username: m.username } : {}),
-      ...(password !== undefined ? { password } : {}),
-      ...(m.ca || m.cert || m.key ? { ca: read('ca'), cert: read('cert'), key: read('key') } : {}),
-      rejectUnauthorized: m.reject_unauthorized,
-    },
-  };
+  const url = urlOverride ?? m.url ?? embeddedBrokerUrl(m);
+  const settings = connectionSettings(lc.config, lc.dir, { url, embedded: !(m.url || urlOverride), clientId: `edgesight_${who}_${process.pid}` });
+  return { url, mqtt: plainClientOptions(settings) };
 }

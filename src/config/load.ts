@@ -20,8 +20,9 @@ export function configSchema(): JsonSchema {
 let cachedValidate: ReturnType<Ajv['compile']> | undefined;
 function validator(): ReturnType<Ajv['compile']> {
   if (!cachedValidate) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
-    ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' });
+    // strict: an unknown keyword in the schema is an error, not a silently ignored rule (numbers keep the range message for .inf)
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictNumbers: false, allowUnionTypes: true, verbose: true });
+    for (const keyword of ['secret', 'requiresRestart', 'reconnects']) ajv.addKeyword({ keyword, schemaType: 'boolean' });
     cachedValidate = ajv.compile(configSchema());
   }
   return cachedValidate;

@@ -24,6 +24,14 @@ export type JsonSchema = {
   uniqueItems?: boolean;
   required?: string[];
   secret?: boolean;
+  /**
+   * The running daemon cannot take this key (or, on a section, any key below it) over on SIGHUP: it is
+   * wired into processes, sockets, threads or topics at start. A changed value is reported as needing a
+   * restart and the running value is kept. Keys without it (here or on a section above) apply live.
+   */
+  requiresRestart?: boolean;
+  /** An MQTT connection setting: applied on SIGHUP by reconnecting the client (not with the embedded broker). */
+  reconnects?: boolean;
   [k: string]: unknown;
 };
 
@@ -46,11 +54,11 @@ export const libcameraSchemaPlaceholder: JsonSchema = obj('Options passed to rpi
 export const ffmpegSchemaPlaceholder: JsonSchema = obj('Options of the ffmpeg source (see Camera sources).', {});
 
 export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSchema } = {}): JsonSchema {
-  return obj('edgesight configuration', {
+  const root = obj('edgesight configuration', {
     device: obj('This box.', {
       id: { type: 'string', pattern: ID_PATTERN, maxLength: 64, description: 'Device id used in MQTT topics (`<base>/<id>/…`). Default: the hostname, sanitised.' },
       name: { type: 'string', maxLength: 128, description: 'Human-readable name (Home Assistant device name). Default: the id.' },
-    }),
+    }, { requiresRestart: true }),
     camera: obj('The one camera this instance reads (several cameras = several instances).', {
       name: { type: 'string', pattern: ID_PATTERN, maxLength: 64, default: 'camera', description: 'Camera name used in topics.' },
       source: { type: 'string', enum: ['auto', 'libcamera', 'ffmpeg', 'files'], default: 'auto', description: '`auto` = rpicam-vid/libcamera-vid if on PATH, else the first /dev/video* through ffmpeg, else an error.' },
@@ -65,7 +73,7 @@ export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSc
         loop: { type: 'boolean', default: true, description: 'Start again after the last image.' },
         pace: { type: 'string', enum: ['fps', 'pipeline'], default: 'fps', description: '`fps`: one image every 1/camera.fps s, like a camera; images the pipeline cannot take are skipped (and counted). `pipeline`: also wait until the pipeline has taken the previous image into inference, so none is skipped (soaks, batch runs); camera.fps is then the upper bound.' },
       }),
-    }),
+    }, { requiresRestart: true }),
     models: obj('Which models to run. Models are loaded only through manifests.', {
       detector: { type: 'string', minLength: 1, default: 'ssdlite_mobilenet_v3_small_coco', description: 'Detector: a model name in the cache (`edgesight models list`) or a path to a manifest JSON.' },
       segmenter: { type: ['string', 'null'], default: 'lraspp_mobilenet_v3_small_voc', description: 'Segmenter model name or manifest path; null = no segmentation.' },
@@ -75,7 +83,7 @@ export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSc
       cache_dir: { type: ['string', 'null'], default: null, description: 'Where prepared models live. Default: $CACHE_DIRECTORY (systemd), else $XDG_CACHE_HOME/edgesight, else ~/.cache/edgesight.' },
       mirror: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'Local folders searched for model sources before the upstream URLs (relative to the config file; EDGESIGHT_MODELS_MIRROR adds more).' },
       auto_prepare: { type: 'boolean', default: true, description: 'On start, fetch/convert/quantize configured models that are missing (from EDGESIGHT_MODELS_MIRROR or upstream).' },
-    }),
+    }, { requiresRestart: true }),
     detection: obj('Detector post-processing.', {
       score_threshold: { type: 'number', minimum: 0, maximum: 1, default: 0.45, description: 'Minimum score. The default detector scores up to about 0.8; on COCO photos a person at 0.45 is right about half the time, at 0.6 four times in five (docs/detector-accuracy.md).' },
       nms_iou: { type: 'number', minimum: 0, maximum: 1, default: 0.6, description: 'Per-class non-maximum suppression IoU.' },
@@ -129,21 +137,21 @@ export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSc
       dilate_px: { type: 'integer', minimum: 0, maximum: 200, default: 12, description: 'Grow the obscured region by this many frame pixels (the mask is coarse).' },
       max_mask_age_s: { type: 'number', minimum: 0, default: 1, description: 'Use the latest segmentation mask if it is at most this old; otherwise the tracked boxes of the matching detector labels.' },
     }),
-    state_dir: { type: ['string', 'null'], default: null, description: 'Where line totals are kept across restarts. Default: $STATE_DIRECTORY (systemd), else $XDG_STATE_HOME/edgesight, else ~/.local/state/edgesight.' },
+    state_dir: { requiresRestart: true, type: ['string', 'null'], default: null, description: 'Where line totals are kept across restarts. Default: $STATE_DIRECTORY (systemd), else $XDG_STATE_HOME/edgesight, else ~/.local/state/edgesight.' },
     segmentation: obj('Segmenter scheduling and input size.', {
       every: { type: 'integer', minimum: 0, default: 5, description: 'Segment every Nth frame the inference worker accepts; 0 = off.' },
-      width: { type: 'integer', minimum: 16, maximum: 2048, default: 320, description: 'Segmenter input width (multiple of 16).', multipleOf: 16 },
-      height: { type: 'integer', minimum: 16, maximum: 2048, default: 240, description: 'Segmenter input height (multiple of 16).', multipleOf: 16 },
+      width: { requiresRestart: true, type: 'integer', minimum: 16, maximum: 2048, default: 320, description: 'Segmenter input width (multiple of 16).', multipleOf: 16 },
+      height: { requiresRestart: true, type: 'integer', minimum: 16, maximum: 2048, default: 240, description: 'Segmenter input height (multiple of 16).', multipleOf: 16 },
     }),
     inference: obj('The inference worker.', {
       core: { type: 'integer', minimum: -1, default: -1, description: 'CPU core the inference thread is pinned to; -1 = the last core.' },
       threads: { type: 'integer', minimum: 1, maximum: 64, default: 1, description: 'ONNX Runtime intra-op threads (all pinned; >1 needs that many cores starting at `core`).' },
       spinning: { type: 'boolean', default: false, description: 'Let ORT threads spin between runs (lower latency, burns the core).' },
       stall_timeout_s: { type: 'number', exclusiveMinimum: 0, default: 10, description: 'A run longer than this restarts the worker.' },
-    }),
+    }, { requiresRestart: true }),
     pipeline: obj('Frame flow.', {
       preprocess_concurrency: { type: 'integer', minimum: 1, maximum: 8, default: 1, description: 'Frames decoded and resized at once (sharp, off the pinned core). A frame arriving while all are busy is skipped; 2 helps a 4-core Pi keep up at high fps.' },
-    }),
+    }, { requiresRestart: true }),
     masks: obj('Low-resolution class masks published on MQTT.', {
       enabled: { type: 'boolean', default: true, description: 'Publish masks.' },
       width: { type: ['integer', 'null'], minimum: 1, maximum: 1024, default: null, description: 'Mask width; null = the model output map (e.g. 40).' },
@@ -153,24 +161,24 @@ export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSc
       encoding: { type: 'string', enum: ['png', 'rle'], default: 'png', description: '`png`: 8-bit PNG of class indices, base64; `rle`: [class, run, class, run, …] row-major.' },
     }),
     mqtt: obj('The MQTT broker and topics.', {
-      url: { type: ['string', 'null'], default: null, pattern: '^(mqtts?|wss?|tcp|ssl)://', description: 'Broker URL (`mqtt://host:1883`, `mqtts://host:8883`). null = start an embedded broker on localhost (demo).' },
-      base_topic: { type: 'string', pattern: '^[^+#\\u0000]+$', default: 'edgesight', description: 'Topic prefix.' },
-      client_id: { type: ['string', 'null'], default: null, description: 'MQTT client id; default `edgesight_<device.id>` (stable, unique per device).' },
-      username: { type: ['string', 'null'], default: null, description: 'Username.' },
-      password: { type: ['string', 'null'], default: null, secret: true, description: 'Password (prefer password_file or EDGESIGHT__MQTT__PASSWORD).' },
-      password_file: { type: ['string', 'null'], default: null, description: 'File holding the password.' },
-      ca: { type: ['string', 'null'], default: null, description: 'CA certificate file (PEM) for mqtts://.' },
-      cert: { type: ['string', 'null'], default: null, description: 'Client certificate file (PEM).' },
-      key: { type: ['string', 'null'], default: null, description: 'Client key file (PEM).' },
-      reject_unauthorized: { type: 'boolean', default: true, description: 'Verify the broker certificate.' },
-      protocol_version: { type: 'integer', enum: [4, 5], default: 5, description: 'MQTT protocol: 5 (MQTT 5) or 4 (3.1.1, for old brokers). The embedded broker always speaks 3.1.1.' },
-      keepalive_s: { type: 'integer', minimum: 5, maximum: 3600, default: 30, description: 'Keepalive interval.' },
-      reconnect_max_s: { type: 'number', minimum: 0.5, maximum: 300, default: 5, description: 'Cap of the reconnect backoff.' },
-      queue_size: { type: 'integer', minimum: 1, maximum: 100000, default: 200, description: 'Outgoing messages kept while disconnected (streams drop oldest; retained state keeps the latest per topic).' },
+      url: { reconnects: true, type: ['string', 'null'], default: null, pattern: '^(mqtts?|wss?|tcp|ssl)://', description: 'Broker URL (`mqtt://host:1883`, `mqtts://host:8883`). null = start an embedded broker on localhost (demo).' },
+      base_topic: { requiresRestart: true, type: 'string', pattern: '^[^+#\\u0000]+$', default: 'edgesight', description: 'Topic prefix.' },
+      client_id: { reconnects: true, type: ['string', 'null'], default: null, description: 'MQTT client id; default `edgesight_<device.id>` (stable, unique per device).' },
+      username: { reconnects: true, type: ['string', 'null'], default: null, description: 'Username.' },
+      password: { reconnects: true, type: ['string', 'null'], default: null, secret: true, description: 'Password (prefer password_file or EDGESIGHT__MQTT__PASSWORD).' },
+      password_file: { reconnects: true, type: ['string', 'null'], default: null, description: 'File holding the password.' },
+      ca: { reconnects: true, type: ['string', 'null'], default: null, description: 'CA certificate file (PEM) for mqtts://.' },
+      cert: { reconnects: true, type: ['string', 'null'], default: null, description: 'Client certificate file (PEM).' },
+      key: { reconnects: true, type: ['string', 'null'], default: null, description: 'Client key file (PEM).' },
+      reject_unauthorized: { reconnects: true, type: 'boolean', default: true, description: 'Verify the broker certificate.' },
+      protocol_version: { reconnects: true, type: 'integer', enum: [4, 5], default: 5, description: 'MQTT protocol: 5 (MQTT 5) or 4 (3.1.1, for old brokers). The embedded broker always speaks 3.1.1.' },
+      keepalive_s: { reconnects: true, type: 'integer', minimum: 5, maximum: 3600, default: 30, description: 'Keepalive interval.' },
+      reconnect_max_s: { reconnects: true, type: 'number', minimum: 0.5, maximum: 300, default: 5, description: 'Cap of the reconnect backoff.' },
+      queue_size: { requiresRestart: true, type: 'integer', minimum: 1, maximum: 100000, default: 200, description: 'Outgoing messages kept while disconnected (streams drop oldest; retained state keeps the latest per topic).' },
       qos: obj('QoS per topic class.', {
         state: { type: 'integer', enum: [0, 1, 2], default: 1, description: 'Retained state (availability, info, counts).' },
         stream: { type: 'integer', enum: [0, 1, 2], default: 0, description: 'Per-frame streams (detections, masks).' },
-      }),
+      }, { requiresRestart: true }),
       detections: obj('The per-frame detections topic.', {
         enabled: { type: 'boolean', default: true, description: 'Publish per-frame detections.' },
         max_rate_hz: { type: 'number', minimum: 0, default: 0, description: 'At most this many messages per second; 0 = every processed frame.' },
@@ -188,11 +196,11 @@ export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSc
       homeassistant: obj('Home Assistant MQTT discovery.', {
         enabled: { type: 'boolean', default: false, description: 'Publish discovery configs.' },
         discovery_prefix: { type: 'string', pattern: '^[^+#\\u0000]+$', default: 'homeassistant', description: 'Discovery prefix.' },
-      }),
+      }, { requiresRestart: true }),
       embedded_broker: obj('The embedded broker used when `url` is null.', {
         host: { type: 'string', default: '127.0.0.1', description: 'Bind address.' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 1883, description: 'Port (0 = any free port).' },
-      }),
+      }, { requiresRestart: true }),
     }),
     metrics: obj('Latency monitoring.', {
       stats_interval_s: { type: 'number', minimum: 5, default: 30, description: 'Period of the `stats` topic.' },
@@ -206,11 +214,13 @@ export function buildSchema(fragments: { libcamera?: JsonSchema; ffmpeg?: JsonSc
         max_viewers: { type: 'integer', minimum: 1, maximum: 64, default: 4, description: 'Most simultaneous /stream.mjpeg viewers; more are answered 503.' },
         token_file: { type: ['string', 'null'], default: null, description: 'File holding the bearer token required on every path but /healthz (relative to the config file). EDGESIGHT_HTTP_TOKEN overrides it. Required for a non-loopback bind.' },
       }),
-    }),
+    }, { requiresRestart: true }),
     logging: obj('Logs (JSON lines on stdout; pretty on a TTY).', {
       level: { type: 'string', enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', description: 'Log level.' },
-      pretty: { type: ['boolean', 'string'], enum: [true, false, 'auto'], default: 'auto', description: 'Human-readable logs; `auto` = only on a TTY.' },
+      pretty: { requiresRestart: true, type: ['boolean', 'string'], enum: [true, false, 'auto'], default: 'auto', description: 'Human-readable logs; `auto` = only on a TTY.' },
       publish_frames: { type: 'boolean', default: false, description: 'Log a line per published detection message (the demo turns this on).' },
     }),
   });
+  delete root.default; // a default at the root is never applied (ajv's strict mode says so)
+  return root;
 }

@@ -1,24 +1,17 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { assertPublishable } from './topics.js';
+import type { ConnectionSettings } from './connection.js';
 import { OutboundQueue, type OutboundMessage, type QueueClass } from './queue.js';
 
 /** state: retained values (latest wins); event: must-deliver FIFO; stream: per-frame, drop-oldest; none: never queued */
 export type MessageClass = QueueClass | 'none';
 
-export interface ClientOptions {
-  url: string;
-  clientId: string;
-  username?: string;
-  password?: string;
-  keepaliveS: number;
-  protocolVersion: 4 | 5;
-  reconnectMaxS: number;
+/** How to reach the broker (connection.ts) and what this publisher does with the connection. */
+export interface ClientOptions extends ConnectionSettings {
   qos: { state: 0 | 1 | 2; stream: 0 | 1 | 2 };
   queueSize: number;
   will: { topic: string; payload: string };
-  /** TLS material, already read from files */
-  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean };
   /** called on every (re)connect before the queue drains: republish availability and retained state */
   onConnect?: () => void;
   /** topics to subscribe to on every connect (e.g. snapshot/get) */
@@ -115,7 +108,7 @@ export class MqttPublisher extends EventEmitter {
    * New connection settings (SIGHUP with a new password, URL or certificate): the current connection is
    * dropped without a will and a new one made; the outgoing queue is kept, so nothing queued is lost.
    */
-  reconfigure(next: Pick<ClientOptions, 'url' | 'clientId' | 'username' | 'password' | 'keepaliveS' | 'protocolVersion' | 'reconnectMaxS' | 'tls'>): void {
+  reconfigure(next: ConnectionSettings): void {
     if (this.closing) return;
     const old = this.client;
     this.opts = { ...this.opts, ...next };

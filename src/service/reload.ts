@@ -1,47 +1,15 @@
 import type { Config } from '../config/types.js';
+import { configSchema } from '../config/load.js';
+import { reloadKeys, type ReloadClass } from '../config/reload-keys.js';
 
 /**
- * Which config keys a running daemon can take over on SIGHUP. Everything else (camera, models,
- * inference, topics, metrics endpoint, device) is wired into processes, sockets and threads at start,
- * so a change there is reported as needing a restart and the running value is kept. mqtt.qos is one of
- * them: the publisher's queues are built with it.
+ * What a SIGHUP can take over is read from the config schema (`requiresRestart`, `reconnects`): keys
+ * wired into processes, sockets, threads and topics at start (camera, models, inference, topics, the
+ * metrics endpoint, device, mqtt.qos) keep their running value and are reported as needing a restart.
+ * Connection settings are applied by reconnecting (a rotated password, a moved broker, renewed
+ * certificates), except when the embedded broker is involved on either side: starting or stopping it
+ * needs a restart.
  */
-const LIVE_PREFIXES = [
-  'detection.',
-  'objects.',
-  'tracking.',
-  'zones',
-  'lines',
-  'privacy.',
-  'segmentation.every',
-  'masks.',
-  'mqtt.detections.',
-  'mqtt.snapshot.',
-  'mqtt.events.',
-  'logging.level',
-  'logging.publish_frames',
-];
-
-/**
- * MQTT connection settings: applied by reconnecting with the new ones (a rotated password, a moved
- * broker, renewed certificates) — the pipeline keeps running and the outgoing queue is kept. Not when the
- * embedded broker is involved on either side: starting or stopping it needs a restart.
- */
-const RECONNECT_KEYS = [
-  'mqtt.url',
-  'mqtt.client_id',
-  'mqtt.username',
-  'mqtt.password',
-  'mqtt.password_file',
-  'mqtt.ca',
-  'mqtt.cert',
-  'mqtt.key',
-  'mqtt.reject_unauthorized',
-  'mqtt.protocol_version',
-  'mqtt.keepalive_s',
-  'mqtt.reconnect_max_s',
-];
-
 export interface ReloadPlan {
   merged: Config;
   applied: string[];
@@ -55,34 +23,37 @@ export interface RunningState {
   segmenterLoaded: boolean;
 }
 
+let classes: Map<string, ReloadClass> | undefined;
+/** The reload class of each key the schema has, by dotted path. */
+export function reloadClasses(): ReadonlyMap<string, ReloadClass> {
+  classes ??= new Map(reloadKeys(configSchema()).map((k) => [k.key, k.cls]));
+  return classes;
+}
+
 export function planReload(current: Config, next: Config, running: RunningState = { segmenterLoaded: true }): ReloadPlan {
   const applied: string[] = [];
   const needsRestart: string[] = [];
   const reconnect: string[] = [];
   const merged = structuredClone(current);
   const embedded = !current.mqtt.url || !next.mqtt.url;
-  for (const key of changedLeaves(current, next)) {
+  const cur = current as unknown as Record<string, unknown>;
+  const nxt = next as unknown as Record<string, unknown>;
+  for (const [key, cls] of reloadClasses()) {
+    const p = key.split('.');
+    if (JSON.stringify(getPath(cur, p)) === JSON.stringify(getPath(nxt, p))) continue;
+    // a schedule for a model that is not loaded cannot start without loading it
     const needsModel = key === 'segmentation.every' && !running.segmenterLoaded && next.segmentation.every > 0;
-    const live = !needsModel && LIVE_PREFIXES.some((p) => key === p || key.startsWith(p));
-    const conn = !embedded && RECONNECT_KEYS.includes(key);
+    const live = cls === 'live' && !needsModel;
+    const conn = cls === 'reconnect' && !embedded;
     if (conn) reconnect.push(key);
     if (live || conn) {
-      setPath(merged as unknown as Record<string, unknown>, key.split('.'), getPath(next as unknown as Record<string, unknown>, key.split('.')));
+      setPath(merged as unknown as Record<string, unknown>, p, getPath(nxt, p));
       applied.push(key);
     } else {
       needsRestart.push(key);
     }
   }
   return { merged, applied, needsRestart, reconnect };
-}
-
-function changedLeaves(a: unknown, b: unknown, prefix = ''): string[] {
-  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (isObj(a) && isObj(b) && !(prefix === 'objects.filters' || prefix === 'zones' || prefix === 'lines')) {
-    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    return [...keys].flatMap((k) => changedLeaves(a[k], b[k], prefix ? `${prefix}.${k}` : k));
-  }
-  return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
 }
 
 function getPath(o: Record<string, unknown>, p: string[]): unknown {
