@@ -1,6 +1,5 @@
 import type { Config } from '../config/types.js';
 import type { Logger } from '../logging/logger.js';
-import type { FrameResult } from '../pipeline/pipeline.js';
 import type { Metrics } from '../metrics/registry.js';
 import { startReporting, type Reporting } from '../metrics/reporting.js';
 import { LiveFeed } from '../live/live-feed.js';
