@@ -25,6 +25,8 @@ export interface E2e {
   readonly daemon: DaemonProc | null;
   /** writes `yaml` to a config file and starts `edgesight run` on it; teardown ends it */
   start(yaml: string, env?: NodeJS.ProcessEnv): Promise<DaemonProc>;
+  /** starts `edgesight run` on a config file already written (e.g. one the test rewrites for a reload) */
+  run(configFile: string, env?: NodeJS.ProcessEnv): DaemonProc;
 }
 
 /**
@@ -67,6 +69,11 @@ export function useE2e(opts: E2eOptions = {}): E2e {
     async start(yaml, env = testEnv()) {
       await killDaemon(daemon);
       daemon = startDaemon(await writeConfig(yaml), env);
+      return daemon;
+    },
+    run(configFile, env = testEnv()) {
+      if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) throw new Error('the e2e daemon is still running: end it before starting another');
+      daemon = startDaemon(configFile, env);
       return daemon;
     },
   };
