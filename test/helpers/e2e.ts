@@ -37,6 +37,12 @@ export function useE2e(opts: E2eOptions = {}): E2e {
   let broker: Mosquitto | undefined;
   let sub: Collector | undefined;
   let daemon: DaemonProc | null = null;
+  // every daemon started, so one a test replaced without waiting for its exit is ended too
+  const started: DaemonProc[] = [];
+  const killAll = async (): Promise<void> => {
+    for (const d of started.splice(0)) await killDaemon(d);
+    daemon = null;
+  };
   const need = <T>(v: T | undefined, what: string): T => {
     if (v === undefined) throw new Error(`the e2e ${what} is used before the suite's before() hook ran`);
     return v;
@@ -46,13 +52,10 @@ export function useE2e(opts: E2eOptions = {}): E2e {
     sub = await Collector.connect(broker.url, opts.topics ?? ['edgesight/#']);
   });
   if (opts.daemonPerTest ?? true) {
-    afterEach(async () => {
-      await killDaemon(daemon);
-      daemon = null;
-    });
+    afterEach(killAll);
   }
   after(async () => {
-    await killDaemon(daemon);
+    await killAll();
     await sub?.close();
     await broker?.stop();
   });
@@ -69,11 +72,12 @@ export function useE2e(opts: E2eOptions = {}): E2e {
     async start(yaml, env = testEnv()) {
       await killDaemon(daemon);
       daemon = startDaemon(await writeConfig(yaml), env);
+      started.push(daemon);
       return daemon;
     },
     run(configFile, env = testEnv()) {
-      if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) throw new Error('the e2e daemon is still running: end it before starting another');
       daemon = startDaemon(configFile, env);
+      started.push(daemon);
       return daemon;
     },
   };
