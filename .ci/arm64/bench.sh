@@ -74,6 +74,8 @@ for cpu in "${ARM64_CPUS[@]}"; do
 done
 node "$ARM64_REPO/.ci/arm64/insn.mjs" --report "$OUT/insn.json" "${logs[@]}"
 arm64_log "saved $OUT/insn.json"
+# the int8 gate, on the counts just made
+node "$ARM64_REPO/.ci/arm64/insn-gate.mjs" "$OUT/insn.json" || arm64_die "our int8 models are not cheaper than fp32 under emulation (insn-gate above)"
 fi
 
 # --- the XNNPACK reference: the same upstream int8 TFLite model, TFLite 2.9 + XNNPACK, 1 thread ---------

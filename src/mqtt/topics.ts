@@ -47,7 +47,6 @@ export const TOPIC_POLICY: Readonly<Record<Exclude<TopicKind, 'snapshot_get'>, T
   line_count: { retain: true, qos: 1, queue: 'latest' },
 });
 
-export const DEFAULT_BASE_TOPIC = 'edgesight';
 /** Ids also become Home Assistant object ids and log fields; 64 characters is plenty and keeps topics short. */
 export const MAX_ID_LENGTH = 64;
 /** MQTT 3.1.1/5 limit for a topic name, in UTF-8 bytes. */

@@ -8,9 +8,8 @@ import { Observable, type OperatorFunction } from 'rxjs';
  */
 export function latestWhileBusy<T, R>(
   work: (item: T) => Promise<R | null>,
-  hooks: { onDrop?: (dropped: T) => void; onError?: (err: unknown, item: T) => void; waiting?: boolean } = {},
+  hooks: { onDrop?: (dropped: T) => void; onError?: (err: unknown, item: T) => void } = {},
 ): OperatorFunction<T, R> {
-  const keepWaiting = hooks.waiting ?? true;
   return (source) =>
     new Observable<R>((sub) => {
       let busy = false;
@@ -38,7 +37,6 @@ export function latestWhileBusy<T, R>(
       const inner = source.subscribe({
         next: (item) => {
           if (!busy) return run(item);
-          if (!keepWaiting) return hooks.onDrop?.(item);
           if (pending) hooks.onDrop?.(pending.item);
           pending = { item };
         },

@@ -31,18 +31,6 @@ function frameToSharp(frame: Frame): Sharp {
   return sharp(yuv420ToRgb(frame.data, frame.width, frame.height, frame.stride), { raw: { width: frame.width, height: frame.height, channels: 3 } });
 }
 
-/** Frame size without decoding pixels (JPEG/PNG header), for payloads. */
-export async function frameSize(frame: Frame): Promise<{ width: number; height: number }> {
-  if (frame.kind === 'raw') return { width: frame.width, height: frame.height };
-  try {
-    const m = await sharp(frame.data).metadata();
-    if (!m.width || !m.height) throw new Error('no dimensions');
-    return { width: m.width, height: m.height };
-  } catch (e) {
-    throw new CorruptFrameError(`frame ${frame.id}: undecodable image (${(e as Error).message})`);
-  }
-}
-
 /**
  * Decode + stretch-resize + normalise into the model's NCHW float input. Whole frame, no letterbox
  * (the detector was trained that way). Bilinear, the same kernel used for calibration.

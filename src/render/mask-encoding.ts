@@ -9,7 +9,6 @@ import sharp from 'sharp';
 import { inflateSync, crc32 } from 'node:zlib';
 
 export type MaskEncoding = 'png' | 'rle';
-export const MASK_ENCODINGS: readonly MaskEncoding[] = ['png', 'rle'];
 
 export type EncodedMaskData = { encoding: 'png'; data: string } | { encoding: 'rle'; data: number[] };
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { useE2e } from '../helpers/e2e.js';
 import { freeLoopbackPort } from '../helpers/tls.js';
 import { photo } from '../helpers/paths.js';
 
@@ -23,8 +23,7 @@ interface HaConfig {
  */
 describe('e2e: Home Assistant discovery from the daemon', function () {
   this.timeout(120_000);
-  let broker: Mosquitto;
-  let sub: Collector;
+  const e2e = useE2e({ topics: ['homeassistant/#', 'edgesight/#'], daemonPerTest: false });
   let daemon: DaemonProc | null = null;
   let metricsPort: number;
   const stale = 'homeassistant/sensor/ha_e2e/cam1_bus_count/config';
@@ -39,7 +38,7 @@ camera:
 segmentation: { every: 0 }
 objects: { track: [person, dog] }
 mqtt:
-  url: ${broker.url}
+  url: ${e2e.broker.url}
   base_topic: ${base}
   reconnect_max_s: 1
   homeassistant: { enabled: true }
@@ -50,31 +49,21 @@ logging: { level: info, pretty: false }
 ${extra}`);
 
   const cfgOf = (topic: string): HaConfig => {
-    const m = [...sub.messages].reverse().find((x) => x.topic === topic && x.payload.length > 0);
+    const m = [...e2e.sub.messages].reverse().find((x) => x.topic === topic && x.payload.length > 0);
     assert.ok(m, `no config on ${topic}`);
     return JSON.parse(m.payload.toString()) as HaConfig;
   };
   const waitFor = (pred: (t: string, p: Buffer) => boolean, what: string, ms = 60_000): Promise<{ topic: string; payload: Buffer }> =>
-    sub.waitFor(pred, ms, what).catch((e: Error) => {
+    e2e.sub.waitFor(pred, ms, what).catch((e: Error) => {
       throw new Error(`${e.message}\ndaemon output:\n${daemon?.output() ?? ''}`);
     });
 
   before(async () => {
-    broker = await startMosquitto();
     metricsPort = await freeLoopbackPort();
-    sub = await Collector.connect(broker.url, ['homeassistant/#', 'edgesight/#']);
     // what an earlier version (or config) left behind: a label no longer tracked
-    await sub.client.publishAsync(stale, JSON.stringify({ unique_id: 'edgesight_ha_e2e_cam1_bus_count', state_topic: 'edgesight/ha_e2e/cam1/objects/bus' }), { qos: 1, retain: true });
-    daemon = startDaemon(await config());
+    await e2e.sub.client.publishAsync(stale, JSON.stringify({ unique_id: 'edgesight_ha_e2e_cam1_bus_count', state_topic: 'edgesight/ha_e2e/cam1/objects/bus' }), { qos: 1, retain: true });
+    daemon = e2e.run(await config());
     await waitFor((t) => t === 'homeassistant/binary_sensor/ha_e2e/cam1_person_occupancy/config', 'the person occupancy config');
-  });
-  after(async () => {
-    if (daemon && daemon.child.exitCode === null) {
-      daemon.child.kill('SIGTERM');
-      await daemon.exited;
-    }
-    await sub?.close();
-    await broker?.stop();
   });
 
   it('publishes the device with its entities; every config names a topic the daemon really publishes on', async () => {
@@ -130,7 +119,7 @@ ${extra}`);
     const button = cfgOf('homeassistant/button/ha_e2e/cam1_snapshot_request/config');
     const image = cfgOf('homeassistant/image/ha_e2e/cam1_snapshot/config') as HaConfig & { content_type: string };
     assert.equal(image.content_type, 'image/jpeg');
-    await sub.client.publishAsync(button.command_topic!, 'PRESS', { qos: 1 });
+    await e2e.sub.client.publishAsync(button.command_topic!, 'PRESS', { qos: 1 });
     const jpeg = await waitFor((t) => t === image.image_topic, 'a snapshot', 20_000);
     assert.deepEqual([...jpeg.payload.subarray(0, 3)], [0xff, 0xd8, 0xff], 'JPEG magic');
   });
@@ -141,16 +130,16 @@ ${extra}`);
   });
 
   it('republishes every config when Home Assistant sends its birth message', async () => {
-    const from = sub.messages.length;
-    await sub.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
+    const from = e2e.sub.messages.length;
+    await e2e.sub.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
     const topic = 'homeassistant/sensor/ha_e2e/cam1_person_count/config';
-    await waitFor((t) => t === topic && sub.messages.findIndex((m, i) => i >= from && m.topic === topic) >= 0, 'a config after the birth message', 10_000);
-    const again = new Set(sub.messages.slice(from).filter((m) => m.topic.startsWith('homeassistant/') && m.topic.endsWith('/config') && m.payload.length > 0).map((m) => m.topic));
+    await waitFor((t) => t === topic && e2e.sub.messages.findIndex((m, i) => i >= from && m.topic === topic) >= 0, 'a config after the birth message', 10_000);
+    const again = new Set(e2e.sub.messages.slice(from).filter((m) => m.topic.startsWith('homeassistant/') && m.topic.endsWith('/config') && m.payload.length > 0).map((m) => m.topic));
     assert.ok(again.size >= 11, `republished ${again.size} configs`);
   });
 
   it('refuses mqtt.homeassistant.discovery_prefix equal to mqtt.base_topic: exit 78 naming the key', async () => {
-    const d = startDaemon(await config('homeassistant'));
+    const d = e2e.run(await config('homeassistant'));
     const { code } = await d.exited;
     assert.equal(code, 78, d.output());
     assert.match(d.output(), /:\d+: mqtt\.homeassistant\.discovery_prefix: must differ from mqtt\.base_topic \(both are "homeassistant"\)/);

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { catalogEntry } from '../../src/models/catalog.js';
 import { baseManifest, writeModel } from '../../src/models/store.js';
 import { buildFaultyDetector } from '../inference/faulty-model.js';
 import { tempDir } from '../inference/util.js';
+import { useE2e } from '../helpers/e2e.js';
 import { photo as photoFile } from '../helpers/paths.js';
 
 function threadAllowed(pid: number, tid: number): string {
@@ -28,34 +28,17 @@ function waitForLog(d: DaemonProc, re: RegExp, timeoutMs: number, what: string):
 
 describe('e2e: the daemon’s pinned inference thread (edgesight run, real mosquitto)', function () {
   this.timeout(120_000);
-  let broker: Mosquitto;
-  let sub: Collector;
+  const e2e = useE2e();
   let daemon: DaemonProc | null = null;
   const photo = photoFile('astronaut.png');
 
-  before(async () => {
-    broker = await startMosquitto();
-    sub = await Collector.connect(broker.url, ['edgesight/#']);
-  });
-  afterEach(async () => {
-    if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) {
-      daemon.child.kill('SIGKILL');
-      await daemon.exited;
-    }
-    daemon = null;
-  });
-  after(async () => {
-    await sub.close();
-    await broker.stop();
-  });
-
   it('logs the core, the kernel confirms only that thread is pinned, and detection + segmentation both run', async () => {
-    daemon = startDaemon(
+    daemon = e2e.run(
       await writeConfig(`
 device: { id: e2e_pin }
 camera: { name: cam1, source: files, fps: 4, files: { path: ${photo}, loop: true } }
 segmentation: { every: 2 }
-mqtt: { url: ${broker.url}, reconnect_max_s: 1 }
+mqtt: { url: ${e2e.broker.url}, reconnect_max_s: 1 }
 logging: { level: info, pretty: false }
 `),
     );
@@ -68,8 +51,8 @@ logging: { level: info, pretty: false }
     assert.equal(core, '1', 'inference.core defaults to the last core');
     assert.equal(threadAllowed(pid, tid), core);
 
-    await sub.waitFor((t, p) => t === 'edgesight/e2e_pin/cam1/detections' && p.toString().includes('"person"'), 30_000, 'detections with a person');
-    await sub.waitFor((t) => t === 'edgesight/e2e_pin/cam1/mask', 30_000, 'a segmentation mask');
+    await e2e.sub.waitFor((t, p) => t === 'edgesight/e2e_pin/cam1/detections' && p.toString().includes('"person"'), 30_000, 'detections with a person');
+    await e2e.sub.waitFor((t) => t === 'edgesight/e2e_pin/cam1/mask', 30_000, 'a segmentation mask');
 
     // while it runs: the main thread and the rest stay free. Threads on the core besides the inference
     // thread can only be ones it created (ORT's), which are newer than it.
@@ -94,7 +77,7 @@ logging: { level: info, pretty: false }
     const base = baseManifest(catalogEntry('ssdlite_mobilenet_v3_small_coco')!, 'fp32');
     base.name = 'slow_test_detector';
     const manifest = await writeModel(dir, base, buildFaultyDetector({ baseRows: 5000, matmuls: 240 }));
-    daemon = startDaemon(
+    daemon = e2e.run(
       await writeConfig(`
 device: { id: e2e_stall }
 camera: { name: cam1, source: files, fps: 2, files: { path: ${photo}, loop: true } }
@@ -102,13 +85,13 @@ models: { detector: ${manifest} }
 segmentation: { every: 0 }
 inference: { stall_timeout_s: 1 }
 metrics: { stats_interval_s: 5 }
-mqtt: { url: ${broker.url}, reconnect_max_s: 1 }
+mqtt: { url: ${e2e.broker.url}, reconnect_max_s: 1 }
 logging: { level: info, pretty: false }
 `),
     );
     await waitForLog(daemon, /inference stalled: restarting the worker/, 90_000, 'a stall report');
     await waitForLog(daemon, /inference worker back/, 60_000, 'the restarted worker');
-    const stats = await sub.waitFor(
+    const stats = await e2e.sub.waitFor(
       (t, p) => t === 'edgesight/e2e_stall/stats' && (JSON.parse(p.toString()) as { worker_restarts_total?: number }).worker_restarts_total! >= 1,
       60_000,
       'stats with worker_restarts_total >= 1',

@@ -7,10 +7,10 @@ import { sha256File } from '../../src/models/manifest.js';
 import { baseManifest } from '../../src/models/store.js';
 import { prepareFakeCamera, type FakeCamera } from '../capture/fake-camera.js';
 import { runCli } from '../cli/run-cli.js';
-import { Collector, startDaemon, testEnv, writeConfig, type DaemonProc } from '../helpers/daemon.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { testEnv, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { writeFaultyDetector } from '../inference/faulty-model.js';
 import { parsePrometheusText, sampleValue, type Family } from '../metrics/prom-text-parser.js';
+import { useE2e } from '../helpers/e2e.js';
 import { photo } from '../helpers/paths.js';
 
 type Stats = Record<string, unknown> & { v: number; device: string };
@@ -23,25 +23,10 @@ type Stats = Record<string, unknown> & { v: number; device: string };
  */
 describe('e2e: every metric moves, on the stats topic and on /metrics', function () {
   this.timeout(150_000);
-  let broker: Mosquitto;
-  let sub: Collector;
+  const e2e = useE2e({ topics: ['edgesight/+/stats'] });
   let daemon: DaemonProc | null = null;
   const temps: string[] = [];
-
-  before(async () => {
-    broker = await startMosquitto();
-    sub = await Collector.connect(broker.url, ['edgesight/+/stats']);
-  });
-  afterEach(async () => {
-    if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) {
-      daemon.child.kill('SIGKILL');
-      await daemon.exited;
-    }
-    daemon = null;
-  });
   after(async () => {
-    await sub.close();
-    await broker.stop();
     for (const d of temps) await rm(d, { recursive: true, force: true });
   });
 
@@ -79,7 +64,7 @@ describe('e2e: every metric moves, on the stats topic and on /metrics', function
   /** The next stats message from `device` after index `from` that satisfies `pred`. */
   async function statsWhere(device: string, pred: (s: Stats) => boolean, what: string, timeoutMs = 60_000): Promise<Stats> {
     const topic = `edgesight/${device}/stats`;
-    const m = await sub
+    const m = await e2e.sub
       .waitFor((t, p) => t === topic && pred(JSON.parse(p.toString()) as Stats), timeoutMs, what)
       .catch((e: Error) => {
         throw new Error(`${e.message}\nlast stats: ${lastStats(device)}\ndaemon output (tail):\n${daemon?.output().slice(-4000)}`);
@@ -87,7 +72,7 @@ describe('e2e: every metric moves, on the stats topic and on /metrics', function
     return JSON.parse(m.payload.toString()) as Stats;
   }
   const lastStats = (device: string): string => {
-    const all = sub.messages.filter((m) => m.topic === `edgesight/${device}/stats`);
+    const all = e2e.sub.messages.filter((m) => m.topic === `edgesight/${device}/stats`);
     return all.length ? all[all.length - 1]!.payload.toString() : '(none)';
   };
   const n = (s: Stats, k: string): number => {
@@ -105,11 +90,11 @@ describe('e2e: every metric moves, on the stats topic and on /metrics', function
 device: { id: m_fast }
 camera: { name: cam1, source: files, fps: 100, files: { path: ${frames}, loop: true } }
 segmentation: { every: 1 }
-mqtt: { url: ${broker.url}, reconnect_max_s: 1, queue_size: 5 }
+mqtt: { url: ${e2e.broker.url}, reconnect_max_s: 1, queue_size: 5 }
 metrics: { stats_interval_s: 5, log_interval_s: 0, http: { enabled: true, port: 0 } }
 logging: { level: info, pretty: false }
 `);
-    daemon = startDaemon(cfg);
+    daemon = e2e.run(cfg);
     const port = await promPort(daemon);
     // the stats CLI reads the daemon's own payload through the broker named in the same config
     const cli = runCli(['stats', '--config', cfg, '--device', 'm_fast', '--once', '--timeout', '60']);
@@ -146,10 +131,9 @@ logging: { level: info, pretty: false }
     assert.equal(line.v, 1);
 
     // broker down for ~10 s: per-frame messages overflow the 5-message queue; then it comes back on the same port
-    const brokerPort = broker.port;
-    await broker.stop();
+    await e2e.broker.stop();
     await new Promise((r) => setTimeout(r, 10_000));
-    broker = await startMosquitto({ port: brokerPort });
+    await e2e.broker.start();
     const after = await statsWhere('m_fast', (s) => (s.mqtt_reconnects_total as number) >= 1 && (s.mqtt_queue_drops_total as number) > 0, 'stats after the broker came back, with reconnects and queue drops', 40_000);
     assert.ok(n(after, 'frames_processed_total') > n(second, 'frames_processed_total'));
     const p2 = await scrape(port);
@@ -177,11 +161,11 @@ camera: { name: cam1, source: libcamera, width: 320, height: 240, fps: 10, stall
 models: { detector: ${manifestPath}, segmenter: null }
 inference: { stall_timeout_s: 1 }
 segmentation: { every: 0 }
-mqtt: { url: ${broker.url}, reconnect_max_s: 1 }
+mqtt: { url: ${e2e.broker.url}, reconnect_max_s: 1 }
 metrics: { stats_interval_s: 5, log_interval_s: 0, http: { enabled: true, port: 0 } }
 logging: { level: info, pretty: false }
 `);
-      daemon = startDaemon(cfg, testEnv({ PATH: cam.env.PATH, FAKE_CAM_FRAMES: cam.framesDir, FAKE_CAM_MODE: 'stall-after:15' }));
+      daemon = e2e.run(cfg, testEnv({ PATH: cam.env.PATH, FAKE_CAM_FRAMES: cam.framesDir, FAKE_CAM_MODE: 'stall-after:15' }));
       const port = await promPort(daemon);
       const s = await statsWhere(
         'm_faulty',

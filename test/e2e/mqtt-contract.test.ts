@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { startMosquitto, startMosquittoSub, type Mosquitto, type MosquittoSub, type SubMessage } from '../helpers/mosquitto.js';
-import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { startMosquittoSub, type MosquittoSub, type SubMessage } from '../helpers/mosquitto.js';
+import { writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { useE2e } from '../helpers/e2e.js';
 import { validatePayload, SCHEMA_DIR, REPO_ROOT } from '../helpers/schema.js';
 import { parseTopic, TOPIC_POLICY, type TopicKind } from '../../src/mqtt/topics.js';
 import { decodeMask } from '../../src/render/mask-encoding.js';
@@ -54,8 +55,7 @@ const kindOf = (topic: string): TopicKind => {
  */
 describe('e2e: MQTT contract (every topic, schemas, mosquitto_sub)', function () {
   this.timeout(150_000);
-  let broker: Mosquitto;
-  let sub: Collector;
+  const e2e = useE2e({ topics: [`${ROOT}/#`], daemonPerTest: false });
   let msub: MosquittoSub;
   let daemon: DaemonProc;
   let stopped = false;
@@ -65,9 +65,7 @@ describe('e2e: MQTT contract (every topic, schemas, mosquitto_sub)', function ()
   };
 
   before(async () => {
-    broker = await startMosquitto();
-    sub = await Collector.connect(broker.url, [`${ROOT}/#`]);
-    msub = startMosquittoSub(broker.port, [`${ROOT}/#`]);
+    msub = startMosquittoSub(e2e.broker.port, [`${ROOT}/#`]);
     const cfg = await writeConfig(`
 device: { id: ${DEVICE} }
 camera:
@@ -78,7 +76,7 @@ camera:
 segmentation: { every: 1 }
 masks: { encoding: png }
 mqtt:
-  url: ${broker.url}
+  url: ${e2e.broker.url}
   username: edge
   password: ${PASSWORD}
   snapshot: { max_rate_hz: 0.2 }
@@ -86,18 +84,12 @@ mqtt:
 metrics: { stats_interval_s: 5 }
 logging: { level: info, pretty: false }
 `);
-    daemon = startDaemon(cfg);
-    await sub.waitFor((t, p) => t === `${ROOT}/availability` && p.toString() === 'online', 90_000, 'availability online').catch(fail);
+    daemon = e2e.run(cfg);
+    await e2e.sub.waitFor((t, p) => t === `${ROOT}/availability` && p.toString() === 'online', 90_000, 'availability online').catch(fail);
   });
 
   after(async () => {
-    if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) {
-      daemon.child.kill('SIGKILL');
-      await daemon.exited;
-    }
     await msub?.stop();
-    await sub?.close();
-    await broker?.stop();
   });
 
   it('the MQTT stats schema is the metrics stats schema (one contract, two copies kept identical)', () => {
@@ -107,20 +99,20 @@ logging: { level: info, pretty: false }
   });
 
   it('publishes info, detections with a person, a mask, counts, a new event and stats', async () => {
-    await sub.waitFor((t) => t === `${ROOT}/info`, 10_000, 'info').catch(fail);
-    await sub.waitFor((t, p) => t === `${CAM}/detections` && (JSON.parse(p.toString()) as Detections).objects.some((o) => o.label === 'person'), 30_000, 'detections with a person').catch(fail);
-    await sub.waitFor((t) => t === `${CAM}/mask`, 30_000, 'a mask').catch(fail);
-    await sub.waitFor((t, p) => t === `${CAM}/objects/person` && p.toString() === '1', 30_000, 'objects/person = 1').catch(fail);
-    await sub.waitFor((t, p) => t === `${CAM}/events` && (JSON.parse(p.toString()) as Event).type === 'new', 30_000, 'a new event').catch(fail);
+    await e2e.sub.waitFor((t) => t === `${ROOT}/info`, 10_000, 'info').catch(fail);
+    await e2e.sub.waitFor((t, p) => t === `${CAM}/detections` && (JSON.parse(p.toString()) as Detections).objects.some((o) => o.label === 'person'), 30_000, 'detections with a person').catch(fail);
+    await e2e.sub.waitFor((t) => t === `${CAM}/mask`, 30_000, 'a mask').catch(fail);
+    await e2e.sub.waitFor((t, p) => t === `${CAM}/objects/person` && p.toString() === '1', 30_000, 'objects/person = 1').catch(fail);
+    await e2e.sub.waitFor((t, p) => t === `${CAM}/events` && (JSON.parse(p.toString()) as Event).type === 'new', 30_000, 'a new event').catch(fail);
     // stats every 5 s: allow a few periods on a loaded machine
-    await sub.waitFor((t) => t === `${ROOT}/stats`, 30_000, 'stats').catch(fail);
+    await e2e.sub.waitFor((t) => t === `${ROOT}/stats`, 30_000, 'stats').catch(fail);
   });
 
   it('snapshot/get → one decodable JPEG of the frame size; a second request within 1/max_rate_hz is refused', async () => {
     const isSnap = (t: string): boolean => t === `${CAM}/snapshot`;
-    await sub.client.publishAsync(`${CAM}/snapshot/get`, '', { qos: 1 });
-    await sub.client.publishAsync(`${CAM}/snapshot/get`, 'again', { qos: 1 });
-    const first = await sub.waitFor(isSnap, 20_000, 'a snapshot').catch(fail);
+    await e2e.sub.client.publishAsync(`${CAM}/snapshot/get`, '', { qos: 1 });
+    await e2e.sub.client.publishAsync(`${CAM}/snapshot/get`, 'again', { qos: 1 });
+    const first = await e2e.sub.waitFor(isSnap, 20_000, 'a snapshot').catch(fail);
     const firstAt = Date.now();
     validatePayload('snapshot', first.payload);
     const meta = await sharp(first.payload).metadata();
@@ -131,16 +123,16 @@ logging: { level: info, pretty: false }
 
     // max_rate_hz 0.2 = one per 5 s: the back-to-back second request must not have produced a snapshot
     await sleep(2000);
-    assert.equal(sub.messages.filter((m) => isSnap(m.topic)).length, 1, 'two requests back to back gave more than one snapshot at max_rate_hz 0.2');
+    assert.equal(e2e.sub.messages.filter((m) => isSnap(m.topic)).length, 1, 'two requests back to back gave more than one snapshot at max_rate_hz 0.2');
 
     // …and it is the limiter, not a lost request: once the interval has passed, a request is answered again
     await sleep(Math.max(0, firstAt + 5500 - Date.now()));
-    await sub.client.publishAsync(`${CAM}/snapshot/get`, '', { qos: 1 });
-    await sub.waitFor((t) => isSnap(t) && sub.messages.filter((m) => isSnap(m.topic)).length >= 2, 20_000, 'a second snapshot after the rate interval').catch(fail);
+    await e2e.sub.client.publishAsync(`${CAM}/snapshot/get`, '', { qos: 1 });
+    await e2e.sub.waitFor((t) => isSnap(t) && e2e.sub.messages.filter((m) => isSnap(m.topic)).length >= 2, 20_000, 'a second snapshot after the rate interval').catch(fail);
   });
 
   it('retained: availability, info and every tracked label count; nothing per-frame', async () => {
-    const r = startMosquittoSub(broker.port, [`${ROOT}/#`], ['--retained-only', '-W', '5']);
+    const r = startMosquittoSub(e2e.broker.port, [`${ROOT}/#`], ['--retained-only', '-W', '5']);
     const { messages } = await r.done;
     const topics = new Set(messages.map((m) => m.topic));
     const expected = [`${ROOT}/availability`, `${ROOT}/info`, ...TRACKED.map((l) => `${CAM}/objects/${l}`)];
@@ -151,16 +143,16 @@ logging: { level: info, pretty: false }
   });
 
   it('SIGTERM: the open event ends, counts drop to 0, availability offline, exit 0', async () => {
-    const before = sub.messages.length;
+    const before = e2e.sub.messages.length;
     daemon.child.kill('SIGTERM');
     const { code } = await daemon.exited;
     stopped = true;
     assert.equal(code, 0, daemon.output().slice(-3000));
-    const sinceStop = (): typeof sub.messages => sub.messages.slice(before);
-    await sub.waitFor((t, p) => t === `${ROOT}/availability` && p.toString() === 'offline' && sinceStop().some((m) => m.topic === t && m.payload.toString() === 'offline'), 5000, 'offline after SIGTERM');
+    const sinceStop = (): typeof e2e.sub.messages => e2e.sub.messages.slice(before);
+    await e2e.sub.waitFor((t, p) => t === `${ROOT}/availability` && p.toString() === 'offline' && sinceStop().some((m) => m.topic === t && m.payload.toString() === 'offline'), 5000, 'offline after SIGTERM');
     const ends = sinceStop().filter((m) => m.topic === `${CAM}/events`).map((m) => JSON.parse(m.payload.toString()) as Event);
     assert.deepEqual(ends.map((e) => [e.type, e.label]), [['end', 'person']]);
-    const newEvent = sub.messages.map((m) => (m.topic === `${CAM}/events` ? (JSON.parse(m.payload.toString()) as Event) : null)).find((e) => e?.type === 'new')!;
+    const newEvent = e2e.sub.messages.map((m) => (m.topic === `${CAM}/events` ? (JSON.parse(m.payload.toString()) as Event) : null)).find((e) => e?.type === 'new')!;
     assert.equal(ends[0]!.id, newEvent.id, 'end closes the event that new opened');
     assert.ok(sinceStop().some((m) => m.topic === `${CAM}/objects/person` && m.payload.toString() === '0'), 'objects/person back to 0 on stop');
   });
@@ -197,22 +189,22 @@ logging: { level: info, pretty: false }
       assert.deepEqual(got, [want], `${kind} delivered at QoS ${got.join('/')}, documented QoS ${want}`);
     }
     // mqtt.js saw the same topics (two independent client libraries agree)
-    const mqttJsTopics = new Set(sub.messages.map((m) => m.topic));
+    const mqttJsTopics = new Set(e2e.sub.messages.map((m) => m.topic));
     for (const m of messages) assert.ok(mqttJsTopics.has(m.topic), `mqtt.js never saw ${m.topic}`);
   });
 
   it('the password is in no message (info carries the config with secrets redacted)', () => {
-    const info = JSON.parse(sub.messages.find((m) => m.topic === `${ROOT}/info`)!.payload.toString()) as { config: { mqtt: { password: unknown; username: unknown } } };
+    const info = JSON.parse(e2e.sub.messages.find((m) => m.topic === `${ROOT}/info`)!.payload.toString()) as { config: { mqtt: { password: unknown; username: unknown } } };
     assert.equal(info.config.mqtt.password, '***');
     assert.equal(info.config.mqtt.username, 'edge');
-    for (const m of sub.messages) assert.ok(!m.payload.includes(PASSWORD), `${m.topic} contains the password`);
+    for (const m of e2e.sub.messages) assert.ok(!m.payload.includes(PASSWORD), `${m.topic} contains the password`);
     assert.ok(!daemon.output().includes(PASSWORD), 'the daemon log contains the password');
   });
 
   it('mask: the person class lies in the person detection box of the same frame', () => {
     const dets = new Map<number, Detections>();
-    for (const m of sub.messages) if (m.topic === `${CAM}/detections`) dets.set((JSON.parse(m.payload.toString()) as Detections).frame_id, JSON.parse(m.payload.toString()) as Detections);
-    const mask = sub.messages.map((m) => (m.topic === `${CAM}/mask` ? (JSON.parse(m.payload.toString()) as Mask) : null)).find((m) => m && dets.get(m.frame_id)?.objects.some((o) => o.label === 'person'));
+    for (const m of e2e.sub.messages) if (m.topic === `${CAM}/detections`) dets.set((JSON.parse(m.payload.toString()) as Detections).frame_id, JSON.parse(m.payload.toString()) as Detections);
+    const mask = e2e.sub.messages.map((m) => (m.topic === `${CAM}/mask` ? (JSON.parse(m.payload.toString()) as Mask) : null)).find((m) => m && dets.get(m.frame_id)?.objects.some((o) => o.label === 'person'));
     assert.ok(mask, 'no mask message with a detections message of the same frame containing a person');
     const det = dets.get(mask.frame_id)!;
     assert.deepEqual([mask.frame_width, mask.frame_height], [det.width, det.height]);

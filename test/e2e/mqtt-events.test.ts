@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { Collector, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { validatePayload } from '../helpers/schema.js';
+import { useE2e } from '../helpers/e2e.js';
 import { photo } from '../helpers/paths.js';
 
 const DEVICE = 'events';
@@ -45,22 +45,8 @@ async function scriptDir(script: Array<[string, number]>): Promise<string> {
  */
 describe('e2e: event hysteresis with a scripted sequence of frames', function () {
   this.timeout(150_000);
-  let broker: Mosquitto;
-  let sub: Collector;
+  const e2e = useE2e({ topics: [`${ROOT}/#`], daemonPerTest: false });
   let daemon: DaemonProc;
-
-  before(async () => {
-    broker = await startMosquitto();
-    sub = await Collector.connect(broker.url, [`${ROOT}/#`]);
-  });
-  after(async () => {
-    if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) {
-      daemon.child.kill('SIGKILL');
-      await daemon.exited;
-    }
-    await sub?.close();
-    await broker?.stop();
-  });
 
   it('one new, no end in a short gap, one end after the person is gone; objects/person 0 → 1 → 0', async () => {
     const dir = await scriptDir([
@@ -78,19 +64,19 @@ camera:
   files: { path: ${dir}, loop: false }
 segmentation: { every: 0 }
 mqtt:
-  url: ${broker.url}
+  url: ${e2e.broker.url}
   events: { min_duration_s: 1, end_after_s: 2, update_interval_s: 5 }
 logging: { level: info, pretty: false }
 `);
-    daemon = startDaemon(cfg);
+    daemon = e2e.run(cfg);
     const fail = (e: Error): never => {
       throw new Error(`${e.message}\ndaemon output (tail):\n${daemon.output().slice(-4000)}`);
     };
-    await sub.waitFor((t, p) => t === `${CAM}/events` && (JSON.parse(p.toString()) as Event).type === 'end', 120_000, 'the end event').catch(fail);
+    await e2e.sub.waitFor((t, p) => t === `${CAM}/events` && (JSON.parse(p.toString()) as Event).type === 'end', 120_000, 'the end event').catch(fail);
     // the end came from the frames (the source has not finished): not from the shutdown path
     assert.doesNotMatch(daemon.output(), /"stopping"/);
 
-    const dets = sub.messages.filter((m) => m.topic === `${CAM}/detections`).map((m) => JSON.parse(m.payload.toString()) as Detections);
+    const dets = e2e.sub.messages.filter((m) => m.topic === `${CAM}/detections`).map((m) => JSON.parse(m.payload.toString()) as Detections);
     const hasPerson = (d: Detections): boolean => d.objects.some((o) => o.label === 'person');
     const personFrames = dets.filter(hasPerson);
     const firstPerson = personFrames[0]!;
@@ -100,7 +86,7 @@ logging: { level: info, pretty: false }
     assert.ok(gap.length >= 1, `no person-free frame was processed between the two runs (frames: ${dets.map((d) => (hasPerson(d) ? 'P' : '.')).join('')})`);
     console.log(`      frames processed: ${dets.map((d) => (hasPerson(d) ? 'P' : '.')).join('')}`);
 
-    const events = sub.messages.filter((m) => m.topic === `${CAM}/events`).map((m) => validatePayload('events', m.payload) as Event);
+    const events = e2e.sub.messages.filter((m) => m.topic === `${CAM}/events`).map((m) => validatePayload('events', m.payload) as Event);
     assert.deepEqual(
       events.map((e) => `${e.type} ${e.label}`),
       ['new person', 'end person'],
@@ -111,10 +97,10 @@ logging: { level: info, pretty: false }
     assert.equal(n.start_time, firstPerson.captured_at, 'the event starts at the first person frame (so the gap did not restart it)');
     assert.equal(e.end_time, lastPerson.captured_at, 'the event ends at the last person frame');
 
-    const counts = sub.messages.filter((m) => m.topic === `${CAM}/objects/person`).map((m) => m.payload.toString());
+    const counts = e2e.sub.messages.filter((m) => m.topic === `${CAM}/objects/person`).map((m) => m.payload.toString());
     assert.deepEqual(counts, ['0', '1', '0'], 'objects/person must go 0 (initial, retained) → 1 → 0');
     // …and the broker holds the final 0 as the retained value
-    const retained = await Collector.connect(broker.url, [`${CAM}/objects/person`]);
+    const retained = await Collector.connect(e2e.broker.url, [`${CAM}/objects/person`]);
     try {
       const r = await retained.waitFor(() => true, 5000, 'the retained objects/person');
       assert.equal(r.payload.toString(), '0');

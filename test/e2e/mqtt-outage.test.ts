@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { validatePayload } from '../helpers/schema.js';
+import { useE2e } from '../helpers/e2e.js';
 import { photo } from '../helpers/paths.js';
 
 const DEVICE = 'outage';
@@ -40,27 +40,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  */
 describe('e2e: broker outage (mosquitto stopped 30 s, restarted on the same port)', function () {
   this.timeout(180_000);
-  let broker: Mosquitto;
-  let sub: Collector;
+  const e2e = useE2e({ topics: [`${ROOT}/#`], daemonPerTest: false });
   let daemon: DaemonProc;
 
   const fail = (e: Error): never => {
     throw new Error(`${e.message}\ndaemon output (tail):\n${daemon.output().slice(-4000)}`);
   };
-
-  before(async () => {
-    broker = await startMosquitto();
-    // reconnectPeriod 200: the test's own subscriber comes back quickly and resubscribes
-    sub = await Collector.connect(broker.url, [`${ROOT}/#`]);
-  });
-  after(async () => {
-    if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) {
-      daemon.child.kill('SIGKILL');
-      await daemon.exited;
-    }
-    await sub?.close();
-    await broker?.stop();
-  });
 
   it('stays up, queues at most mqtt.queue_size, counts drops, and is online again within ~5 s', async () => {
     const cfg = await writeConfig(`
@@ -72,19 +57,19 @@ camera:
   files: { path: ${photo('astronaut.png')}, loop: true }
 segmentation: { every: 0 }
 mqtt:
-  url: ${broker.url}
+  url: ${e2e.broker.url}
   queue_size: ${QUEUE_SIZE}
   reconnect_max_s: 5
 metrics: { stats_interval_s: 5 }
 logging: { level: info, pretty: false }
 `);
-    daemon = startDaemon(cfg);
-    await sub.waitFor((t, p) => t === `${ROOT}/availability` && p.toString() === 'online', 90_000, 'availability online').catch(fail);
-    const statsBefore = JSON.parse((await sub.waitFor((t) => t === `${ROOT}/stats`, 30_000, 'stats before the outage').catch(fail)).payload.toString()) as Stats;
+    daemon = e2e.run(cfg);
+    await e2e.sub.waitFor((t, p) => t === `${ROOT}/availability` && p.toString() === 'online', 90_000, 'availability online').catch(fail);
+    const statsBefore = JSON.parse((await e2e.sub.waitFor((t) => t === `${ROOT}/stats`, 30_000, 'stats before the outage').catch(fail)).payload.toString()) as Stats;
 
-    await broker.stop();
+    await e2e.broker.stop();
     const downAt = Date.now();
-    const seenBeforeRestart = (): number => sub.messages.length;
+    const seenBeforeRestart = (): number => e2e.sub.messages.length;
     await sleep(OUTAGE_MS);
     assert.equal(daemon.child.exitCode, null, `the daemon exited during the outage:\n${daemon.output().slice(-3000)}`);
     assert.equal(daemon.child.signalCode, null);
@@ -93,12 +78,12 @@ logging: { level: info, pretty: false }
 
     const mark = seenBeforeRestart();
     const upAt = Date.now();
-    await broker.start();
+    await e2e.broker.start();
     const afterRestart = (topic: string, pred: (p: string) => boolean = () => true) => (t: string, p: Buffer) =>
-      t === topic && pred(p.toString()) && sub.messages.slice(mark).some((m) => m.topic === t && m.payload.equals(p));
-    await sub.waitFor(afterRestart(`${ROOT}/availability`, (p) => p === 'online'), 20_000, 'availability online after the broker is back').catch(fail);
+      t === topic && pred(p.toString()) && e2e.sub.messages.slice(mark).some((m) => m.topic === t && m.payload.equals(p));
+    await e2e.sub.waitFor(afterRestart(`${ROOT}/availability`, (p) => p === 'online'), 20_000, 'availability online after the broker is back').catch(fail);
     const onlineAfterS = (Date.now() - upAt) / 1000;
-    await sub.waitFor(afterRestart(`${ROOT}/info`), 20_000, 'info republished after the broker is back').catch(fail);
+    await e2e.sub.waitFor(afterRestart(`${ROOT}/info`), 20_000, 'info republished after the broker is back').catch(fail);
     const infoAfterS = (Date.now() - upAt) / 1000;
     console.log(`      broker down ${((upAt - downAt) / 1000).toFixed(1)} s; back → online after ${onlineAfterS.toFixed(2)} s, info after ${infoAfterS.toFixed(2)} s`);
     // reconnect_max_s 5 caps the backoff; 8 s leaves room for a loaded machine
@@ -107,7 +92,7 @@ logging: { level: info, pretty: false }
 
     // the next stats message counted the reconnect and the drops (a stats message queued during the
     // outage may be delivered first; it predates the reconnect)
-    const statsMsg = await sub
+    const statsMsg = await e2e.sub
       .waitFor((t, p) => t === `${ROOT}/stats` && (JSON.parse(p.toString()) as Stats).mqtt_reconnects_total >= 1, 30_000, 'stats counting the reconnect')
       .catch(fail);
     validatePayload('stats', statsMsg.payload);
@@ -121,7 +106,7 @@ logging: { level: info, pretty: false }
     // bounded queue: detections handed to the publisher (published_at) while it was disconnected and
     // delivered after the reconnect are exactly what the queue held — at most queue_size, the newest
     const connectedAt = reconnectedAt(daemon.output());
-    const queued = sub.messages
+    const queued = e2e.sub.messages
       .slice(mark)
       .filter((m) => m.topic === `${ROOT}/cam1/detections`)
       .map((m) => JSON.parse(m.payload.toString()) as Detections)
@@ -134,7 +119,7 @@ logging: { level: info, pretty: false }
 
     // and frames keep flowing live
     const liveFrom = Date.now();
-    await sub.waitFor((t, p) => t === `${ROOT}/cam1/detections` && (JSON.parse(p.toString()) as Detections).captured_at > liveFrom, 15_000, 'live detections after the outage').catch(fail);
+    await e2e.sub.waitFor((t, p) => t === `${ROOT}/cam1/detections` && (JSON.parse(p.toString()) as Detections).captured_at > liveFrom, 15_000, 'live detections after the outage').catch(fail);
     assert.equal(daemon.child.exitCode, null);
   });
 });

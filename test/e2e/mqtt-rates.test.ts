@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { useE2e } from '../helpers/e2e.js';
 import { photo } from '../helpers/paths.js';
 
 interface Detections {
@@ -13,8 +13,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** `mqtt.detections.max_rate_hz` and `mqtt.detections.enabled` on a running daemon. */
 describe('e2e: detections rate limit and switch', function () {
   this.timeout(150_000);
-  let broker: Mosquitto;
-  let sub: Collector;
+  const e2e = useE2e();
   let daemon: DaemonProc | null = null;
 
   const config = (device: string, detections: string): Promise<string> =>
@@ -27,7 +26,7 @@ camera:
   files: { path: ${photo('astronaut.png')}, loop: true }
 segmentation: { every: 0 }
 mqtt:
-  url: ${broker.url}
+  url: ${e2e.broker.url}
   detections: ${detections}
   events: { min_duration_s: 0.5 }
 logging: { level: info, pretty: false }
@@ -36,28 +35,12 @@ logging: { level: info, pretty: false }
     throw new Error(`${e.message}\ndaemon output (tail):\n${daemon?.output().slice(-4000)}`);
   };
 
-  before(async () => {
-    broker = await startMosquitto();
-    sub = await Collector.connect(broker.url, ['edgesight/#']);
-  });
-  afterEach(async () => {
-    if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) {
-      daemon.child.kill('SIGTERM');
-      await daemon.exited;
-    }
-    daemon = null;
-  });
-  after(async () => {
-    await sub?.close();
-    await broker?.stop();
-  });
-
   it('max_rate_hz 1 at 4 fps: at most rate·span + 1 messages, while every frame is still processed', async () => {
-    daemon = startDaemon(await config('rate1', '{ max_rate_hz: 1 }'));
+    daemon = e2e.run(await config('rate1', '{ max_rate_hz: 1 }'));
     const topic = 'edgesight/rate1/cam1/detections';
-    await sub.waitFor((t) => t === topic, 90_000, 'first detections').catch(fail);
+    await e2e.sub.waitFor((t) => t === topic, 90_000, 'first detections').catch(fail);
     await sleep(6000);
-    const msgs = sub.messages.filter((m) => m.topic === topic).map((m) => JSON.parse(m.payload.toString()) as Detections);
+    const msgs = e2e.sub.messages.filter((m) => m.topic === topic).map((m) => JSON.parse(m.payload.toString()) as Detections);
     const spanS = (msgs[msgs.length - 1]!.published_at - msgs[0]!.published_at) / 1000;
     // frame ids are the source's: the gaps between published frames are the frames the limiter held back
     const framesSpanned = msgs[msgs.length - 1]!.frame_id - msgs[0]!.frame_id + 1;
@@ -69,9 +52,9 @@ logging: { level: info, pretty: false }
   });
 
   it('enabled: false publishes no detections, while counts and events still flow', async () => {
-    daemon = startDaemon(await config('off', '{ enabled: false }'));
-    await sub.waitFor((t, p) => t === 'edgesight/off/cam1/objects/person' && p.toString() === '1', 90_000, 'objects/person = 1 (frames processed)').catch(fail);
-    await sub.waitFor((t) => t === 'edgesight/off/cam1/events', 10_000, 'an event').catch(fail);
-    assert.equal(sub.messages.filter((m) => m.topic === 'edgesight/off/cam1/detections').length, 0, 'detections were published with mqtt.detections.enabled: false');
+    daemon = e2e.run(await config('off', '{ enabled: false }'));
+    await e2e.sub.waitFor((t, p) => t === 'edgesight/off/cam1/objects/person' && p.toString() === '1', 90_000, 'objects/person = 1 (frames processed)').catch(fail);
+    await e2e.sub.waitFor((t) => t === 'edgesight/off/cam1/events', 10_000, 'an event').catch(fail);
+    assert.equal(e2e.sub.messages.filter((m) => m.topic === 'edgesight/off/cam1/detections').length, 0, 'detections were published with mqtt.detections.enabled: false');
   });
 });

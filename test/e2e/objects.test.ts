@@ -3,8 +3,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { Collector, startDaemon, testEnv, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { testEnv, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { useE2e } from '../helpers/e2e.js';
 import { ONE_BY_ONE_MP4 } from '../helpers/paths.js';
 import { validatePayload } from '../helpers/schema.js';
 import { parseTopic } from '../../src/mqtt/topics.js';
@@ -60,60 +60,46 @@ logging: { level: info, pretty: false }
  */
 describe('e2e: tracked objects, zones, lines, privacy and a live reload on the one-by-one clip', function () {
   this.timeout(240_000);
-  let broker: Mosquitto;
-  let sub: Collector;
+  const e2e = useE2e({ topics: [`edgesight/${DEVICE}/#`], daemonPerTest: false });
   let daemon: DaemonProc | undefined;
-
-  before(async () => {
-    broker = await startMosquitto();
-    sub = await Collector.connect(broker.url, [`edgesight/${DEVICE}/#`]);
-  });
-  after(async () => {
-    if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) {
-      daemon.child.kill('SIGKILL');
-      await daemon.exited;
-    }
-    await sub?.close();
-    await broker?.stop();
-  });
 
   it(`${VISITS} visits → ${VISITS} tracks, zone ON/OFF per visit, ${VISITS} walks out, an obscured snapshot, a reload that keeps the track`, async () => {
     const state = await mkdtemp(path.join(tmpdir(), 'edgesight-state-'));
-    const render = (mode: string, extra = ''): string => yaml(mode, extra).replace('URL', broker.url).replace('STATE', state);
+    const render = (mode: string, extra = ''): string => yaml(mode, extra).replace('URL', e2e.broker.url).replace('STATE', state);
     const file = await writeConfig(render('fill'));
-    daemon = startDaemon(file, testEnv());
+    daemon = e2e.run(file, testEnv());
     const d = daemon;
     const fail = (e: Error): never => {
       throw new Error(`${e.message}\ndaemon output (tail):\n${d.output().slice(-4000)}`);
     };
-    const events = (): ObjEvent[] => sub.messages.filter((m) => m.topic === `${CAM}/events`).map((m) => JSON.parse(m.payload.toString()) as ObjEvent);
+    const events = (): ObjEvent[] => e2e.sub.messages.filter((m) => m.topic === `${CAM}/events`).map((m) => JSON.parse(m.payload.toString()) as ObjEvent);
 
     // visit 1 at the table: ask for a snapshot while the person is in view
-    await sub.waitFor((t, p) => t === `${CAM}/zones/table/occupied` && p.toString() === 'ON', 120_000, 'the table zone occupied').catch(fail);
-    const snapAt = sub.messages.length;
-    const dets = sub.messages.filter((m) => m.topic === `${CAM}/detections`).map((m) => JSON.parse(m.payload.toString()) as { objects: Array<{ track_id: string | null; box: number[] }> });
+    await e2e.sub.waitFor((t, p) => t === `${CAM}/zones/table/occupied` && p.toString() === 'ON', 120_000, 'the table zone occupied').catch(fail);
+    const snapAt = e2e.sub.messages.length;
+    const dets = e2e.sub.messages.filter((m) => m.topic === `${CAM}/detections`).map((m) => JSON.parse(m.payload.toString()) as { objects: Array<{ track_id: string | null; box: number[] }> });
     const box = dets.reverse().flatMap((x) => x.objects).find((o) => o.track_id)!.box;
-    await sub.client.publishAsync(`${CAM}/snapshot/get`, 'PRESS');
-    const snap = await sub.waitFor((t) => t === `${CAM}/snapshot`, 20_000, 'a snapshot').catch(fail);
-    assert.ok(sub.messages.indexOf(sub.messages.find((m) => m.payload === snap.payload)!) >= snapAt);
+    await e2e.sub.client.publishAsync(`${CAM}/snapshot/get`, 'PRESS');
+    const snap = await e2e.sub.waitFor((t) => t === `${CAM}/snapshot`, 20_000, 'a snapshot').catch(fail);
+    assert.ok(e2e.sub.messages.indexOf(e2e.sub.messages.find((m) => m.payload === snap.payload)!) >= snapAt);
     const uniform = await uniformShare(snap.payload, box);
     console.log(`      snapshot: ${Math.round(uniform * 100)} % of the person's box is the privacy fill`);
     assert.ok(uniform > 0.6, `the person's box must be mostly the uniform privacy fill, found ${Math.round(uniform * 100)} %`);
 
     // visit 2: while the person stands at the table, SIGHUP adds a zone
-    await sub.waitFor(() => events().filter((e) => e.type === 'new').length === 2, 120_000, 'the second visit').catch(fail);
+    await e2e.sub.waitFor(() => events().filter((e) => e.type === 'new').length === 2, 120_000, 'the second visit').catch(fail);
     await new Promise((r) => setTimeout(r, 1500));
-    const countsBefore = sub.messages.length;
+    const countsBefore = e2e.sub.messages.length;
     await writeFile(file, render('fill', `\n  floor: { polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] }`));
     d.child.kill('SIGHUP');
-    await sub.waitFor((t, p) => t === `${CAM}/zones/floor/occupied` && p.toString() === 'ON', 30_000, 'the new zone occupied by the person already there').catch(fail);
-    const afterReload = sub.messages.slice(countsBefore);
+    await e2e.sub.waitFor((t, p) => t === `${CAM}/zones/floor/occupied` && p.toString() === 'ON', 30_000, 'the new zone occupied by the person already there').catch(fail);
+    const afterReload = e2e.sub.messages.slice(countsBefore);
     assert.deepEqual(afterReload.filter((m) => m.topic === `${CAM}/objects/person`).map((m) => m.payload.toString()).filter((v) => v === '0'), [], 'the reload must not publish objects/person 0 while the person is in view');
 
     // the clip ends (the source completes); the last track ends end_after_s later
-    await sub.waitFor(() => events().filter((e) => e.type === 'end').length === VISITS, 120_000, `${VISITS} end events`).catch(fail);
+    await e2e.sub.waitFor(() => events().filter((e) => e.type === 'end').length === VISITS, 120_000, `${VISITS} end events`).catch(fail);
     const evs = events();
-    for (const m of sub.messages.filter((x) => x.topic === `${CAM}/events`)) validatePayload('events', m.payload);
+    for (const m of e2e.sub.messages.filter((x) => x.topic === `${CAM}/events`)) validatePayload('events', m.payload);
     const ids = [...new Set(evs.filter((e) => e.type !== 'crossed').map((e) => e.id))];
     const perTrack = ids.map((id) => evs.filter((e) => e.id === id && (e.type === 'new' || e.type === 'end')).map((e) => e.type).join(','));
     console.log(`      visits counted by eye: ${VISITS}; tracks: ${ids.length} (${ids.join(', ')})`);
@@ -122,21 +108,21 @@ describe('e2e: tracked objects, zones, lines, privacy and a live reload on the o
     for (const id of ids) assert.match(id, /^cam-\d{13}-\d+$/);
     assert.deepEqual(evs.map((e) => e.seq), evs.map((_, i) => i + 1), 'events seq counts 1, 2, 3, … without gaps');
 
-    const occupied = sub.messages.filter((m) => m.topic === `${CAM}/zones/table/occupied`).map((m) => m.payload.toString());
+    const occupied = e2e.sub.messages.filter((m) => m.topic === `${CAM}/zones/table/occupied`).map((m) => m.payload.toString());
     // retained state is republished on connect and after the reload: count the changes
     const changes = occupied.filter((v, i) => i === 0 || v !== occupied[i - 1]);
     assert.deepEqual(changes, ['OFF', ...Array.from({ length: VISITS }, () => ['ON', 'OFF']).flat()], `table occupied: ${occupied.join(' ')}`);
 
     const crossed = evs.filter((e) => e.type === 'crossed');
     assert.deepEqual(crossed.map((e) => e.direction), Array.from({ length: VISITS }, () => 'out'), 'each visit leaves right across the exit line once');
-    const lineOut = sub.messages.filter((m) => m.topic === `${CAM}/lines/exit/out`).map((m) => m.payload.toString());
+    const lineOut = e2e.sub.messages.filter((m) => m.topic === `${CAM}/lines/exit/out`).map((m) => m.payload.toString());
     assert.equal(lineOut[lineOut.length - 1], String(VISITS));
     const saved = JSON.parse(await readFile(path.join(state, `lines-${DEVICE}-cam.json`), 'utf8')) as { lines: { exit: { in: number; out: number } } };
     assert.deepEqual([saved.lines.exit.in, saved.lines.exit.out], [0, VISITS], 'the totals are persisted in state_dir');
 
     // every message is on a topic of the contract and every JSON payload has a per-topic seq from 1
     const seqs = new Map<string, number[]>();
-    for (const m of sub.messages) {
+    for (const m of e2e.sub.messages) {
       const k = parseTopic('edgesight', DEVICE, m.topic);
       assert.ok(k, `not a topic of the contract: ${m.topic}`);
       if (m.payload.length === 0 || k.kind === 'snapshot_get' || k.kind === 'snapshot') continue;

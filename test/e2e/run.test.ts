@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { Collector, startDaemon, writeConfig, testEnv, type DaemonProc } from '../helpers/daemon.js';
+import { baseConfig, useE2e } from '../helpers/e2e.js';
 import { photo } from '../helpers/paths.js';
 
 interface DetPayload {
@@ -15,45 +14,14 @@ interface DetPayload {
 
 describe('e2e: edgesight run → real mosquitto', function () {
   this.timeout(120_000);
-  let broker: Mosquitto;
-  let sub: Collector;
-  let daemon: DaemonProc | null = null;
-
-  const config = (device: string): Promise<string> =>
-    writeConfig(`
-device: { id: ${device} }
-camera:
-  name: cam1
-  source: files
-  fps: 4
-  files: { path: ${photo('astronaut.png')}, loop: true }
-segmentation: { every: 0 }
-mqtt:
-  url: ${broker.url}
-  reconnect_max_s: 1
-logging: { level: info, pretty: false }
-`);
-
-  before(async () => {
-    broker = await startMosquitto();
-    sub = await Collector.connect(broker.url, ['edgesight/#']);
-  });
-  afterEach(async () => {
-    if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) {
-      daemon.child.kill('SIGKILL');
-      await daemon.exited;
-    }
-    daemon = null;
-  });
-  after(async () => {
-    await sub.close();
-    await broker.stop();
-  });
+  const e2e = useE2e();
+  const config = (device: string): string => baseConfig({ device, url: e2e.broker.url, frames: photo('astronaut.png') });
 
   it('publishes retained online, detections with a person, and the broker delivers offline after SIGKILL', async () => {
-    daemon = startDaemon(await config('e2e_kill'));
+    const sub = e2e.sub;
+    const daemon = await e2e.start(config('e2e_kill'));
     const online = await sub.waitFor((t, p) => t === 'edgesight/e2e_kill/availability' && p.toString() === 'online', 90_000, 'availability online').catch((e: Error) => {
-      throw new Error(`${e.message}\ndaemon output:\n${daemon!.output()}`);
+      throw new Error(`${e.message}\ndaemon output:\n${daemon.output()}`);
     });
     assert.equal(online.payload.toString(), 'online');
     const det = await sub.waitFor(
@@ -84,9 +52,10 @@ logging: { level: info, pretty: false }
   });
 
   it('SIGTERM publishes offline and exits 0 within 5 s', async () => {
-    daemon = startDaemon(await config('e2e_term'), testEnv());
+    const sub = e2e.sub;
+    const daemon = await e2e.start(config('e2e_term'));
     await sub.waitFor((t) => t === 'edgesight/e2e_term/cam1/detections', 90_000, 'first detections').catch((e: Error) => {
-      throw new Error(`${e.message}\ndaemon output:\n${daemon!.output()}`);
+      throw new Error(`${e.message}\ndaemon output:\n${daemon.output()}`);
     });
     const start = Date.now();
     daemon.child.kill('SIGTERM');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { useE2e } from '../helpers/e2e.js';
 import { photo } from '../helpers/paths.js';
 
 const waitForOutput = async (d: DaemonProc, re: RegExp, timeoutMs: number, from = 0): Promise<string> => {
@@ -18,22 +18,8 @@ const waitForOutput = async (d: DaemonProc, re: RegExp, timeoutMs: number, from 
 
 describe('e2e: signals (SIGHUP reload)', function () {
   this.timeout(120_000);
-  let broker: Mosquitto;
-  let sub: Collector;
+  const e2e = useE2e({ daemonPerTest: false });
   let daemon: DaemonProc | null = null;
-
-  before(async () => {
-    broker = await startMosquitto();
-    sub = await Collector.connect(broker.url, ['edgesight/#']);
-  });
-  after(async () => {
-    if (daemon && daemon.child.exitCode === null) {
-      daemon.child.kill('SIGKILL');
-      await daemon.exited;
-    }
-    await sub.close();
-    await broker.stop();
-  });
 
   const yaml = (threshold: number, extra = ''): string => `
 device: { id: hup }
@@ -44,15 +30,15 @@ camera:
   files: { path: ${photo('messi5.jpg')} }
 segmentation: { every: 0 }
 detection: { score_threshold: ${threshold} }
-mqtt: { url: ${broker.url} }
+mqtt: { url: ${e2e.broker.url} }
 logging: { pretty: false }
 ${extra}`;
 
   it('applies live changes, reports restart-only changes, and keeps the old config when the new one is invalid', async () => {
     const file = await writeConfig(yaml(0.45));
-    daemon = startDaemon(file);
+    daemon = e2e.run(file);
     const count = (p: Buffer): number => (JSON.parse(p.toString()) as { objects: unknown[] }).objects.length;
-    const first = await sub.waitFor((t) => t === 'edgesight/hup/cam/detections', 90_000, 'detections at 0.45').catch((e: Error) => {
+    const first = await e2e.sub.waitFor((t) => t === 'edgesight/hup/cam/detections', 90_000, 'detections at 0.45').catch((e: Error) => {
       throw new Error(`${e.message}\n${daemon!.output()}`);
     });
     const before = count(first.payload);
@@ -62,9 +48,9 @@ ${extra}`;
     let mark = daemon.output().length;
     daemon.child.kill('SIGHUP');
     await waitForOutput(daemon, /config reloaded/, 10_000, mark);
-    const n0 = sub.messages.length;
-    const after = await sub.waitFor(
-      (t, p) => t === 'edgesight/hup/cam/detections' && sub.messages.findIndex((m) => m.payload === p) >= n0,
+    const n0 = e2e.sub.messages.length;
+    const after = await e2e.sub.waitFor(
+      (t, p) => t === 'edgesight/hup/cam/detections' && e2e.sub.messages.findIndex((m) => m.payload === p) >= n0,
       10_000,
       'detections after reload',
     );
@@ -85,8 +71,8 @@ ${extra}`;
     const out = daemon.output().slice(mark);
     assert.match(out, /camera\.fps/);
     assert.match(out, /segmentation\.bogus/);
-    const n1 = sub.messages.length;
-    await sub.waitFor((t, p) => t === 'edgesight/hup/cam/detections' && sub.messages.findIndex((m) => m.payload === p) >= n1, 10_000, 'detections after a refused reload');
+    const n1 = e2e.sub.messages.length;
+    await e2e.sub.waitFor((t, p) => t === 'edgesight/hup/cam/detections' && e2e.sub.messages.findIndex((m) => m.payload === p) >= n1, 10_000, 'detections after a refused reload');
     assert.equal(daemon.child.exitCode, null);
   });
 });

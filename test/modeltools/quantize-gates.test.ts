@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadCocoInstances } from '../../src/modeltools/eval/dataset.js';
 import { evalModel, prepareEvalModels, type PreparedSet } from '../../src/modeltools/eval/eval-models.js';
-import { detectFile, evaluateDetector, latencyRatio, segmentationAgreement } from '../../src/modeltools/eval/evaluate.js';
+import { detectFile, evaluateDetector, segmentationAgreement } from '../../src/modeltools/eval/evaluate.js';
 import type { FetchContext } from '../../src/models/fetch.js';
 import { modelInfo } from '../../src/modeltools/model-info.js';
 import { loadOnnx } from '../../src/modeltools/onnx/io.js';
-import { calibrationInputs } from '../../src/modeltools/quantize/calibration.js';
 import { activationTypeFor, QUANTIZER_VERSION } from '../../src/modeltools/quantize/manifest-quantizer.js';
 import { profileFor } from '../../src/modeltools/quantize/profiles.js';
-import { REPO, TEST_CACHE } from '../helpers/daemon.js';
+import { TEST_CACHE } from '../helpers/daemon.js';
 import { MODEL_SOURCES_DIR, PHOTOS_DIR, skipWithoutTestData, TFLITE_DETECTOR } from '../helpers/paths.js';
 import { convertTflite } from '../../src/modeltools/convert.js';
 import { parseConfigText } from '../../src/config/load.js';
@@ -19,10 +18,12 @@ import { parseConfigText } from '../../src/config/load.js';
 const DEFAULTS = parseConfigText('', null, { env: {} }).config;
 
 /**
- * The issue-4 gates on the int8 models exactly as the product makes them on first use (prepareModel +
+ * The gates on the int8 models exactly as the product makes them on first use (prepareModel +
  * the default quantizer: the shipped calibration set, the catalog profiles, this machine's activation
  * type), in the common test cache. Evaluation on the 80 COCO sample photos, none of them in the
- * calibration set.
+ * calibration set. Speed is not gated here: the x86 int8/fp32 latency ratio is reported by
+ * `npm run models:report` (interleaved, one run), and the ARM instruction counts are gated by
+ * `npm run bench:arm64` on the counts it has just made (.ci/arm64/insn-gate.mjs).
  */
 describe('int8 gates: the default int8 models (shipped calibration set)', function () {
   this.timeout(300_000);
@@ -89,14 +90,6 @@ describe('int8 gates: the default int8 models (shipped calibration set)', functi
     }
   });
 
-  it('detector: x86 latency int8/fp32, interleaved (reported; asserted only with EDGESIGHT_TIMING_GATES=1)', async () => {
-    const x = (await calibrationInputs([path.join(PHOTOS_DIR, 'astronaut.png')], m.detector.fp32.manifest.input, 320, 320).next()).value as Float32Array;
-    const r = await latencyRatio(m.detector.fp32.file, m.detector.int8.file, 'image', x, [1, 3, 320, 320], 30);
-    console.log(`    fp32 ${r.aMs.toFixed(2)} ms, int8 ${r.bMs.toFixed(2)} ms, ratio ${r.ratio.toFixed(3)}`);
-    assert.ok(r.aMs > 0 && r.bMs > 0);
-    if (process.env.EDGESIGHT_TIMING_GATES === '1' && process.arch === 'x64') assert.ok(r.ratio <= 1.0, `int8/fp32 latency ${r.ratio}`);
-  });
-
   it('segmenter: int8 argmax agrees with float on ≥ 95% of cells (VOC sample photos)', async function () {
     const DATA = skipWithoutTestData(this, 'the VOC-mask segmentation gate');
     const files = readdirSync(path.join(DATA, 'voc-masks-train-sample'))
@@ -106,23 +99,5 @@ describe('int8 gates: the default int8 models (shipped calibration set)', functi
     const a = await segmentationAgreement(evalModel(m.segmenter.fp32), evalModel(m.segmenter.int8), files, 320, 240);
     console.log(`    pixel agreement ${(a.pixelAgreement * 100).toFixed(2)}%, mIoU vs float ${a.miou.toFixed(3)} over ${a.cells} cells`);
     assert.ok(a.pixelAgreement >= 0.95, `pixel agreement ${a.pixelAgreement}`);
-  });
-
-  it('ARM: our int8 models execute fewer instructions than fp32 on Cortex-A72 and A76 (from the last npm run bench:arm64)', function () {
-    const file = path.join(process.env.EDGESIGHT_ARM64_OUT ?? path.join(REPO, '.cache/arm64/out'), 'insn.json');
-    if (!existsSync(file)) this.skip(); // the counts need the arm64 emulation set up (npm run bench:arm64), not part of npm test
-    const j = JSON.parse(readFileSync(file, 'utf8')) as { perCpu: Record<string, Record<string, { perInference: number }>> };
-    for (const cpu of ['cortex-a72', 'cortex-a76']) {
-      const c = j.perCpu[cpu];
-      assert.ok(c, `${file}: no ${cpu} counts`);
-      const fp32Det = c['detector fp32 (ours, converted)']?.perInference;
-      const fp32Seg = c['segmenter fp32 320×240']?.perInference;
-      if (fp32Det === undefined) this.skip(); // an insn.json from before our models were counted
-      for (const [name, ref] of [['detector int8, int8 act (ours)', fp32Det], ['detector int8, uint8 act (ours)', fp32Det], ['segmenter int8, int8 act (ours) 320×240', fp32Seg], ['segmenter int8, uint8 act (ours) 320×240', fp32Seg]] as const) {
-        const n = c[name]?.perInference;
-        assert.ok(n !== undefined && ref !== undefined, `${file}: ${cpu} lacks '${name}' or its fp32 reference`);
-        assert.ok(n < ref, `${cpu} ${name}: ${(n / 1e6).toFixed(1)} M ≥ fp32 ${(ref / 1e6).toFixed(1)} M`);
-      }
-    }
   });
 });

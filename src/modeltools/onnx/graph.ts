@@ -177,10 +177,3 @@ export function attrString(node: OnnxNode, name: string, dflt: string): string {
   if (a.type !== 'string') throw new Error(`node ${node.name} (${node.opType}): attribute ${name} is ${a.type}, expected string`);
   return a.value;
 }
-
-export function attrFloat(node: OnnxNode, name: string, dflt: number): number {
-  const a = node.attributes[name];
-  if (a === undefined) return dflt;
-  if (a.type !== 'float') throw new Error(`node ${node.name} (${node.opType}): attribute ${name} is ${a.type}, expected float`);
-  return a.value;
-}

@@ -89,11 +89,6 @@ export const SUPPORTED_OPERATORS = [
   'RELU6',
 ] as const;
 
-/** Converts the first subgraph of a parsed TFLite model to an ONNX graph (opset 13). */
-export function tfliteToOnnxGraph(sg: TfliteSubgraph, opts: ConvertOptions): OnnxGraph {
-  return new Converter(sg, opts).run().graph;
-}
-
 /** The graph plus what the conversion decided (class-logit saturations). */
 export function tfliteToOnnx(sg: TfliteSubgraph, opts: ConvertOptions): { graph: OnnxGraph; report: ConvertReport } {
   return new Converter(sg, opts).run();
