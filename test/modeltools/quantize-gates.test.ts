@@ -59,7 +59,7 @@ describe('int8 gates: the default int8 models (shipped calibration set)', functi
     assert.ok(info.int8MacShare > 0.85, `int8 MAC share ${info.int8MacShare}`);
   });
 
-  it('detector: int8 mAP ≥ 96% and AP50 ≥ 97% of the (uncapped) float and above the capped float graph on the 80 COCO sample photos', async function () {
+  it('detector: int8 mAP and AP50 ≥ 97% of the (uncapped) float and above the capped float graph on the 80 COCO sample photos', async function () {
     const data = skipWithoutTestData(this, 'the int8 mAP gate (80 COCO sample photos)');
     const ds = loadCocoInstances(path.join(data, 'coco-train-sample/instances.json'));
     assert.equal(ds.images.length, 80);
@@ -75,9 +75,9 @@ describe('int8 gates: the default int8 models (shipped calibration set)', functi
       `    float capped mAP ${c.result.map.toFixed(4)} | float mAP ${f.result.map.toFixed(4)} AP50 ${f.result.ap50.toFixed(4)} | int8 mAP ${q.result.map.toFixed(4)} AP50 ${q.result.ap50.toFixed(4)} | ratio ${(q.result.map / f.result.map).toFixed(3)}`,
     );
     assert.ok(f.result.map > c.result.map, `uncapped float mAP ${f.result.map} ≤ capped ${c.result.map}`);
-    // measured 0.2016 vs 0.2082 (96.8%), AP50 0.3312 vs 0.3302 (100.3%; docs/detector-accuracy.md); without
-    // bias correction the same model measured 95.0% / 96.1% and fails both; the margins leave ORT/CPU rounding
-    assert.ok(q.result.map >= 0.96 * f.result.map, `int8 mAP ${q.result.map} < 96% of float ${f.result.map}`);
+    // measured 0.2048 vs 0.2082 (98.4%), AP50 0.3280 vs 0.3302 (99.3%; docs/detector-accuracy.md); bias
+    // correction alone measured 96.8% and the profile before it 95.0%: both fail
+    assert.ok(q.result.map >= 0.97 * f.result.map, `int8 mAP ${q.result.map} < 97% of float ${f.result.map}`);
     assert.ok(q.result.ap50 >= 0.97 * f.result.ap50, `int8 AP50 ${q.result.ap50} < 97% of float ${f.result.ap50}`);
     assert.ok(q.result.map > c.result.map, `int8 mAP ${q.result.map} ≤ the capped float graph's ${c.result.map}`);
   });
