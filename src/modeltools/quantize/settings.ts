@@ -13,7 +13,7 @@ import type { ActivationType } from './qdq.js';
  * Bumped whenever the quantizer's defaults (profiles, calibration handling) change what it makes: part of
  * the settings, so a cached or shipped int8 model made by another version is made again.
  */
-export const QUANTIZER_VERSION = 3;
+export const QUANTIZER_VERSION = 4;
 
 export interface QuantSettings {
   quantizer_version: number;
