@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { prepareModel } from '../../src/models/store.js';
+import { tfliteConverter } from '../../src/modeltools/runtime-entry.js';
 import { CLI, spawnCollected, startDaemon, TEST_CACHE, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { useBroker } from '../helpers/e2e.js';
 import { MODEL_SOURCES_DIR } from '../helpers/paths.js';
@@ -36,7 +37,7 @@ describe('reliability: model cache and disk faults', function () {
   const mq = useBroker(() => daemon);
   before(async () => {
     // the fp32 detector in the shared test cache: the seed every case copies
-    await prepareModel(DET, 'fp32', { cacheDir: TEST_CACHE, mirrors: [MODEL_SOURCES_DIR], allowNetwork: false, log: () => undefined });
+    await prepareModel(DET, 'fp32', { converter: tfliteConverter, cacheDir: TEST_CACHE, mirrors: [MODEL_SOURCES_DIR], allowNetwork: false, log: () => undefined });
   });
 
   it('a tampered model in the cache (sha256 mismatch) is refused by name, re-made from the shipped source, and the good one is loaded', async () => {
