@@ -28,3 +28,37 @@ describe('docs/architecture.md: the folder table', () => {
     assert.match(readFileSync(path.join(REPO, 'README.md'), 'utf8'), /\]\(docs\/architecture\.md\)/);
   });
 });
+
+/** docs/architecture.md's sentence on the one entry into the model tooling against the import rules and the tree. */
+describe('docs/architecture.md: the runtime and the model tooling', () => {
+  const doc = readFileSync(path.join(REPO, 'docs', 'architecture.md'), 'utf8').replace(/\s+/g, ' ');
+  interface Rule {
+    name: string;
+    from: { path: string };
+    to: { path?: string; pathNot?: string };
+  }
+  const { forbidden } = createRequire(import.meta.url)(path.join(REPO, '.dependency-cruiser.cjs')) as { forbidden: Rule[] };
+  const rule = (name: string): Rule => {
+    const r = forbidden.find((f) => f.name === name);
+    assert.ok(r, `.dependency-cruiser.cjs has no rule ${name}`);
+    return r;
+  };
+
+  it('the model store may not import the tooling at all, and no file of src/models/ does', () => {
+    const r = rule('model-store-not-to-tooling');
+    assert.deepEqual([r.from.path, r.to.path, r.to.pathNot], ['^src/models/', '^src/modeltools/', undefined]);
+    for (const f of readdirSync(path.join(REPO, 'src', 'models')).filter((n) => n.endsWith('.ts'))) {
+      assert.doesNotMatch(readFileSync(path.join(REPO, 'src', 'models', f), 'utf8'), /from '\.\.\/modeltools\//, `src/models/${f} imports the tooling`);
+    }
+    assert.match(doc, /The runtime model store \(`src\/models\/`\) never imports the model tooling/);
+    assert.match(doc, /`TfliteConverter` in `src\/models\/converter\.ts`/);
+    assert.match(readFileSync(path.join(REPO, 'src', 'models', 'converter.ts'), 'utf8'), /export interface TfliteConverter\b/);
+  });
+
+  it('names the one entry the import rules let the daemon wiring through', () => {
+    const entry = rule('runtime-to-tooling-through-entry').to.pathNot;
+    assert.equal(entry, '^src/modeltools/runtime-entry\\.ts$');
+    assert.match(doc, /only through `src\/modeltools\/runtime-entry\.ts`/);
+    assert.match(readFileSync(path.join(REPO, 'src', 'modeltools', 'runtime-entry.ts'), 'utf8'), /export \{ tfliteConverter \}/);
+  });
+});

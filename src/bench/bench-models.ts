@@ -1,7 +1,6 @@
 import type { LoadedConfig } from '../config/types.js';
 import type { Logger } from '../logging/logger.js';
-import type { FetchContext } from '../models/fetch.js';
-import { isManifestPath, loadModel, manifestPathFor, prepareModel, type LoadedModel } from '../models/store.js';
+import { isManifestPath, loadModel, manifestPathFor, prepareModel, type LoadedModel, type PrepareContext } from '../models/store.js';
 import { fetchContext } from '../service/configured-models.js';
 
 export type BenchPrecision = 'fp32' | 'int8';
@@ -45,7 +44,7 @@ export async function resolveBenchModels(lc: LoadedConfig, precisions: BenchPrec
   return table;
 }
 
-async function one(ref: string, role: ModelRole, p: BenchPrecision, lc: LoadedConfig, ctx: FetchContext, prepareInt8?: Int8Preparer | { unavailable: string }): Promise<ModelAvailability> {
+async function one(ref: string, role: ModelRole, p: BenchPrecision, lc: LoadedConfig, ctx: PrepareContext, prepareInt8?: Int8Preparer | { unavailable: string }): Promise<ModelAvailability> {
   const task = role === 'detector' ? 'detection' : 'segmentation';
   // a manifest path names one file of one precision: it is the fp32 entry, int8 needs a catalogued name
   if (isManifestPath(ref)) {

@@ -1,8 +1,10 @@
 import path from 'node:path';
 import type { LoadedConfig } from '../config/types.js';
-import { mirrorsFromEnv, type FetchContext } from '../models/fetch.js';
+import { mirrorsFromEnv } from '../models/fetch.js';
 import { resolveCacheDir } from '../models/paths.js';
 import { createProgress, type ProgressSink } from '../models/progress.js';
+import type { PrepareContext } from '../models/store.js';
+import { tfliteConverter } from '../modeltools/runtime-entry.js';
 import { loadConfigOrExit } from './common.js';
 
 export { COMMON_OPTIONS } from './commands.js';
@@ -22,12 +24,13 @@ export function say(msg: string): void {
  * Cache dir: --cache, else the config's models.cache_dir (and its systemd/XDG defaults). Mirrors: --from
  * first, then EDGESIGHT_MODELS_MIRROR, then models.mirror. A download shows a bar on a TTY.
  */
-export function modelsContext(values: CommonValues, env: NodeJS.ProcessEnv = process.env): { lc: LoadedConfig; ctx: FetchContext } {
+export function modelsContext(values: CommonValues, env: NodeJS.ProcessEnv = process.env): { lc: LoadedConfig; ctx: PrepareContext } {
   const lc = loadConfigOrExit(values.config);
   const cfg = lc.config.models;
   const cacheDir = values.cache ? path.resolve(values.cache) : resolveCacheDir(cfg.cache_dir, env, lc.dir);
   let sink: ProgressSink | undefined;
-  const ctx: FetchContext = {
+  const ctx: PrepareContext = {
+    converter: tfliteConverter,
     cacheDir,
     mirrors: [...(values.from ?? []).map((d) => path.resolve(d)), ...mirrorsFromEnv(env), ...cfg.mirror.map((m) => path.resolve(lc.dir, m))],
     allowNetwork: !values.offline && env.EDGESIGHT_OFFLINE !== '1',

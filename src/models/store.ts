@@ -4,7 +4,7 @@ import path from 'node:path';
 import { catalogEntry, loadCatalogLabels, type CatalogEntry } from './catalog.js';
 import { obtainSource, type FetchContext } from './fetch.js';
 import { MANIFEST_VERSION, ModelError, readManifest, sha256File, verifyModelFile, type ModelManifest, type Precision } from './manifest.js';
-import { convertTflite, convertTfliteReport } from '../modeltools/runtime-entry.js';
+import type { TfliteConverter } from './converter.js';
 
 export interface LoadedModel {
   manifestPath: string;
@@ -148,6 +148,11 @@ export function staleReason(entry: CatalogEntry, m: ModelManifest, quantize?: Qu
 
 export const FLOAT_CONVERTER = 'edgesight tflite→onnx (float: dequantized weights, saturations kept as Clip except the upper one of class logits)';
 
+/** Where a model is fetched from and cached, and the converter that turns a TFLite source into ONNX. */
+export interface PrepareContext extends FetchContext {
+  converter: TfliteConverter;
+}
+
 export interface PrepareOptions {
   /** why a model already in the cache must be made again (e.g. its quantizer settings changed), or null */
   staleBecause?: (m: ModelManifest) => string | null;
@@ -157,7 +162,7 @@ export interface PrepareOptions {
  * Make a catalogued model available in the cache at a precision: fetch its source (mirror or
  * upstream, sha256-pinned), convert to fp32 ONNX, and quantize for int8 with the given quantizer.
  */
-export async function prepareModel(name: string, precision: Precision, ctx: FetchContext, quantize?: Quantizer, opts: PrepareOptions = {}): Promise<string> {
+export async function prepareModel(name: string, precision: Precision, ctx: PrepareContext, quantize?: Quantizer, opts: PrepareOptions = {}): Promise<string> {
   const entry = catalogEntry(name);
   if (!entry) throw new ModelError(`unknown model '${name}': not in the catalog and not a manifest path (edgesight models list)`);
   const dir = path.join(ctx.cacheDir, name);
@@ -182,22 +187,22 @@ export async function prepareModel(name: string, precision: Precision, ctx: Fetc
   return withPrepareLock(dir, precision, ctx, async () => ((await ready()) ? target : make(entry, dir, precision, ctx, quantize)));
 }
 
-async function make(entry: CatalogEntry, dir: string, precision: Precision, ctx: FetchContext, quantize?: Quantizer): Promise<string> {
+async function make(entry: CatalogEntry, dir: string, precision: Precision, ctx: PrepareContext, quantize?: Quantizer): Promise<string> {
   const name = entry.name;
   if (precision === 'fp32') {
     const src = await obtainSource(entry.source, ctx);
     if (entry.fp32From === 'onnx') return writeModel(dir, baseManifest(entry, 'fp32'), src);
     ctx.log(`converting ${entry.source.file} to a float ONNX graph`);
-    const { onnx, report } = convertTfliteReport(await readFile(src), { form: 'float' });
+    const { onnx, classLogitTensors, uncappedTensors } = ctx.converter.toFloat(await readFile(src));
     const base = baseManifest(entry, 'fp32');
     base.provenance.converter = FLOAT_CONVERTER;
-    if (report.classLogitTensors.length) base.provenance.class_logits = { upper_saturation: 'dropped', tensors: report.uncappedTensors };
+    if (classLogitTensors.length) base.provenance.class_logits = { upper_saturation: 'dropped', tensors: uncappedTensors };
     return writeModel(dir, base, onnx);
   }
   if (precision === 'qdq-faithful') {
     if (entry.fp32From !== 'tflite-float') throw new ModelError(`${name}: a faithful QDQ form exists only for TFLite sources`);
     const src = await obtainSource(entry.source, ctx);
-    const onnx = convertTflite(await readFile(src), { form: 'qdq' });
+    const onnx = ctx.converter.toQdq(await readFile(src));
     const base = baseManifest(entry, 'qdq-faithful');
     base.provenance.converter = "edgesight tflite→onnx (QDQ keeping the source's scales and zero points)";
     return writeModel(dir, base, onnx);

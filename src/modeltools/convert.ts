@@ -1,3 +1,4 @@
+import type { TfliteConverter } from '../models/converter.js';
 import { saveOnnx } from './onnx/io.js';
 import type { OnnxGraph } from './onnx/graph.js';
 import { readTflite } from './tflite/tflite-model.js';
@@ -36,3 +37,12 @@ export function convertTfliteReport(tflite: Uint8Array, opts: ConvertOptions): {
   const r = convertTfliteWithReport(tflite, opts);
   return { onnx: saveOnnx(r.graph), report: r.report };
 }
+
+/** The model store's TFLite → ONNX step (float and faithful QDQ), done in-process by this converter. */
+export const tfliteConverter: TfliteConverter = {
+  toFloat(tflite) {
+    const { onnx, report } = convertTfliteReport(tflite, { form: 'float' });
+    return { onnx, classLogitTensors: report.classLogitTensors, uncappedTensors: report.uncappedTensors };
+  },
+  toQdq: (tflite) => convertTflite(tflite, { form: 'qdq' }),
+};

@@ -3,17 +3,19 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import type { LoadedConfig } from '../config/types.js';
-import { mirrorsFromEnv, type FetchContext } from '../models/fetch.js';
+import { mirrorsFromEnv } from '../models/fetch.js';
 import { resolveCacheDir } from '../models/paths.js';
 import { catalogEntry } from '../models/catalog.js';
-import { isManifestPath, loadModel, manifestPathFor, prepareModel, staleReason, type LoadedModel, type Quantizer } from '../models/store.js';
+import { isManifestPath, loadModel, manifestPathFor, prepareModel, staleReason, type LoadedModel, type PrepareContext, type Quantizer } from '../models/store.js';
 import { ModelError, type ModelManifest } from '../models/manifest.js';
 import { preparedManifestPath } from '../models/prepared.js';
-import { activationTypeFor, defaultCalibrationSources, quantSettings, quantizeInChild, settingsStaleReason, type QuantSettings } from '../modeltools/runtime-entry.js';
+import { activationTypeFor, defaultCalibrationSources, quantSettings, quantizeInChild, settingsStaleReason, tfliteConverter, type QuantSettings } from '../modeltools/runtime-entry.js';
 
-export function fetchContext(lc: LoadedConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): FetchContext {
+/** The model store's context under this config; the store is handed the tooling's TFLite converter here. */
+export function fetchContext(lc: LoadedConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): PrepareContext {
   const cfg = lc.config.models;
   return {
+    converter: tfliteConverter,
     cacheDir: resolveCacheDir(cfg.cache_dir, env, lc.dir),
     mirrors: [...mirrorsFromEnv(env), ...cfg.mirror.map((m) => path.resolve(lc.dir, m))],
     allowNetwork: env.EDGESIGHT_OFFLINE !== '1',
@@ -40,7 +42,7 @@ const missing = (e: unknown): boolean => /cannot be read: ENOENT/.test((e as Err
  * when its settings match too (the default case: nothing is quantized or converted); else a new one,
  * quantized in a child process so the daemon keeps the memory of a prepared start.
  */
-async function int8Model(ref: string, task: 'detection' | 'segmentation', lc: LoadedConfig, ctx: FetchContext, log: Logger, quantize?: Quantizer): Promise<LoadedModel> {
+async function int8Model(ref: string, task: 'detection' | 'segmentation', lc: LoadedConfig, ctx: PrepareContext, log: Logger, quantize?: Quantizer): Promise<LoadedModel> {
   const want = configuredQuantSettings(lc, ref);
   const entry = catalogEntry(ref);
   const sha = entry?.source.sha256;
@@ -97,7 +99,7 @@ async function int8Model(ref: string, task: 'detection' | 'segmentation', lc: Lo
   return loadModel(r.manifest, task);
 }
 
-async function one(ref: string, task: 'detection' | 'segmentation', lc: LoadedConfig, ctx: FetchContext, log: Logger, quantize?: Quantizer): Promise<LoadedModel> {
+async function one(ref: string, task: 'detection' | 'segmentation', lc: LoadedConfig, ctx: PrepareContext, log: Logger, quantize?: Quantizer): Promise<LoadedModel> {
   const precision = lc.config.models.precision;
   if (precision === 'int8' && !isManifestPath(ref) && catalogEntry(ref)) return int8Model(ref, task, lc, ctx, log, quantize);
   const mpath = manifestPathFor(ref, precision, ctx.cacheDir, lc.dir);

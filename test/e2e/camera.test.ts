@@ -6,6 +6,7 @@ import path from 'node:path';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { Collector, startDaemon, testEnv, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { prepareFakeCamera, type FakeCamera } from '../capture/fake-camera.js';
+import { killDaemon } from '../helpers/e2e.js';
 import { VIDEO_DIR } from '../helpers/paths.js';
 
 interface Stats {
@@ -42,10 +43,7 @@ describe('e2e: camera sources through the daemon', function () {
     sub = await Collector.connect(broker.url, ['edgesight/#']);
   });
   afterEach(async () => {
-    if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) {
-      daemon.child.kill('SIGKILL');
-      await daemon.exited;
-    }
+    await killDaemon(daemon);
     daemon = null;
     await cam?.cleanup();
     cam = null;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Collector, TEST_CACHE } from '../helpers/daemon.js';
+import { Collector, stopChild, TEST_CACHE } from '../helpers/daemon.js';
 import { REPO } from '../helpers/paths.js';
 
 const CLI = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
@@ -24,11 +24,7 @@ describe('e2e: the demo (npm start) shows the whole product', function () {
 
   after(async () => {
     await sub?.close();
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await stopChild(child);
   });
 
   it('npm start runs config/demo.yaml with the built CLI', () => {

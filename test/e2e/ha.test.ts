@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { writeConfig, type DaemonProc } from '../helpers/daemon.js';
-import { useE2e } from '../helpers/e2e.js';
+import { useE2e, filesCameraYaml } from '../helpers/e2e.js';
 import { freeLoopbackPort } from '../helpers/tls.js';
 import { photo } from '../helpers/paths.js';
 
@@ -29,13 +29,7 @@ describe('e2e: Home Assistant discovery from the daemon', function () {
   const stale = 'homeassistant/sensor/ha_e2e/cam1_bus_count/config';
   const config = (base = 'edgesight', extra = ''): Promise<string> =>
     writeConfig(`
-device: { id: ha_e2e, name: Porch }
-camera:
-  name: cam1
-  source: files
-  fps: 4
-  files: { path: ${photo('astronaut.png')}, loop: true }
-segmentation: { every: 0 }
+${filesCameraYaml({ device: 'ha_e2e', deviceName: 'Porch', frames: photo('astronaut.png') })}
 objects: { track: [person, dog] }
 mqtt:
   url: ${e2e.broker.url}

@@ -4,7 +4,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { startMosquittoSub, type MosquittoSub, type SubMessage } from '../helpers/mosquitto.js';
 import { writeConfig, type DaemonProc } from '../helpers/daemon.js';
-import { useE2e } from '../helpers/e2e.js';
+import { useE2e, filesCameraYaml } from '../helpers/e2e.js';
 import { validatePayload, SCHEMA_DIR, REPO_ROOT } from '../helpers/schema.js';
 import { parseTopic, TOPIC_POLICY, type TopicKind } from '../../src/mqtt/topics.js';
 import { decodeMask } from '../../src/render/mask-encoding.js';
@@ -67,13 +67,7 @@ describe('e2e: MQTT contract (every topic, schemas, mosquitto_sub)', function ()
   before(async () => {
     msub = startMosquittoSub(e2e.broker.port, [`${ROOT}/#`]);
     const cfg = await writeConfig(`
-device: { id: ${DEVICE} }
-camera:
-  name: cam1
-  source: files
-  fps: 4
-  files: { path: ${ASTRONAUT}, loop: true }
-segmentation: { every: 1 }
+${filesCameraYaml({ device: DEVICE, frames: ASTRONAUT, segmentationEvery: 1 })}
 masks: { encoding: png }
 mqtt:
   url: ${e2e.broker.url}

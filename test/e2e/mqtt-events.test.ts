@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Collector, writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { validatePayload } from '../helpers/schema.js';
-import { useE2e } from '../helpers/e2e.js';
+import { useE2e, filesCameraYaml } from '../helpers/e2e.js';
 import { photo } from '../helpers/paths.js';
 
 const DEVICE = 'events';
@@ -56,13 +56,7 @@ describe('e2e: event hysteresis with a scripted sequence of frames', function ()
       [EMPTY, 24],
     ]);
     const cfg = await writeConfig(`
-device: { id: ${DEVICE} }
-camera:
-  name: cam1
-  source: files
-  fps: 4
-  files: { path: ${dir}, loop: false }
-segmentation: { every: 0 }
+${filesCameraYaml({ device: DEVICE, frames: dir, loop: false })}
 mqtt:
   url: ${e2e.broker.url}
   events: { min_duration_s: 1, end_after_s: 2, update_interval_s: 5 }

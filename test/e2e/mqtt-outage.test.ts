@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeConfig, type DaemonProc } from '../helpers/daemon.js';
 import { validatePayload } from '../helpers/schema.js';
-import { useE2e } from '../helpers/e2e.js';
+import { useE2e, filesCameraYaml } from '../helpers/e2e.js';
 import { photo } from '../helpers/paths.js';
 
 const DEVICE = 'outage';
@@ -49,13 +49,7 @@ describe('e2e: broker outage (mosquitto stopped 30 s, restarted on the same port
 
   it('stays up, queues at most mqtt.queue_size, counts drops, and is online again within ~5 s', async () => {
     const cfg = await writeConfig(`
-device: { id: ${DEVICE} }
-camera:
-  name: cam1
-  source: files
-  fps: 4
-  files: { path: ${photo('astronaut.png')}, loop: true }
-segmentation: { every: 0 }
+${filesCameraYaml({ device: DEVICE, frames: photo('astronaut.png') })}
 mqtt:
   url: ${e2e.broker.url}
   queue_size: ${QUEUE_SIZE}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { writeConfig, type DaemonProc } from '../helpers/daemon.js';
-import { useE2e } from '../helpers/e2e.js';
+import { useE2e, filesCameraYaml } from '../helpers/e2e.js';
 import { photo } from '../helpers/paths.js';
 
 interface Detections {
@@ -18,13 +18,7 @@ describe('e2e: detections rate limit and switch', function () {
 
   const config = (device: string, detections: string): Promise<string> =>
     writeConfig(`
-device: { id: ${device} }
-camera:
-  name: cam1
-  source: files
-  fps: 4
-  files: { path: ${photo('astronaut.png')}, loop: true }
-segmentation: { every: 0 }
+${filesCameraYaml({ device, frames: photo('astronaut.png') })}
 mqtt:
   url: ${e2e.broker.url}
   detections: ${detections}

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { ModelManifest } from '../../src/models/manifest.js';
 import { activationTypeFor } from '../../src/modeltools/quantize/manifest-quantizer.js';
 import { preparedManifestPath } from '../../src/models/prepared.js';
-import { CLI, Collector, REPO } from '../helpers/daemon.js';
+import { CLI, Collector, REPO, stopChild } from '../helpers/daemon.js';
 
 /**
  * `npm start` (the demo config) with an EMPTY model cache and no network loads the int8 models shipped in
@@ -25,11 +25,7 @@ describe('e2e: npm start on a clean cache → the shipped int8 models', function
   });
   after(async () => {
     await sub?.close();
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await stopChild(child);
     rmSync(cache, { recursive: true, force: true });
   });
 

@@ -6,6 +6,7 @@ import { Collector, startDaemon, testEnv, writeConfig, type DaemonProc } from '.
 import { assertFramesGrow, freeLoopbackPort, makePasswordFile, makeTestPki, waitUntil, type TestPki } from '../helpers/tls.js';
 import { MqttPublisher, type ClientEvent } from '../../src/mqtt/client.js';
 import { describeMqttError, tlsMaterialProblems, type MqttErrorContext } from '../../src/mqtt/errors.js';
+import { filesCameraYaml, killDaemon } from '../helpers/e2e.js';
 import { photo } from '../helpers/paths.js';
 
 /**
@@ -170,10 +171,7 @@ describe('e2e: MQTT security (TLS, client certificates, passwords) with a real m
       sub = await Collector.connect(broker.url, ['#']);
     });
     afterEach(async () => {
-      if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) {
-        daemon.child.kill('SIGKILL');
-        await daemon.exited;
-      }
+      await killDaemon(daemon);
       daemon = null;
     });
     after(async () => {
@@ -182,13 +180,7 @@ describe('e2e: MQTT security (TLS, client certificates, passwords) with a real m
 
     async function config(device: string, mqttYaml: string, metricsPort: number): Promise<string> {
       const file = await writeConfig(`
-device: { id: ${device} }
-camera:
-  name: cam1
-  source: files
-  fps: 4
-  files: { path: ${photo('astronaut.png')}, loop: true }
-segmentation: { every: 0 }
+${filesCameraYaml({ device, frames: photo('astronaut.png') })}
 mqtt:
   reconnect_max_s: 1
 ${mqttYaml

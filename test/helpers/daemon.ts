@@ -30,12 +30,25 @@ export interface DaemonProc {
 }
 
 export function startDaemon(configFile: string, env: NodeJS.ProcessEnv = testEnv()): DaemonProc {
-  const child = spawn(process.execPath, [CLI, 'run', '--config', configFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnCollected(process.execPath, [CLI, 'run', '--config', configFile], env);
+}
+
+/** Starts any command with stdout and stderr collected together, watched like a daemon (e.g. a shell that runs it). */
+export function spawnCollected(command: string, args: string[], env: NodeJS.ProcessEnv): DaemonProc {
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return { child, output: () => out, exited };
+}
+
+/** Ends a child that is still running with `signal` and waits for its exit. */
+export async function stopChild(child: ChildProcess | null, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill(signal);
+  await exited;
 }
 
 /** Collects messages on a real MQTT client; `waitFor` resolves with the first match. */

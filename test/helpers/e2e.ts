@@ -107,3 +107,48 @@ mqtt: { url: ${o.url}, reconnect_max_s: 1${o.mqtt ? `, ${o.mqtt}` : ''} }
 logging: { level: info, pretty: false }
 ${o.extra ?? ''}`;
 }
+
+export interface FilesCameraYamlOptions {
+  device: string;
+  /** the device's display name, when the test checks it */
+  deviceName?: string;
+  /** the files camera's path (an image, a folder or a video) */
+  frames: string;
+  fps?: number;
+  loop?: boolean;
+  segmentationEvery?: number;
+}
+
+/**
+ * The `device:`, files `camera:` and `segmentation:` lines a hand-written end-to-end config opens with,
+ * in block style so the test can go on with its own `mqtt:` and other sections.
+ */
+export function filesCameraYaml(o: FilesCameraYamlOptions): string {
+  return `device: { id: ${o.device}${o.deviceName === undefined ? '' : `, name: ${o.deviceName}`} }
+camera:
+  name: cam1
+  source: files
+  fps: ${o.fps ?? 4}
+  files: { path: ${o.frames}, loop: ${o.loop ?? true} }
+segmentation: { every: ${o.segmentationEvery ?? 0} }`;
+}
+
+/**
+ * A real mosquitto for the calling `describe`, for suites that start their daemons themselves (their own
+ * environment, a wrapping shell): started before the suite, stopped after it; the daemon `current` returns
+ * is killed after each test.
+ */
+export function useBroker(current: () => DaemonProc | null, mosquitto?: MosquittoOptions): { readonly broker: Mosquitto } {
+  let broker: Mosquitto | undefined;
+  before(async () => {
+    broker = await startMosquitto(mosquitto);
+  });
+  afterEach(async () => killDaemon(current()));
+  after(async () => broker?.stop());
+  return {
+    get broker() {
+      if (broker === undefined) throw new Error("the broker is used before the suite's before() hook ran");
+      return broker;
+    },
+  };
+}

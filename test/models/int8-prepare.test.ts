@@ -3,7 +3,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { FetchContext } from '../../src/models/fetch.js';
+import type { PrepareContext } from '../../src/models/store.js';
+import { tfliteConverter } from '../../src/modeltools/runtime-entry.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { configuredQuantizer } from '../../src/modeltools/quantize/configured-quantizer.js';
 import { loadModel, prepareModel, type Quantizer } from '../../src/models/store.js';
@@ -74,7 +75,7 @@ describe('int8 auto-prepare: concurrent processes, one cache', function () {
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'int8.lock'), dead);
     const logs: string[] = [];
-    const ctx: FetchContext = { cacheDir: cache, mirrors: [], allowNetwork: false, log: (m) => logs.push(m) };
+    const ctx: PrepareContext = { converter: tfliteConverter, cacheDir: cache, mirrors: [], allowNetwork: false, log: (m) => logs.push(m) };
     // a stand-in quantizer (the real one is covered above and in the gates): it only has to produce bytes
     const quantize: Quantizer = async (fp32) => ({ onnx: readFileSync(fp32.file), provenance: { stand_in: true } });
     const mpath = await prepareModel(DET, 'int8', ctx, quantize);
@@ -122,7 +123,7 @@ describe('int8 auto-prepare: concurrent processes, one cache', function () {
       writeFileSync(file, `camera: { name: cam, source: files, fps: 50, files: { path: ${path.join(photos, 'astronaut.png')}, loop: true } }\nmodels: { calibration: [mine], calibration_frames: 3 }\n`);
       const lc = loadConfigFile(file, { env: {} });
       const logs: string[] = [];
-      const ctx: FetchContext = { cacheDir: cache, mirrors: [], allowNetwork: false, log: (m) => logs.push(m) };
+      const ctx: PrepareContext = { converter: tfliteConverter, cacheDir: cache, mirrors: [], allowNetwork: false, log: (m) => logs.push(m) };
       const q = await configuredQuantizer(lc)(await loadModel(await prepareModel('lraspp_mobilenet_v3_small_voc', 'fp32', ctx)), ctx);
       const cal = q.provenance.calibration as { images: number; camera_frames: number; sources: Record<string, number> };
       assert.equal(cal.images, 5);
@@ -136,7 +137,7 @@ describe('int8 auto-prepare: concurrent processes, one cache', function () {
 
   it('a calibration source that does not exist is named in the error', async () => {
     const lc = loadConfigFile(await writeConfig('models: { calibration: [no-such-folder] }\n'), { env: {} });
-    const ctx: FetchContext = { cacheDir: cache, mirrors: [], allowNetwork: false, log: () => undefined };
+    const ctx: PrepareContext = { converter: tfliteConverter, cacheDir: cache, mirrors: [], allowNetwork: false, log: () => undefined };
     const fp32 = await loadModel(await prepareModel('lraspp_mobilenet_v3_small_voc', 'fp32', ctx));
     await assert.rejects(async () => configuredQuantizer(lc)(fp32, ctx), /calibration source .*no-such-folder does not exist/);
   });

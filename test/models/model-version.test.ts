@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { catalogEntry } from '../../src/models/catalog.js';
-import type { FetchContext } from '../../src/models/fetch.js';
+import type { PrepareContext } from '../../src/models/store.js';
+import { tfliteConverter } from '../../src/modeltools/runtime-entry.js';
 import type { ModelManifest } from '../../src/models/manifest.js';
 import { loadModel, prepareModel, staleReason, type Quantizer } from '../../src/models/store.js';
 import { MODEL_SOURCES_DIR } from '../helpers/paths.js';
@@ -14,11 +15,11 @@ describe('model versions: a cache prepared by an older edgesight is made again',
   this.timeout(300_000);
   let cache: string;
   let logs: string[];
-  let ctx: FetchContext;
+  let ctx: PrepareContext;
   before(() => {
     cache = mkdtempSync(path.join(os.tmpdir(), 'edgesight-model-version-'));
     logs = [];
-    ctx = { cacheDir: cache, mirrors: [MODEL_SOURCES_DIR], allowNetwork: false, log: (m) => logs.push(m) };
+    ctx = { converter: tfliteConverter, cacheDir: cache, mirrors: [MODEL_SOURCES_DIR], allowNetwork: false, log: (m) => logs.push(m) };
   });
   after(() => rmSync(cache, { recursive: true, force: true }));
 

@@ -5,14 +5,14 @@ import path from 'node:path';
 import { loadCocoInstances } from '../../src/modeltools/eval/dataset.js';
 import { evalModel, prepareEvalModels, type PreparedSet } from '../../src/modeltools/eval/eval-models.js';
 import { detectFile, evaluateDetector, segmentationAgreement } from '../../src/modeltools/eval/evaluate.js';
-import type { FetchContext } from '../../src/models/fetch.js';
+import type { PrepareContext } from '../../src/models/store.js';
 import { modelInfo } from '../../src/modeltools/model-info.js';
 import { loadOnnx } from '../../src/modeltools/onnx/io.js';
 import { activationTypeFor, QUANTIZER_VERSION } from '../../src/modeltools/quantize/manifest-quantizer.js';
 import { profileFor } from '../../src/modeltools/quantize/profiles.js';
 import { TEST_CACHE } from '../helpers/daemon.js';
 import { MODEL_SOURCES_DIR, PHOTOS_DIR, skipWithoutTestData, TFLITE_DETECTOR } from '../helpers/paths.js';
-import { convertTflite } from '../../src/modeltools/convert.js';
+import { convertTflite, tfliteConverter } from '../../src/modeltools/convert.js';
 import { parseConfigText } from '../../src/config/load.js';
 
 const DEFAULTS = parseConfigText('', null, { env: {} }).config;
@@ -30,7 +30,7 @@ describe('int8 gates: the default int8 models (shipped calibration set)', functi
   let m: PreparedSet;
 
   before(async () => {
-    const ctx: FetchContext = { cacheDir: TEST_CACHE, mirrors: [MODEL_SOURCES_DIR], allowNetwork: false, log: () => undefined };
+    const ctx: PrepareContext = { converter: tfliteConverter, cacheDir: TEST_CACHE, mirrors: [MODEL_SOURCES_DIR], allowNetwork: false, log: () => undefined };
     m = await prepareEvalModels(ctx);
   });
 

@@ -3,7 +3,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { detectFile } from '../../src/modeltools/eval/evaluate.js';
 import { evalModel } from '../../src/modeltools/eval/eval-models.js';
-import type { FetchContext } from '../../src/models/fetch.js';
+import type { PrepareContext } from '../../src/models/store.js';
+import { tfliteConverter } from '../../src/modeltools/runtime-entry.js';
 import { makeQuantizer } from '../../src/modeltools/quantize/manifest-quantizer.js';
 import { loadModel, prepareModel, type LoadedModel } from '../../src/models/store.js';
 import type { Detection } from '../../src/postprocess/detections.js';
@@ -38,7 +39,7 @@ describe('scores: the default int8 detector reaches the thresholds the docs quot
 
   before(async () => {
     // the default int8 model exactly as the product prepares it (catalog → fp32 conversion → default quantizer)
-    const ctx: FetchContext = { cacheDir: TEST_CACHE, mirrors: [MODEL_SOURCES_DIR], allowNetwork: false, log: () => undefined };
+    const ctx: PrepareContext = { converter: tfliteConverter, cacheDir: TEST_CACHE, mirrors: [MODEL_SOURCES_DIR], allowNetwork: false, log: () => undefined };
     int8 = await loadModel(await prepareModel(DET, 'int8', ctx, makeQuantizer()));
     for (const f of readdirSync(PHOTOS_DIR).sort()) dets.set(f, await detectFile(evalModel(int8), path.join(PHOTOS_DIR, f), 0.05));
   });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { killDaemon } from '../helpers/e2e.js';
 import { VTEST_MJPEG } from '../helpers/paths.js';
 import { prepareFakeCamera, type FakeCamera } from '../capture/fake-camera.js';
 import { CAPTURED, childrenOf, daemonYaml, faultEnv, fdCount, freePort, PROCESSED, processesMentioning, recordFigures, scrape, sleep, waitForMetric } from './util.js';
@@ -17,10 +18,7 @@ describe('reliability: camera faults', function () {
     broker = await startMosquitto();
   });
   after(async () => {
-    if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) {
-      daemon.child.kill('SIGKILL');
-      await daemon.exited;
-    }
+    await killDaemon(daemon);
     await cam?.cleanup();
     await broker.stop();
   });

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { prepareModel } from '../../src/models/store.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { CLI, startDaemon, TEST_CACHE, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { tfliteConverter } from '../../src/modeltools/runtime-entry.js';
+import { CLI, spawnCollected, startDaemon, TEST_CACHE, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { useBroker } from '../helpers/e2e.js';
 import { MODEL_SOURCES_DIR } from '../helpers/paths.js';
 import { daemonYaml, faultEnv, freePort, recordFigures, waitForOutput } from './util.js';
 
@@ -27,23 +28,17 @@ async function seededCache(): Promise<{ dir: string; onnx: string; manifest: str
 
 const canUnshare = (): boolean => process.getuid?.() === 0 && spawnSync('unshare', ['--mount', 'true']).status === 0;
 
+/** `sh -c script` in a private mount namespace, its output collected like a daemon's */
+const unshared = (script: string, env: NodeJS.ProcessEnv): DaemonProc => spawnCollected('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], env);
+
 describe('reliability: model cache and disk faults', function () {
   this.timeout(300_000);
-  let broker: Mosquitto;
   let daemon: DaemonProc | null = null;
+  const mq = useBroker(() => daemon);
   before(async () => {
-    broker = await startMosquitto();
     // the fp32 detector in the shared test cache: the seed every case copies
-    await prepareModel(DET, 'fp32', { cacheDir: TEST_CACHE, mirrors: [MODEL_SOURCES_DIR], allowNetwork: false, log: () => undefined });
+    await prepareModel(DET, 'fp32', { converter: tfliteConverter, cacheDir: TEST_CACHE, mirrors: [MODEL_SOURCES_DIR], allowNetwork: false, log: () => undefined });
   });
-  afterEach(async () => {
-    if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) {
-      daemon.child.kill('SIGKILL');
-      await daemon.exited;
-    }
-    daemon = null;
-  });
-  after(async () => broker.stop());
 
   it('a tampered model in the cache (sha256 mismatch) is refused by name, re-made from the shipped source, and the good one is loaded', async () => {
     const c = await seededCache();
@@ -52,7 +47,7 @@ describe('reliability: model cache and disk faults', function () {
     await writeFile(c.onnx, bytes);
     const bad = await sha256(c.onnx);
     const http = await freePort();
-    daemon = startDaemon(await writeConfig(daemonYaml({ id: 'tamper', url: broker.url, httpPort: http, extra: `${FP32}` }).replace('models:', 'models:')), faultEnv({ EDGESIGHT__MODELS__CACHE_DIR: c.dir }));
+    daemon = startDaemon(await writeConfig(daemonYaml({ id: 'tamper', url: mq.broker.url, httpPort: http, extra: `${FP32}` }).replace('models:', 'models:')), faultEnv({ EDGESIGHT__MODELS__CACHE_DIR: c.dir }));
     const t0 = performance.now();
     const refused = await waitForOutput(daemon, /.*in the cache is refused.*/, 120_000);
     assert.match(refused, new RegExp(`${DET}.*sha256`), 'names the model and the checksum');
@@ -76,7 +71,7 @@ describe('reliability: model cache and disk faults', function () {
     await truncate(path.join(own, m.file), 1000);
     const env = faultEnv({ EDGESIGHT__MODELS__CACHE_DIR: c.dir, EDGESIGHT_OFFLINE: '1' });
     const extra = `models: { precision: fp32, detector: ${JSON.stringify(path.join(own, 'detector.json'))} }`;
-    daemon = startDaemon(await writeConfig(daemonYaml({ id: 'trunc', url: broker.url, httpPort: await freePort(), extra })), env);
+    daemon = startDaemon(await writeConfig(daemonYaml({ id: 'trunc', url: mq.broker.url, httpPort: await freePort(), extra })), env);
     const exit = await daemon.exited;
     const out = daemon.output();
     assert.equal(exit.code, 66, out.slice(-3000));
@@ -90,27 +85,22 @@ describe('reliability: model cache and disk faults', function () {
       this.skip();
     }
     const cache = await mkdtemp(path.join(tmpdir(), 'edgesight-fullcache-'));
-    const cfg = await writeConfig(daemonYaml({ id: 'full', url: broker.url, httpPort: await freePort(), extra: FP32 }));
+    const cfg = await writeConfig(daemonYaml({ id: 'full', url: mq.broker.url, httpPort: await freePort(), extra: FP32 }));
     // 3 MiB: room for the 2.4 MB source, not for the converted model
     const script = `mount -t tmpfs -o size=3m tmpfs "$C" || exit 90
 "$NODE" "$CLI" run --config "$CFG"; echo "run1_exit=$?"
 ls -a "$C/${DET}" 2>/dev/null | tr '\\n' ' '; echo
 mount -o remount,size=64m "$C" || exit 91
 exec "$NODE" "$CLI" run --config "$CFG"`;
-    const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], {
-      env: { ...faultEnv({ EDGESIGHT__MODELS__CACHE_DIR: cache }), C: cache, NODE: process.execPath, CLI, CFG: cfg },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    daemon = { child, output: () => out, exited: exited.then((code) => ({ code, signal: null })) };
+    daemon = unshared(script, { ...faultEnv({ EDGESIGHT__MODELS__CACHE_DIR: cache }), C: cache, NODE: process.execPath, CLI, CFG: cfg });
+    const { child } = daemon;
+    const out = daemon.output;
+    const exited = daemon.exited.then((e) => e.code);
     await waitForOutput(daemon, /run1_exit=\d+/, 120_000);
-    assert.match(out, /run1_exit=66/, out.slice(-3000));
-    assert.match(out, /ENOSPC \(the disk is full\)/);
+    assert.match(out(), /run1_exit=66/, out().slice(-3000));
+    assert.match(out(), /ENOSPC \(the disk is full\)/);
     await waitForOutput(daemon, /edgesight running/, 120_000);
-    const run2 = out.slice(out.indexOf('run1_exit'));
+    const run2 = out().slice(out().indexOf('run1_exit'));
     assert.match(run2, /not prepared yet: preparing it|refused/, 'the second run makes the model instead of loading a half-written one');
     child.kill('SIGTERM');
     assert.equal((await exited), 0);
@@ -125,23 +115,18 @@ exec "$NODE" "$CLI" run --config "$CFG"`;
     const c = await seededCache();
     const emptyDir = await mkdtemp(path.join(tmpdir(), 'edgesight-rocache-'));
     await mkdir(path.join(emptyDir, 'x'));
-    const cfg = await writeConfig(daemonYaml({ id: 'ro', url: broker.url, httpPort: await freePort(), extra: FP32 }));
+    const cfg = await writeConfig(daemonYaml({ id: 'ro', url: mq.broker.url, httpPort: await freePort(), extra: FP32 }));
     const script = `mount --bind "$C" "$C" && mount -o remount,bind,ro "$C" || exit 90
 mount --bind "$E" "$E" && mount -o remount,bind,ro "$E" || exit 90
 EDGESIGHT__MODELS__CACHE_DIR="$E" "$NODE" "$CLI" run --config "$CFG"; echo "empty_exit=$?"
 EDGESIGHT__MODELS__CACHE_DIR="$C" exec "$NODE" "$CLI" run --config "$CFG"`;
-    const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], {
-      env: { ...faultEnv(), C: c.dir, E: emptyDir, NODE: process.execPath, CLI, CFG: cfg },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    daemon = { child, output: () => out, exited: exited.then((code) => ({ code, signal: null })) };
+    daemon = unshared(script, { ...faultEnv(), C: c.dir, E: emptyDir, NODE: process.execPath, CLI, CFG: cfg });
+    const { child } = daemon;
+    const out = daemon.output;
+    const exited = daemon.exited.then((e) => e.code);
     await waitForOutput(daemon, /empty_exit=\d+/, 120_000);
-    assert.match(out, /empty_exit=66/, out.slice(-3000));
-    assert.match(out, /EROFS \(the file system is read-only\)/);
+    assert.match(out(), /empty_exit=66/, out().slice(-3000));
+    assert.match(out(), /EROFS \(the file system is read-only\)/);
     await waitForOutput(daemon, /edgesight running/, 120_000);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);

@@ -7,14 +7,8 @@ import { MAX_INFLIGHT } from '../../src/mqtt/client.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { makePasswordFile } from '../helpers/tls.js';
 import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { killDaemon } from '../helpers/e2e.js';
 import { daemonYaml, dropped, faultEnv, freePort, LONG, PROCESSED, recordFigures, scrape, sleep, waitForMetric, waitForOutput } from './util.js';
-
-const kill = async (d: DaemonProc | null): Promise<void> => {
-  if (d && d.child.exitCode === null && d.child.signalCode === null) {
-    d.child.kill('SIGKILL');
-    await d.exited;
-  }
-};
 
 const dropsByClass = (m: Map<string, number>): Record<string, number> =>
   Object.fromEntries(['stream', 'event', 'latest', 'offline', 'backpressure'].map((c) => [c, m.get(dropped(c)) ?? 0]));
@@ -24,7 +18,7 @@ describe('reliability: MQTT broker faults', function () {
   let daemon: DaemonProc | null = null;
   let broker: Mosquitto | null = null;
   afterEach(async () => {
-    await kill(daemon);
+    await killDaemon(daemon);
     daemon = null;
     await broker?.stop();
     broker = null;
@@ -160,7 +154,7 @@ describe('reliability: MQTT broker faults', function () {
       });
       assert.equal(daemon.child.exitCode, null);
     } finally {
-      await kill(daemon);
+      await killDaemon(daemon);
       daemon = null;
       await fake.close();
     }

@@ -2,33 +2,22 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { Collector, startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js';
+import { useBroker } from '../helpers/e2e.js';
 import { childrenOf, daemonYaml, faultEnv, freePort, PROCESSED, recordFigures, sleep, waitForMetric, waitForOutput } from './util.js';
 
 describe('reliability: signals at awkward moments and a SIGHUP storm', function () {
   this.timeout(300_000);
-  let broker: Mosquitto;
   let daemon: DaemonProc | null = null;
-  before(async () => {
-    broker = await startMosquitto();
-  });
-  afterEach(async () => {
-    if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) {
-      daemon.child.kill('SIGKILL');
-      await daemon.exited;
-    }
-    daemon = null;
-  });
-  after(async () => broker.stop());
+  const mq = useBroker(() => daemon);
 
   it('100 SIGHUPs in about 10 s alternating valid and invalid files: never a crash, every invalid one logged with its line, the last valid config in force', async () => {
     const http = await freePort();
-    const base = (threshold: string, extra = ''): string => daemonYaml({ id: 'storm', url: broker.url, httpPort: http, extra: `detection:\n  score_threshold: ${threshold}\n${extra}` });
+    const base = (threshold: string, extra = ''): string => daemonYaml({ id: 'storm', url: mq.broker.url, httpPort: http, extra: `detection:\n  score_threshold: ${threshold}\n${extra}` });
     const file = await writeConfig(base('0.5'));
     daemon = startDaemon(file, faultEnv());
     await waitForMetric(http, PROCESSED, (v) => v > 0, 180_000, 'the first processed frame', daemon);
-    const sub = await Collector.connect(broker.url, ['edgesight/storm/info']);
+    const sub = await Collector.connect(mq.broker.url, ['edgesight/storm/info']);
     try {
     const lineOf = (yaml: string, needle: string): number => yaml.split('\n').findIndex((l) => l.includes(needle)) + 1;
     // three kinds of invalid file, each with the line its problem is on
@@ -93,7 +82,7 @@ describe('reliability: signals at awkward moments and a SIGHUP storm', function 
 
   it('SIGTERM during model preparation: exits at once; the next start never loads a half-made model', async () => {
     const cache = await mkdtemp(path.join(tmpdir(), 'edgesight-prepterm-'));
-    const cfg = await writeConfig(daemonYaml({ id: 'prep', url: broker.url, httpPort: await freePort(), extra: 'models: { precision: fp32 }' }));
+    const cfg = await writeConfig(daemonYaml({ id: 'prep', url: mq.broker.url, httpPort: await freePort(), extra: 'models: { precision: fp32 }' }));
     const env = faultEnv({ EDGESIGHT__MODELS__CACHE_DIR: cache });
     daemon = startDaemon(cfg, env);
     await waitForOutput(daemon, /not prepared yet: preparing it/, 120_000);
@@ -112,7 +101,7 @@ describe('reliability: signals at awkward moments and a SIGHUP storm', function 
 
   it('SIGTERM during startup, during a reload, and twice: exits 0 once, availability offline, no child left', async () => {
     const http = await freePort();
-    const cfg = await writeConfig(daemonYaml({ id: 'term', url: broker.url, httpPort: http }));
+    const cfg = await writeConfig(daemonYaml({ id: 'term', url: mq.broker.url, httpPort: http }));
     const figures: Record<string, number> = {};
     // during startup: right after the process says it is starting
     daemon = startDaemon(cfg, faultEnv());
@@ -124,7 +113,7 @@ describe('reliability: signals at awkward moments and a SIGHUP storm', function 
     assert.equal(exit.code, 0, daemon.output().slice(-2000));
 
     // during a reload, then a second SIGTERM while stopping
-    const sub = await Collector.connect(broker.url, ['edgesight/term/availability']);
+    const sub = await Collector.connect(mq.broker.url, ['edgesight/term/availability']);
     daemon = startDaemon(cfg, faultEnv());
     const pid = daemon.child.pid!;
     await waitForMetric(http, PROCESSED, (v) => v > 0, 180_000, 'the first processed frame', daemon);

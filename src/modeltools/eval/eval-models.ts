@@ -1,7 +1,6 @@
-import type { FetchContext } from '../../models/fetch.js';
 import type { Precision } from '../../models/manifest.js';
 import { makeQuantizer, type ActivationChoice } from '../quantize/manifest-quantizer.js';
-import { loadModel, prepareModel, type LoadedModel } from '../../models/store.js';
+import { loadModel, prepareModel, type LoadedModel, type PrepareContext } from '../../models/store.js';
 import type { EvalModel } from './evaluate.js';
 
 export const DETECTOR = 'ssdlite_mobilenet_v3_small_coco';
@@ -16,7 +15,7 @@ export interface PreparedSet {
  * The models as the product prepares them (fetch/convert, then quantize with the shipped calibration set
  * and the catalog profiles), in `ctx.cacheDir`: the figures are measured on exactly what users run.
  */
-export async function prepareEvalModels(ctx: FetchContext, activations: ActivationChoice = 'auto'): Promise<PreparedSet> {
+export async function prepareEvalModels(ctx: PrepareContext, activations: ActivationChoice = 'auto'): Promise<PreparedSet> {
   const quantize = makeQuantizer({ activations });
   const get = async (name: string, p: Precision): Promise<LoadedModel> => loadModel(await prepareModel(name, p, ctx, quantize));
   return {

@@ -14,12 +14,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { mirrorsFromEnv, type FetchContext } from '../../models/fetch.js';
+import { mirrorsFromEnv } from '../../models/fetch.js';
 import { modelInfo } from '../model-info.js';
 import { packageRoot } from '../../models/paths.js';
 import { calibrationInputs } from '../quantize/calibration.js';
 import { activationTypeFor } from '../quantize/manifest-quantizer.js';
-import type { LoadedModel } from '../../models/store.js';
+import type { LoadedModel, PrepareContext } from '../../models/store.js';
+import { tfliteConverter } from '../convert.js';
 import { loadCocoInstances } from './dataset.js';
 import { evalModel, prepareEvalModels } from './eval-models.js';
 import { evaluateDetector, latencyRatio, segmentationAgreement } from './evaluate.js';
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
     if (!existsSync(need)) throw new Error(`${need} is missing: pass --data DIR (a folder with coco-train-sample/ and voc-masks-train-sample/)`);
   }
   const log = (m: string): void => void process.stderr.write(`${m}\n`);
-  const ctxFor = (act: string): FetchContext => ({ cacheDir: path.join(cacheRoot, act), mirrors: mirrorsFromEnv(process.env), allowNetwork: false, log });
+  const ctxFor = (act: string): PrepareContext => ({ converter: tfliteConverter, cacheDir: path.join(cacheRoot, act), mirrors: mirrorsFromEnv(process.env), allowNetwork: false, log });
 
   // our int8 with both activation types (each in its own cache: a cache holds one int8 per model)
   log(`preparing models in ${cacheRoot} (shipped calibration set)`);

@@ -2,10 +2,10 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CATALOG, catalogEntry } from '../../models/catalog.js';
-import type { FetchContext } from '../../models/fetch.js';
 import { ModelError, sha256File, type ModelManifest } from '../../models/manifest.js';
 import { preparedDir, preparedFileName, preparedManifestPath, type PreparedActivation } from '../../models/prepared.js';
-import { baseManifest, loadModel, prepareModel } from '../../models/store.js';
+import { baseManifest, loadModel, prepareModel, type PrepareContext } from '../../models/store.js';
+import { tfliteConverter } from '../convert.js';
 import { shippedCalibrationSources } from './defaults.js';
 import { gatherCalibrationFiles, quantizeManifestModel } from './manifest-quantizer.js';
 
@@ -39,7 +39,7 @@ export async function buildPrepared(opts: { outDir?: string; names?: string[]; l
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'edgesight-prepared-'));
   const built: BuiltModel[] = [];
   try {
-    const ctx: FetchContext = { cacheDir: path.join(tmp, 'cache'), mirrors: [], allowNetwork: false, log };
+    const ctx: PrepareContext = { converter: tfliteConverter, cacheDir: path.join(tmp, 'cache'), mirrors: [], allowNetwork: false, log };
     const sources = shippedCalibrationSources();
     const files = await gatherCalibrationFiles(sources, path.join(tmp));
     for (const name of names) {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import type { FetchContext } from '../../models/fetch.js';
 import { catalogEntry } from '../../models/catalog.js';
-import { prepareModel } from '../../models/store.js';
+import { prepareModel, type PrepareContext } from '../../models/store.js';
+import { tfliteConverter } from '../convert.js';
 import { staleReason, type QuantizeJob } from './quantize-child.js';
 import { makeQuantizer } from './manifest-quantizer.js';
 
@@ -24,7 +24,8 @@ async function main(): Promise<void> {
   process.stdin.setEncoding('utf8');
   const job = JSON.parse(await readStdin()) as QuantizeJob;
   const t0 = performance.now();
-  const ctx: FetchContext = {
+  const ctx: PrepareContext = {
+    converter: tfliteConverter,
     cacheDir: job.cacheDir,
     mirrors: job.mirrors,
     allowNetwork: job.allowNetwork,
