@@ -23,12 +23,12 @@ import { REPO } from '../helpers/paths.js';
  * (so nothing is skipped and every count is exact).
  */
 /** 64×48 grey RGB frames (after `extra`), each released once the daemon has finished the one before (`done` counts them). */
-function frameSource(n: number, done: () => number, extra: Frame[] = []): Observable<Frame> {
+function frameSource(n: number, done: () => number, extra: Frame[] = [], release: () => number = () => Infinity): Observable<Frame> {
   const frames: Frame[] = Array.from({ length: n }, (_, i) => ({
     kind: 'raw', id: i + 1, capturedAt: 0, capturedMono: 0, data: Buffer.alloc(64 * 48 * 3, 128), format: 'rgb24', width: 64, height: 48, stride: 64 * 3,
   }));
   return from([...extra, ...frames]).pipe(
-    concatMap((f, i) => interval(2).pipe(filter(() => done() >= i), take(1), map(() => ({ ...f, capturedAt: Date.now(), capturedMono: performance.now() })))),
+    concatMap((f, i) => interval(2).pipe(filter(() => done() >= i && i < release()), take(1), map(() => ({ ...f, capturedAt: Date.now(), capturedMono: performance.now() })))),
   );
 }
 
@@ -56,7 +56,7 @@ function loaded(yaml: string): LoadedConfig {
   return parseConfigText(yaml, null, { env: {} });
 }
 
-async function startDaemon(yaml: string, opts: { frames: number; score: (run: number) => number; extra?: Frame[]; gate?: Observable<unknown> }): Promise<Harness> {
+async function startDaemon(yaml: string, opts: { frames: number; score: (run: number) => number; extra?: Frame[]; gate?: Observable<unknown>; release?: () => number }): Promise<Harness> {
   const logs: Harness['logs'] = [];
   const sink = new Writable({ write: (chunk: Buffer, _e, cb) => (chunk.toString().split('\n').filter(Boolean).forEach((l) => logs.push(JSON.parse(l) as { level: number; msg: string })), cb()) });
   const log = pino({ level: 'debug' }, sink);
@@ -70,7 +70,7 @@ async function startDaemon(yaml: string, opts: { frames: number; score: (run: nu
     loadModels: async () => ({ detector: { manifestPath: DETECTOR, manifest, file: DETECTOR.replace(/\.json$/, '.onnx') }, segmenter: null }),
     createEngine: () => ({ engine: engine as unknown as InferenceEngine, core: 0 }),
     // frames start once the test's subscriber listens (the gate)
-    frames: () => (opts.gate ?? of(0)).pipe(take(1), concatMap(() => frameSource(opts.frames, finished, opts.extra))),
+    frames: () => (opts.gate ?? of(0)).pipe(take(1), concatMap(() => frameSource(opts.frames, finished, opts.extra, opts.release))),
   });
   return {
     daemon,
@@ -141,13 +141,16 @@ describe('service/daemon in-process: components, the event table and the reload 
 
   it('SIGHUP in-process: a live key applies to the next frames, the track carries on (no 0, no second new), a restart-only key is reported and kept', async () => {
     const gate = new BehaviorSubject(false);
-    const h = await startDaemon(BASE, { frames: 8, score: (n) => (n < 4 ? 0.9 : 0.7), gate: gate.pipe(filter(Boolean)) });
+    // frames 1–4 are let through, then the reload, then 5–8: runs before it score 0.9, runs after it 0.7
+    let released = 4;
+    const h = await startDaemon(BASE, { frames: 8, score: (n) => (n < 4 ? 0.9 : 0.7), gate: gate.pipe(filter(Boolean)), release: () => released });
     await h.daemon.start();
     h.sub = await mqtt.connectAsync(brokerUrl(h), { protocolVersion: 4 });
     await h.sub.subscribeAsync(`${T.root}/#`);
     gate.next(true);
     await until(() => h.engine.runs$.value >= 4, '4 runs');
     const r = h.daemon.reload(loaded(config(', qos: { state: 0 }', 'objects: { filters: { person: { min_score: 0.8 } } }')));
+    released = 8;
     assert.deepEqual(r.applied, ['objects.filters']);
     assert.deepEqual(r.needsRestart, ['mqtt.qos.state']);
     assert.equal(h.daemon.config.mqtt.qos.state, 1, 'the running value is kept');
