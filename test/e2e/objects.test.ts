@@ -78,10 +78,20 @@ describe('e2e: tracked objects, zones, lines, privacy and a live reload on the o
     await e2e.sub.waitFor((t, p) => t === `${CAM}/zones/table/occupied` && p.toString() === 'ON', 120_000, 'the table zone occupied').catch(fail);
     const snapAt = e2e.sub.messages.length;
     const dets = e2e.sub.messages.filter((m) => m.topic === `${CAM}/detections`).map((m) => JSON.parse(m.payload.toString()) as { objects: Array<{ track_id: string | null; box: number[] }> });
-    const box = dets.reverse().flatMap((x) => x.objects).find((o) => o.track_id)!.box;
+    const before = dets.reverse().flatMap((x) => x.objects).find((o) => o.track_id)!.box;
     await e2e.sub.client.publishAsync(`${CAM}/snapshot/get`, 'PRESS');
     const snap = await e2e.sub.waitFor((t) => t === `${CAM}/snapshot`, 20_000, 'a snapshot').catch(fail);
-    assert.ok(e2e.sub.messages.indexOf(e2e.sub.messages.find((m) => m.payload === snap.payload)!) >= snapAt);
+    const snapIndex = e2e.sub.messages.indexOf(e2e.sub.messages.find((m) => m.payload === snap.payload)!);
+    assert.ok(snapIndex >= snapAt);
+    // the person walks up while the zone turns ON: the snapshot's frame lies between the last box published
+    // before the request and the first one after the snapshot, so the region checked is where both agree
+    const isTracked = (t: string, p: Buffer): boolean => t === `${CAM}/detections` && (JSON.parse(p.toString()) as { objects: Array<{ track_id: string | null }> }).objects.some((o) => o.track_id);
+    const laterTracked = () => e2e.sub.messages.slice(snapIndex + 1).find((m) => isTracked(m.topic, m.payload));
+    for (let waited = 0; !laterTracked() && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    const next = laterTracked() ?? fail(new Error('no tracked box within 10 s after the snapshot'));
+    const after = (JSON.parse(next.payload.toString()) as { objects: Array<{ track_id: string | null; box: number[] }> }).objects.find((o) => o.track_id)!.box;
+    const overlap = [Math.max(before[0]!, after[0]!), Math.max(before[1]!, after[1]!), Math.min(before[2]!, after[2]!), Math.min(before[3]!, after[3]!)];
+    const box = overlap[2]! - overlap[0]! > 0.02 && overlap[3]! - overlap[1]! > 0.02 ? overlap : before;
     const uniform = await uniformShare(snap.payload, box);
     console.log(`      snapshot: ${Math.round(uniform * 100)} % of the person's box is the privacy fill`);
     assert.ok(uniform > 0.6, `the person's box must be mostly the uniform privacy fill, found ${Math.round(uniform * 100)} %`);
