@@ -59,8 +59,10 @@ step_detect() {
   local cpu="$1"
   detect_cmd run_arm64 "$cpu" > "$OUT/detect-$cpu.jsonl" 2> "$OUT/detect-$cpu.log" \
     || { echo "  FAIL  detect ($PRECISION): exit $? ($(tail -3 "$OUT/detect-$cpu.log"))"; return 1; }
-  node "$ARM64_REPO/.ci/arm64/compare-detect.mjs" "$OUT/detect-x64.jsonl" "$OUT/detect-$cpu.jsonl" \
-    "$DETECT_THRESHOLD" "detect ($PRECISION) on astronaut.png + messi5.jpg"
+  local ref="$OUT/detect-x64.jsonl" act=uint8
+  if grep -q '"activations":"int8"' "$OUT/detect-$cpu.log"; then ref="$OUT/detect-x64-s8.jsonl" act=int8; fi
+  node "$ARM64_REPO/.ci/arm64/compare-detect.mjs" "$ref" "$OUT/detect-$cpu.jsonl" \
+    "$DETECT_THRESHOLD" "detect ($PRECISION, $act activations) on astronaut.png + messi5.jpg"
 }
 # The product's prepared segmenter (int8 once the quantizer is in the build) on two fixture inputs,
 # masks compared with x64 — until `edgesight segment` exists.
@@ -81,6 +83,13 @@ prepare_cli_models() {
     || arm64_die "model preparation failed: $(tail -5 "$OUT/models-prepare.log")"
   (cd "$ARM64_APP" && detect_cmd node > "$OUT/detect-x64.jsonl" 2> "$OUT/detect-x64.log") \
     || arm64_die "x64 reference detect failed: $(tail -5 "$OUT/detect-x64.log")"
+  # x64 picks the uint8-activation model; a core with dot product (A76) picks the int8-activation one, a
+  # different model: its reference is x64 running that same shipped model
+  if [[ "$PRECISION" == int8 ]]; then
+    (cd "$ARM64_APP" && EDGESIGHT__MODELS__DETECTOR=models/prepared/ssdlite_mobilenet_v3_small_coco/int8-s8.json \
+       detect_cmd node > "$OUT/detect-x64-s8.jsonl" 2> "$OUT/detect-x64-s8.log") \
+      || arm64_die "x64 reference detect (int8 activations) failed: $(tail -5 "$OUT/detect-x64-s8.log")"
+  fi
   (cd "$ARM64_APP" && EDGESIGHT_SHARED="$ARM64_SHARED" node ci/seg.mjs --model "$(SEG_MODEL)" --out "$OUT/seg-x64.json") \
     || arm64_die "x64 reference segmentation failed"
 }
