@@ -18,7 +18,6 @@ export async function runCommand(argv: string[]): Promise<number> {
   checkPlatform();
   const lc = loadConfigOrExit(values.config);
   const log = createLogger(lc.config.logging.level, lc.config.logging.pretty);
-  log.info({ config: lc.file ?? '(defaults)', device: lc.config.device.id }, 'edgesight starting');
   const daemon = new Daemon(lc, log);
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -65,6 +64,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
     daemon.health.notifier.ready(daemon.health.statusLine());
   });
+  // only now: a SIGTERM that follows this line is a clean stop, never the default kill by signal
+  log.info({ config: lc.file ?? '(defaults)', device: lc.config.device.id }, 'edgesight starting');
   try {
     await daemon.start();
   } catch (e) {
