@@ -34,7 +34,8 @@ function asLoaded(s, at = '') {
     }
     out.required = [...required];
   }
-  if (s.additionalProperties && typeof s.additionalProperties === 'object') out.additionalProperties = asLoaded(s.additionalProperties, `${at}.<name>`);
+  if (s.additionalProperties && typeof s.additionalProperties === 'object')
+    out.additionalProperties = asLoaded(s.additionalProperties, `${at}.<name>`);
   if (s.items && typeof s.items === 'object' && !Array.isArray(s.items)) out.items = asLoaded(s.items, `${at}[]`);
   return out;
 }

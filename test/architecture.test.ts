@@ -48,7 +48,11 @@ describe('docs/architecture.md: the runtime and the model tooling', () => {
     const r = rule('model-store-not-to-tooling');
     assert.deepEqual([r.from.path, r.to.path, r.to.pathNot], ['^src/models/', '^src/modeltools/', undefined]);
     for (const f of readdirSync(path.join(REPO, 'src', 'models')).filter((n) => n.endsWith('.ts'))) {
-      assert.doesNotMatch(readFileSync(path.join(REPO, 'src', 'models', f), 'utf8'), /from '\.\.\/modeltools\//, `src/models/${f} imports the tooling`);
+      assert.doesNotMatch(
+        readFileSync(path.join(REPO, 'src', 'models', f), 'utf8'),
+        /from '\.\.\/modeltools\//,
+        `src/models/${f} imports the tooling`,
+      );
     }
     assert.match(doc, /The runtime model store \(`src\/models\/`\) never imports the model tooling/);
     assert.match(doc, /`TfliteConverter` in `src\/models\/converter\.ts`/);

@@ -7,7 +7,9 @@ import { REPO } from './helpers/paths.js';
 import { runCli } from './cli/run-cli.js';
 
 const read = (rel: string): string => readFileSync(path.join(REPO, rel), 'utf8');
-const DOCS = readdirSync(path.join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
+const DOCS = readdirSync(path.join(REPO, 'docs'))
+  .filter((f) => f.endsWith('.md'))
+  .map((f) => `docs/${f}`);
 
 /**
  * Pages other features add to docs/ (one each); the README links them already. Until such a branch is
@@ -23,7 +25,8 @@ function edgesightInvocations(markdown: string): string[] {
     for (const line of text.split('\n')) {
       const code = line.replace(/\s#.*$/, '');
       // in command position only: a line's start or after ; && || ( — not `journalctl -u edgesight -f`
-      for (const m of code.matchAll(/(?:^|[;&|(])\s*(?:npx |sudo |sudo -u \S+ env \S+ )?edgesight((?: +[^\s;&|)]+)*)/g)) found.push(`edgesight${m[1]}`.trim());
+      for (const m of code.matchAll(/(?:^|[;&|(])\s*(?:npx |sudo |sudo -u \S+ env \S+ )?edgesight((?: +[^\s;&|)]+)*)/g))
+        found.push(`edgesight${m[1]}`.trim());
     }
   }
   return [...new Set(found)];
@@ -31,7 +34,10 @@ function edgesightInvocations(markdown: string): string[] {
 
 /** The command an invocation names and the options it uses; throws naming an unknown command. */
 function resolve(invocation: string): { spec: CommandSpec | null; options: string[] } {
-  const words = invocation.split(/\s+/).slice(1).filter((w) => !/^[<>]/.test(w));
+  const words = invocation
+    .split(/\s+/)
+    .slice(1)
+    .filter((w) => !/^[<>]/.test(w));
   const options = words.filter((w) => w.startsWith('-')).map((w) => w.replace(/=.*$/, ''));
   const [first, second] = words.filter((w) => !w.startsWith('-'));
   if (first === undefined) return { spec: null, options };
@@ -67,7 +73,12 @@ describe('README and docs/', function () {
         const rel = file ? path.normalize(path.join(path.dirname(page), file)) : page;
         assert.ok(existsSync(path.join(REPO, rel)), `${page}: link to ${target} does not resolve (${rel})`);
         if (anchor && rel.endsWith('.md')) {
-          const slugs = [...read(rel).matchAll(/^#+ (.+)$/gm)].map((h) => h[1]!.toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-'));
+          const slugs = [...read(rel).matchAll(/^#+ (.+)$/gm)].map((h) =>
+            h[1]!
+              .toLowerCase()
+              .replace(/[^\w\- ]/g, '')
+              .replace(/ /g, '-'),
+          );
           assert.ok(slugs.includes(anchor), `${page}: no heading for #${anchor} in ${rel}`);
         }
       }
@@ -76,14 +87,21 @@ describe('README and docs/', function () {
 
   it('docs/README.md lists every page in docs/', () => {
     const index = read('docs/README.md');
-    for (const page of DOCS.filter((p) => p !== 'docs/README.md')) assert.ok(index.includes(`](${path.basename(page)})`), `${page} is not listed in docs/README.md`);
+    for (const page of DOCS.filter((p) => p !== 'docs/README.md'))
+      assert.ok(index.includes(`](${path.basename(page)})`), `${page} is not listed in docs/README.md`);
   });
 
   it('no stale lines: no citations of files outside the repository, no "not yet" features', () => {
     for (const page of ['README.md', ...DOCS]) {
       const text = read(page);
-      for (const bad of [/MODELS\.md/, /\.\.\/shar[e]d/, // the development folder beside a clone is never a user's
-         /\/work\//, /the user's packages/i, /the issue/i, /(don't|do not|doesn't|does not) exist yet/i]) {
+      for (const bad of [
+        /MODELS\.md/,
+        /\.\.\/shar[e]d/, // the development folder beside a clone is never a user's
+        /\/work\//,
+        /the user's packages/i,
+        /the issue/i,
+        /(don't|do not|doesn't|does not) exist yet/i,
+      ]) {
         assert.doesNotMatch(text, bad, `${page} matches ${bad}`);
       }
     }
@@ -101,12 +119,19 @@ describe('README and docs/', function () {
         assert.equal(r.code, 0, `${inv}: --help failed: ${r.stderr}`);
         helpOf.set(key, r.stdout);
       }
-      for (const o of options) assert.match(helpOf.get(key)!, new RegExp(`(^|[\\s,])${o.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[\\s,<]`, 'm'), `README: \`${inv}\`: ${o} is not an option of ${key || 'edgesight'}`);
+      for (const o of options)
+        assert.match(
+          helpOf.get(key)!,
+          new RegExp(`(^|[\\s,])${o.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[\\s,<]`, 'm'),
+          `README: \`${inv}\`: ${o} is not an option of ${key || 'edgesight'}`,
+        );
     }
   });
 
   it('the invocation finder sees commands in blocks, inline code, after sudo/npx, and not in comments', () => {
-    const found = edgesightInvocations('```sh\nnpx edgesight run --config a.yaml   # edgesight nope\nsudo edgesight service install --dry-run\njournalctl -u edgesight -f\n```\nand `edgesight models fetch`.');
+    const found = edgesightInvocations(
+      '```sh\nnpx edgesight run --config a.yaml   # edgesight nope\nsudo edgesight service install --dry-run\njournalctl -u edgesight -f\n```\nand `edgesight models fetch`.',
+    );
     assert.deepEqual(found, ['edgesight run --config a.yaml', 'edgesight service install --dry-run', 'edgesight models fetch']);
   });
 });

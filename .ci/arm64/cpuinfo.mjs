@@ -18,16 +18,67 @@ const MODELS = {
 };
 
 // Linux arch/arm64 HWCAP bit names, in bit order (include/uapi/asm/hwcap.h).
-const HWCAP = ['fp', 'asimd', 'evtstrm', 'aes', 'pmull', 'sha1', 'sha2', 'crc32', 'atomics', 'fphp', 'asimdhp',
-  'cpuid', 'asimdrdm', 'jscvt', 'fcma', 'lrcpc', 'dcpop', 'sha3', 'sm3', 'sm4', 'asimddp', 'sha512', 'sve',
-  'asimdfhm', 'dit', 'uscat', 'ilrcpc', 'flagm', 'ssbs', 'sb', 'paca', 'pacg'];
-const HWCAP2 = ['dcpodp', 'sve2', 'sveaes', 'svepmull', 'svebitperm', 'svesha3', 'svesm4', 'flagm2', 'frint',
-  'svei8mm', 'svef32mm', 'svef64mm', 'svebf16', 'i8mm', 'bf16', 'dgh', 'rng', 'bti', 'mte'];
+const HWCAP = [
+  'fp',
+  'asimd',
+  'evtstrm',
+  'aes',
+  'pmull',
+  'sha1',
+  'sha2',
+  'crc32',
+  'atomics',
+  'fphp',
+  'asimdhp',
+  'cpuid',
+  'asimdrdm',
+  'jscvt',
+  'fcma',
+  'lrcpc',
+  'dcpop',
+  'sha3',
+  'sm3',
+  'sm4',
+  'asimddp',
+  'sha512',
+  'sve',
+  'asimdfhm',
+  'dit',
+  'uscat',
+  'ilrcpc',
+  'flagm',
+  'ssbs',
+  'sb',
+  'paca',
+  'pacg',
+];
+const HWCAP2 = [
+  'dcpodp',
+  'sve2',
+  'sveaes',
+  'svepmull',
+  'svebitperm',
+  'svesha3',
+  'svesm4',
+  'flagm2',
+  'frint',
+  'svei8mm',
+  'svef32mm',
+  'svef64mm',
+  'svebf16',
+  'i8mm',
+  'bf16',
+  'dgh',
+  'rng',
+  'bti',
+  'mte',
+];
 
 /** AT_HWCAP / AT_HWCAP2 of this process, as qemu set them for the emulated CPU. */
 export function hwcaps() {
   const auxv = readFileSync('/proc/self/auxv');
-  let hwcap = 0n, hwcap2 = 0n;
+  let hwcap = 0n,
+    hwcap2 = 0n;
   for (let i = 0; i + 16 <= auxv.length; i += 16) {
     const type = auxv.readBigUInt64LE(i);
     if (type === 16n) hwcap = auxv.readBigUInt64LE(i + 8);
@@ -44,7 +95,8 @@ export function cpuinfoText(cpu, cores) {
   const hex = (n) => '0x' + n.toString(16);
   let text = '';
   for (let i = 0; i < cores; i++) {
-    text += `processor\t: ${i}\nBogoMIPS\t: 108.00\nFeatures\t: ${features}\nCPU implementer\t: 0x41\n` +
+    text +=
+      `processor\t: ${i}\nBogoMIPS\t: 108.00\nFeatures\t: ${features}\nCPU implementer\t: 0x41\n` +
       `CPU architecture: 8\nCPU variant\t: ${hex(m.variant)}\nCPU part\t: ${hex(m.part)}\nCPU revision\t: ${m.revision}\n\n`;
   }
   return text + `Model\t\t: qemu-user ${cpu}, standing in for ${m.board}\n`;

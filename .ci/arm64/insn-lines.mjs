@@ -7,7 +7,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-const { values: args } = parseArgs({ options: { insn: { type: 'string' }, xnnpack: { type: 'string' }, 'xnnpack-missing': { type: 'string' }, pipeline: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: { insn: { type: 'string' }, xnnpack: { type: 'string' }, 'xnnpack-missing': { type: 'string' }, pipeline: { type: 'string' } },
+});
 // The detector a board runs by default (`--activations auto`): int8 activations on cores with the
 // dot-product instructions (Cortex-A76), uint8 elsewhere (Cortex-A72). The line names which one it is.
 const DEFAULT_ACT = { 'cortex-a72': 'uint8', 'cortex-a53': 'uint8', 'cortex-a76': 'int8' };
@@ -30,14 +32,22 @@ for (const [cpu, cases] of Object.entries(insn.perCpu)) {
   out.push(`insn ${cpu} detector ort=${M(ort)} xnnpack=${x} ratio=${ref ? (ort / ref).toFixed(3) : 'missing'} act=${DEFAULT_ACT[cpu] ?? 'int8'}`);
 }
 {
-  const p = args.pipeline && existsSync(args.pipeline) ? JSON.parse(readFileSync(args.pipeline, 'utf8')) : { perCpu: Object.fromEntries(Object.keys(insn.perCpu).map((c) => [c, {}])) };
+  const p =
+    args.pipeline && existsSync(args.pipeline)
+      ? JSON.parse(readFileSync(args.pipeline, 'utf8'))
+      : { perCpu: Object.fromEntries(Object.keys(insn.perCpu).map((c) => [c, {}])) };
   for (const [cpu, e] of Object.entries(p.perCpu ?? {})) {
     // the pipeline runs the int8-activation models (as a Pi 5 prepares them) on every core
     const bare = insn.perCpu[cpu]?.['detector int8, int8 act (ours)']?.perInference;
-    for (const [path, run] of [['raw', 'pipeline raw yuv420 detection only'], ['mjpeg', 'pipeline detection only']]) {
+    for (const [path, run] of [
+      ['raw', 'pipeline raw yuv420 detection only'],
+      ['mjpeg', 'pipeline detection only'],
+    ]) {
       const r = e.runs?.[run];
       if (!r || bare === undefined) {
-        out.push(`insn ${cpu} pipeline ${path} per_frame=missing bare=${bare === undefined ? 'missing' : M(bare)} ratio=missing (no '${run}' run in ${args.pipeline ?? 'insn-pipeline.json'}${args.pipeline && !existsSync(args.pipeline) ? ': file missing' : ''})`);
+        out.push(
+          `insn ${cpu} pipeline ${path} per_frame=missing bare=${bare === undefined ? 'missing' : M(bare)} ratio=missing (no '${run}' run in ${args.pipeline ?? 'insn-pipeline.json'}${args.pipeline && !existsSync(args.pipeline) ? ': file missing' : ''})`,
+        );
         continue;
       }
       out.push(`insn ${cpu} pipeline ${path} per_frame=${M(r.perFrame)} bare=${M(bare)} ratio=${(r.perFrame / bare).toFixed(3)}`);

@@ -30,9 +30,15 @@ import { parseArgs } from 'node:util';
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    prepare: { type: 'string' }, kind: { type: 'string' }, out: { type: 'string' },
-    child: { type: 'boolean' }, dir: { type: 'string' }, runs: { type: 'string', default: '4' },
-    optimized: { type: 'string' }, report: { type: 'string' }, tolerance: { type: 'string', default: '0.15' },
+    prepare: { type: 'string' },
+    kind: { type: 'string' },
+    out: { type: 'string' },
+    child: { type: 'boolean' },
+    dir: { type: 'string' },
+    runs: { type: 'string', default: '4' },
+    optimized: { type: 'string' },
+    report: { type: 'string' },
+    tolerance: { type: 'string', default: '0.15' },
   },
 });
 const here = dirname(fileURLToPath(import.meta.url));
@@ -105,10 +111,14 @@ async function prepare() {
   g.nodes.forEach((n, i) => n.inputs.forEach((t) => t && (consumers.get(t) ?? consumers.set(t, []).get(t)).push(i)));
 
   // Capture every tensor that crosses a group boundary (the quantized ones) on the fixture input.
-  const zpType = new Map(g.nodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => {
-    const zp = g.initializers.find((t) => t.name === n.inputs[2]);
-    return [n.outputs[0], zp ? zp.dataType : 2];
-  }));
+  const zpType = new Map(
+    g.nodes
+      .filter((n) => n.opType === 'QuantizeLinear')
+      .map((n) => {
+        const zp = g.initializers.find((t) => t.name === n.inputs[2]);
+        return [n.outputs[0], zp ? zp.dataType : 2];
+      }),
+  );
   const captureNames = [...quantized].filter((t) => !graphOut.has(t));
   const cap = { ...g, outputs: [...g.outputs, ...captureNames.map((name) => ({ name, elemType: zpType.get(name), shape: null }))] };
   const capFile = join(out, 'capture.onnx');
@@ -119,7 +129,13 @@ async function prepare() {
   await s.release();
   writeFileSync(join(out, 'input.bin'), Buffer.from(input.data.buffer, input.data.byteOffset, input.data.byteLength));
 
-  const manifest = { model: basename(args.prepare), kind: args.kind, input: { name: g.inputs[0].name, dims: input.dims, file: 'input.bin' }, whole: 'whole.onnx', groups: [] };
+  const manifest = {
+    model: basename(args.prepare),
+    kind: args.kind,
+    input: { name: g.inputs[0].name, dims: input.dims, file: 'input.bin' },
+    whole: 'whole.onnx',
+    groups: [],
+  };
   writeFileSync(join(out, 'whole.onnx'), readFileSync(args.prepare));
   const inDir = join(out, 'inputs');
   mkdirSync(inDir, { recursive: true });
@@ -158,14 +174,25 @@ async function prepare() {
     writeFileSync(join(out, file), saveOnnx(micro));
     const ops = nodes.map((n) => n.opType).filter((o) => !QDQ.has(o));
     manifest.groups.push({
-      id: gi, file, name: groupName(g, idx), ops,
+      id: gi,
+      file,
+      name: groupName(g, idx),
+      ops,
       dq: nodes.filter((n) => n.opType === 'DequantizeLinear' && !n.inputs.every((t) => inits.has(t) || !t)).length,
       q: nodes.filter((n) => n.opType === 'QuantizeLinear').length,
-      inputs, outputs: outNames,
+      inputs,
+      outputs: outNames,
     });
   });
-  const baseline = { ...g, name: 'baseline', nodes: [{ name: 'id', opType: 'Identity', domain: '', inputs: ['x'], outputs: ['y'], attributes: {} }],
-    initializers: [], inputs: [{ name: 'x', elemType: 2, shape: [1] }], outputs: [{ name: 'y', elemType: 2, shape: [1] }], valueInfo: [] };
+  const baseline = {
+    ...g,
+    name: 'baseline',
+    nodes: [{ name: 'id', opType: 'Identity', domain: '', inputs: ['x'], outputs: ['y'], attributes: {} }],
+    initializers: [],
+    inputs: [{ name: 'x', elemType: 2, shape: [1] }],
+    outputs: [{ name: 'y', elemType: 2, shape: [1] }],
+    valueInfo: [],
+  };
   writeFileSync(join(out, 'baseline.onnx'), saveOnnx(baseline));
   writeFileSync(join(out, 'groups.json'), JSON.stringify(manifest, null, 1));
   process.stderr.write(`insn-nodes: ${manifest.groups.length} groups from ${g.nodes.length} nodes → ${out}\n`);
@@ -206,7 +233,12 @@ async function child() {
   };
   // ORT's optimized form of a model (not counted): which kernels it chose on this CPU.
   const optimize = async (file, to) => {
-    const s = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3, optimizedModelFilePath: to });
+    const s = await ort.InferenceSession.create(file, {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      logSeverityLevel: 3,
+      optimizedModelFilePath: to,
+    });
     await s.release();
     return loadOnnx(to);
   };
@@ -229,14 +261,16 @@ async function child() {
     const feeds = Object.fromEntries(gr.inputs.map((i) => [i.name, load(i)]));
     await count(`g${gr.id}`, join(dir, gr.file), feeds);
     const og = await optimize(join(dir, gr.file), join(opt, gr.file));
-    const ins = new Map(og.inputs.map((v) => [v.name, v])), outs = new Map(og.outputs.map((v) => [v.name, v]));
+    const ins = new Map(og.inputs.map((v) => [v.name, v])),
+      outs = new Map(og.outputs.map((v) => [v.name, v]));
     const edges = [];
     for (const n of og.nodes.filter((x) => x.opType === 'Transpose')) {
       const perm = n.attributes.perm?.value;
       let v = null;
       if (ins.has(n.inputs[0])) v = ins.get(n.inputs[0]);
       else if (outs.has(n.outputs[0])) {
-        const o = outs.get(n.outputs[0]), shape = [];
+        const o = outs.get(n.outputs[0]),
+          shape = [];
         perm.forEach((p, i) => (shape[p] = o.shape[i]));
         v = { elemType: o.elemType, shape };
       }
@@ -246,9 +280,16 @@ async function child() {
       edges.push(key);
       if (!edgeT.has(key)) {
         const id = `t${edgeT.size}`;
-        const tm = { ...og, name: id, nodes: [{ name: 't', opType: 'Transpose', domain: '', inputs: ['x'], outputs: ['y'], attributes: { perm: { type: 'ints', value: perm } } }],
-          initializers: [], inputs: [{ name: 'x', elemType: v.elemType, shape: v.shape }], outputs: [{ name: 'y', elemType: v.elemType, shape: perm.map((p) => v.shape[p]) }], valueInfo: [],
-          opsetImports: [{ domain: '', version: 13 }] };
+        const tm = {
+          ...og,
+          name: id,
+          nodes: [{ name: 't', opType: 'Transpose', domain: '', inputs: ['x'], outputs: ['y'], attributes: { perm: { type: 'ints', value: perm } } }],
+          initializers: [],
+          inputs: [{ name: 'x', elemType: v.elemType, shape: v.shape }],
+          outputs: [{ name: 'y', elemType: v.elemType, shape: perm.map((p) => v.shape[p]) }],
+          valueInfo: [],
+          opsetImports: [{ domain: '', version: 13 }],
+        };
         const f = join(opt, `${id}.onnx`);
         writeFileSync(f, saveOnnx(tm));
         const [type, T] = TYPES[v.elemType];
@@ -264,7 +305,8 @@ async function child() {
 
 /** Parses a plugin log: "@@MARK name|start|N", then the "INSN total" line. */
 function parseLog(text) {
-  const lines = text.split('\n'), res = {};
+  const lines = text.split('\n'),
+    res = {};
   for (let i = 0; i < lines.length; i++) {
     const mm = /^@@MARK (.+)\|(start|end)\|(\d+)$/.exec(lines[i]);
     if (!mm) continue;
@@ -302,7 +344,25 @@ async function ortKernels(file) {
   }
 }
 
-const FLOAT_COMPUTE = new Set(['Conv', 'HardSigmoid', 'HardSwish', 'Mul', 'Add', 'Clip', 'Sigmoid', 'GlobalAveragePool', 'AveragePool', 'Relu', 'Resize', 'Div', 'Sub', 'MatMul', 'Gemm', 'Softmax', 'Concat']);
+const FLOAT_COMPUTE = new Set([
+  'Conv',
+  'HardSigmoid',
+  'HardSwish',
+  'Mul',
+  'Add',
+  'Clip',
+  'Sigmoid',
+  'GlobalAveragePool',
+  'AveragePool',
+  'Relu',
+  'Resize',
+  'Div',
+  'Sub',
+  'MatMul',
+  'Gemm',
+  'Softmax',
+  'Concat',
+]);
 /** int8 = ORT runs the group as integer kernels only; float island = a DequantizeLinear feeds a float op. */
 function classify(kernels) {
   if (!kernels) return 'unknown';
@@ -346,7 +406,8 @@ async function report() {
   for (const c of cpus) {
     const counts = perCpu[c].counts;
     // the whole model, counted first and last; the later count has the JS around session.run warm
-    const first = counts.whole.per, whole = counts['whole-again'].per - base[c];
+    const first = counts.whole.per,
+      whole = counts['whole-again'].per - base[c];
     const parts = rows.reduce((a, r) => a + r.insn[c], 0);
     const byKind = {};
     for (const r of rows) {
@@ -357,22 +418,52 @@ async function report() {
       for (const x of r.kernels[c] ?? []) b.kernels.add(x);
     }
     summary[c] = {
-      whole, wholeFirst: first - base[c], baseline: base[c], edgeTransposes: rows.reduce((a, r) => a + r.edgeTranspose[c], 0), parts, partsOverWhole: parts / whole,
-      byKind: Object.fromEntries(Object.entries(byKind).sort((a, b) => b[1].insn - a[1].insn).map(([k, v]) => [k, { groups: v.groups, insn: v.insn, kernels: [...v.kernels].sort() }])),
+      whole,
+      wholeFirst: first - base[c],
+      baseline: base[c],
+      edgeTransposes: rows.reduce((a, r) => a + r.edgeTranspose[c], 0),
+      parts,
+      partsOverWhole: parts / whole,
+      byKind: Object.fromEntries(
+        Object.entries(byKind)
+          .sort((a, b) => b[1].insn - a[1].insn)
+          .map(([k, v]) => [k, { groups: v.groups, insn: v.insn, kernels: [...v.kernels].sort() }]),
+      ),
     };
   }
   const lines = [];
   for (const c of cpus) {
     const s = summary[c];
-    lines.push(`nodes ${c} ${m.model}: whole=${M(s.whole)}M parts=${M(s.parts)}M parts/whole=${s.partsOverWhole.toFixed(3)} (${rows.length} groups; subtracted: session.run baseline ${(s.baseline / 1e3).toFixed(0)} k/run each, micro-model edge transposes ${M(s.edgeTransposes)}M in all)`);
+    lines.push(
+      `nodes ${c} ${m.model}: whole=${M(s.whole)}M parts=${M(s.parts)}M parts/whole=${s.partsOverWhole.toFixed(3)} (${rows.length} groups; subtracted: session.run baseline ${(s.baseline / 1e3).toFixed(0)} k/run each, micro-model edge transposes ${M(s.edgeTransposes)}M in all)`,
+    );
     for (const [k, v] of Object.entries(s.byKind)) {
       lines.push(`nodes ${c}   ${M(v.insn).padStart(7)}M ${String(v.groups).padStart(3)}× ${k}  [ORT: ${v.kernels.join(' ')}]`);
     }
   }
   process.stdout.write(lines.join('\n') + '\n');
-  const top = (c) => [...rows].sort((a, b) => b.insn[c] - a.insn[c]).slice(0, 12).map((r) => `  ${M(r.insn[c]).padStart(6)}M ${r.kind[c].padEnd(12)} ${r.name} (${r.ops.join('+')})`);
+  const top = (c) =>
+    [...rows]
+      .sort((a, b) => b.insn[c] - a.insn[c])
+      .slice(0, 12)
+      .map((r) => `  ${M(r.insn[c]).padStart(6)}M ${r.kind[c].padEnd(12)} ${r.name} (${r.ops.join('+')})`);
   for (const c of cpus) process.stdout.write(`nodes ${c} top groups:\n${top(c).join('\n')}\n`);
-  writeFileSync(args.report, JSON.stringify({ created_at: new Date().toISOString(), model: m.model, method: 'micro-model per node group (cut at QuantizeLinear outputs), qemu arm-insn plugin; subtracted per group: the median empty session.run and the layout transposes ORT adds at the micro-model edges', tolerance: tol, summary, groups: rows }, null, 1));
+  writeFileSync(
+    args.report,
+    JSON.stringify(
+      {
+        created_at: new Date().toISOString(),
+        model: m.model,
+        method:
+          'micro-model per node group (cut at QuantizeLinear outputs), qemu arm-insn plugin; subtracted per group: the median empty session.run and the layout transposes ORT adds at the micro-model edges',
+        tolerance: tol,
+        summary,
+        groups: rows,
+      },
+      null,
+      1,
+    ),
+  );
   const bad = cpus.filter((c) => Math.abs(summary[c].partsOverWhole - 1) > tol);
   if (bad.length) {
     process.stderr.write(`insn-nodes: sum of parts vs whole outside ±${tol * 100}% on ${bad.join(', ')}\n`);
@@ -388,4 +479,7 @@ function die(msg) {
 if (args.prepare) await prepare();
 else if (args.child) await child();
 else if (args.report) await report();
-else die('usage: --prepare <model> --kind det|seg --out <dir> | --child --dir <dir> [--runs N] [--optimized <dir>] | --report <json> --dir <dir> <cpu>=<log>[=<optimized dir>]...');
+else
+  die(
+    'usage: --prepare <model> --kind det|seg --out <dir> | --child --dir <dir> [--runs N] [--optimized <dir>] | --report <json> --dir <dir> <cpu>=<log>[=<optimized dir>]...',
+  );

@@ -26,9 +26,16 @@ import { parseArgs } from 'node:util';
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    child: { type: 'boolean' }, config: { type: 'string' }, cache: { type: 'string' }, photos: { type: 'string' },
-    warmup: { type: 'string', default: '5' }, frames: { type: 'string', default: '20' }, fps: { type: 'string', default: '0.2' },
-    every: { type: 'string', default: '0,5' }, report: { type: 'string' }, insn: { type: 'string' },
+    child: { type: 'boolean' },
+    config: { type: 'string' },
+    cache: { type: 'string' },
+    photos: { type: 'string' },
+    warmup: { type: 'string', default: '5' },
+    frames: { type: 'string', default: '20' },
+    fps: { type: 'string', default: '0.2' },
+    every: { type: 'string', default: '0,5' },
+    report: { type: 'string' },
+    insn: { type: 'string' },
   },
 });
 
@@ -54,17 +61,40 @@ function posInt(name, v, min) {
 async function child() {
   if (process.arch !== 'arm64') throw new Error(`insn-pipeline.mjs --child must run on the arm64 node (this is ${process.arch})`);
   for (const k of ['config', 'cache', 'photos']) if (!args[k]) throw new Error(`--${k} is required with --child`);
-  const warmup = posInt('warmup', args.warmup, 1), frames = posInt('frames', args.frames, 1);
+  const warmup = posInt('warmup', args.warmup, 1),
+    frames = posInt('frames', args.frames, 1);
   const fps = Number(args.fps);
   if (!(fps > 0 && fps <= 30)) throw new Error(`--fps must be a number in (0, 30], got '${args.fps}'`);
   const everies = args.every.split(',').map((s) => posInt('every (each entry)', s.trim(), 0));
 
   const dist = (p) => import(resolve('dist/src', p));
-  const [{ parseConfigText }, { createLogger }, { loadConfiguredModels }, { createEngine }, { runPipeline }, { ResultPublisher }, { MqttPublisher }, { startEmbeddedBroker }, { topicsFor }, { prepareBenchFrames }, { filesSource }, { toModelInput }] =
-    await Promise.all([
-      dist('config/load.js'), dist('logging/logger.js'), dist('service/configured-models.js'), dist('service/configured-engine.js'), dist('pipeline/pipeline.js'), dist('publish/result-publisher.js'),
-      dist('mqtt/client.js'), dist('mqtt/broker.js'), dist('mqtt/topics.js'), dist('bench/frames.js'), dist('capture/files.js'), dist('preprocess/preprocess.js'),
-    ]);
+  const [
+    { parseConfigText },
+    { createLogger },
+    { loadConfiguredModels },
+    { createEngine },
+    { runPipeline },
+    { ResultPublisher },
+    { MqttPublisher },
+    { startEmbeddedBroker },
+    { topicsFor },
+    { prepareBenchFrames },
+    { filesSource },
+    { toModelInput },
+  ] = await Promise.all([
+    dist('config/load.js'),
+    dist('logging/logger.js'),
+    dist('service/configured-models.js'),
+    dist('service/configured-engine.js'),
+    dist('pipeline/pipeline.js'),
+    dist('publish/result-publisher.js'),
+    dist('mqtt/client.js'),
+    dist('mqtt/broker.js'),
+    dist('mqtt/topics.js'),
+    dist('bench/frames.js'),
+    dist('capture/files.js'),
+    dist('preprocess/preprocess.js'),
+  ]);
   const { default: mqtt } = await import('mqtt');
   const { Subject } = await import('rxjs');
 
@@ -95,8 +125,14 @@ async function child() {
   const broker = await startEmbeddedBroker('127.0.0.1', 0);
   const topics = topicsFor(cfg.mqtt.base_topic, cfg.device.id, cfg.camera.name);
   const publisher = new MqttPublisher({
-    url: broker.url, clientId: `edgesight_insn_${process.pid}`, keepaliveS: 30, protocolVersion: 4, reconnectMaxS: 1,
-    qos: cfg.mqtt.qos, queueSize: cfg.mqtt.queue_size, will: { topic: topics.availability, payload: 'offline' },
+    url: broker.url,
+    clientId: `edgesight_insn_${process.pid}`,
+    keepaliveS: 30,
+    protocolVersion: 4,
+    reconnectMaxS: 1,
+    qos: cfg.mqtt.qos,
+    queueSize: cfg.mqtt.queue_size,
+    will: { topic: topics.availability, payload: 'offline' },
   });
   await new Promise((res, rej) => {
     if (publisher.connected) return res();
@@ -107,7 +143,8 @@ async function child() {
   await new Promise((res, rej) => (sub.once('connect', res), sub.once('error', rej)));
   await sub.subscribeAsync(`${topics.root}/#`, { qos: 0 });
   // frame ids whose detections reached the subscriber; a waiter per frame
-  const delivered = new Set(), waiters = new Map();
+  const delivered = new Set(),
+    waiters = new Map();
   let messages = 0;
   sub.on('message', (topic, payload) => {
     messages++;
@@ -120,9 +157,16 @@ async function child() {
 
   // Bare inference: the detector through the same pinned worker on a pre-made tensor.
   {
-    const spec = models.detector.manifest.input, w = spec.width ?? 320, h = spec.height ?? 320;
+    const spec = models.detector.manifest.input,
+      w = spec.width ?? 320,
+      h = spec.height ?? 320;
     const data = await readFile(photos.files[0]);
-    const t = await toModelInput({ kind: 'encoded', id: 0, capturedAt: Date.now(), capturedMono: performance.now(), data, format: 'jpeg', origin: photos.files[0] }, spec, w, h);
+    const t = await toModelInput(
+      { kind: 'encoded', id: 0, capturedAt: Date.now(), capturedMono: performance.now(), data, format: 'jpeg', origin: photos.files[0] },
+      spec,
+      w,
+      h,
+    );
     // run() transfers its input, so each run gets a copy (as the x86 bench's engineRuns does)
     for (let i = 0; i < warmup; i++) await engine.run(t.data.slice(), [1, 3, h, w]);
     mark(`engine detector int8|start|${frames}`);
@@ -136,18 +180,27 @@ async function child() {
     const outputs = new ResultPublisher(runCfg, topics, publisher, log);
     const stop$ = new Subject();
     const counts = { captured: 0, skipped: 0, corrupt: 0, errors: 0, segmentations: 0, objects: 0 };
-    let seen = 0, measuring = false, msgs0 = 0;
+    let seen = 0,
+      measuring = false,
+      msgs0 = 0;
     await new Promise((res, rej) => {
-      const s = runPipeline(filesSource({ path: photos.dir, loop: true, fps }), {
-        engine, detector: models.detector, segmenter: every ? models.segmenter : null, config: () => runCfg,
-        onEvent: (ev) => {
-          if (!measuring) return;
-          if (ev.type === 'captured') counts.captured++;
-          else if (ev.type === 'skipped') counts.skipped++;
-          else if (ev.type === 'corrupt') counts.corrupt++;
-          else counts.errors++;
+      const s = runPipeline(
+        filesSource({ path: photos.dir, loop: true, fps }),
+        {
+          engine,
+          detector: models.detector,
+          segmenter: every ? models.segmenter : null,
+          config: () => runCfg,
+          onEvent: (ev) => {
+            if (!measuring) return;
+            if (ev.type === 'captured') counts.captured++;
+            else if (ev.type === 'skipped') counts.skipped++;
+            else if (ev.type === 'corrupt') counts.corrupt++;
+            else counts.errors++;
+          },
         },
-      }, stop$).subscribe({
+        stop$,
+      ).subscribe({
         next: (r) => {
           const n = ++seen;
           if (n > warmup && n <= warmup + frames) {
@@ -155,17 +208,20 @@ async function child() {
             counts.objects += r.detections.length;
           }
           // the frame is done once its messages are out and the subscriber has its detections
-          void Promise.all([outputs.onResult(r), deliveredOf(r.frameId)]).then(() => {
-            if (n === warmup) {
-              measuring = true;
-              msgs0 = messages;
-              mark(`${name}|start|${frames}`);
-            } else if (n === warmup + frames) {
-              mark(`${name}|end|${frames}`);
-              measuring = false;
-              stop$.next();
-            }
-          }, (e) => rej(new Error(`publishing a result failed: ${e.message}`)));
+          void Promise.all([outputs.onResult(r), deliveredOf(r.frameId)]).then(
+            () => {
+              if (n === warmup) {
+                measuring = true;
+                msgs0 = messages;
+                mark(`${name}|start|${frames}`);
+              } else if (n === warmup + frames) {
+                mark(`${name}|end|${frames}`);
+                measuring = false;
+                stop$.next();
+              }
+            },
+            (e) => rej(new Error(`publishing a result failed: ${e.message}`)),
+          );
         },
         error: (e) => rej(new Error(`frame source failed: ${e.message}`)),
         complete: () => {
@@ -188,7 +244,9 @@ async function child() {
 
 /** Marks ("@@MARK name|start|N" followed by the plugin's "INSN total") and "@@INFO {json}" lines. */
 export function parsePipelineLog(text) {
-  const lines = text.split('\n'), runs = {}, infos = [];
+  const lines = text.split('\n'),
+    runs = {},
+    infos = [];
   for (let i = 0; i < lines.length; i++) {
     if (lines[i].startsWith('@@INFO ')) infos.push(JSON.parse(lines[i].slice(7)));
     const m = /^@@MARK (.+)\|(start|end)\|(\d+)$/.exec(lines[i]);
@@ -201,7 +259,17 @@ export function parsePipelineLog(text) {
     if (e.start === undefined || e.end === undefined) throw new Error(`incomplete marks for '${k}'`);
     e.perFrame = (e.end - e.start) / e.frames;
     const i = infos.find((x) => x.run === k);
-    if (i) Object.assign(e, { every: i.every, fps: i.fps, warmup: i.warmup, captured: i.captured, skipped: i.skipped, segmentations: i.segmentations, messages: i.messages, objects: i.objects });
+    if (i)
+      Object.assign(e, {
+        every: i.every,
+        fps: i.fps,
+        warmup: i.warmup,
+        captured: i.captured,
+        skipped: i.skipped,
+        segmentations: i.segmentations,
+        messages: i.messages,
+        objects: i.objects,
+      });
   }
   if (!Object.keys(runs).length) throw new Error('no marks in the log (did the child run?)');
   return runs;
@@ -214,7 +282,8 @@ function report() {
     const [cpu, log] = p.split('=');
     if (!cpu || !log) throw new Error(`expected <cpu>=<log>, got '${p}'`);
     const runs = parsePipelineLog(readFileSync(log, 'utf8'));
-    const det = insn?.perCpu?.[cpu]?.[DET_CASE]?.perInference, seg = insn?.perCpu?.[cpu]?.[SEG_CASE]?.perInference;
+    const det = insn?.perCpu?.[cpu]?.[DET_CASE]?.perInference,
+      seg = insn?.perCpu?.[cpu]?.[SEG_CASE]?.perInference;
     const engine = runs['engine detector int8']?.perFrame;
     for (const [k, e] of Object.entries(runs)) {
       if (!k.startsWith('pipeline')) continue;
@@ -237,7 +306,8 @@ function report() {
     if (n.startsWith('pipeline')) {
       rows.push(`| ↳ bare inference (insn.mjs) for this mix | ${cpus.map((c) => M(perCpu[c].runs[n]?.bareInference)).join(' | ')} |`);
       rows.push(`| ↳ pipeline ÷ bare inference | ${cpus.map((c) => X(perCpu[c].runs[n]?.ratioToInsn)).join(' | ')} |`);
-      if (cpus.some((c) => perCpu[c].runs[n]?.ratioToEngine)) rows.push(`| ↳ pipeline ÷ engine detector run | ${cpus.map((c) => X(perCpu[c].runs[n]?.ratioToEngine)).join(' | ')} |`);
+      if (cpus.some((c) => perCpu[c].runs[n]?.ratioToEngine))
+        rows.push(`| ↳ pipeline ÷ engine detector run | ${cpus.map((c) => X(perCpu[c].runs[n]?.ratioToEngine)).join(' | ')} |`);
     }
   }
   const table = [`| guest instructions | ${cpus.join(' | ')} |`, `|---|${cpus.map(() => '---|').join('')}`, ...rows].join('\n');
@@ -256,4 +326,7 @@ function report() {
 
 if (args.child) await child();
 else if (args.report) report();
-else throw new Error('usage: insn-pipeline.mjs --child --config <yaml> --cache <dir> --photos <dir> [--warmup W] [--frames N] [--fps F] [--every 0,5] | --report <json> [--insn insn.json] <cpu>=<log>...');
+else
+  throw new Error(
+    'usage: insn-pipeline.mjs --child --config <yaml> --cache <dir> --photos <dir> [--warmup W] [--frames N] [--fps F] [--every 0,5] | --report <json> [--insn insn.json] <cpu>=<log>...',
+  );

@@ -18,8 +18,12 @@ import { parseArgs } from 'node:util';
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    child: { type: 'boolean' }, models: { type: 'string' }, runs: { type: 'string', default: '3' },
-    report: { type: 'string' }, only: { type: 'string' }, ours: { type: 'string' },
+    child: { type: 'boolean' },
+    models: { type: 'string' },
+    runs: { type: 'string', default: '3' },
+    report: { type: 'string' },
+    only: { type: 'string' },
+    ours: { type: 'string' },
   },
 });
 const SHARED = process.env.EDGESIGHT_SHARED ?? resolve('../../shared');
@@ -32,7 +36,8 @@ function cases(modelsDir, oursDir) {
     return { image: [new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4), [1, 3, 320, 320]] };
   };
   const seg = () => {
-    const full = det().image[0], crop = new Float32Array(3 * 240 * 320);
+    const full = det().image[0],
+      crop = new Float32Array(3 * 240 * 320);
     for (let c = 0; c < 3; c++) crop.set(full.subarray(c * 320 * 320, c * 320 * 320 + 240 * 320), c * 240 * 320);
     return { image: [crop, [1, 3, 240, 320]] };
   };
@@ -83,7 +88,8 @@ async function child() {
 
 /** Parses a plugin log: "@@MARK name|start|N", then "INSN total" lines. */
 export function parseLog(text) {
-  const lines = text.split('\n'), res = {};
+  const lines = text.split('\n'),
+    res = {};
   for (let i = 0; i < lines.length; i++) {
     const m = /^@@MARK (.+)\|(start|end)\|(\d+)$/.exec(lines[i]);
     if (!m) continue;
@@ -109,7 +115,8 @@ function report() {
     if (!cpu || !log) throw new Error(`expected <cpu>=<log>, got '${p}'`);
     perCpu[cpu] = parseLog(readFileSync(log, 'utf8'));
   }
-  const cpus = Object.keys(perCpu), names = [...new Set(cpus.flatMap((c) => Object.keys(perCpu[c])))];
+  const cpus = Object.keys(perCpu),
+    names = [...new Set(cpus.flatMap((c) => Object.keys(perCpu[c])))];
   const M = (n) => (n === undefined ? '—' : `${(n / 1e6).toFixed(1)} M`);
   const rows = names.map((n) => {
     const cells = cpus.map((c) => perCpu[c][n]?.perInference);
@@ -117,19 +124,30 @@ function report() {
     const note = ref ? `arm-insn README: ${cpus.map((c) => M(ref[c])).join(' / ')}` : '';
     return `| ${n} | ${cells.map(M).join(' | ')} | ${note} |`;
   });
-  const table = [`| guest instructions per inference | ${cpus.join(' | ')} | note |`, `|---|${cpus.map(() => '---|').join('')}---|`, ...rows].join('\n');
+  const table = [`| guest instructions per inference | ${cpus.join(' | ')} | note |`, `|---|${cpus.map(() => '---|').join('')}---|`, ...rows].join(
+    '\n',
+  );
   process.stdout.write(table + '\n');
-  const json = { created_at: new Date().toISOString(), unit: 'guest instructions per inference (qemu-user + arm-insn plugin; not time)', ort: 'onnxruntime-node (arm64)', perCpu, readme: README };
+  const json = {
+    created_at: new Date().toISOString(),
+    unit: 'guest instructions per inference (qemu-user + arm-insn plugin; not time)',
+    ort: 'onnxruntime-node (arm64)',
+    perCpu,
+    readme: README,
+  };
   writeFileSync(args.report, JSON.stringify(json, null, 1));
   // issue 4/11 gate: the product's int8 models must cost fewer ARM instructions than fp32 on every CPU model
   const gates = [
-    ['detector int8, uint8 act (ours)', 'detector fp32 (ours, converted)'], ['detector int8, int8 act (ours)', 'detector fp32 (ours, converted)'],
-    ['segmenter int8, uint8 act (ours) 320×240', 'segmenter fp32 320×240'], ['segmenter int8, int8 act (ours) 320×240', 'segmenter fp32 320×240'],
+    ['detector int8, uint8 act (ours)', 'detector fp32 (ours, converted)'],
+    ['detector int8, int8 act (ours)', 'detector fp32 (ours, converted)'],
+    ['segmenter int8, uint8 act (ours) 320×240', 'segmenter fp32 320×240'],
+    ['segmenter int8, int8 act (ours) 320×240', 'segmenter fp32 320×240'],
   ];
   const failed = [];
   for (const c of cpus) {
     for (const [q, f] of gates) {
-      const a = perCpu[c][q]?.perInference, b = perCpu[c][f]?.perInference;
+      const a = perCpu[c][q]?.perInference,
+        b = perCpu[c][f]?.perInference;
       if (a === undefined || b === undefined) continue; // not counted in this run (--only)
       if (!(a < b)) failed.push(`${c}: ${q} ${M(a)} ≥ ${f} ${M(b)}`);
     }

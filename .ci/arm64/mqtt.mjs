@@ -12,6 +12,9 @@ const { values: args } = parseArgs({ options: { port: { type: 'string' }, topic:
 if (!args.port || !args.topic) throw new Error('usage: node mqtt.mjs --port <p> --topic <t>');
 const cpuPart = /CPU part\s*:\s*(\S+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? null;
 const client = await connectAsync(`mqtt://127.0.0.1:${args.port}`, { connectTimeout: 30_000, reconnectPeriod: 0 });
-await client.publishAsync(args.topic, JSON.stringify({ arch: process.arch, machine: machine(), qemuCpu: process.env.QEMU_CPU ?? null, cpuPart }), { qos: 1, retain: true });
+await client.publishAsync(args.topic, JSON.stringify({ arch: process.arch, machine: machine(), qemuCpu: process.env.QEMU_CPU ?? null, cpuPart }), {
+  qos: 1,
+  retain: true,
+});
 await client.endAsync();
 process.stdout.write(`  ok    mqtt: published to 127.0.0.1:${args.port} ${args.topic}\n`);

@@ -25,8 +25,12 @@ message ModelProto { int64 ir_version = 1; string producer_name = 2; GraphProto 
                      repeated OperatorSetIdProto opset_import = 8; }
 `;
 const ModelProto = protobuf.parse(PROTO, { keepCase: true }).root.lookupType('onnx.ModelProto');
-const FLOAT = 1, UINT8 = 2, INT8 = 3, INT32 = 6;
-const ATTR_INT = 2, ATTR_INTS = 7;
+const FLOAT = 1,
+  UINT8 = 2,
+  INT8 = 3,
+  INT32 = 6;
+const ATTR_INT = 2,
+  ATTR_INTS = 7;
 
 /** Deterministic PRNG (mulberry32): the same weights and input on every machine. */
 export function rng(seed) {
@@ -48,7 +52,9 @@ const rne = (x) => {
 const clamp = (v, lo, hi) => (v < lo ? lo : v > hi ? hi : v);
 
 // Network shape: [1,16,32,32] → conv3×3 32 + ReLU → depthwise 3×3 → conv1×1 24.
-const CIN = 16, H = 32, W = 32;
+const CIN = 16,
+  H = 32,
+  W = 32;
 const LAYERS = [
   { name: 'conv1', cout: 32, k: 3, group: 1, relu: true },
   { name: 'dw2', cout: 32, k: 3, group: 32, relu: false },
@@ -56,27 +62,37 @@ const LAYERS = [
 ];
 
 function conv(x, cin, h, w, wts, bias, cout, k, group) {
-  const pad = (k - 1) >> 1, cpg = cin / group, opg = cout / group;
+  const pad = (k - 1) >> 1,
+    cpg = cin / group,
+    opg = cout / group;
   const y = new Float64Array(cout * h * w);
   for (let o = 0; o < cout; o++) {
     const g = Math.floor(o / opg);
-    for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) {
-      let s = bias[o];
-      for (let c = 0; c < cpg; c++) for (let di = 0; di < k; di++) for (let dj = 0; dj < k; dj++) {
-        const ii = i + di - pad, jj = j + dj - pad;
-        if (ii < 0 || jj < 0 || ii >= h || jj >= w) continue;
-        s += x[((g * cpg + c) * h + ii) * w + jj] * wts[((o * cpg + c) * k + di) * k + dj];
+    for (let i = 0; i < h; i++)
+      for (let j = 0; j < w; j++) {
+        let s = bias[o];
+        for (let c = 0; c < cpg; c++)
+          for (let di = 0; di < k; di++)
+            for (let dj = 0; dj < k; dj++) {
+              const ii = i + di - pad,
+                jj = j + dj - pad;
+              if (ii < 0 || jj < 0 || ii >= h || jj >= w) continue;
+              s += x[((g * cpg + c) * h + ii) * w + jj] * wts[((o * cpg + c) * k + di) * k + dj];
+            }
+        y[(o * h + i) * w + j] = s;
       }
-      y[(o * h + i) * w + j] = s;
-    }
   }
   return y;
 }
 
 /** Asymmetric int8 parameters covering [min, max] (and 0). */
 function qparams(values) {
-  let lo = 0, hi = 0;
-  for (const v of values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  let lo = 0,
+    hi = 0;
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   const scale = Math.fround((hi - lo) / 255);
   return { scale, zp: clamp(rne(-128 - lo / scale), -128, 127) };
 }
@@ -92,11 +108,16 @@ export function buildQdq(seed = 11) {
   const xq = { scale: Math.fround(1 / 127), zp: 0 };
   const layers = [];
   // Reference: what the fused int8 graph computes — dequantized ints in, float accumulate, requantize.
-  let cur = Array.from(input, (v) => quant(v, xq)), curQ = xq, cin = CIN;
+  let cur = Array.from(input, (v) => quant(v, xq)),
+    curQ = xq,
+    cin = CIN;
   for (const L of LAYERS) {
-    const cpg = cin / L.group, n = L.cout * cpg * L.k * L.k;
+    const cpg = cin / L.group,
+      n = L.cout * cpg * L.k * L.k;
     const wf = Array.from({ length: n }, () => (rand() * 2 - 1) / Math.sqrt(cpg * L.k * L.k));
-    const perCh = n / L.cout, wScale = [], wInt = new Int8Array(n);
+    const perCh = n / L.cout,
+      wScale = [],
+      wInt = new Int8Array(n);
     for (let o = 0; o < L.cout; o++) {
       let m = 0;
       for (let t = 0; t < perCh; t++) m = Math.max(m, Math.abs(wf[o * perCh + t]));
@@ -119,17 +140,24 @@ export function buildQdq(seed = 11) {
   return { input, dims: [1, CIN, H, W], outDims: [1, cin, H, W], reference: Int8Array.from(cur), outQ: curQ, layers };
 }
 
-const tensor = (name, dataType, dims, typed) =>
-  ({ name, data_type: dataType, dims, raw_data: new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength) });
-const valueInfo = (name, elemType, dims) =>
-  ({ name, type: { tensor_type: { elem_type: elemType, shape: { dim: dims.map((d) => ({ dim_value: d })) } } } });
+const tensor = (name, dataType, dims, typed) => ({
+  name,
+  data_type: dataType,
+  dims,
+  raw_data: new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength),
+});
+const valueInfo = (name, elemType, dims) => ({
+  name,
+  type: { tensor_type: { elem_type: elemType, shape: { dim: dims.map((d) => ({ dim_value: d })) } } },
+});
 
 /** ONNX bytes of the network with `act` ('int8' | 'uint8') activations; float input and output. */
 export function qdqModelBytes(net, act) {
-  const shift = act === 'uint8' ? 128 : 0, T = act === 'uint8' ? UINT8 : INT8;
-  const zpTensor = (name, zp) =>
-    tensor(name, T, [], act === 'uint8' ? Uint8Array.of(zp + shift) : Int8Array.of(zp));
-  const nodes = [], inits = [];
+  const shift = act === 'uint8' ? 128 : 0,
+    T = act === 'uint8' ? UINT8 : INT8;
+  const zpTensor = (name, zp) => tensor(name, T, [], act === 'uint8' ? Uint8Array.of(zp + shift) : Int8Array.of(zp));
+  const nodes = [],
+    inits = [];
   const qdq = (src, q, tag) => {
     inits.push(tensor(`${tag}_s`, FLOAT, [], Float32Array.of(q.scale)), zpTensor(`${tag}_z`, q.zp));
     nodes.push({ op_type: 'QuantizeLinear', name: `${tag}_q`, input: [src, `${tag}_s`, `${tag}_z`], output: [`${tag}_i`] });
@@ -139,7 +167,8 @@ export function qdqModelBytes(net, act) {
   };
   let x = qdq('input', net.layers[0].inQ, 'a0');
   net.layers.forEach((L, li) => {
-    const n = L.name, cpg = L.cin / L.group;
+    const n = L.name,
+      cpg = L.cin / L.group;
     inits.push(
       tensor(`${n}_w`, INT8, [L.cout, cpg, L.k, L.k], L.wInt),
       tensor(`${n}_ws`, FLOAT, [L.cout], Float32Array.from(L.wScale)),
@@ -153,7 +182,10 @@ export function qdqModelBytes(net, act) {
     nodes.push({ op_type: 'DequantizeLinear', name: `${n}_bdq`, input: [`${n}_b`, `${n}_bs`, `${n}_bz`], output: [`${n}_bf`], attribute: axis0 });
     const p = (L.k - 1) >> 1;
     nodes.push({
-      op_type: 'Conv', name: `${n}_conv`, input: [x, `${n}_wf`, `${n}_bf`], output: [`${n}_y`],
+      op_type: 'Conv',
+      name: `${n}_conv`,
+      input: [x, `${n}_wf`, `${n}_bf`],
+      output: [`${n}_y`],
       attribute: [
         { name: 'kernel_shape', type: ATTR_INTS, ints: [L.k, L.k] },
         { name: 'pads', type: ATTR_INTS, ints: [p, p, p, p] },
@@ -173,8 +205,11 @@ export function qdqModelBytes(net, act) {
     producer_name: 'edgesight-arm64-smoke',
     opset_import: [{ domain: '', version: 17 }],
     graph: {
-      name: `qdq_${act}`, node: nodes, initializer: inits,
-      input: [valueInfo('input', FLOAT, net.dims)], output: [valueInfo('output', FLOAT, net.outDims)],
+      name: `qdq_${act}`,
+      node: nodes,
+      initializer: inits,
+      input: [valueInfo('input', FLOAT, net.dims)],
+      output: [valueInfo('output', FLOAT, net.outDims)],
     },
   };
   const err = ModelProto.verify(model);

@@ -8,7 +8,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values: args } = parseArgs({ options: { model: { type: 'string' }, out: { type: 'string' }, ref: { type: 'string' }, label: { type: 'string', default: 'segmenter' } } });
+const { values: args } = parseArgs({
+  options: { model: { type: 'string' }, out: { type: 'string' }, ref: { type: 'string' }, label: { type: 'string', default: 'segmenter' } },
+});
 if (!args.model || !args.out) throw new Error('usage: node seg.mjs --model <onnx> --out <json> [--ref <json>]');
 const SHARED = process.env.EDGESIGHT_SHARED ?? resolve('../../shared');
 const FIX = join(SHARED, 'models/reference/fixtures');
@@ -24,7 +26,8 @@ for (const photo of ['astronaut', 'messi5']) {
   const crop = new Float32Array(3 * 240 * 320);
   for (let c = 0; c < 3; c++) crop.set(full.subarray(c * 320 * 320, c * 320 * 320 + 240 * 320), c * 240 * 320);
   const out = await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', crop, [1, 3, 240, 320]) });
-  const t = out[s.outputNames[0]], [, C, h, w] = t.dims;
+  const t = out[s.outputNames[0]],
+    [, C, h, w] = t.dims;
   if (h !== 30 || w !== 40) throw new Error(`${photo}: logits ${t.dims.join('×')}, want N×C×30×40`);
   const mask = new Uint8Array(h * w);
   for (let p = 0; p < h * w; p++) {
@@ -38,9 +41,11 @@ await s.release();
 writeFileSync(args.out, JSON.stringify({ arch: process.arch, qemuCpu: process.env.QEMU_CPU ?? null, masks }));
 if (args.ref) {
   const ref = JSON.parse(readFileSync(args.ref, 'utf8')).masks;
-  const parts = [], bad = [];
+  const parts = [],
+    bad = [];
   for (const [photo, m] of Object.entries(masks)) {
-    const a = Buffer.from(m, 'base64'), x = Buffer.from(ref[photo], 'base64');
+    const a = Buffer.from(m, 'base64'),
+      x = Buffer.from(ref[photo], 'base64');
     const agree = a.reduce((n, v, i) => n + (v === x[i]), 0) / a.length;
     parts.push(`${photo} ${(agree * 100).toFixed(2)}%`);
     if (agree < AGREEMENT) bad.push(photo);

@@ -65,8 +65,14 @@ const findUp = (rel) => {
   }
 };
 /** Paths of the native libraries this process mapped: proves which build was loaded. */
-const mappedNative = (needle) =>
-  [...new Set(readFileSync('/proc/self/maps', 'utf8').split('\n').map((l) => l.split(/\s+/)[5]).filter((p) => p && p.includes(needle)))];
+const mappedNative = (needle) => [
+  ...new Set(
+    readFileSync('/proc/self/maps', 'utf8')
+      .split('\n')
+      .map((l) => l.split(/\s+/)[5])
+      .filter((p) => p && p.includes(needle)),
+  ),
+];
 
 say(`edgesight arm64 smoke — node ${process.version} ${process.arch}, uname -m ${machine()}, QEMU_CPU ${result.qemuCpu ?? '(none)'}`);
 
@@ -135,9 +141,12 @@ async function checkFp32(name, fn) {
 await checkFp32('fp32 detector on fixture', async () => {
   const s = await ort.InferenceSession.create(join(MODELS, 'reference/ssdlite_mobilenet_v3_small_320_coco_fp32.onnx'), sessionOptions);
   const out = await s.run({ image: new ort.Tensor('float32', f32(join(FIX, 'astronaut.input_nchw.f32')), [1, 3, 320, 320]) });
-  const scores = out.class_predictions.data, boxes = out.box_encodings.data;
-  const wantScores = f32(join(FIX, 'astronaut.class_predictions.f32')), wantBoxes = f32(join(FIX, 'astronaut.box_encodings.f32'));
-  const ds = maxAbsDiff(scores, wantScores), db = maxAbsDiff(boxes, wantBoxes);
+  const scores = out.class_predictions.data,
+    boxes = out.box_encodings.data;
+  const wantScores = f32(join(FIX, 'astronaut.class_predictions.f32')),
+    wantBoxes = f32(join(FIX, 'astronaut.box_encodings.f32'));
+  const ds = maxAbsDiff(scores, wantScores),
+    db = maxAbsDiff(boxes, wantBoxes);
   // Same labels: every (anchor, class) the fixture scores ≥ threshold + 0.05 must pass the threshold here, and vice versa.
   const thr = JSON.parse(readFileSync(join(FIX, 'astronaut.detections.json'), 'utf8')).score_threshold;
   const flip = [];
@@ -148,8 +157,15 @@ await checkFp32('fp32 detector on fixture', async () => {
   await s.release();
   if (ds > TOL.scoreAbs) throw new Error(`class scores differ from the fixture by ${ds.toExponential(2)} (tolerance ${TOL.scoreAbs})`);
   if (db > TOL.boxAbs) throw new Error(`box encodings differ from the fixture by ${db.toExponential(2)} (tolerance ${TOL.boxAbs})`);
-  if (flip.length) throw new Error(`${flip.length} anchor/class scores cross the threshold ${thr} (first: anchor ${Math.floor(flip[0] / 91)} class ${flip[0] % 91})`);
-  return { scoreMaxAbsDiff: ds, boxMaxAbsDiff: db, summary: `max |Δ| vs fixture: scores ${ds.toExponential(2)}, boxes ${db.toExponential(2)}; no label flips` };
+  if (flip.length)
+    throw new Error(
+      `${flip.length} anchor/class scores cross the threshold ${thr} (first: anchor ${Math.floor(flip[0] / 91)} class ${flip[0] % 91})`,
+    );
+  return {
+    scoreMaxAbsDiff: ds,
+    boxMaxAbsDiff: db,
+    summary: `max |Δ| vs fixture: scores ${ds.toExponential(2)}, boxes ${db.toExponential(2)}; no label flips`,
+  };
 });
 
 await checkFp32('fp32 LR-ASPP at 320×240', async () => {
@@ -159,7 +175,8 @@ await checkFp32('fp32 LR-ASPP at 320×240', async () => {
   const crop = new Float32Array(3 * 240 * 320);
   for (let c = 0; c < 3; c++) crop.set(input.subarray(c * 320 * 320, c * 320 * 320 + 240 * 320), c * 240 * 320);
   const out = await s.run({ image: new ort.Tensor('float32', crop, [1, 3, 240, 320]) });
-  const logits = out.logits.data, [, C, h, w] = out.logits.dims;
+  const logits = out.logits.data,
+    [, C, h, w] = out.logits.dims;
   await s.release();
   if (C !== 21 || h !== 30 || w !== 40) throw new Error(`logits dims ${out.logits.dims.join('×')}, want 1×21×30×40`);
   const mask = new Uint8Array(h * w);
@@ -201,8 +218,13 @@ await check('int8 QDQ conv/depthwise/pointwise', async () => {
       const out = await s.run({ input: new ort.Tensor('float32', net.input, net.dims) });
       await s.release();
       const codes = toCodes(out.output.data, net.outQ);
-      let maxStep = 0, differ = 0;
-      codes.forEach((c, i) => { const d = Math.abs(c - net.reference[i]); if (d) differ++; maxStep = Math.max(maxStep, d); });
+      let maxStep = 0,
+        differ = 0;
+      codes.forEach((c, i) => {
+        const d = Math.abs(c - net.reference[i]);
+        if (d) differ++;
+        maxStep = Math.max(maxStep, d);
+      });
       // The op types ORT actually ran: QLinearConv means the fused int8 kernels were used.
       const ops = opTypes(readFileSync(optimized));
       const e = { maxStepVsRef: maxStep, differVsRef: differ, ops, codesSha: sha(Buffer.from(codes.buffer)) };
@@ -222,7 +244,8 @@ await check('int8 QDQ conv/depthwise/pointwise', async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const fmt = (a) => `${a}: ${r[a].differVsRef} off by ≤${r[a].maxStepVsRef}${r[a].unchecked ? ` (not checked: ${r[a].unchecked})` : ''}, ops ${JSON.stringify(r[a].ops)}` +
+  const fmt = (a) =>
+    `${a}: ${r[a].differVsRef} off by ≤${r[a].maxStepVsRef}${r[a].unchecked ? ` (not checked: ${r[a].unchecked})` : ''}, ops ${JSON.stringify(r[a].ops)}` +
     (ref ? (r[a].identicalToX64 ? ', = x64' : ', ≠ x64 codes') : '');
   return { ...r, summary: `${fmt('int8')}; ${fmt('uint8')}` };
 });
@@ -240,7 +263,10 @@ await check('int8 QDQ detector (converted TFLite)', async () => {
     const model = join(outDir, `qdq-detector-${act}.onnx`);
     if (!ref) {
       const { convertTflite } = await import(findUp('dist/src/modeltools/convert.js'));
-      writeFileSync(model, convertTflite(readFileSync(join(MODELS, 'upstream/ssd_mobilenet_v3_small_coco_int8.tflite')), { form: 'qdq', activationType: act }));
+      writeFileSync(
+        model,
+        convertTflite(readFileSync(join(MODELS, 'upstream/ssd_mobilenet_v3_small_coco_int8.tflite')), { form: 'qdq', activationType: act }),
+      );
     }
     const optimized = join(outDir, `qdq-detector-${act}.${process.arch}.opt.onnx`);
     const s = await ort.InferenceSession.create(model, { ...sessionOptions, optimizedModelFilePath: optimized });
@@ -248,8 +274,14 @@ await check('int8 QDQ detector (converted TFLite)', async () => {
     await s.release();
     const ops = opTypes(readFileSync(optimized));
     rmSync(optimized);
-    const scores = out.class_predictions.data, boxes = out.box_encodings.data;
-    const e = { qlinear: Object.entries(ops).filter(([k]) => /QLinear/.test(k)).reduce((n, [, v]) => n + v, 0), ops };
+    const scores = out.class_predictions.data,
+      boxes = out.box_encodings.data;
+    const e = {
+      qlinear: Object.entries(ops)
+        .filter(([k]) => /QLinear/.test(k))
+        .reduce((n, [, v]) => n + v, 0),
+      ops,
+    };
     if (!ref) {
       writeFileSync(join(outDir, `qdq-detector-${act}.x64.scores.f32`), scores);
       writeFileSync(join(outDir, `qdq-detector-${act}.x64.boxes.f32`), boxes);
@@ -258,17 +290,18 @@ await check('int8 QDQ detector (converted TFLite)', async () => {
       // Kept for comparing the CPU models with each other (run.sh) and for looking into failures.
       writeFileSync(join(outDir, `qdq-detector-${act}.${result.qemuCpu}.scores.f32`), scores);
       writeFileSync(join(outDir, `qdq-detector-${act}.${result.qemuCpu}.boxes.f32`), boxes);
-      const xs = f32(join(outDir, `qdq-detector-${act}.x64.scores.f32`)), xb = f32(join(outDir, `qdq-detector-${act}.x64.boxes.f32`));
+      const xs = f32(join(outDir, `qdq-detector-${act}.x64.scores.f32`)),
+        xb = f32(join(outDir, `qdq-detector-${act}.x64.boxes.f32`));
       Object.assign(e, compareDetector(scores, boxes, xs, xb, anchors, thr));
     }
     r[act] = e;
   }
   if (!ref) {
-    for (const act of ['int8', 'uint8'])
-      if (!r[act].passing) throw new Error(`${act}: no anchor scores ≥ ${thr} on the astronaut photo`);
+    for (const act of ['int8', 'uint8']) if (!r[act].passing) throw new Error(`${act}: no anchor scores ≥ ${thr} on the astronaut photo`);
     return { ...r, summary: ['int8', 'uint8'].map((a) => `${a}: ${r[a].qlinear} QLinear ops, ${r[a].passing} scores ≥ ${thr}`).join('; ') };
   }
-  const fmt = (a) => `${a}: ${r[a].qlinear} QLinear ops, scores identical to x64 ${(r[a].scoresIdentical * 100).toFixed(1)}% ` +
+  const fmt = (a) =>
+    `${a}: ${r[a].qlinear} QLinear ops, scores identical to x64 ${(r[a].scoresIdentical * 100).toFixed(1)}% ` +
     `(max |Δ| ${r[a].scoreMaxDiff.toFixed(4)}), ${r[a].labelFlips} label flips, box max |Δ| ${r[a].boxMaxDiff.toFixed(4)} over ${r[a].compared} detections`;
   const x = ref.checks['int8 QDQ detector (converted TFLite)'];
   // ARM fuses int8 activations natively: it must run at least as many QLinear kernels as x64 does with
@@ -283,8 +316,10 @@ await check('int8 QDQ detector (converted TFLite)', async () => {
   const gated = process.env.EDGESIGHT_ARM64_STRICT_INT8 === '1' ? ['int8', 'uint8'] : ['uint8'];
   const bad = gated.filter((a) => r[a].labelFlips || r[a].boxMaxDiff > TOL.detBox);
   if (bad.length) throw new Error(bad.map(fmt).join('; ') + ` (tolerance: 0 flips, box ${TOL.detBox})`);
-  const warn = gated.includes('int8') || (!r.int8.labelFlips && r.int8.boxMaxDiff <= TOL.detBox) ? '' :
-    ' [int8 differs from x64 beyond the tolerance: x64 does not fuse int8 activations; not gated]';
+  const warn =
+    gated.includes('int8') || (!r.int8.labelFlips && r.int8.boxMaxDiff <= TOL.detBox)
+      ? ''
+      : ' [int8 differs from x64 beyond the tolerance: x64 does not fuse int8 activations; not gated]';
   return { ...r, summary: ['int8', 'uint8'].map(fmt).join('; ') + warn };
 });
 
@@ -296,8 +331,12 @@ function countPassing(scores, thr) {
 
 /** Decoded box [y1,x1,y2,x2] of one anchor (TF box coder, scales 10,10,5,5; see MODELS.md). */
 function decode(enc, anchors, a) {
-  const [ty, tx, th, tw] = enc.subarray(a * 4, a * 4 + 4), [ya, xa, ha, wa] = anchors.subarray(a * 4, a * 4 + 4);
-  const yc = (ty / 10) * ha + ya, xc = (tx / 10) * wa + xa, h = Math.exp(th / 5) * ha, w = Math.exp(tw / 5) * wa;
+  const [ty, tx, th, tw] = enc.subarray(a * 4, a * 4 + 4),
+    [ya, xa, ha, wa] = anchors.subarray(a * 4, a * 4 + 4);
+  const yc = (ty / 10) * ha + ya,
+    xc = (tx / 10) * wa + xa,
+    h = Math.exp(th / 5) * ha,
+    w = Math.exp(tw / 5) * wa;
   return [yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2];
 }
 
@@ -307,7 +346,10 @@ function decode(enc, anchors, a) {
  * (normalised image coordinates) within TOL.detBox.
  */
 function compareDetector(scores, boxes, xs, xb, anchors, thr) {
-  let same = 0, scoreMaxDiff = 0, labelFlips = 0, boxMaxDiff = 0;
+  let same = 0,
+    scoreMaxDiff = 0,
+    labelFlips = 0,
+    boxMaxDiff = 0;
   const strong = new Set();
   for (let i = 0; i < scores.length; i++) {
     if (scores[i] === xs[i]) same++;
@@ -317,7 +359,8 @@ function compareDetector(scores, boxes, xs, xb, anchors, thr) {
     if (xs[i] >= thr + 0.05 || scores[i] >= thr + 0.05) strong.add(Math.floor(i / 91));
   }
   for (const a of strong) {
-    const p = decode(boxes, anchors, a), q = decode(xb, anchors, a);
+    const p = decode(boxes, anchors, a),
+      q = decode(xb, anchors, a);
     for (let k = 0; k < 4; k++) boxMaxDiff = Math.max(boxMaxDiff, Math.abs(p[k] - q[k]));
   }
   return { scoresIdentical: same / scores.length, scoreMaxDiff, labelFlips, boxMaxDiff, compared: strong.size };

@@ -29,7 +29,12 @@ const missing = (reason: string): ModelAvailability => ({ available: false, reas
  * prepared as the daemon would (fetch/convert); an int8 model is taken from the cache, else made
  * with `prepareInt8` when given, else reported unavailable with the reason.
  */
-export async function resolveBenchModels(lc: LoadedConfig, precisions: BenchPrecision[], log: Logger, prepareInt8?: Int8Preparer | { unavailable: string }): Promise<ModelTable> {
+export async function resolveBenchModels(
+  lc: LoadedConfig,
+  precisions: BenchPrecision[],
+  log: Logger,
+  prepareInt8?: Int8Preparer | { unavailable: string },
+): Promise<ModelTable> {
   const ctx = fetchContext(lc, log);
   const refs: Record<ModelRole, string | null> = { detector: lc.config.models.detector, segmenter: lc.config.models.segmenter };
   const table = { detector: {}, segmenter: {} } as ModelTable;
@@ -44,7 +49,14 @@ export async function resolveBenchModels(lc: LoadedConfig, precisions: BenchPrec
   return table;
 }
 
-async function one(ref: string, role: ModelRole, p: BenchPrecision, lc: LoadedConfig, ctx: PrepareContext, prepareInt8?: Int8Preparer | { unavailable: string }): Promise<ModelAvailability> {
+async function one(
+  ref: string,
+  role: ModelRole,
+  p: BenchPrecision,
+  lc: LoadedConfig,
+  ctx: PrepareContext,
+  prepareInt8?: Int8Preparer | { unavailable: string },
+): Promise<ModelAvailability> {
   const task = role === 'detector' ? 'detection' : 'segmentation';
   // a manifest path names one file of one precision: it is the fp32 entry, int8 needs a catalogued name
   if (isManifestPath(ref)) {
@@ -67,7 +79,9 @@ async function one(ref: string, role: ModelRole, p: BenchPrecision, lc: LoadedCo
       }
     }
     if (!prepareInt8 || 'unavailable' in prepareInt8) {
-      return missing(`no ${mpath} (${(first as Error).message.replace(/^.*?: /, '')}) and ${prepareInt8 && 'unavailable' in prepareInt8 ? prepareInt8.unavailable : 'no quantizer given'}`);
+      return missing(
+        `no ${mpath} (${(first as Error).message.replace(/^.*?: /, '')}) and ${prepareInt8 && 'unavailable' in prepareInt8 ? prepareInt8.unavailable : 'no quantizer given'}`,
+      );
     }
     try {
       ctx.log(`bench: ${ref} has no int8 variant in ${ctx.cacheDir}: quantizing it once (cached for later runs)`);

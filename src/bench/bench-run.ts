@@ -64,8 +64,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const rssStart = rssMb();
   if (!Number.isInteger(o.frames) || o.frames < 10) throw new RangeError(`--frames must be an integer ≥ 10, got ${o.frames}`);
   if (!Number.isInteger(o.viewerPairs) || o.viewerPairs < 0) throw new RangeError(`--viewer-pairs must be an integer ≥ 0, got ${o.viewerPairs}`);
-  if (!Number.isInteger(o.segmentationEvery) || o.segmentationEvery < 0) throw new RangeError(`--segmentation-every must be an integer ≥ 0, got ${o.segmentationEvery}`);
-  if (o.soak && (!Number.isInteger(o.soakFrames) || o.soakFrames < 5000)) throw new RangeError(`--soak-frames must be an integer ≥ 5000, got ${o.soakFrames}`);
+  if (!Number.isInteger(o.segmentationEvery) || o.segmentationEvery < 0)
+    throw new RangeError(`--segmentation-every must be an integer ≥ 0, got ${o.segmentationEvery}`);
+  if (o.soak && (!Number.isInteger(o.soakFrames) || o.soakFrames < 5000))
+    throw new RangeError(`--soak-frames must be an integer ≥ 5000, got ${o.soakFrames}`);
   const cfg = o.lc.config;
   const machine = describeMachine();
   const warmup = Math.min(10, Math.max(1, Math.floor(o.frames / 10)));
@@ -86,7 +88,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     }
     const det = table.detector[primary].model!;
     const seg = table.segmenter[primary].model;
-    const settings = { core, threads: cfg.inference.threads, spinning: cfg.inference.spinning, segWidth: cfg.segmentation.width, segHeight: cfg.segmentation.height };
+    const settings = {
+      core,
+      threads: cfg.inference.threads,
+      spinning: cfg.inference.spinning,
+      segWidth: cfg.segmentation.width,
+      segHeight: cfg.segmentation.height,
+    };
     say(`inference: ${primary} worker pinned to core ${core}`);
     const { engine, affinity } = await startEngine(det, seg, settings);
     engines.push(engine);
@@ -130,10 +138,27 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       mqtt: { ...cfg.mqtt, detections: { ...cfg.mqtt.detections, enabled: true, max_rate_hz: 0, only_with_objects: false } },
       logging: { ...cfg.logging, publish_frames: false },
     });
-    const pipelineRun = async (every: number, n: number, rssEvery?: number, onResult?: (r: FrameResult) => void): Promise<{ run: PipelineRunResult; messages: number }> => {
+    const pipelineRun = async (
+      every: number,
+      n: number,
+      rssEvery?: number,
+      onResult?: (r: FrameResult) => void,
+    ): Promise<{ run: PipelineRunResult; messages: number }> => {
       const before = received;
       const run = await runPipelineBench({
-        engine, detector: det, segmenter: every > 0 ? seg : null, config: runCfg(every), framesDir: frames.dir, sourceFps, frames: n, warmup, publisher: publisher!, topics, log: o.log, rssEvery, onResult,
+        engine,
+        detector: det,
+        segmenter: every > 0 ? seg : null,
+        config: runCfg(every),
+        framesDir: frames.dir,
+        sourceFps,
+        frames: n,
+        warmup,
+        publisher: publisher!,
+        topics,
+        log: o.log,
+        rssEvery,
+        onResult,
       });
       await settleMessages(() => received);
       return { run, messages: received - before };
@@ -144,7 +169,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const ceilingAfter = await engineRuns(engine, detTensors, o.frames - half, Math.min(warmup, 3));
     const ceiling = throughputOf([ceilingBefore, ceilingAfter]);
     const pipeline = section(detOnly.run, detOnly.messages, primary, 0, ceiling.fps);
-    say(`pipeline: ${pipeline.fps.toFixed(1)} fps; ceiling before/after ${firstCeiling.fps.toFixed(1)}/${throughputOf([ceilingAfter]).fps.toFixed(1)} fps; efficiency ${pipeline.efficiency?.toFixed(2)}`);
+    say(
+      `pipeline: ${pipeline.fps.toFixed(1)} fps; ceiling before/after ${firstCeiling.fps.toFixed(1)}/${throughputOf([ceilingAfter]).fps.toFixed(1)} fps; efficiency ${pipeline.efficiency?.toFixed(2)}`,
+    );
 
     // the live view's cost, robust to a noisy machine: pairs of runs without and with one viewer on
     // /stream.mjpeg, interleaved (AB, BA, AB, … so a drift in the machine's load cancels), each pair
@@ -173,7 +200,14 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
             bytes += run.bytes_received;
           } else encodedWithout += run.frames_encoded;
         }
-        pairs.push({ order, fps_no_viewer: round(fps.A, 2), fps_with_viewer: round(fps.B, 2), ratio: round(fps.B / fps.A, 3), frames_encoded: encoded, encodes_per_s: round(encoded / seconds, 2) });
+        pairs.push({
+          order,
+          fps_no_viewer: round(fps.A, 2),
+          fps_with_viewer: round(fps.B, 2),
+          ratio: round(fps.B / fps.A, 3),
+          frames_encoded: encoded,
+          encodes_per_s: round(encoded / seconds, 2),
+        });
         say(`live view pair ${i + 1} (${order}): ${fps.A.toFixed(2)} fps without, ${fps.B.toFixed(2)} with → ${(fps.B / fps.A).toFixed(3)}`);
       }
       const ratios = pairs.map((p) => p.ratio);
@@ -194,7 +228,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         parts_received: parts,
         bytes_received: bytes,
       };
-      say(`live view: median ratio ${liveView.ratio} (range ${liveView.ratio_min}–${liveView.ratio_max}, ${pairs.length} pairs); no-viewer runs alone vary by ${(liveView.no_viewer_spread * 100).toFixed(1)} %`);
+      say(
+        `live view: median ratio ${liveView.ratio} (range ${liveView.ratio_min}–${liveView.ratio_max}, ${pairs.length} pairs); no-viewer runs alone vary by ${(liveView.no_viewer_spread * 100).toFixed(1)} %`,
+      );
     }
 
     let pipelineSeg: PipelineSection | null = null;
@@ -230,7 +266,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       if (both('segmenter') && segTensors[0]) {
         const segPairs = Math.min(pairs, 40);
         say(`int8/fp32: ${segPairs} alternating segmenter pairs`);
-        ratio.segmenter = { available: true, ...(await pairedLatency(fp32E, int8E, 'segmenter', detTensors[0]!, segTensors[0], segPairs, Math.min(warmup, 3))) };
+        ratio.segmenter = {
+          available: true,
+          ...(await pairedLatency(fp32E, int8E, 'segmenter', detTensors[0]!, segTensors[0], segPairs, Math.min(warmup, 3))),
+        };
       }
     } else {
       say(`int8/fp32: not measured (${ratio.detector.available ? '' : ratio.detector.reason})`);
@@ -303,7 +342,14 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       outputs,
     };
     await writeFile(outputs.json, JSON.stringify(report, null, 2) + '\n');
-    await writeFile(outputs.chart, latencyChartSvg(`edgesight per-stage latency — ${frames.width}×${frames.height} JPEG, ${primary}`, `${machine.cpu_model}, ${machine.cores} cores, ${machine.arch}; inference pinned to core ${core}; ${o.frames} frames per run`, chartRows(detOnly.run, segRun, o.segmentationEvery)));
+    await writeFile(
+      outputs.chart,
+      latencyChartSvg(
+        `edgesight per-stage latency — ${frames.width}×${frames.height} JPEG, ${primary}`,
+        `${machine.cpu_model}, ${machine.cores} cores, ${machine.arch}; inference pinned to core ${core}; ${o.frames} frames per run`,
+        chartRows(detOnly.run, segRun, o.segmentationEvery),
+      ),
+    );
     await writeFile(outputs.markdown, renderMarkdown(report, path.basename(outputs.chart)));
     return report;
   } finally {
@@ -323,7 +369,12 @@ async function tensorsFor(files: string[], model: LoadedModel, width: number, he
   const out: Tensor[] = [];
   for (const [i, file] of files.entries()) {
     const data = await readFile(file);
-    const t = await toModelInput({ kind: 'encoded', id: i, capturedAt: Date.now(), capturedMono: performance.now(), data, format: 'jpeg', origin: file }, model.manifest.input, width, height);
+    const t = await toModelInput(
+      { kind: 'encoded', id: i, capturedAt: Date.now(), capturedMono: performance.now(), data, format: 'jpeg', origin: file },
+      model.manifest.input,
+      width,
+      height,
+    );
     out.push({ data: t.data, shape: [1, 3, height, width] });
   }
   return out;

@@ -16,7 +16,11 @@ export interface EngineSettings {
 }
 
 /** The daemon's inference worker, pinned the same way, with the given detector (+ segmenter). */
-export async function startEngine(detector: LoadedModel, segmenter: LoadedModel | null, s: EngineSettings): Promise<{ engine: InferenceEngine; affinity: AffinityReport }> {
+export async function startEngine(
+  detector: LoadedModel,
+  segmenter: LoadedModel | null,
+  s: EngineSettings,
+): Promise<{ engine: InferenceEngine; affinity: AffinityReport }> {
   const engine = new InferenceEngine({
     init: {
       detector: detectorSpec(detector),
@@ -84,7 +88,13 @@ function runDet(engine: InferenceEngine, t: Tensor): Promise<unknown> {
 }
 
 /** For reference: session.run on the calling (main, unpinned) thread, no worker at all. */
-export async function inThreadThroughput(model: LoadedModel, tensors: Tensor[], runs: number, warmup: number, threads: number): Promise<ThroughputResult> {
+export async function inThreadThroughput(
+  model: LoadedModel,
+  tensors: Tensor[],
+  runs: number,
+  warmup: number,
+  threads: number,
+): Promise<ThroughputResult> {
   const session = await createSession(model.file, { threads, spinning: false });
   try {
     const name = model.manifest.input.name;

@@ -23,16 +23,27 @@ export function renderMarkdown(r: BenchReport, chartFile: string): string {
   const busy = busyWarning(r);
   if (busy) L.push(`> ${busy}`, '');
   L.push(`## Setup`, '');
-  L.push(`- Frames: **${s.width}×${s.height} JPEG** (${s.distinct_frames} photos from \`${s.frames_dir}\`, mean ${Math.round(s.jpeg_bytes_mean / 1024)} KiB), read by the files source at ${s.source_fps} fps (≈2× the ceiling, so drop-if-busy decides what is processed).`);
-  L.push(`- Inference: one worker thread pinned to core ${s.core} (Cpus_allowed_list \`${s.cpus_allowed_list}\`), ${s.threads} ORT thread(s), **${s.pipeline_precision}** models; preprocessing runs on the other core(s).`);
-  L.push(`- ${s.frames} measured frames per run after ${s.warmup} warm-up frames; every result is published to an in-process MQTT broker (aedes) and counted by a subscriber.`, '');
+  L.push(
+    `- Frames: **${s.width}×${s.height} JPEG** (${s.distinct_frames} photos from \`${s.frames_dir}\`, mean ${Math.round(s.jpeg_bytes_mean / 1024)} KiB), read by the files source at ${s.source_fps} fps (≈2× the ceiling, so drop-if-busy decides what is processed).`,
+  );
+  L.push(
+    `- Inference: one worker thread pinned to core ${s.core} (Cpus_allowed_list \`${s.cpus_allowed_list}\`), ${s.threads} ORT thread(s), **${s.pipeline_precision}** models; preprocessing runs on the other core(s).`,
+  );
+  L.push(
+    `- ${s.frames} measured frames per run after ${s.warmup} warm-up frames; every result is published to an in-process MQTT broker (aedes) and counted by a subscriber.`,
+    '',
+  );
   L.push(`## Result`, '');
-  L.push(`**pipeline efficiency: ${f(p.efficiency)}** (target ≥ ${EFFICIENCY_TARGET} for detection only) = pipeline ${f(p.fps, 1)} fps ÷ ceiling ${f(r.ceiling.worker.fps, 1)} fps`, '');
+  L.push(
+    `**pipeline efficiency: ${f(p.efficiency)}** (target ≥ ${EFFICIENCY_TARGET} for detection only) = pipeline ${f(p.fps, 1)} fps ÷ ceiling ${f(r.ceiling.worker.fps, 1)} fps`,
+    '',
+  );
   L.push(`| run | fps | frames | skipped (drop-if-busy) | worker busy | MQTT messages received |`, `|---|---:|---:|---:|---:|---:|`);
   L.push(`| ceiling: detector on pre-made tensors, pinned worker | ${f(r.ceiling.worker.fps, 1)} | ${r.ceiling.worker.runs} | – | – | – |`);
   L.push(`| reference: session.run on the main thread (unpinned) | ${f(r.ceiling.in_thread.fps, 1)} | ${r.ceiling.in_thread.runs} | – | – | – |`);
   L.push(row('pipeline, detection only', p));
-  if (r.pipeline_segmentation) L.push(row(`pipeline, detection + segmentation every ${r.pipeline_segmentation.segmentation_every}`, r.pipeline_segmentation));
+  if (r.pipeline_segmentation)
+    L.push(row(`pipeline, detection + segmentation every ${r.pipeline_segmentation.segmentation_every}`, r.pipeline_segmentation));
   L.push('');
   const lv = r.live_view;
   if (lv) {
@@ -41,7 +52,10 @@ export function renderMarkdown(r: BenchReport, chartFile: string): string {
       '',
       '| pair | order | fps without viewer | fps with viewer | ratio | JPEGs encoded | encodes/s |',
       '|---:|---|---:|---:|---:|---:|---:|',
-      ...lv.pairs.map((p, i) => `| ${i + 1} | ${p.order} | ${f(p.fps_no_viewer, 2)} | ${f(p.fps_with_viewer, 2)} | ${f(p.ratio, 3)} | ${p.frames_encoded} | ${f(p.encodes_per_s, 2)} |`),
+      ...lv.pairs.map(
+        (p, i) =>
+          `| ${i + 1} | ${p.order} | ${f(p.fps_no_viewer, 2)} | ${f(p.fps_with_viewer, 2)} | ${f(p.ratio, 3)} | ${p.frames_encoded} | ${f(p.encodes_per_s, 2)} |`,
+      ),
       '',
     );
   }
@@ -56,8 +70,14 @@ export function renderMarkdown(r: BenchReport, chartFile: string): string {
   L.push(`## Per-stage latency`, '');
   L.push(`![per-stage latency distribution](${chartFile})`, '');
   L.push(stageTable('detection only', p));
-  if (r.pipeline_segmentation) L.push(stageTable(`detection + segmentation every ${r.pipeline_segmentation.segmentation_every}`, r.pipeline_segmentation));
-  L.push(`Stage definitions: ${Object.entries(STAGE_DEFINITIONS).map(([k, v]) => `\`${k}\` = ${v}`).join('; ')}.`, '');
+  if (r.pipeline_segmentation)
+    L.push(stageTable(`detection + segmentation every ${r.pipeline_segmentation.segmentation_every}`, r.pipeline_segmentation));
+  L.push(
+    `Stage definitions: ${Object.entries(STAGE_DEFINITIONS)
+      .map(([k, v]) => `\`${k}\` = ${v}`)
+      .join('; ')}.`,
+    '',
+  );
   L.push(`## int8 / fp32`, '');
   L.push(`| model | fp32 p50 ms | int8 p50 ms | int8 ÷ fp32 (median of pairs) | pairs |`, `|---|---:|---:|---:|---:|`);
   for (const role of ['detector', 'segmenter'] as const) {
@@ -65,11 +85,20 @@ export function renderMarkdown(r: BenchReport, chartFile: string): string {
     if (x.available) L.push(`| ${role} | ${f(x.fp32_ms.p50)} | ${f(x.int8_ms.p50)} | **${f(x.int8_over_fp32, 3)}** | ${x.pairs} |`);
     else L.push(`| ${role} | – | – | unavailable: ${x.reason.replace(/\|/g, '\\|').replace(/\n/g, ' ')} | – |`);
   }
-  L.push('', `Measured in the same run: two workers pinned to the same core, runs alternating, latency stamped inside the worker around session.run.`, '');
+  L.push(
+    '',
+    `Measured in the same run: two workers pinned to the same core, runs alternating, latency stamped inside the worker around session.run.`,
+    '',
+  );
   L.push(`## Memory`, '');
   const mem = r.memory;
   L.push(`| | RSS MB |`, `|---|---:|`);
-  L.push(`| at start | ${f(mem.rss_start_mb, 1)} |`, `| models loaded | ${f(mem.rss_models_loaded_mb, 1)} |`, `| after ${mem.frames_before_rss_after} pipeline frames | ${f(mem.rss_after_frames_mb, 1)} |`, '');
+  L.push(
+    `| at start | ${f(mem.rss_start_mb, 1)} |`,
+    `| models loaded | ${f(mem.rss_models_loaded_mb, 1)} |`,
+    `| after ${mem.frames_before_rss_after} pipeline frames | ${f(mem.rss_after_frames_mb, 1)} |`,
+    '',
+  );
   if (mem.soak) {
     const k = mem.soak;
     L.push(
@@ -87,7 +116,9 @@ export function renderMarkdown(r: BenchReport, chartFile: string): string {
   for (const role of ['detector', 'segmenter'] as const) {
     for (const prec of ['fp32', 'int8'] as const) {
       const e = r.models[role][prec];
-      L.push(`| ${role}${e.name ? ` (${e.name})` : ''} | ${prec} | ${e.available ? 'yes' : 'no'} | ${e.available ? `\`${e.sha256?.slice(0, 16)}…\`` : (e.reason ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`);
+      L.push(
+        `| ${role}${e.name ? ` (${e.name})` : ''} | ${prec} | ${e.available ? 'yes' : 'no'} | ${e.available ? `\`${e.sha256?.slice(0, 16)}…\`` : (e.reason ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`,
+      );
     }
   }
   L.push('');

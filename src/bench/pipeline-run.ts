@@ -104,7 +104,11 @@ export function runPipelineBench(o: PipelineRunOptions): Promise<PipelineRunResu
     const idleMs = o.idleTimeoutMs ?? 60_000;
     const watchdog = setInterval(() => {
       if (nowMs() - lastResultAt > idleMs) {
-        fail(new Error(`no pipeline result for ${idleMs / 1000} s (corrupt frames ${metrics.total('frames_corrupt')}, inference errors ${metrics.total('inference_errors')})`));
+        fail(
+          new Error(
+            `no pipeline result for ${idleMs / 1000} s (corrupt frames ${metrics.total('frames_corrupt')}, inference errors ${metrics.total('inference_errors')})`,
+          ),
+        );
       }
     }, 1000);
     const fail = (e: Error): void => {
@@ -131,7 +135,10 @@ export function runPipelineBench(o: PipelineRunOptions): Promise<PipelineRunResu
       );
     };
 
-    const frames$ = filesSource({ path: o.framesDir, loop: true, fps: o.sourceFps }, { onEvent: (ev) => ev.type === 'corrupt' && measuring && metrics.inc('frames_corrupt') });
+    const frames$ = filesSource(
+      { path: o.framesDir, loop: true, fps: o.sourceFps },
+      { onEvent: (ev) => ev.type === 'corrupt' && measuring && metrics.inc('frames_corrupt') },
+    );
     let sub: Subscription | undefined;
     sub = runPipeline(
       frames$,
@@ -168,7 +175,12 @@ export function runPipelineBench(o: PipelineRunOptions): Promise<PipelineRunResu
         if (starts.length && ends.length) busyMs += Math.max(...ends) - Math.min(...starts);
         if (o.rssEvery && measured % o.rssEvery === 0) {
           const m = process.memoryUsage();
-          rss.push({ frames: measured, seconds: round((lastResultAt - t0) / 1000, 2), rss_mb: round(m.rss / MIB, 1), heap_used_mb: round(m.heapUsed / MIB, 1) });
+          rss.push({
+            frames: measured,
+            seconds: round((lastResultAt - t0) / 1000, 2),
+            rss_mb: round(m.rss / MIB, 1),
+            heap_used_mb: round(m.heapUsed / MIB, 1),
+          });
         }
         if (measured === o.frames) {
           tEnd = lastResultAt;

@@ -36,7 +36,39 @@ export function leastSquares(xs: readonly number[], ys: readonly number[]): Slop
 
 /** Two-sided 95 % Student t quantile; exact table to 30 degrees of freedom, then a close approximation. */
 export function tQuantile975(df: number): number {
-  const table = [NaN, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+  const table = [
+    NaN,
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.16,
+    2.145,
+    2.131,
+    2.12,
+    2.11,
+    2.101,
+    2.093,
+    2.086,
+    2.08,
+    2.074,
+    2.069,
+    2.064,
+    2.06,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+  ];
   if (df <= 30) return table[Math.max(1, Math.floor(df))]!;
   // Cornish–Fisher expansion around the normal quantile
   const z = 1.959964;

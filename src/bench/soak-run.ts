@@ -57,7 +57,11 @@ export interface SoakReport {
   events_received: number;
   /** per-topic `seq` gaps seen by the subscriber; `checked` is false when no payload carries `seq` */
   seq: { checked: boolean; topics: number; payloads_with_seq: number; json_payloads: number; gaps: number; missing: number };
-  reconciliation: { frames: { captured: number; accounted: number; ok: boolean }; events: { published: number; received: number; dropped: number; ok: boolean }; ok: boolean };
+  reconciliation: {
+    frames: { captured: number; accounted: number; ok: boolean };
+    events: { published: number; received: number; dropped: number; ok: boolean };
+    ok: boolean;
+  };
   /** slopes per 10 000 processed frames after the warm-up (the first `warmup_frames` processed frames) */
   warmup_frames: number;
   slopes: Record<'rss_mb' | 'heap_used_mb' | 'fds' | 'threads' | 'event_loop_p99_ms', Slope>;
@@ -140,7 +144,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
 
     const t0 = performance.now();
     let log = '';
-    daemon = spawn(process.execPath, [path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js'), 'run', '--config', configFile], { env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    daemon = spawn(process.execPath, [path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js'), 'run', '--config', configFile], {
+      env: o.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const keep = (d: Buffer): void => void (log = (log + d.toString()).slice(-20_000));
     daemon.stdout!.on('data', keep);
     daemon.stderr!.on('data', keep);
@@ -172,15 +179,22 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         external_mb: (prom.get('nodejs_external_memory_bytes') ?? NaN) / 2 ** 20,
         fds: proc.fds,
         threads: proc.threads,
-        event_loop_p99_ms: prom.has('edgesight_event_loop_delay_seconds{stat="p99"}') ? prom.get('edgesight_event_loop_delay_seconds{stat="p99"}')! * 1000 : null,
+        event_loop_p99_ms: prom.has('edgesight_event_loop_delay_seconds{stat="p99"}')
+          ? prom.get('edgesight_event_loop_delay_seconds{stat="p99"}')! * 1000
+          : null,
       });
       if (performance.now() - lastProgress > 30_000) {
         lastProgress = performance.now();
         const s = samples.at(-1)!;
-        o.progress(`${s.frames_captured}/${o.frames} frames captured, ${s.frames_processed} processed, RSS ${s.rss_mb.toFixed(1)} MB, fds ${s.fds}, threads ${s.threads}`);
+        o.progress(
+          `${s.frames_captured}/${o.frames} frames captured, ${s.frames_processed} processed, RSS ${s.rss_mb.toFixed(1)} MB, fds ${s.fds}, threads ${s.threads}`,
+        );
         // the curve so far survives an interrupted long run (the report proper needs the source's end)
         await mkdir(o.outDir, { recursive: true });
-        await writeFile(path.join(o.outDir, 'soak-samples.partial.json'), JSON.stringify({ settings: { frames: o.frames, fps: o.fps, pace: o.pace, memoryEnv: o.memoryEnv }, samples }) + '\n');
+        await writeFile(
+          path.join(o.outDir, 'soak-samples.partial.json'),
+          JSON.stringify({ settings: { frames: o.frames, fps: o.fps, pace: o.pace, memoryEnv: o.memoryEnv }, samples }) + '\n',
+        );
       }
       const accounted = last.frames_processed! + last.frames_skipped! + last.frames_corrupt! + last.inference_errors!;
       if (last.frames_captured! >= o.frames && accounted >= last.frames_captured!) break;
@@ -199,24 +213,52 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const steady = samples.filter((s) => s.frames_processed >= warmupFrames);
     const xs = steady.map((s) => s.frames_processed / PER);
     const slope = (k: keyof SoakSample): Slope => {
-      const pts = steady.map((s, i) => [xs[i]!, s[k]] as const).filter((p): p is readonly [number, number] => typeof p[1] === 'number' && Number.isFinite(p[1]));
-      return leastSquares(pts.map((p) => p[0]), pts.map((p) => p[1]));
+      const pts = steady
+        .map((s, i) => [xs[i]!, s[k]] as const)
+        .filter((p): p is readonly [number, number] => typeof p[1] === 'number' && Number.isFinite(p[1]));
+      return leastSquares(
+        pts.map((p) => p[0]),
+        pts.map((p) => p[1]),
+      );
     };
     const capturedOk = final.frames_captured === final.frames_processed! + final.frames_skipped! + final.frames_corrupt! + final.inference_errors!;
     const eventsOk = final.events_published === received + final.mqtt_dropped_event!;
     return {
-      settings: { frames: o.frames, fps: o.fps, pace: o.pace, width: o.width, height: o.height, photosDir: o.photosDir, sampleS: o.sampleS, segmentationEvery: o.segmentationEvery, outDir: o.outDir, mosquitto: o.mosquitto, memoryEnv: o.memoryEnv, models: o.models },
+      settings: {
+        frames: o.frames,
+        fps: o.fps,
+        pace: o.pace,
+        width: o.width,
+        height: o.height,
+        photosDir: o.photosDir,
+        sampleS: o.sampleS,
+        segmentationEvery: o.segmentationEvery,
+        outDir: o.outDir,
+        mosquitto: o.mosquitto,
+        memoryEnv: o.memoryEnv,
+        models: o.models,
+      },
       duration_s: (performance.now() - t0) / 1000,
       counts: final,
       events_received: received,
       seq: { ...seq, checked: seq.payloads_with_seq > 0, topics: seqLast.size },
       reconciliation: {
-        frames: { captured: final.frames_captured!, accounted: final.frames_processed! + final.frames_skipped! + final.frames_corrupt! + final.inference_errors!, ok: capturedOk && final.frames_captured === o.frames },
+        frames: {
+          captured: final.frames_captured!,
+          accounted: final.frames_processed! + final.frames_skipped! + final.frames_corrupt! + final.inference_errors!,
+          ok: capturedOk && final.frames_captured === o.frames,
+        },
         events: { published: final.events_published!, received, dropped: final.mqtt_dropped_event!, ok: eventsOk },
         ok: capturedOk && eventsOk && final.frames_captured === o.frames,
       },
       warmup_frames: warmupFrames,
-      slopes: { rss_mb: slope('rss_mb'), heap_used_mb: slope('heap_used_mb'), fds: slope('fds'), threads: slope('threads'), event_loop_p99_ms: slope('event_loop_p99_ms') },
+      slopes: {
+        rss_mb: slope('rss_mb'),
+        heap_used_mb: slope('heap_used_mb'),
+        fds: slope('fds'),
+        threads: slope('threads'),
+        event_loop_p99_ms: slope('event_loop_p99_ms'),
+      },
       rss: {
         first_mb: samples[0]?.rss_mb ?? NaN,
         warm_mb: steady[0]?.rss_mb ?? NaN,
@@ -273,7 +315,13 @@ function procStats(pid: number): { rssMb: number; threads: number; fds: number }
 }
 
 export function findMosquitto(env: NodeJS.ProcessEnv = process.env): string | null {
-  const cands = [env.MOSQUITTO_BIN, '/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto', ...(env.PATH ?? '').split(':').map((d) => path.join(d, 'mosquitto'))];
+  const cands = [
+    env.MOSQUITTO_BIN,
+    '/usr/sbin/mosquitto',
+    '/usr/bin/mosquitto',
+    '/usr/local/sbin/mosquitto',
+    ...(env.PATH ?? '').split(':').map((d) => path.join(d, 'mosquitto')),
+  ];
   return cands.find((c): c is string => Boolean(c) && existsSync(c!)) ?? null;
 }
 
@@ -293,11 +341,14 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
-      import('node:net').then(({ createConnection }) => {
-        const c = createConnection({ port, host: '127.0.0.1' });
-        c.once('connect', () => (c.destroy(), resolve(true)));
-        c.once('error', () => resolve(false));
-      }, () => resolve(false));
+      import('node:net').then(
+        ({ createConnection }) => {
+          const c = createConnection({ port, host: '127.0.0.1' });
+          c.once('connect', () => (c.destroy(), resolve(true)));
+          c.once('error', () => resolve(false));
+        },
+        () => resolve(false),
+      );
     });
     if (ok) return;
     if (Date.now() > until) throw new Error(`mosquitto did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
@@ -310,7 +361,11 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const fx = (v: number, d = 3): string => (Number.isFinite(v) ? v.toFixed(d) : 'nan');
 
 export function memorySettings(env: Record<string, string> | null | undefined): string {
-  return env ? `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} (from ${UNIT_FILE})` : 'none (plain node, --plain)';
+  return env
+    ? `${Object.entries(env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')} (from ${UNIT_FILE})`
+    : 'none (plain node, --plain)';
 }
 
 /** The stdout summary; the last two lines are the machine-readable verdicts. */
@@ -328,7 +383,9 @@ export function soakSummary(r: SoakReport): string {
     `  fds ${fx(s.fds.slope)} ± ${fx(s.fds.ci95)}`,
     `  threads ${fx(s.threads.slope)} ± ${fx(s.threads.ci95)}`,
     `  event_loop_p99_ms ${fx(s.event_loop_p99_ms.slope)} ± ${fx(s.event_loop_p99_ms.ci95)}`,
-    r.seq.checked ? `seq: ${r.seq.payloads_with_seq} payloads on ${r.seq.topics} topics, ${r.seq.gaps} gaps (${r.seq.missing} missing); stream/backpressure drops ${r.counts.mqtt_dropped_stream! + r.counts.mqtt_dropped_backpressure!}` : `seq: not checked (none of ${r.seq.json_payloads} JSON payloads carries seq)`,
+    r.seq.checked
+      ? `seq: ${r.seq.payloads_with_seq} payloads on ${r.seq.topics} topics, ${r.seq.gaps} gaps (${r.seq.missing} missing); stream/backpressure drops ${r.counts.mqtt_dropped_stream! + r.counts.mqtt_dropped_backpressure!}`
+      : `seq: not checked (none of ${r.seq.json_payloads} JSON payloads carries seq)`,
     `frames reconciled: ${r.reconciliation.frames.captured} captured = ${r.reconciliation.frames.accounted} processed+skipped+corrupt+failed (${r.reconciliation.frames.ok})`,
     `events reconciled: ${r.reconciliation.events.published} published = ${r.reconciliation.events.received} received + ${r.reconciliation.events.dropped} dropped (${r.reconciliation.events.ok})`,
     `rss_slope_mb_per_10k=${fx(s.rss_mb.slope)}±${fx(s.rss_mb.ci95)}`,

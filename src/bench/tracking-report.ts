@@ -54,9 +54,17 @@ async function main(): Promise<void> {
   const L = trackLengths(tracked);
   const J = trackJumps(tracked);
   const report: TrackingReport = {
-    clip: values.clip, frames: frames.length, width: info.width, height: info.height, fps: info.fps, label: values.label!,
+    clip: values.clip,
+    frames: frames.length,
+    width: info.width,
+    height: info.height,
+    fps: info.fps,
+    label: values.label!,
     tracker: { ...opts, lowScore: cfg.tracking.low_score, scoreThreshold: cfg.detection.score_threshold },
-    tracks: L, jumps: J, walkers, tracks_per_walker: walkers ? L.tracks / walkers : null,
+    tracks: L,
+    jumps: J,
+    walkers,
+    tracks_per_walker: walkers ? L.tracks / walkers : null,
   };
   if (values.json) {
     process.stdout.write(JSON.stringify(report) + '\n');
@@ -68,7 +76,10 @@ async function main(): Promise<void> {
     `${values.label} tracks (confirmed): ${L.tracks}; length in frames min ${L.min} / p25 ${L.p25} / median ${L.median} / p75 ${L.p75} / max ${L.max}; shorter than 10 frames: ${L.short}`,
     `jumps (a track's next box far from its last one, or 3× the area): ${J.jumps} in ${J.tracksWithJumps} tracks`,
   ];
-  if (walkers) lines.push(`walkers counted by eye: ${walkers} → ${(L.tracks / walkers).toFixed(2)} tracks per walker (fragmentation ${(L.tracks / walkers - 1).toFixed(2)})`);
+  if (walkers)
+    lines.push(
+      `walkers counted by eye: ${walkers} → ${(L.tracks / walkers).toFixed(2)} tracks per walker (fragmentation ${(L.tracks / walkers - 1).toFixed(2)})`,
+    );
   process.stdout.write(lines.join('\n') + '\n');
 }
 

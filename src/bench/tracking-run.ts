@@ -28,20 +28,27 @@ export interface ClipInfo {
 export function probeClip(file: string): ClipInfo {
   let out: string;
   try {
-    out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,r_frame_rate', '-of', 'csv=p=0', file], { encoding: 'utf8' });
+    out = execFileSync(
+      'ffprobe',
+      ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,r_frame_rate', '-of', 'csv=p=0', file],
+      { encoding: 'utf8' },
+    );
   } catch (e) {
     throw new Error(`${file}: ffprobe cannot read it (${(e as Error).message.split('\n')[0]})`);
   }
   const [w, h, rate] = out.trim().split(',');
   const [num, den] = (rate ?? '').split('/').map(Number);
   const info = { width: Number(w), height: Number(h), fps: num! / (den || 1) };
-  if (!(info.width > 0 && info.height > 0 && info.fps > 0)) throw new Error(`${file}: no video stream with a size and frame rate (ffprobe said ${JSON.stringify(out.trim())})`);
+  if (!(info.width > 0 && info.height > 0 && info.fps > 0))
+    throw new Error(`${file}: no video stream with a size and frame rate (ffprobe said ${JSON.stringify(out.trim())})`);
   return info;
 }
 
 /** Every frame of a clip as RGB, decoded by ffmpeg one at a time (a long clip never sits in memory). */
 export async function* clipFrames(file: string, info: ClipInfo): AsyncGenerator<RawFrame> {
-  const child = spawn('ffmpeg', ['-nostdin', '-v', 'error', '-i', file, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('ffmpeg', ['-nostdin', '-v', 'error', '-i', file, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const done = new Promise<number | null>((resolve) => child.on('close', resolve));
@@ -56,7 +63,18 @@ export async function* clipFrames(file: string, info: ClipInfo): AsyncGenerator<
         buf = buf.subarray(size);
         id++;
         const at = (id - 1) * (1000 / info.fps);
-        yield { kind: 'raw', id, capturedAt: at, capturedMono: at, data, format: 'rgb24', width: info.width, height: info.height, stride: info.width * 3, origin: `${file}#${id}` };
+        yield {
+          kind: 'raw',
+          id,
+          capturedAt: at,
+          capturedMono: at,
+          data,
+          format: 'rgb24',
+          width: info.width,
+          height: info.height,
+          stride: info.width * 3,
+          origin: `${file}#${id}`,
+        };
       }
     }
   } finally {
@@ -67,18 +85,34 @@ export async function* clipFrames(file: string, info: ClipInfo): AsyncGenerator<
 }
 
 /** The real detector over every frame of the clip, split like the daemon's pipeline does (thresholds from `config`). */
-export async function detectClip(file: string, detector: LoadedModel, config: Config, onFrame?: (n: number) => void): Promise<{ info: ClipInfo; frames: FrameDetections[] }> {
+export async function detectClip(
+  file: string,
+  detector: LoadedModel,
+  config: Config,
+  onFrame?: (n: number) => void,
+): Promise<{ info: ClipInfo; frames: FrameDetections[] }> {
   const info = probeClip(file);
   const m = detector.manifest;
   const session = await createSession(detector.file, { threads: 1, spinning: false });
   const decoder = new SsdDecoder(m.detection!, m.labels);
   const frames: FrameDetections[] = [];
-  const conv = (d: { label: string; score: number; box: [number, number, number, number] }, low: boolean): TrackerDetection => ({ label: d.label, score: d.score, box: [...d.box] as Box, ...(low ? { low } : {}) });
+  const conv = (d: { label: string; score: number; box: [number, number, number, number] }, low: boolean): TrackerDetection => ({
+    label: d.label,
+    score: d.score,
+    box: [...d.box] as Box,
+    ...(low ? { low } : {}),
+  });
   try {
     for await (const f of clipFrames(file, info)) {
       const input = await toModelInput(f, m.input, m.input.width!, m.input.height!);
       const out = await session.run({ [m.input.name]: new ort.Tensor('float32', input.data, [1, 3, input.height, input.width]) });
-      const split = decodeTwoLevel(decoder, out[m.detection!.outputs.scores]!.data as Float32Array, out[m.detection!.outputs.boxes]!.data as Float32Array, config, m.labels);
+      const split = decodeTwoLevel(
+        decoder,
+        out[m.detection!.outputs.scores]!.data as Float32Array,
+        out[m.detection!.outputs.boxes]!.data as Float32Array,
+        config,
+        m.labels,
+      );
       frames.push({ frame: f.id, high: split.detections.map((d) => conv(d, false)), low: split.low.map((d) => conv(d, true)) });
       onFrame?.(f.id);
     }

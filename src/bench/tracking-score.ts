@@ -67,5 +67,13 @@ export function trackLengths(frames: readonly TrackedFrame[]): TrackLengths {
   }
   const lens = [...span.values()].map(([a, b]) => b - a + 1).sort((a, b) => a - b);
   const q = (p: number): number => (lens.length ? lens[Math.min(lens.length - 1, Math.floor(p * lens.length))]! : 0);
-  return { tracks: lens.length, min: lens[0] ?? 0, p25: q(0.25), median: q(0.5), p75: q(0.75), max: lens[lens.length - 1] ?? 0, short: lens.filter((l) => l < 10).length };
+  return {
+    tracks: lens.length,
+    min: lens[0] ?? 0,
+    p25: q(0.25),
+    median: q(0.5),
+    p75: q(0.75),
+    max: lens[lens.length - 1] ?? 0,
+    short: lens.filter((l) => l < 10).length,
+  };
 }

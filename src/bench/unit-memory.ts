@@ -31,7 +31,10 @@ export function unitMemoryEnv(unitText: string, source = UNIT_FILE): Record<stri
 }
 
 /** The package unit's memory settings applied to `base`: NODE_OPTIONS appended to any already there. */
-export function withUnitMemory(base: NodeJS.ProcessEnv, unitPath = path.join(packageRoot(), UNIT_FILE)): { env: NodeJS.ProcessEnv; applied: Record<string, string> } {
+export function withUnitMemory(
+  base: NodeJS.ProcessEnv,
+  unitPath = path.join(packageRoot(), UNIT_FILE),
+): { env: NodeJS.ProcessEnv; applied: Record<string, string> } {
   const applied = unitMemoryEnv(readFileSync(unitPath, 'utf8'), unitPath);
   const env = { ...base, ...applied };
   if (applied.NODE_OPTIONS && base.NODE_OPTIONS) env.NODE_OPTIONS = `${base.NODE_OPTIONS} ${applied.NODE_OPTIONS}`;

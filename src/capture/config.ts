@@ -15,7 +15,16 @@ export const METERING_MODES = ['centre', 'spot', 'average', 'custom'] as const s
 export const EXPOSURE_MODES = ['normal', 'sport'] as const satisfies readonly Vid['exposure'][];
 export const ROTATIONS = [0, 180] as const satisfies readonly Vid['rotation'][];
 /** node-libcamera types `awb` as a free string; these are the modes the rpicam-apps document */
-export const AWB_MODES = ['auto', 'incandescent', 'tungsten', 'fluorescent', 'indoor', 'daylight', 'cloudy', 'custom'] as const satisfies readonly Vid['awb'][];
+export const AWB_MODES = [
+  'auto',
+  'incandescent',
+  'tungsten',
+  'fluorescent',
+  'indoor',
+  'daylight',
+  'cloudy',
+  'custom',
+] as const satisfies readonly Vid['awb'][];
 
 // Fail the build if node-libcamera grows a value our enums do not list.
 type Covers<All, Listed> = [Exclude<All, Listed>] extends [never] ? true : false;

@@ -22,9 +22,12 @@ const OWNED = new Set(['-i', '-re', '-stream_loop', '-f', '-y', '-nostdin']);
 
 export function validateFfmpegOptions(opts: FfmpegOptions, common: CommonCaptureOptions): string[] {
   const problems = validateCommon(common);
-  if (typeof opts.input !== 'string' || opts.input.trim() === '') problems.push('camera.ffmpeg.input is required for source ffmpeg: a /dev/videoN device, an rtsp:// or http:// URL, or a video file');
-  if (opts.output !== 'mjpeg' && opts.output !== 'rgb24') problems.push(`camera.ffmpeg.output must be mjpeg or rgb24, got ${JSON.stringify(opts.output)}`);
-  if (!Number.isInteger(opts.quality) || opts.quality < 2 || opts.quality > 31) problems.push(`camera.ffmpeg.quality must be an integer 2..31, got ${JSON.stringify(opts.quality)}`);
+  if (typeof opts.input !== 'string' || opts.input.trim() === '')
+    problems.push('camera.ffmpeg.input is required for source ffmpeg: a /dev/videoN device, an rtsp:// or http:// URL, or a video file');
+  if (opts.output !== 'mjpeg' && opts.output !== 'rgb24')
+    problems.push(`camera.ffmpeg.output must be mjpeg or rgb24, got ${JSON.stringify(opts.output)}`);
+  if (!Number.isInteger(opts.quality) || opts.quality < 2 || opts.quality > 31)
+    problems.push(`camera.ffmpeg.quality must be an integer 2..31, got ${JSON.stringify(opts.quality)}`);
   if (typeof opts.binary !== 'string' || opts.binary === '') problems.push('camera.ffmpeg.binary must be a non-empty string');
   problems.push(...validateArgs(opts.args, 'camera.ffmpeg.args', OWNED));
   return problems;
@@ -65,7 +68,12 @@ export function buildFfmpegArgs(opts: FfmpegOptions, common: Pick<CommonCaptureO
  * Frames from a USB webcam (v4l2), an RTSP/HTTP camera or a video file through ffmpeg, supervised like
  * the libcamera source. A file played without `loop` completes when it ends; everything else restarts.
  */
-export function ffmpegSource(opts: FfmpegOptions, common: CommonCaptureOptions, hooks: CaptureHooks = {}, runtime: CaptureRuntime = {}): Observable<Frame> {
+export function ffmpegSource(
+  opts: FfmpegOptions,
+  common: CommonCaptureOptions,
+  hooks: CaptureHooks = {},
+  runtime: CaptureRuntime = {},
+): Observable<Frame> {
   return defer(() => {
     const problems = validateFfmpegOptions(opts, common);
     if (problems.length) throw new CameraConfigError(problems);
@@ -79,7 +87,9 @@ export function ffmpegSource(opts: FfmpegOptions, common: CommonCaptureOptions, 
       name: 'ffmpeg',
       resolve() {
         if (kind !== 'url' && !existsSync(opts.input)) {
-          throw new CameraMissingError(kind === 'device' ? `camera device ${opts.input} does not exist (unplugged?)` : `video file ${opts.input} does not exist`);
+          throw new CameraMissingError(
+            kind === 'device' ? `camera device ${opts.input} does not exist (unplugged?)` : `video file ${opts.input} does not exist`,
+          );
         }
         return { command: opts.binary, args, env };
       },
@@ -100,7 +110,8 @@ export function ffmpegSource(opts: FfmpegOptions, common: CommonCaptureOptions, 
       map((data, id): Frame => {
         const capturedAt = Date.now();
         const capturedMono = performance.now();
-        if (opts.output === 'rgb24') return { kind: 'raw', id, capturedAt, capturedMono, data, format: 'rgb24', width, height, stride: width * 3, origin: opts.input };
+        if (opts.output === 'rgb24')
+          return { kind: 'raw', id, capturedAt, capturedMono, data, format: 'rgb24', width, height, stride: width * 3, origin: opts.input };
         return { kind: 'encoded', id, capturedAt, capturedMono, data, format: 'jpeg', origin: opts.input };
       }),
     );

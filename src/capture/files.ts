@@ -26,21 +26,34 @@ export function listImageFiles(pattern: string): string[] {
     st = undefined;
   }
   if (st?.isDirectory()) {
-    return readdirSync(pattern).filter((f) => IMAGE_EXT.test(f)).sort().map((f) => path.join(pattern, f));
+    return readdirSync(pattern)
+      .filter((f) => IMAGE_EXT.test(f))
+      .sort()
+      .map((f) => path.join(pattern, f));
   }
   if (st?.isFile()) return [pattern];
   const dir = path.dirname(pattern);
   const base = path.basename(pattern);
   if (!/[*?]/.test(base)) throw new CameraConfigError([`camera.files.path: ${pattern} does not exist`]);
   if (/[*?[]/.test(dir)) throw new CameraConfigError([`camera.files.path: wildcards are only supported in the file name (${pattern})`]);
-  const re = new RegExp('^' + base.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+  const re = new RegExp(
+    '^' +
+      base
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.') +
+      '$',
+  );
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
     throw new CameraConfigError([`camera.files.path: directory ${dir} does not exist`]);
   }
-  return names.filter((f) => re.test(f) && IMAGE_EXT.test(f)).sort().map((f) => path.join(dir, f));
+  return names
+    .filter((f) => re.test(f) && IMAGE_EXT.test(f))
+    .sort()
+    .map((f) => path.join(dir, f));
 }
 
 /**

@@ -23,7 +23,23 @@ export interface CaptureRuntime {
 export const LIBCAMERA_BINARIES = ['rpicam-vid', 'libcamera-vid'] as const;
 
 /** Flags the source itself controls; passing them again through `args` would break the frame stream. */
-const OWNED_FLAGS = new Set(['-o', '--output', '--codec', '--width', '--height', '--framerate', '-t', '--timeout', '-n', '--nopreview', '--segment', '--split', '--circular', '--listen', '--inline']);
+const OWNED_FLAGS = new Set([
+  '-o',
+  '--output',
+  '--codec',
+  '--width',
+  '--height',
+  '--framerate',
+  '-t',
+  '--timeout',
+  '-n',
+  '--nopreview',
+  '--segment',
+  '--split',
+  '--circular',
+  '--listen',
+  '--inline',
+]);
 
 type Flag = { key: keyof LibcameraOptions; flag: string; kind: 'bool' | 'value'; fmt?: (v: never) => string };
 
@@ -53,12 +69,14 @@ const FLAGS: readonly Flag[] = [
 /** Problems with the options, each naming the key; empty when valid. */
 export function validateLibcameraOptions(opts: LibcameraOptions, common: CommonCaptureOptions): string[] {
   const problems = validateCommon(common);
-  if (!LIBCAMERA_CODECS.includes(opts.codec)) problems.push(`camera.libcamera.codec must be one of ${LIBCAMERA_CODECS.join(', ')}, got ${JSON.stringify(opts.codec)}`);
+  if (!LIBCAMERA_CODECS.includes(opts.codec))
+    problems.push(`camera.libcamera.codec must be one of ${LIBCAMERA_CODECS.join(', ')}, got ${JSON.stringify(opts.codec)}`);
   if (opts.codec === 'yuv420' && (common.width % 2 !== 0 || common.height % 2 !== 0)) {
     problems.push(`camera.width and camera.height must be even for codec yuv420, got ${common.width}x${common.height}`);
   }
   if (opts.rotation !== 0 && opts.rotation !== 180) problems.push(`camera.libcamera.rotation must be 0 or 180, got ${JSON.stringify(opts.rotation)}`);
-  if (opts.binary !== undefined && (typeof opts.binary !== 'string' || opts.binary === '')) problems.push('camera.libcamera.binary must be a non-empty string');
+  if (opts.binary !== undefined && (typeof opts.binary !== 'string' || opts.binary === ''))
+    problems.push('camera.libcamera.binary must be a non-empty string');
   problems.push(...validateArgs(opts.args, 'camera.libcamera.args', OWNED_FLAGS));
   return problems;
 }
@@ -68,8 +86,10 @@ export function validateCommon(common: CommonCaptureOptions): string[] {
   for (const k of ['width', 'height'] as const) {
     if (!Number.isInteger(common[k]) || common[k] <= 0) problems.push(`camera.${k} must be a positive integer, got ${JSON.stringify(common[k])}`);
   }
-  if (typeof common.fps !== 'number' || !(common.fps > 0) || !Number.isFinite(common.fps)) problems.push(`camera.fps must be a positive number, got ${JSON.stringify(common.fps)}`);
-  if (typeof common.stallTimeoutS !== 'number' || !(common.stallTimeoutS >= 0)) problems.push(`camera.stall_timeout_s must be >= 0 (0 disables), got ${JSON.stringify(common.stallTimeoutS)}`);
+  if (typeof common.fps !== 'number' || !(common.fps > 0) || !Number.isFinite(common.fps))
+    problems.push(`camera.fps must be a positive number, got ${JSON.stringify(common.fps)}`);
+  if (typeof common.stallTimeoutS !== 'number' || !(common.stallTimeoutS >= 0))
+    problems.push(`camera.stall_timeout_s must be >= 0 (0 disables), got ${JSON.stringify(common.stallTimeoutS)}`);
   return problems;
 }
 
@@ -85,7 +105,20 @@ export function validateArgs(args: unknown, where: string, owned: ReadonlySet<st
 
 /** The rpicam-vid argument vector (the program name excluded). */
 export function buildLibcameraArgs(opts: LibcameraOptions, common: Pick<CommonCaptureOptions, 'width' | 'height' | 'fps'>): string[] {
-  const args = ['-t', '0', '-n', '--codec', opts.codec, '--width', String(common.width), '--height', String(common.height), '--framerate', String(common.fps), '--flush'];
+  const args = [
+    '-t',
+    '0',
+    '-n',
+    '--codec',
+    opts.codec,
+    '--width',
+    String(common.width),
+    '--height',
+    String(common.height),
+    '--framerate',
+    String(common.fps),
+    '--flush',
+  ];
   for (const f of FLAGS) {
     const v = opts[f.key];
     if (v === undefined || v === null) continue;
@@ -106,7 +139,12 @@ export function buildLibcameraArgs(opts: LibcameraOptions, common: Pick<CommonCa
  * yuv420 → RawFrame with stride = width padded to 64 (see yuv420Layout). Frame ids count from 0 per
  * subscription and keep increasing across restarts.
  */
-export function libcameraSource(opts: LibcameraOptions, common: CommonCaptureOptions, hooks: CaptureHooks = {}, runtime: CaptureRuntime = {}): Observable<Frame> {
+export function libcameraSource(
+  opts: LibcameraOptions,
+  common: CommonCaptureOptions,
+  hooks: CaptureHooks = {},
+  runtime: CaptureRuntime = {},
+): Observable<Frame> {
   return defer(() => {
     const problems = validateLibcameraOptions(opts, common);
     if (problems.length) throw new CameraConfigError(problems);
@@ -127,7 +165,8 @@ export function libcameraSource(opts: LibcameraOptions, common: CommonCaptureOpt
             if (command) break;
           }
         }
-        if (!command) throw new CameraMissingError(`neither ${LIBCAMERA_BINARIES.join(' nor ')} is on PATH (install rpicam-apps, or set camera.source)`);
+        if (!command)
+          throw new CameraMissingError(`neither ${LIBCAMERA_BINARIES.join(' nor ')} is on PATH (install rpicam-apps, or set camera.source)`);
         origin = command.split('/').pop() ?? command;
         return { command, args, env };
       },

@@ -201,7 +201,8 @@ export function superviseProcess<T>(opts: SuperviseOptions<T>): Observable<T> {
           }
           stderrLines++;
           if (stderrLines <= maxLogged) hooks.log?.info({ source: opts.name, pid: proc.pid, stderr: line }, 'camera stderr');
-          else if (stderrLines === maxLogged + 1) hooks.log?.warn({ source: opts.name, pid: proc.pid }, 'camera stderr: further lines are only counted');
+          else if (stderrLines === maxLogged + 1)
+            hooks.log?.warn({ source: opts.name, pid: proc.pid }, 'camera stderr: further lines are only counted');
         }
       });
       // 'close' (not 'exit') so every byte of stdout has been parsed before the restart decision

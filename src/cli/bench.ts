@@ -27,12 +27,17 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const viewerPairs = int('viewer-pairs', values['viewer-pairs'], 4, 0);
   const soakFrames = int('soak-frames', values['soak-frames'], 5000, 5000);
   const precisions = (values.precision ?? 'int8,fp32').split(',').map((p) => p.trim());
-  for (const p of precisions) if (p !== 'int8' && p !== 'fp32') throw new UsageError(`--precision takes int8 and/or fp32 (comma-separated), got ${JSON.stringify(p)}`);
+  for (const p of precisions)
+    if (p !== 'int8' && p !== 'fp32') throw new UsageError(`--precision takes int8 and/or fp32 (comma-separated), got ${JSON.stringify(p)}`);
   if (new Set(precisions).size !== precisions.length) throw new UsageError(`--precision lists a precision twice: ${values.precision}`);
 
   const configPath = values.config ?? process.env.EDGESIGHT_CONFIG ?? path.join(packageRoot(), 'config', 'demo.yaml');
   const lc = loadConfigOrExit(configPath);
-  const log = createLogger(lc.config.logging.level === 'debug' || lc.config.logging.level === 'trace' ? lc.config.logging.level : 'warn', lc.config.logging.pretty, 2);
+  const log = createLogger(
+    lc.config.logging.level === 'debug' || lc.config.logging.level === 'trace' ? lc.config.logging.level : 'warn',
+    lc.config.logging.pretty,
+    2,
+  );
   const progress = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
   progress(`config: ${configPath}`);
 
@@ -79,33 +84,59 @@ export function summary(r: BenchReport): string {
   const p = r.pipeline;
   const L: string[] = [];
   L.push(`edgesight bench — ${m.cpu_model}, ${m.cores} cores, ${m.arch}, node ${m.node}, onnxruntime ${m.onnxruntime}`);
-  L.push(`frames: ${s.width}×${s.height} JPEG (${s.distinct_frames} photos), inference pinned to core ${s.core}, ${s.pipeline_precision}, ${s.frames} frames per run`);
-  L.push(`ceiling (pinned worker, pre-made tensors): ${f(r.ceiling.worker.fps)} fps, p50 ${f(r.ceiling.worker.latency_ms.p50, 2)} ms; in-thread session.run: ${f(r.ceiling.in_thread.fps)} fps`);
-  L.push(`pipeline (files → preprocess → inference → postprocess → MQTT): ${f(p.fps)} fps, ${p.skipped} skipped, ${p.mqtt_messages_received} MQTT messages received`);
+  L.push(
+    `frames: ${s.width}×${s.height} JPEG (${s.distinct_frames} photos), inference pinned to core ${s.core}, ${s.pipeline_precision}, ${s.frames} frames per run`,
+  );
+  L.push(
+    `ceiling (pinned worker, pre-made tensors): ${f(r.ceiling.worker.fps)} fps, p50 ${f(r.ceiling.worker.latency_ms.p50, 2)} ms; in-thread session.run: ${f(r.ceiling.in_thread.fps)} fps`,
+  );
+  L.push(
+    `pipeline (files → preprocess → inference → postprocess → MQTT): ${f(p.fps)} fps, ${p.skipped} skipped, ${p.mqtt_messages_received} MQTT messages received`,
+  );
   L.push(`pipeline efficiency: ${f(p.efficiency, 2)}`);
-  if (p.efficiency !== null && p.efficiency < EFFICIENCY_TARGET) L.push(`  below the ${EFFICIENCY_TARGET} target — where the time goes:`, ...whereTimeGoes(r).split('\n').map((l) => `  ${l}`));
+  if (p.efficiency !== null && p.efficiency < EFFICIENCY_TARGET)
+    L.push(
+      `  below the ${EFFICIENCY_TARGET} target — where the time goes:`,
+      ...whereTimeGoes(r)
+        .split('\n')
+        .map((l) => `  ${l}`),
+    );
   if (r.live_view) {
     const lv = r.live_view;
-    L.push(`live view, one viewer at ${lv.live_fps} fps: median ratio ${f(lv.ratio, 3)} over ${lv.pairs.length} interleaved pairs (range ${f(lv.ratio_min, 3)}–${f(lv.ratio_max, 3)}, MAD ${f(lv.ratio_mad, 3)}); ${f(lv.fps_with_viewer)} fps with vs ${f(lv.fps_no_viewer)} without (medians); no-viewer runs alone vary by ${f(lv.no_viewer_spread * 100, 1)} %; ${lv.frames_encoded} JPEGs encoded with the viewer, ${lv.frames_encoded_without_viewer} without`);
+    L.push(
+      `live view, one viewer at ${lv.live_fps} fps: median ratio ${f(lv.ratio, 3)} over ${lv.pairs.length} interleaved pairs (range ${f(lv.ratio_min, 3)}–${f(lv.ratio_max, 3)}, MAD ${f(lv.ratio_mad, 3)}); ${f(lv.fps_with_viewer)} fps with vs ${f(lv.fps_no_viewer)} without (medians); no-viewer runs alone vary by ${f(lv.no_viewer_spread * 100, 1)} %; ${lv.frames_encoded} JPEGs encoded with the viewer, ${lv.frames_encoded_without_viewer} without`,
+    );
   }
   L.push(`per-stage latency p50 / p99 ms (detection only):`);
   L.push(...stageLines(p));
   if (r.pipeline_segmentation) {
     const ps = r.pipeline_segmentation;
     const sg = ps.stages.segmenter;
-    L.push(`detection + segmentation every ${ps.segmentation_every}: ${f(ps.fps)} fps, segmenter p50 ${f(sg?.p50, 2)} / p99 ${f(sg?.p99, 2)} ms, end_to_end p50 ${f(ps.stages.end_to_end?.p50, 2)} / p99 ${f(ps.stages.end_to_end?.p99, 2)} ms`);
+    L.push(
+      `detection + segmentation every ${ps.segmentation_every}: ${f(ps.fps)} fps, segmenter p50 ${f(sg?.p50, 2)} / p99 ${f(sg?.p99, 2)} ms, end_to_end p50 ${f(ps.stages.end_to_end?.p50, 2)} / p99 ${f(ps.stages.end_to_end?.p99, 2)} ms`,
+    );
   } else {
-    L.push(`detection + segmentation: not run (${r.models.segmenter[s.pipeline_precision].reason ?? `--segmentation-every ${s.segmentation_every}`})`);
+    L.push(
+      `detection + segmentation: not run (${r.models.segmenter[s.pipeline_precision].reason ?? `--segmentation-every ${s.segmentation_every}`})`,
+    );
   }
   for (const role of ['detector', 'segmenter'] as const) {
     const x = r.precision_ratio[role];
-    L.push(x.available ? `int8/fp32 ${role}: ${f(x.int8_over_fp32, 3)} (fp32 p50 ${f(x.fp32_ms.p50, 2)} ms, int8 p50 ${f(x.int8_ms.p50, 2)} ms, ${x.pairs} pairs)` : `int8/fp32 ${role}: unavailable — ${x.reason}`);
+    L.push(
+      x.available
+        ? `int8/fp32 ${role}: ${f(x.int8_over_fp32, 3)} (fp32 p50 ${f(x.fp32_ms.p50, 2)} ms, int8 p50 ${f(x.int8_ms.p50, 2)} ms, ${x.pairs} pairs)`
+        : `int8/fp32 ${role}: unavailable — ${x.reason}`,
+    );
   }
   const mem = r.memory;
-  L.push(`memory: RSS ${f(mem.rss_start_mb)} MB at start, ${f(mem.rss_models_loaded_mb)} MB with models loaded, ${f(mem.rss_after_frames_mb)} MB after ${mem.frames_before_rss_after} frames`);
+  L.push(
+    `memory: RSS ${f(mem.rss_start_mb)} MB at start, ${f(mem.rss_models_loaded_mb)} MB with models loaded, ${f(mem.rss_after_frames_mb)} MB after ${mem.frames_before_rss_after} frames`,
+  );
   if (mem.soak) {
     const k = mem.soak;
-    L.push(`soak: ${k.frames} frames, RSS ${f(k.samples[0]?.rss_mb)} → ${f(k.samples.at(-1)?.rss_mb)} MB (range ${f(k.rss_min_mb)}–${f(k.rss_max_mb)}), trend ${f(k.rss_growth_mb_per_1000_frames, 2)} MB per 1000 frames (heap ${f(k.heap_growth_mb_per_1000_frames, 2)})`);
+    L.push(
+      `soak: ${k.frames} frames, RSS ${f(k.samples[0]?.rss_mb)} → ${f(k.samples.at(-1)?.rss_mb)} MB (range ${f(k.rss_min_mb)}–${f(k.rss_max_mb)}), trend ${f(k.rss_growth_mb_per_1000_frames, 2)} MB per 1000 frames (heap ${f(k.heap_growth_mb_per_1000_frames, 2)})`,
+    );
   }
   const busy = busyWarning(r);
   if (busy) L.push(`note: ${busy}`);

@@ -34,8 +34,18 @@ const CONFIG = { type: 'string', short: 'c', arg: 'PATH', help: 'config file', d
 /** Options every `models` subcommand takes. */
 export const COMMON_OPTIONS = {
   config: { type: 'string', short: 'c', arg: 'PATH', help: 'config file (models.cache_dir, models.mirror)', dflt: '$EDGESIGHT_CONFIG' },
-  cache: { type: 'string', arg: 'DIR', help: 'model cache', dflt: 'models.cache_dir, $CACHE_DIRECTORY, $XDG_CACHE_HOME/edgesight, ~/.cache/edgesight' },
-  from: { type: 'string', multiple: true, arg: 'DIR', help: 'local folder with model sources, searched before upstream (repeatable; also EDGESIGHT_MODELS_MIRROR)' },
+  cache: {
+    type: 'string',
+    arg: 'DIR',
+    help: 'model cache',
+    dflt: 'models.cache_dir, $CACHE_DIRECTORY, $XDG_CACHE_HOME/edgesight, ~/.cache/edgesight',
+  },
+  from: {
+    type: 'string',
+    multiple: true,
+    arg: 'DIR',
+    help: 'local folder with model sources, searched before upstream (repeatable; also EDGESIGHT_MODELS_MIRROR)',
+  },
   offline: { type: 'boolean', help: 'never download (also EDGESIGHT_OFFLINE=1)' },
 } as const;
 
@@ -65,7 +75,8 @@ export const IMPORT_OPTIONS = {
 export const RUN = {
   path: 'run',
   summary: 'run the daemon (checks the config first; exit 78 if invalid)',
-  details: 'Camera → detection + segmentation → MQTT until SIGTERM/SIGINT; SIGHUP re-reads the config.\nA failure before READY exits at once with a status systemd understands (see Exit status below).',
+  details:
+    'Camera → detection + segmentation → MQTT until SIGTERM/SIGINT; SIGHUP re-reads the config.\nA failure before READY exits at once with a status systemd understands (see Exit status below).',
   options: { config: CONFIG },
 } as const satisfies CommandSpec;
 
@@ -108,7 +119,7 @@ export const SEGMENT = {
 export const SNAPSHOT = {
   path: 'snapshot',
   summary: 'one camera frame with boxes and mask drawn, as a JPEG',
-  details: 'Runs the daemon\'s pipeline on one frame; the daemon must not hold the camera at the same time.',
+  details: "Runs the daemon's pipeline on one frame; the daemon must not hold the camera at the same time.",
   options: {
     config: CONFIG,
     out: { type: 'string', short: 'o', arg: 'FILE.jpg', help: 'where the JPEG goes (- for stdout); required' },
@@ -135,11 +146,17 @@ export const MODELS_FETCH = {
   path: 'models fetch',
   summary: 'fetch model sources (sha256-checked, resumable) and prepare them',
   args: '[NAME...]',
-  details: 'Sources are looked up in the cache, then --from / EDGESIGHT_MODELS_MIRROR folders, then the\nupstream URL. No NAME = the configured detector and segmenter.',
+  details:
+    'Sources are looked up in the cache, then --from / EDGESIGHT_MODELS_MIRROR folders, then the\nupstream URL. No NAME = the configured detector and segmenter.',
   options: {
     ...COMMON_OPTIONS,
     all: { type: 'boolean', help: 'every catalogued model' },
-    precision: { type: 'string', arg: 'fp32|qdq-faithful|int8', help: 'qdq-faithful also makes the faithful QDQ form; int8 runs the quantizer', dflt: 'fp32' },
+    precision: {
+      type: 'string',
+      arg: 'fp32|qdq-faithful|int8',
+      help: 'qdq-faithful also makes the faithful QDQ form; int8 runs the quantizer',
+      dflt: 'fp32',
+    },
   },
 } as const satisfies CommandSpec;
 
@@ -153,7 +170,10 @@ export const MODELS_CONVERT = {
     ...IMPORT_OPTIONS,
     form: { type: 'string', arg: 'float|qdq', help: 'float graph, or the TFLite int8 parameters as QDQ', dflt: 'float' },
     out: { type: 'string', arg: 'FILE.onnx', help: 'write the ONNX file here instead of registering it' },
-    'keep-score-cap': { type: 'boolean', help: 'keep the upper saturation of the class logits (the old graph, scores capped near 0.5; for comparison)' },
+    'keep-score-cap': {
+      type: 'boolean',
+      help: 'keep the upper saturation of the class logits (the old graph, scores capped near 0.5; for comparison)',
+    },
   },
 } as const satisfies CommandSpec;
 
@@ -226,8 +246,9 @@ export const MODELS_INFO = {
 
 export const MODELS_PREPARE = {
   path: 'models prepare',
-  summary: 'make the configured models ready as the daemon\'s start would, and say how long it took',
-  details: 'The shipped int8 models need no work; other models (fp32, custom, changed quantizer settings) are\nprepared into the cache, the quantizer running in a child process. `service install` runs this.',
+  summary: "make the configured models ready as the daemon's start would, and say how long it took",
+  details:
+    'The shipped int8 models need no work; other models (fp32, custom, changed quantizer settings) are\nprepared into the cache, the quantizer running in a child process. `service install` runs this.',
   options: { config: CONFIG },
 } as const satisfies CommandSpec;
 
@@ -237,14 +258,25 @@ export const MODELS_BUILD_PREPARED = {
   args: '[NAME...]',
   details:
     'Each catalogued model (or the NAMEs given) converted to fp32, then quantized with the default settings\n(its profile, the shipped calibration set) for uint8 activations (x86-64, Cortex-A72) and int8 activations\n(arm64 with the dot-product extension). Deterministic: an unchanged converter and quantizer rewrite the\nsame bytes. No mirror, no network.',
-  options: { out: { type: 'string', arg: 'DIR', help: 'write there instead of the package\'s models/prepared/', dflt: 'models/prepared' } },
+  options: { out: { type: 'string', arg: 'DIR', help: "write there instead of the package's models/prepared/", dflt: 'models/prepared' } },
 } as const satisfies CommandSpec;
 
 export const QUANTIZE_OPTIONS = {
   ...COMMON_OPTIONS,
-  calib: { type: 'string', multiple: true, arg: 'DIR|GLOB|IMAGE|VIDEO', help: 'calibration images (repeatable; videos: every 10th frame, ≤ 50)', dflt: 'models.calibration, else models/calibration + config/demo-photos' },
+  calib: {
+    type: 'string',
+    multiple: true,
+    arg: 'DIR|GLOB|IMAGE|VIDEO',
+    help: 'calibration images (repeatable; videos: every 10th frame, ≤ 50)',
+    dflt: 'models.calibration, else models/calibration + config/demo-photos',
+  },
   camera: { type: 'string', arg: 'N', help: 'also take N frames from the configured camera', dflt: 'models.calibration_frames' },
-  method: { type: 'string', arg: 'minmax|percentile|mse|frames', help: 'range method for the body (frames: the 90th percentile of the images\' own extremes)', dflt: 'the model\'s profile' },
+  method: {
+    type: 'string',
+    arg: 'minmax|percentile|mse|frames',
+    help: "range method for the body (frames: the 90th percentile of the images' own extremes)",
+    dflt: "the model's profile",
+  },
   percentile: { type: 'string', arg: 'P', help: 'for --method percentile', dflt: '99.99' },
   activations: {
     type: 'string',
@@ -262,7 +294,8 @@ export const MODELS_QUANTIZE = {
   path: 'models quantize',
   summary: 'static int8 quantization (QDQ) of an fp32 model, calibrated on images',
   args: 'NAME | MANIFEST.json',
-  details: 'Per-channel int8 conv weights, per-tensor 8-bit activations. Writes <cache>/<name>/int8.onnx +\nint8.json (provenance.quantization records the settings).',
+  details:
+    'Per-channel int8 conv weights, per-tensor 8-bit activations. Writes <cache>/<name>/int8.onnx +\nint8.json (provenance.quantization records the settings).',
   options: QUANTIZE_OPTIONS,
 } as const satisfies CommandSpec;
 
@@ -272,15 +305,20 @@ export const BENCH = {
   details:
     'Measures, in one run: the bare ONNX Runtime ceiling, the full pipeline from JPEG frames to MQTT\n(→ pipeline efficiency), per-stage latency percentiles, detection + segmentation every Nth frame,\nint8/fp32 speed per model, and memory. Writes bench.json, bench.md and latency.svg to --out.',
   options: {
-    config: { ...CONFIG, help: 'config (models, cache, inference core/threads)', dflt: '$EDGESIGHT_CONFIG, else the package\'s config/demo.yaml' },
+    config: { ...CONFIG, help: 'config (models, cache, inference core/threads)', dflt: "$EDGESIGHT_CONFIG, else the package's config/demo.yaml" },
     frames: { type: 'string', arg: 'N', help: 'measured frames per run (≥ 10)', dflt: '300' },
     width: { type: 'string', arg: 'W', help: 'frame width of the JPEGs', dflt: '640' },
     height: { type: 'string', arg: 'H', help: 'frame height of the JPEGs', dflt: '480' },
-    'frames-dir': { type: 'string', arg: 'DIR', help: 'photos the frames are made from', dflt: 'the package\'s config/demo-photos' },
+    'frames-dir': { type: 'string', arg: 'DIR', help: 'photos the frames are made from', dflt: "the package's config/demo-photos" },
     out: { type: 'string', arg: 'DIR', help: 'where the report goes', dflt: 'bench-out' },
     precision: { type: 'string', arg: 'LIST', help: 'int8 and/or fp32, comma-separated; the first runs the pipeline', dflt: 'int8,fp32' },
     'segmentation-every': { type: 'string', arg: 'N', help: 'segmentation cadence of the second pipeline run (0 = skip it)', dflt: '5' },
-    'viewer-pairs': { type: 'string', arg: 'N', help: 'live-view cost: pairs of --frames/2-frame runs without / with one viewer, interleaved (0 = skip)', dflt: '4' },
+    'viewer-pairs': {
+      type: 'string',
+      arg: 'N',
+      help: 'live-view cost: pairs of --frames/2-frame runs without / with one viewer, interleaved (0 = skip)',
+      dflt: '4',
+    },
     soak: { type: 'boolean', help: 'also run --soak-frames frames and report RSS growth' },
     'soak-frames': { type: 'string', arg: 'N', help: 'soak length (≥ 5000)', dflt: '5000' },
   },
@@ -290,12 +328,17 @@ export const SOAK = {
   path: 'soak',
   summary: 'the real daemon at full rate into a real broker: resource slopes with confidence, counts reconciled',
   details:
-    'Runs `edgesight run` as a child process from the files source into a real mosquitto for --frames frames,\nsampling RSS, heap, fds, threads and event-loop delay; reports least-squares slopes per 10 000 processed\nframes with 95 % confidence and reconciles the counters (frames captured = processed + skipped + corrupt +\nfailed; events published = received + dropped). Writes soak.json and soak.md to --out. The last two lines\nare rss_slope_mb_per_10k=<v>±<ci> and reconciled=true|false (exit 1 when not reconciled). The daemon runs\nwith the systemd unit\'s memory settings (its NODE_OPTIONS and MALLOC_* Environment= lines, read from\nsystemd/edgesight.service) unless --plain. Needs mosquitto (MOSQUITTO_BIN, /usr/sbin/mosquitto or on PATH).\nIt replaces `bench --soak`, which only trends RSS in the bench process (no daemon, broker or counts).',
+    "Runs `edgesight run` as a child process from the files source into a real mosquitto for --frames frames,\nsampling RSS, heap, fds, threads and event-loop delay; reports least-squares slopes per 10 000 processed\nframes with 95 % confidence and reconciles the counters (frames captured = processed + skipped + corrupt +\nfailed; events published = received + dropped). Writes soak.json and soak.md to --out. The last two lines\nare rss_slope_mb_per_10k=<v>±<ci> and reconciled=true|false (exit 1 when not reconciled). The daemon runs\nwith the systemd unit's memory settings (its NODE_OPTIONS and MALLOC_* Environment= lines, read from\nsystemd/edgesight.service) unless --plain. Needs mosquitto (MOSQUITTO_BIN, /usr/sbin/mosquitto or on PATH).\nIt replaces `bench --soak`, which only trends RSS in the bench process (no daemon, broker or counts).",
   options: {
     config: { ...CONFIG, help: 'config whose models section the daemon uses', dflt: "$EDGESIGHT_CONFIG, else the package's config/demo.yaml" },
     frames: { type: 'string', arg: 'N', help: 'frames the source delivers (≥ 100)', dflt: '5000' },
     fps: { type: 'string', arg: 'F', help: 'source rate; with --pace fps, frames the pipeline cannot take are skipped and counted', dflt: '120' },
-    pace: { type: 'string', arg: 'fps|pipeline', help: 'pipeline: the source also waits for the pipeline, so every frame is processed (camera.files.pace)', dflt: 'fps' },
+    pace: {
+      type: 'string',
+      arg: 'fps|pipeline',
+      help: 'pipeline: the source also waits for the pipeline, so every frame is processed (camera.files.pace)',
+      dflt: 'fps',
+    },
     width: { type: 'string', arg: 'W', help: 'JPEG frame width', dflt: '640' },
     height: { type: 'string', arg: 'H', help: 'JPEG frame height', dflt: '480' },
     'frames-dir': { type: 'string', arg: 'DIR', help: 'photos the frames are made from', dflt: "the package's config/demo-photos" },
@@ -308,7 +351,7 @@ export const SOAK = {
 
 const FLEET_OPTIONS = {
   config: CONFIG,
-  url: { type: 'string', arg: 'URL', help: 'broker URL', dflt: 'mqtt.url, else the embedded broker\'s address' },
+  url: { type: 'string', arg: 'URL', help: 'broker URL', dflt: "mqtt.url, else the embedded broker's address" },
   base: { type: 'string', arg: 'TOPIC', help: 'base topic', dflt: 'mqtt.base_topic' },
   device: { type: 'string', arg: 'ID', help: 'one device', dflt: 'all' },
   json: { type: 'boolean', help: 'one JSON object per device per change (jq-friendly)' },

@@ -45,14 +45,28 @@ export async function detectCommand(argv: string[]): Promise<number> {
     let line: DetectLine;
     try {
       const data = await readFile(file);
-      const input = await toModelInput({ kind: 'encoded', id: 0, capturedAt: Date.now(), capturedMono: performance.now(), data, format: path.extname(file).slice(1), origin: file }, m.input, m.input.width!, m.input.height!);
+      const input = await toModelInput(
+        { kind: 'encoded', id: 0, capturedAt: Date.now(), capturedMono: performance.now(), data, format: path.extname(file).slice(1), origin: file },
+        m.input,
+        m.input.width!,
+        m.input.height!,
+      );
       const out = await session.run({ [m.input.name]: new ort.Tensor('float32', input.data, [1, 3, input.height, input.width]) });
-      const dets: Detection[] = decoder.decode(out[m.detection!.outputs.scores]!.data as Float32Array, out[m.detection!.outputs.boxes]!.data as Float32Array, opts);
+      const dets: Detection[] = decoder.decode(
+        out[m.detection!.outputs.scores]!.data as Float32Array,
+        out[m.detection!.outputs.boxes]!.data as Float32Array,
+        opts,
+      );
       line = {
         file,
         width: input.frameWidth,
         height: input.frameHeight,
-        objects: dets.map((d) => ({ label: d.label, class_id: d.class_id, score: r4(d.score), box: d.box.map(r4) as [number, number, number, number] })),
+        objects: dets.map((d) => ({
+          label: d.label,
+          class_id: d.class_id,
+          score: r4(d.score),
+          box: d.box.map(r4) as [number, number, number, number],
+        })),
       };
     } catch (e) {
       failures++;

@@ -10,10 +10,7 @@ import { UsageError } from './args.js';
  */
 
 /** The outcome of looking at argv before a handler runs. */
-export type Checked =
-  | { kind: 'help'; text: string }
-  | { kind: 'run'; spec: CommandSpec; argv: string[] }
-  | { kind: 'usage-error'; message: string };
+export type Checked = { kind: 'help'; text: string } | { kind: 'run'; spec: CommandSpec; argv: string[] } | { kind: 'usage-error'; message: string };
 
 export const PROGRAM = 'edgesight';
 
@@ -47,7 +44,9 @@ export function commanderFor(spec: CommandSpec): Command {
 export function helpFor(spec: CommandSpec): string {
   let text = '';
   // outputHelp (unlike helpInformation) includes the addHelpText sections
-  commanderFor(spec).configureOutput({ writeOut: (s) => void (text += s) }).outputHelp();
+  commanderFor(spec)
+    .configureOutput({ writeOut: (s) => void (text += s) })
+    .outputHelp();
   return text;
 }
 
@@ -67,7 +66,10 @@ export function check(spec: CommandSpec, argv: string[]): Checked {
     cmd.parse(argv, { from: 'user' });
   } catch (e) {
     if (!(e instanceof CommanderError)) throw e;
-    const message = e.message.replace(/^error: /, '').replace(/\n/g, ' ').trim();
+    const message = e.message
+      .replace(/^error: /, '')
+      .replace(/\n/g, ' ')
+      .trim();
     const hint = e.code === 'commander.unknownOption' ? `; valid options: ${validOptions(spec)}` : '';
     return { kind: 'usage-error', message: `${message}${hint} (see ${PROGRAM} ${spec.path} --help)` };
   }
@@ -75,7 +77,9 @@ export function check(spec: CommandSpec, argv: string[]): Checked {
 }
 
 /** The spec for a command path, or a usage error naming the valid choices. */
-export function findCommand(argv: string[]): { spec: CommandSpec; rest: string[] } | { group: string; sub: string | undefined } | { unknown: string } {
+export function findCommand(
+  argv: string[],
+): { spec: CommandSpec; rest: string[] } | { group: string; sub: string | undefined } | { unknown: string } {
   const [first, ...rest] = argv;
   if (first === undefined) return { unknown: '' };
   if (first in GROUPS) {

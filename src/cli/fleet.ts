@@ -6,7 +6,6 @@ import { parse, UsageError } from './args.js';
 import { FLEET } from './commands.js';
 import { loadConfigOrExit } from './common.js';
 
-
 export async function fleetCliCommand(argv: string[], opts: { alias?: 'stats' } = {}): Promise<number> {
   const { values } = parse(argv, FLEET.options, false);
   if (values.url !== undefined && !/^(mqtts?|wss?|tcp|ssl):\/\/./.test(values.url)) {
@@ -15,7 +14,8 @@ export async function fleetCliCommand(argv: string[], opts: { alias?: 'stats' } 
   let timeoutMs: number | undefined;
   if (values.timeout !== undefined) {
     const s = Number(values.timeout);
-    if (!(s > 0) || !Number.isFinite(s)) throw new UsageError(`--timeout must be a positive number of seconds, got ${JSON.stringify(values.timeout)}`);
+    if (!(s > 0) || !Number.isFinite(s))
+      throw new UsageError(`--timeout must be a positive number of seconds, got ${JSON.stringify(values.timeout)}`);
     if (!values.once) throw new UsageError('--timeout applies with --once');
     timeoutMs = s * 1000;
   }

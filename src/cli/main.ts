@@ -24,7 +24,10 @@ async function main(argv: string[]): Promise<number> {
     return first === undefined ? EX_USAGE : 0;
   }
   const found = findCommand(argv);
-  if ('unknown' in found) return usage(`unknown command '${found.unknown}'; commands: ${[...new Set(Object.keys(HANDLERS).map((p) => p.split(' ')[0]))].join(', ')} (see ${PROGRAM} --help)`);
+  if ('unknown' in found)
+    return usage(
+      `unknown command '${found.unknown}'; commands: ${[...new Set(Object.keys(HANDLERS).map((p) => p.split(' ')[0]))].join(', ')} (see ${PROGRAM} --help)`,
+    );
   if ('group' in found) {
     const { group, sub } = found;
     if (sub === '--help' || sub === '-h' || sub === 'help') {

@@ -34,7 +34,8 @@ export function modelsContext(values: CommonValues, env: NodeJS.ProcessEnv = pro
     cacheDir,
     mirrors: [...(values.from ?? []).map((d) => path.resolve(d)), ...mirrorsFromEnv(env), ...cfg.mirror.map((m) => path.resolve(lc.dir, m))],
     allowNetwork: !values.offline && env.EDGESIGHT_OFFLINE !== '1',
-    log: (msg, extra) => say(extra?.url ? `${msg} from ${String(extra.url)}${extra.resume_from ? ` (resuming at byte ${String(extra.resume_from)})` : ''}` : msg),
+    log: (msg, extra) =>
+      say(extra?.url ? `${msg} from ${String(extra.url)}${extra.resume_from ? ` (resuming at byte ${String(extra.resume_from)})` : ''}` : msg),
     progress: (done, total) => {
       sink ??= createProgress('download', process.stderr, say);
       sink.update(done, total);

@@ -11,8 +11,6 @@ import { parse, UsageError } from './args.js';
 import { MODELS_EVAL } from './commands.js';
 import { modelsContext, say, type CommonValues } from './models-common.js';
 
-
-
 function numberList(v: string, what: string): number[] {
   const xs = v.split(',').map((s) => Number(s.trim()));
   if (!xs.length || xs.some((x) => !(x >= 0 && x <= 1))) throw new UsageError(`${what} must be comma-separated numbers in [0, 1], got '${v}'`);
@@ -23,7 +21,10 @@ function numberList(v: string, what: string): number[] {
 export function evalDataDir(data: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   if (data) return path.resolve(data);
   const root = env.EDGESIGHT_TEST_DATA;
-  if (!root) throw new UsageError('no evaluation data: pass --data DIR (a folder with instances.json), or set EDGESIGHT_TEST_DATA (its coco-train-sample/ is used)');
+  if (!root)
+    throw new UsageError(
+      'no evaluation data: pass --data DIR (a folder with instances.json), or set EDGESIGHT_TEST_DATA (its coco-train-sample/ is used)',
+    );
   return path.resolve(root, 'coco-train-sample');
 }
 
@@ -58,14 +59,23 @@ export async function evalSub(argv: string[]): Promise<number> {
   for (const im of ds.images) if (!existsSync(im.file)) throw new ModelError(`${instances} names ${path.basename(im.file)}, which is not in ${dir}`);
   say(`evaluating ${m.name} ${m.precision} on ${ds.images.length} images in ${dir}`);
   const low = Math.min(0.02, thresholds[0]!);
-  const ev = await evaluateDetector(
-    { file: model.file, input: m.input, labels: m.labels, detection: m.detection },
-    ds,
-    { scoreThreshold: low, threads: lc.config.inference.threads },
-  );
+  const ev = await evaluateDetector({ file: model.file, input: m.input, labels: m.labels, detection: m.detection }, ds, {
+    scoreThreshold: low,
+    threads: lc.config.inference.threads,
+  });
   const dets = [...ev.detections.entries()].flatMap(([imageId, list]) => {
     const im = ds.images.find((i) => i.id === imageId)!;
-    return list.map((d) => ({ imageId, categoryId: d.class_id, score: d.score, bbox: [d.box[0] * im.width, d.box[1] * im.height, (d.box[2] - d.box[0]) * im.width, (d.box[3] - d.box[1]) * im.height] as [number, number, number, number] }));
+    return list.map((d) => ({
+      imageId,
+      categoryId: d.class_id,
+      score: d.score,
+      bbox: [d.box[0] * im.width, d.box[1] * im.height, (d.box[2] - d.box[0]) * im.width, (d.box[3] - d.box[1]) * im.height] as [
+        number,
+        number,
+        number,
+        number,
+      ],
+    }));
   });
   const labelOf = (c: number): string => m.labels[c] ?? ds.categories.get(c) ?? String(c);
   const wanted = values.json ? null : (values.labels ?? 'person,car').split(',').map((s) => s.trim());
@@ -80,19 +90,39 @@ export async function evalSub(argv: string[]): Promise<number> {
   const rows = thresholdTable(ds.groundTruth, dets, { thresholds, iou, ...(cats ? { categories: cats } : {}) });
   let maxScore = 0;
   for (const d of dets) maxScore = Math.max(maxScore, d.score);
-  const summary = { model: m.name, precision: m.precision, sha256: m.sha256, images: ds.images.length, map: ev.result.map, ap50: ev.result.ap50, max_score: maxScore, iou };
+  const summary = {
+    model: m.name,
+    precision: m.precision,
+    sha256: m.sha256,
+    images: ds.images.length,
+    map: ev.result.map,
+    ap50: ev.result.ap50,
+    max_score: maxScore,
+    iou,
+  };
 
   if (values.json) {
     for (const r of rows) {
       process.stdout.write(
-        JSON.stringify({ label: labelOf(r.categoryId), class_id: r.categoryId, threshold: r.threshold, precision: r.precision, recall: r.recall, detections: r.detections, true_positives: r.truePositives, ground_truth: r.groundTruth }) + '\n',
+        JSON.stringify({
+          label: labelOf(r.categoryId),
+          class_id: r.categoryId,
+          threshold: r.threshold,
+          precision: r.precision,
+          recall: r.recall,
+          detections: r.detections,
+          true_positives: r.truePositives,
+          ground_truth: r.groundTruth,
+        }) + '\n',
       );
     }
     process.stdout.write(JSON.stringify({ summary }) + '\n');
     return 0;
   }
   process.stdout.write(formatThresholdTable(rows, labelOf, thresholds));
-  process.stdout.write(`\n${m.name} ${m.precision} on ${ds.images.length} images: mAP@[.5:.95] ${ev.result.map.toFixed(4)}, AP50 ${ev.result.ap50.toFixed(4)}, highest score ${maxScore.toFixed(3)}\n`);
+  process.stdout.write(
+    `\n${m.name} ${m.precision} on ${ds.images.length} images: mAP@[.5:.95] ${ev.result.map.toFixed(4)}, AP50 ${ev.result.ap50.toFixed(4)}, highest score ${maxScore.toFixed(3)}\n`,
+  );
   return 0;
 }
 

@@ -27,10 +27,17 @@ function dim(flag: string, v: string | undefined): number | null | undefined {
 }
 
 export function importOptionsFrom(values: ImportValues, onnx: string, cacheDir: string): ImportOptions {
-  if (values.task !== undefined && values.task !== 'detection' && values.task !== 'segmentation') throw new UsageError(`--task must be detection or segmentation, got ${values.task}`);
+  if (values.task !== undefined && values.task !== 'detection' && values.task !== 'segmentation')
+    throw new UsageError(`--task must be detection or segmentation, got ${values.task}`);
   const precisions: Precision[] = ['fp32', 'int8', 'qdq-faithful'];
-  if (values.precision !== undefined && !precisions.includes(values.precision as Precision)) throw new UsageError(`--precision must be one of ${precisions.join(', ')}, got ${values.precision}`);
-  const name = values.name ?? path.basename(onnx).replace(/\.(onnx|tflite)$/i, '').toLowerCase();
+  if (values.precision !== undefined && !precisions.includes(values.precision as Precision))
+    throw new UsageError(`--precision must be one of ${precisions.join(', ')}, got ${values.precision}`);
+  const name =
+    values.name ??
+    path
+      .basename(onnx)
+      .replace(/\.(onnx|tflite)$/i, '')
+      .toLowerCase();
   const o: ImportOptions = { onnx, name, cacheDir, force: values.force ?? false };
   const set = <K extends keyof ImportOptions>(k: K, v: ImportOptions[K] | undefined): void => {
     if (v !== undefined) o[k] = v;
@@ -57,7 +64,9 @@ export function importOptionsFrom(values: ImportValues, onnx: string, cacheDir: 
 
 export function reportImport(res: { manifestPath: string; manifest: ModelManifest; check: ContractCheck }): void {
   const m = res.manifest;
-  const outs = Object.entries(res.check.outputs).map(([k, v]) => `${k} [${v.join(', ')}]`).join(', ');
+  const outs = Object.entries(res.check.outputs)
+    .map(([k, v]) => `${k} [${v.join(', ')}]`)
+    .join(', ');
   process.stdout.write(
     `registered ${m.name} ${m.precision} (${m.task}, ${m.labels.length} labels, ${mb(m.bytes)}, sha256 ${short(m.sha256)})\n` +
       `  checked in ONNX Runtime at ${res.check.probe.width}×${res.check.probe.height}: ${outs}\n` +
@@ -101,13 +110,21 @@ export async function exportBundleSub(argv: string[]): Promise<number> {
   const [out, ...names] = positionals;
   if (!out) throw new UsageError('export needs an output file (OUT.tar or OUT.tar.gz)');
   const precisions = (values.precision ?? []) as Precision[];
-  for (const p of precisions) if (!['fp32', 'int8', 'qdq-faithful'].includes(p)) throw new UsageError(`--precision must be fp32, int8 or qdq-faithful, got ${p}`);
+  for (const p of precisions)
+    if (!['fp32', 'int8', 'qdq-faithful'].includes(p)) throw new UsageError(`--precision must be fp32, int8 or qdq-faithful, got ${p}`);
   const { ctx } = modelsContext(values as CommonValues);
-  const index = await exportBundle(ctx.cacheDir, out, { names, precisions, producer: `edgesight ${VERSION}`, ...(values.gzip ? { gzip: true } : {}) });
+  const index = await exportBundle(ctx.cacheDir, out, {
+    names,
+    precisions,
+    producer: `edgesight ${VERSION}`,
+    ...(values.gzip ? { gzip: true } : {}),
+  });
   for (const m of index.models) {
     const f = index.files.find((x) => x.path === m.file)!;
     process.stdout.write(`added  ${m.name.padEnd(34)} ${m.precision.padEnd(12)} ${mb(f.bytes).padStart(8)}  ${short(f.sha256)}\n`);
   }
-  process.stdout.write(`wrote ${out} (${index.models.length} model${index.models.length === 1 ? '' : 's'}); on the target: edgesight models import ${path.basename(out)}\n`);
+  process.stdout.write(
+    `wrote ${out} (${index.models.length} model${index.models.length === 1 ? '' : 's'}); on the target: edgesight models import ${path.basename(out)}\n`,
+  );
   return 0;
 }

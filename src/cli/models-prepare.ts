@@ -34,7 +34,11 @@ export async function fetchSub(argv: string[]): Promise<number> {
   if (values.all && positionals.length) throw new UsageError('give model names or --all, not both');
   checkMirrors(values.from);
   const { lc, ctx } = modelsContext(values as CommonValues);
-  for (const n of positionals) if (!catalogEntry(n)) throw new UsageError(`unknown model '${n}' (catalogued: ${CATALOG.map((e) => e.name).join(', ')}); use \`edgesight models import\` for your own`);
+  for (const n of positionals)
+    if (!catalogEntry(n))
+      throw new UsageError(
+        `unknown model '${n}' (catalogued: ${CATALOG.map((e) => e.name).join(', ')}); use \`edgesight models import\` for your own`,
+      );
 
   let names: string[];
   const explicit = positionals.length > 0;
@@ -81,7 +85,8 @@ export async function convertSub(argv: string[]): Promise<number> {
   const form = values.form ?? 'float';
   if (form !== 'float' && form !== 'qdq') throw new UsageError(`--form must be float or qdq, got ${form}`);
   const keepScoreCap = values['keep-score-cap'] ?? false;
-  if (keepScoreCap && form !== 'float') throw new UsageError('--keep-score-cap applies to the float form only (the qdq form keeps every source range anyway)');
+  if (keepScoreCap && form !== 'float')
+    throw new UsageError('--keep-score-cap applies to the float form only (the qdq form keeps every source range anyway)');
   if (positionals.length !== 1) throw new UsageError('convert needs exactly one NAME or TFLite FILE');
   const ref = positionals[0]!;
   checkMirrors(values.from);
@@ -92,8 +97,10 @@ export async function convertSub(argv: string[]): Promise<number> {
   if (!isFile) {
     const entry = catalogEntry(ref);
     if (!entry) throw new UsageError(`'${ref}' is neither a file nor a catalogued model (${CATALOG.map((e) => e.name).join(', ')})`);
-    if (values.name) throw new UsageError('--name applies when converting a TFLite file; a catalogued model is converted into the cache (or to --out)');
-    if (keepScoreCap && !values.out) throw new UsageError('--keep-score-cap with a catalogued model needs --out FILE.onnx: the cache holds the default (uncapped) graph');
+    if (values.name)
+      throw new UsageError('--name applies when converting a TFLite file; a catalogued model is converted into the cache (or to --out)');
+    if (keepScoreCap && !values.out)
+      throw new UsageError('--keep-score-cap with a catalogued model needs --out FILE.onnx: the cache holds the default (uncapped) graph');
   }
   if (!isFile && values.out) {
     // a catalogued model's source converted to a bare file, e.g. the capped graph for comparison
@@ -114,11 +121,14 @@ export async function convertSub(argv: string[]): Promise<number> {
     throw new ModelError(`cannot convert ${ref}: ${(e as Error).message}`);
   }
   if (values.out) {
-    if (values.name || values.like || values.manifest) throw new UsageError('--out writes a bare ONNX file; to register it in the cache use --name with --like/--manifest instead');
+    if (values.name || values.like || values.manifest)
+      throw new UsageError('--out writes a bare ONNX file; to register it in the cache use --name with --like/--manifest instead');
     await mkdir(path.dirname(path.resolve(values.out)), { recursive: true });
     await writeFile(values.out + '.part', onnx);
     await rename(values.out + '.part', values.out);
-    process.stdout.write(`wrote ${values.out} (${form}${keepScoreCap ? ', class-logit saturations kept' : ''}, ${onnx.length} bytes); register it with \`edgesight models import ${values.out} --name N --like …\`\n`);
+    process.stdout.write(
+      `wrote ${values.out} (${form}${keepScoreCap ? ', class-logit saturations kept' : ''}, ${onnx.length} bytes); register it with \`edgesight models import ${values.out} --name N --like …\`\n`,
+    );
     return 0;
   }
   if (!values.name) throw new UsageError('converting a TFLite file needs --out FILE.onnx, or --name N with --like/--manifest to register it');
@@ -150,7 +160,8 @@ export async function prepareSub(argv: string[]): Promise<number> {
   const t0 = performance.now();
   const { detector, segmenter } = await loadConfiguredModels(lc, log);
   for (const m of [detector, segmenter]) if (m) await announce(m.manifestPath);
-  if (!segmenter && lc.config.models.segmenter && lc.config.segmentation.every > 0) say('no segmenter could be prepared (see the warning above): the daemon will run detection only');
+  if (!segmenter && lc.config.models.segmenter && lc.config.segmentation.every > 0)
+    say('no segmenter could be prepared (see the warning above): the daemon will run detection only');
   say(`models ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return 0;
 }

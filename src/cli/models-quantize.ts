@@ -8,7 +8,12 @@ import { catalogEntry } from '../models/catalog.js';
 import { ModelError, readManifest, modelFilePath, type ModelManifest } from '../models/manifest.js';
 import { isManifestPath, loadModel, prepareModel, writeModel } from '../models/store.js';
 import { RANGE_METHODS, type RangeMethod } from '../modeltools/quantize/histogram.js';
-import { defaultCalibrationSources, gatherCalibrationFiles, quantizeManifestModel, type ActivationChoice } from '../modeltools/quantize/manifest-quantizer.js';
+import {
+  defaultCalibrationSources,
+  gatherCalibrationFiles,
+  quantizeManifestModel,
+  type ActivationChoice,
+} from '../modeltools/quantize/manifest-quantizer.js';
 import { grabCameraFrames } from '../modeltools/quantize/camera.js';
 import { formatReport } from '../modeltools/quantize/quantize.js';
 
@@ -60,7 +65,8 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   try {
     if (positionals.length !== 1) throw new UsageError('quantize needs exactly one model NAME or fp32 manifest path');
     const method = values.method as RangeMethod | undefined;
-    if (method !== undefined && !RANGE_METHODS.includes(method)) throw new UsageError(`--method must be one of ${RANGE_METHODS.join(', ')}, got '${method}'`);
+    if (method !== undefined && !RANGE_METHODS.includes(method))
+      throw new UsageError(`--method must be one of ${RANGE_METHODS.join(', ')}, got '${method}'`);
     const activations = (values.activations ?? 'auto') as ActivationChoice;
     if (!['uint8', 'int8', 'auto'].includes(activations)) throw new UsageError(`--activations must be uint8, int8 or auto, got '${activations}'`);
     let percentile: number | undefined;
@@ -100,7 +106,9 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'edgesight-calib-'));
     try {
       // --calib, else models.calibration (relative to the config file), else the shipped set
-      const sources = values.calib?.length ? values.calib.map((c) => path.resolve(c)) : defaultCalibrationSources(lc.config.models.calibration.map((c) => path.resolve(lc.dir, c)));
+      const sources = values.calib?.length
+        ? values.calib.map((c) => path.resolve(c))
+        : defaultCalibrationSources(lc.config.models.calibration.map((c) => path.resolve(lc.dir, c)));
       const files = await gatherCalibrationFiles(sources, tmp);
       if (cameraFrames) files.push(...(await grabCameraFrames(lc.config.camera, cameraFrames, tmp)));
       say(`calibrating ${fp32Manifest.name} on ${files.length} images`);

@@ -28,7 +28,15 @@ export async function listSub(argv: string[]): Promise<number> {
   const { ctx } = modelsContext(values as CommonValues);
   const rows: ListRow[] = [];
   for (const c of await listCachedManifests(ctx.cacheDir)) {
-    const row: ListRow = { name: c.name, precision: c.precision, task: '?', bytes: null, sha256: null, manifest: c.manifestPath, status: 'unchecked' };
+    const row: ListRow = {
+      name: c.name,
+      precision: c.precision,
+      task: '?',
+      bytes: null,
+      sha256: null,
+      manifest: c.manifestPath,
+      status: 'unchecked',
+    };
     try {
       const m = await readManifest(c.manifestPath);
       Object.assign(row, { task: m.task, bytes: m.bytes, sha256: m.sha256 });
@@ -59,7 +67,9 @@ export async function listSub(argv: string[]): Promise<number> {
   process.stdout.write(`cache: ${ctx.cacheDir}\n`);
   if (!rows.length) process.stdout.write('  (no prepared models; run `edgesight models fetch`)\n');
   else {
-    process.stdout.write(`  ${'NAME'.padEnd(34)} ${'PRECISION'.padEnd(12)} ${'TASK'.padEnd(12)} ${'SIZE'.padStart(8)}  ${'SHA256'.padEnd(12)}  STATUS\n`);
+    process.stdout.write(
+      `  ${'NAME'.padEnd(34)} ${'PRECISION'.padEnd(12)} ${'TASK'.padEnd(12)} ${'SIZE'.padStart(8)}  ${'SHA256'.padEnd(12)}  STATUS\n`,
+    );
     for (const r of rows) {
       process.stdout.write(
         `  ${r.name.padEnd(34)} ${r.precision.padEnd(12)} ${r.task.padEnd(12)} ${(r.bytes === null ? '?' : mb(r.bytes)).padStart(8)}  ${(r.sha256 ? short(r.sha256) : '?').padEnd(12)}  ${r.status}\n`,
@@ -83,9 +93,14 @@ interface PaperFigure {
 /** Published figures for the catalogued models (see PAPER_FIGURES in src/modeltools/model-info.ts for sources). */
 function paperFor(name: string): PaperFigure | null {
   if (name === 'ssdlite_mobilenet_v3_small_coco') {
-    return { label: 'SSDLite MobileNetV3-Small (reduced head), Howard et al. 2019, Table 6', ...PAPER_FIGURES.ssdliteV3SmallReduced, size: [320, 320] };
+    return {
+      label: 'SSDLite MobileNetV3-Small (reduced head), Howard et al. 2019, Table 6',
+      ...PAPER_FIGURES.ssdliteV3SmallReduced,
+      size: [320, 320],
+    };
   }
-  if (name === 'lraspp_mobilenet_v3_small_voc') return { label: 'LR-ASPP MobileNetV3-Small VOC, model card', ...PAPER_FIGURES.lrasppV3SmallVoc320, size: [320, 320] };
+  if (name === 'lraspp_mobilenet_v3_small_voc')
+    return { label: 'LR-ASPP MobileNetV3-Small VOC, model card', ...PAPER_FIGURES.lrasppV3SmallVoc320, size: [320, 320] };
   return null;
 }
 
@@ -113,7 +128,8 @@ async function resolve(ref: string, precision: Precision, cacheDir: string): Pro
       return { file: l.file, manifest: l.manifest, manifestPath: ref, verified: true };
     }
     const head = (await readFile(ref)).subarray(0, 8);
-    if (head.toString('latin1', 4, 8) === 'TFL3') throw new UsageError(`${ref} is a TFLite file; convert it first (edgesight models convert ${ref} --out X.onnx)`);
+    if (head.toString('latin1', 4, 8) === 'TFL3')
+      throw new UsageError(`${ref} is a TFLite file; convert it first (edgesight models convert ${ref} --out X.onnx)`);
     return { file: ref, manifest: null, manifestPath: null, verified: false };
   }
   if (ref.includes('/') || ref.endsWith('.json') || ref.endsWith('.onnx')) throw new ModelError(`${ref}: no such file`);
@@ -183,18 +199,35 @@ export async function infoSub(argv: string[]): Promise<number> {
   const row = (k: string, v: string): void => void lines.push(`${k.padEnd(12)} ${v}`);
   if (m) row('model', `${m.name} (${m.precision}, ${m.task}, ${m.labels.length} labels)`);
   row('file', `${r.file}  ${mb(bytes.length)}  sha256 ${short(sha)}${r.verified ? ' (matches manifest)' : ''}`);
-  for (const t of info.inputs) row('input', `${t.name} ${t.dtype} [${t.shape.join(', ')}]${t.declared ? ` (declared [${t.declared.map((d) => d ?? '?').join(', ')}])` : ''}`);
-  if (m) row('preprocess', `${m.input.color} × ${m.input.scale.toPrecision(6)} + ${m.input.offset}, ${m.input.layout}, resize ${m.input.resize}${m.input.multiple_of ? `, sides multiple of ${m.input.multiple_of}` : ''}`);
+  for (const t of info.inputs)
+    row('input', `${t.name} ${t.dtype} [${t.shape.join(', ')}]${t.declared ? ` (declared [${t.declared.map((d) => d ?? '?').join(', ')}])` : ''}`);
+  if (m)
+    row(
+      'preprocess',
+      `${m.input.color} × ${m.input.scale.toPrecision(6)} + ${m.input.offset}, ${m.input.layout}, resize ${m.input.resize}${m.input.multiple_of ? `, sides multiple of ${m.input.multiple_of}` : ''}`,
+    );
   for (const t of info.outputs) row('output', `${t.name} ${t.dtype} [${t.shape.join(', ')}]`);
   row('params', `${fmt(info.params, 'M')}${paper ? `    paper: ${fmt(paper.params, 'M')}` : ''}`);
-  row('MAdds', `${fmt(info.macs, 'G')} at ${analysed[3]}×${analysed[2]}${paper ? (sameSize ? `    paper: ${fmt(paper.madds, 'G')}` : `    (paper: ${fmt(paper.madds, 'G')} at ${paper.size[0]}×${paper.size[1]})`) : ''}`);
+  row(
+    'MAdds',
+    `${fmt(info.macs, 'G')} at ${analysed[3]}×${analysed[2]}${paper ? (sameSize ? `    paper: ${fmt(paper.madds, 'G')}` : `    (paper: ${fmt(paper.madds, 'G')} at ${paper.size[0]}×${paper.size[1]})`) : ''}`,
+  );
   if (paper) row('', `paper figures: ${paper.label}`);
   row('int8 share', `${(info.int8OpShare * 100).toFixed(1)}% of ${info.computeOps} compute ops, ${(info.int8MacShare * 100).toFixed(1)}% of MAdds`);
   const ops = Object.entries(info.opCounts).sort((a, b) => b[1] - a[1]);
   row('ops', `${ops.reduce((n, [, c]) => n + c, 0)} nodes: ${ops.map(([k, c]) => `${k} ${c}`).join(', ')}`);
-  if (m?.task === 'detection' && m.detection) row('decoding', `${m.detection.num_anchors} SSD anchors, ${m.detection.box_coder.type} box coder (${m.detection.box_coder.scales.join(', ')}), scores ${m.detection.score_activation === 'none' ? 'already sigmoid' : 'sigmoid applied'}`);
-  if (m?.task === 'segmentation' && m.segmentation) row('decoding', `argmax of '${m.segmentation.outputs.logits}' at 1/${m.segmentation.output_stride}`);
-  if (m) row('provenance', `${m.provenance.source}${m.provenance.license ? `; ${m.provenance.license}` : ''}${m.provenance.converter ? `; ${m.provenance.converter}` : ''}`);
+  if (m?.task === 'detection' && m.detection)
+    row(
+      'decoding',
+      `${m.detection.num_anchors} SSD anchors, ${m.detection.box_coder.type} box coder (${m.detection.box_coder.scales.join(', ')}), scores ${m.detection.score_activation === 'none' ? 'already sigmoid' : 'sigmoid applied'}`,
+    );
+  if (m?.task === 'segmentation' && m.segmentation)
+    row('decoding', `argmax of '${m.segmentation.outputs.logits}' at 1/${m.segmentation.output_stride}`);
+  if (m)
+    row(
+      'provenance',
+      `${m.provenance.source}${m.provenance.license ? `; ${m.provenance.license}` : ''}${m.provenance.converter ? `; ${m.provenance.converter}` : ''}`,
+    );
   if (contract) row('contract', `ok in ONNX Runtime at ${contract.probe.width}×${contract.probe.height}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;

@@ -53,7 +53,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     try {
       const next = loadConfigFile(lc.file, CLI_LOAD_OPTIONS);
       const r = daemon.reload(next);
-      log.info({ applied: r.applied, needs_restart: r.needsRestart, mqtt_reconnected: r.reconnected }, r.needsRestart.length ? 'config reloaded; some changes need a restart (systemctl restart edgesight)' : 'config reloaded');
+      log.info(
+        { applied: r.applied, needs_restart: r.needsRestart, mqtt_reconnected: r.reconnected },
+        r.needsRestart.length ? 'config reloaded; some changes need a restart (systemctl restart edgesight)' : 'config reloaded',
+      );
     } catch (e) {
       if (e instanceof ConfigError) {
         for (const p of e.problems) log.error({ key: p.path, line: p.line, source: p.source }, `config reload refused: ${p.path}: ${p.message}`);

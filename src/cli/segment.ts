@@ -56,7 +56,20 @@ export async function segmentCommand(argv: string[]): Promise<number> {
       let line: SegmentLine;
       try {
         const data = await readFile(file);
-        const input = await toModelInput({ kind: 'encoded', id: 0, capturedAt: Date.now(), capturedMono: performance.now(), data, format: path.extname(file).slice(1), origin: file }, m.input, width, height);
+        const input = await toModelInput(
+          {
+            kind: 'encoded',
+            id: 0,
+            capturedAt: Date.now(),
+            capturedMono: performance.now(),
+            data,
+            format: path.extname(file).slice(1),
+            origin: file,
+          },
+          m.input,
+          width,
+          height,
+        );
         const out = await session.run({ [m.input.name]: new ort.Tensor('float32', input.data, [1, 3, height, width]) });
         const logits = out[spec.outputs.logits];
         if (!logits) throw new Error(`the segmenter has no output '${spec.outputs.logits}' (it has ${Object.keys(out).join(', ')})`);
@@ -67,7 +80,10 @@ export async function segmentCommand(argv: string[]): Promise<number> {
           const dest = path.join(outDir, `${path.parse(file).name}.png`);
           if (inputs.has(dest)) throw new Error(`the mask would overwrite the input image ${dest}; choose another --out-dir`);
           const earlier = written.get(dest);
-          if (earlier) throw new Error(`the mask would overwrite ${dest}, already written for ${earlier}; segment images with the same name into different --out-dir`);
+          if (earlier)
+            throw new Error(
+              `the mask would overwrite ${dest}, already written for ${earlier}; segment images with the same name into different --out-dir`,
+            );
           const png = await encodeMask(map.data, w, h, 'png');
           await writeFile(dest, Buffer.from(png.data as string, 'base64'));
           written.set(dest, file);

@@ -23,7 +23,8 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, SNAPSHOT.options, false);
   if (!values.out) throw new UsageError('snapshot needs --out FILE.jpg (or --out - for stdout)');
   const skipFrames = values.skip === undefined ? 0 : Number(values.skip);
-  if (!Number.isInteger(skipFrames) || skipFrames < 0) throw new UsageError(`--skip must be an integer >= 0 (frames to discard while the camera settles), got ${values.skip}`);
+  if (!Number.isInteger(skipFrames) || skipFrames < 0)
+    throw new UsageError(`--skip must be an integer >= 0 (frames to discard while the camera settles), got ${values.skip}`);
   const timeoutS = values.timeout === undefined ? 60 : Number(values.timeout);
   if (!(timeoutS > 0)) throw new UsageError(`--timeout must be a number of seconds > 0, got ${values.timeout}`);
 
@@ -50,23 +51,32 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
       },
     });
     const result: FrameResult = await firstValueFrom(
-      runPipeline(frames$.pipe(skip(skipFrames)), {
-        engine,
-        detector,
-        segmenter,
-        config: () => cfg,
-        onEvent: (ev) => {
-          if (ev.type === 'corrupt' || ev.type === 'inference-error') {
-            lastProblem = ev.reason;
-            log.warn({ reason: ev.reason }, `frame not processed: ${ev.reason}`);
-          }
+      runPipeline(
+        frames$.pipe(skip(skipFrames)),
+        {
+          engine,
+          detector,
+          segmenter,
+          config: () => cfg,
+          onEvent: (ev) => {
+            if (ev.type === 'corrupt' || ev.type === 'inference-error') {
+              lastProblem = ev.reason;
+              log.warn({ reason: ev.reason }, `frame not processed: ${ev.reason}`);
+            }
+          },
         },
-      }, stop$).pipe(
+        stop$,
+      ).pipe(
         take(1),
-        timeout({ first: timeoutS * 1000, with: () => throwError(() => new Error(`no frame was processed within ${timeoutS} s${lastProblem ? ` (last problem: ${lastProblem})` : ''}`)) }),
+        timeout({
+          first: timeoutS * 1000,
+          with: () =>
+            throwError(() => new Error(`no frame was processed within ${timeoutS} s${lastProblem ? ` (last problem: ${lastProblem})` : ''}`)),
+        }),
       ),
     ).catch((e: Error) => {
-      if (e.name === 'EmptyError') throw new Error(`the camera source ended before a frame was processed${lastProblem ? ` (last problem: ${lastProblem})` : ''}`);
+      if (e.name === 'EmptyError')
+        throw new Error(`the camera source ended before a frame was processed${lastProblem ? ` (last problem: ${lastProblem})` : ''}`);
       throw e;
     });
 

@@ -9,11 +9,11 @@ import { parse, UsageError } from './args.js';
 import { SOAK } from './commands.js';
 import { loadConfigOrExit } from './common.js';
 
-
 function num(name: string, v: string | undefined, dflt: number, min: number, integer = true): number {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min)
+    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -42,7 +42,9 @@ export async function soakCommand(argv: string[]): Promise<number> {
   const progress = (msg: string): void => void process.stderr.write(`soak: ${msg}\n`);
   // the daemon runs as the service does: with the systemd unit's memory settings, read from the unit
   const mem = values.plain ? { env: process.env, applied: null } : withUnitMemory(process.env);
-  progress(`config: ${configPath}; ${frames} frames at ${fps} fps (pace ${pace}); broker ${mosquitto}; memory settings: ${memorySettings(mem.applied)}`);
+  progress(
+    `config: ${configPath}; ${frames} frames at ${fps} fps (pace ${pace}); broker ${mosquitto}; memory settings: ${memorySettings(mem.applied)}`,
+  );
   const report = await runSoak({
     frames,
     fps,

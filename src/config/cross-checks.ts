@@ -17,7 +17,12 @@ export function isLoopbackHost(bind: string): boolean {
  * Rules that span several keys, which JSON Schema cannot say. Checked by the loader, so `check-config`,
  * `run` and SIGHUP all refuse them the same way (exit 78 with the key path).
  */
-export function crossFieldProblems(c: Config, vocabulary?: ModelVocabulary, isSet?: (path: string) => boolean, env: NodeJS.ProcessEnv = process.env): ConfigProblem[] {
+export function crossFieldProblems(
+  c: Config,
+  vocabulary?: ModelVocabulary,
+  isSet?: (path: string) => boolean,
+  env: NodeJS.ProcessEnv = process.env,
+): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   // label names against the configured models' label lists (the keys are listed in label-checks.ts)
   if (vocabulary) problems.push(...labelProblems(c, vocabulary, isSet));
@@ -35,20 +40,32 @@ export function crossFieldProblems(c: Config, vocabulary?: ModelVocabulary, isSe
     const base = c.mqtt.base_topic;
     const within = (a: string, b: string): boolean => a === b || a.startsWith(b + '/');
     if (prefix === base) {
-      problems.push({ path: 'mqtt.homeassistant.discovery_prefix', message: `must differ from mqtt.base_topic (both are ${JSON.stringify(base)}): Home Assistant would read edgesight's topics as discovery messages` });
+      problems.push({
+        path: 'mqtt.homeassistant.discovery_prefix',
+        message: `must differ from mqtt.base_topic (both are ${JSON.stringify(base)}): Home Assistant would read edgesight's topics as discovery messages`,
+      });
     } else if (within(prefix, base) || within(base, prefix)) {
-      problems.push({ path: 'mqtt.homeassistant.discovery_prefix', message: `${JSON.stringify(prefix)} and mqtt.base_topic ${JSON.stringify(base)} overlap: one must not contain the other` });
+      problems.push({
+        path: 'mqtt.homeassistant.discovery_prefix',
+        message: `${JSON.stringify(prefix)} and mqtt.base_topic ${JSON.stringify(base)} overlap: one must not contain the other`,
+      });
     }
   }
   for (const [name, z] of Object.entries(c.zones ?? {})) {
     const hit = selfIntersection(z.polygon);
     const n = z.polygon.length;
-    if (hit) problems.push({ path: `zones.${name}.polygon`, message: `edges ${hit[0]}–${(hit[0] + 1) % n} and ${hit[1]}–${(hit[1] + 1) % n} cross: the polygon must not intersect itself` });
-    else if (polygonArea(z.polygon) < 1e-6) problems.push({ path: `zones.${name}.polygon`, message: 'the polygon has no area (its points are on one line)' });
+    if (hit)
+      problems.push({
+        path: `zones.${name}.polygon`,
+        message: `edges ${hit[0]}–${(hit[0] + 1) % n} and ${hit[1]}–${(hit[1] + 1) % n} cross: the polygon must not intersect itself`,
+      });
+    else if (polygonArea(z.polygon) < 1e-6)
+      problems.push({ path: `zones.${name}.polygon`, message: 'the polygon has no area (its points are on one line)' });
   }
   for (const [name, l] of Object.entries(c.lines ?? {})) {
     const [a, b] = l.points;
-    if (a[0] === b[0] && a[1] === b[1]) problems.push({ path: `lines.${name}.points`, message: 'the two points are the same: a line needs two different points' });
+    if (a[0] === b[0] && a[1] === b[1])
+      problems.push({ path: `lines.${name}.points`, message: 'the two points are the same: a line needs two different points' });
   }
   problems.push(...untrackedPlaceLabels(c));
   return problems;
@@ -70,8 +87,13 @@ function untrackedPlaceLabels(c: Config): ConfigProblem[] {
   (c.privacy?.classes ?? []).forEach((cls, i) => {
     const key = `privacy.classes.${i}`;
     const label = cocoLabelOf(cls);
-    if (label === undefined) problems.push({ path: key, message: `class ${JSON.stringify(cls)} has no detector label to fall back on when no fresh mask is available` });
-    else if (!tracked.has(label)) problems.push({ path: key, message: `class ${JSON.stringify(cls)} falls back on the boxes of detector label ${JSON.stringify(label)}, which must be in objects.track` });
+    if (label === undefined)
+      problems.push({ path: key, message: `class ${JSON.stringify(cls)} has no detector label to fall back on when no fresh mask is available` });
+    else if (!tracked.has(label))
+      problems.push({
+        path: key,
+        message: `class ${JSON.stringify(cls)} falls back on the boxes of detector label ${JSON.stringify(label)}, which must be in objects.track`,
+      });
   });
   return problems;
 }

@@ -63,7 +63,10 @@ export function collectEnvOverrides(env: NodeJS.ProcessEnv, schema: JsonSchema, 
   const out: EnvOverride[] = [];
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || raw === undefined) continue;
-    const path = name.slice(ENV_PREFIX.length).split('__').map((s) => s.toLowerCase());
+    const path = name
+      .slice(ENV_PREFIX.length)
+      .split('__')
+      .map((s) => s.toLowerCase());
     const s = schemaAt(schema, path);
     if (!s || path.some((p) => p === '')) {
       problems.push({ path: path.join('.'), source: `env ${name}`, message: 'unknown config key' });

@@ -36,13 +36,19 @@ const NOT_A_LABEL = new Set(['n/a', '']);
  * `isSet(path)` says whether the user wrote the value (file or environment): a built-in default that a
  * custom model lacks (the COCO track list with a 3-label model) is not the user's mistake.
  */
-export function labelProblems(c: Config, vocab: ModelVocabulary, isSet: (path: string) => boolean = () => true, keys: readonly LabelKey[] = LABEL_KEYS): ConfigProblem[] {
+export function labelProblems(
+  c: Config,
+  vocab: ModelVocabulary,
+  isSet: (path: string) => boolean = () => true,
+  keys: readonly LabelKey[] = LABEL_KEYS,
+): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   for (const key of keys) {
     for (const { path, value } of resolve(c as unknown as Record<string, unknown>, key.path.split('.'), [])) {
       const names: Array<{ path: string; name: string }> = [];
       if (key.at === 'keys') {
-        if (value && typeof value === 'object' && !Array.isArray(value)) for (const k of Object.keys(value)) names.push({ path: `${path}.${k}`, name: k });
+        if (value && typeof value === 'object' && !Array.isArray(value))
+          for (const k of Object.keys(value)) names.push({ path: `${path}.${k}`, name: k });
       } else if (typeof value === 'string') names.push({ path, name: value });
       else if (Array.isArray(value)) value.forEach((v, i) => typeof v === 'string' && names.push({ path: `${path}.${i}`, name: v }));
       if (!names.length) continue;
@@ -73,7 +79,9 @@ function resolve(node: unknown, segs: string[], at: string[]): Array<{ path: str
   if (segs.length === 0) return [{ path: at.join('.'), value: node }];
   if (node === null || typeof node !== 'object') return [];
   const [head, ...rest] = segs as [string, ...string[]];
-  const entries: Array<[string, unknown]> = Array.isArray(node) ? node.map((v, i) => [String(i), v]) : Object.entries(node as Record<string, unknown>);
+  const entries: Array<[string, unknown]> = Array.isArray(node)
+    ? node.map((v, i) => [String(i), v])
+    : Object.entries(node as Record<string, unknown>);
   return entries.filter(([k]) => head === '*' || k === head).flatMap(([k, v]) => resolve(v, rest, [...at, k]));
 }
 

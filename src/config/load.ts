@@ -68,7 +68,11 @@ export function parseConfigText(text: string, file: string | null, opts: LoadOpt
     } else if (err.code === 'DUPLICATE_KEY' && at.length) {
       const first = keyNode(doc, at.slice(0, -1), at[at.length - 1]!);
       const firstLine = first?.range ? lc.linePos(first.range[0]).line : undefined;
-      problems.push({ path: at.join('.'), line, message: `duplicate key '${at[at.length - 1]}'${firstLine && firstLine !== line ? ` (first set on line ${firstLine})` : ''}` });
+      problems.push({
+        path: at.join('.'),
+        line,
+        message: `duplicate key '${at[at.length - 1]}'${firstLine && firstLine !== line ? ` (first set on line ${firstLine})` : ''}`,
+      });
     } else {
       // a broken document parses into guesses below the section, so only the section is named
       problems.push({ path: at.slice(0, 1).join('.'), line, message: `YAML syntax: ${err.message.split('\n')[0]}` });
@@ -96,7 +100,8 @@ export function parseConfigText(text: string, file: string | null, opts: LoadOpt
 
   const config = data as unknown as Config;
   const dir = file ? path.dirname(path.resolve(file)) : process.cwd();
-  const isSet = (p: string): boolean => doc.hasIn(p.split('.')) || overrides.some((o) => p === o.path.join('.') || p.startsWith(o.path.join('.') + '.'));
+  const isSet = (p: string): boolean =>
+    doc.hasIn(p.split('.')) || overrides.some((o) => p === o.path.join('.') || p.startsWith(o.path.join('.') + '.'));
   const cross = crossFieldProblems(config, opts.vocabulary?.(config, dir, env), isSet, env).map((p) => {
     const ov = overrides.find((o) => p.path === o.path.join('.') || p.path.startsWith(o.path.join('.') + '.'));
     if (ov) return { ...p, source: `env ${ov.name}` };
@@ -139,7 +144,10 @@ function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
 /** File problems in line order (ajv reports in schema order), environment problems after them. */
 function byLine(problems: ConfigProblem[]): ConfigProblem[] {
   const rank = (p: ConfigProblem): number => (p.source ? Infinity : (p.line ?? 0));
-  return problems.map((p, i) => ({ p, i })).sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i).map(({ p }) => p);
+  return problems
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i)
+    .map(({ p }) => p);
 }
 
 /** The key path of the innermost mapping entry whose key or value spans `offset` (to name where a YAML error is). */
@@ -173,7 +181,12 @@ function pathAt(doc: Document, offset: number): string[] {
 }
 
 function pointerToPath(ptr: string): string[] {
-  return ptr === '' ? [] : ptr.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return ptr === ''
+    ? []
+    : ptr
+        .slice(1)
+        .split('/')
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 function describe(e: ErrorObject, doc: Document, lc: LineCounter, overrides: EnvOverride[]): ConfigProblem {
@@ -194,7 +207,7 @@ function describe(e: ErrorObject, doc: Document, lc: LineCounter, overrides: Env
       message = `must be ${String((e.params as { type: string | string[] }).type).replace(',', ' or ')} (got ${show(e.data)})`;
       break;
     case 'enum':
-      message = `must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(', ')} (got ${show(e.data)})`;
+      message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')} (got ${show(e.data)})`;
       break;
     case 'minimum':
     case 'maximum':

@@ -48,7 +48,9 @@ export function lastCpu(tid: number, pid: number = process.pid): number {
 
 /** Thread ids of a process (its /proc/<pid>/task entries). */
 export function threadIds(pid: number = process.pid): number[] {
-  return readdirSync(`/proc/${pid}/task`).map(Number).sort((a, b) => a - b);
+  return readdirSync(`/proc/${pid}/task`)
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 function cpuSet(cpus: number | readonly number[]): number[] {
@@ -110,5 +112,8 @@ export function inferenceCores(core: number, threads: number, cpus: number | rea
 export function intraOpAffinities(core: number, threads: number, cpus: number | readonly number[] = processCpus()): string | undefined {
   const cores = inferenceCores(core, threads, cpus);
   if (cores.length === 1) return undefined;
-  return cores.slice(1).map((c) => String(c + 1)).join(';');
+  return cores
+    .slice(1)
+    .map((c) => String(c + 1))
+    .join(';');
 }

@@ -148,7 +148,12 @@ export class InferenceEngine extends EventEmitter {
       });
       w.on('exit', (code) => {
         this.draining.delete(w);
-        if (!ready) reject(new Error(this.stopped ? 'inference engine stopped while loading the models' : `inference worker exited (code ${code}) before loading the models`));
+        if (!ready)
+          reject(
+            new Error(
+              this.stopped ? 'inference engine stopped while loading the models' : `inference worker exited (code ${code}) before loading the models`,
+            ),
+          );
         if (this.worker !== w) return;
         this.worker = null;
         if (ready && !this.stopped) this.onWorkerLost(`exited with code ${code}`);

@@ -65,7 +65,12 @@ async function init(i: WorkerInitMessage): Promise<void> {
   const ortThreads = threadIds()
     .filter((t) => !before.has(t))
     .map((t) => ({ tid: t, allowed: cpusAllowedList(t) }));
-  const affinity: AffinityReport = { ...pinned, lastCpu: lastCpu(pinned.tid), ortThreads, ...(i.intraOpAffinities ? { intraOpAffinities: i.intraOpAffinities } : {}) };
+  const affinity: AffinityReport = {
+    ...pinned,
+    lastCpu: lastCpu(pinned.tid),
+    ortThreads,
+    ...(i.intraOpAffinities ? { intraOpAffinities: i.intraOpAffinities } : {}),
+  };
   post({ type: 'ready', affinity, loadMs: performance.now() - t0 });
 }
 

@@ -44,7 +44,8 @@ export class LiveFeed {
 
   constructor(private readonly opts: LiveFeedOptions) {
     if (!(opts.fps > 0) || !Number.isFinite(opts.fps)) throw new RangeError(`live view fps must be > 0, got ${opts.fps}`);
-    if (!Number.isInteger(opts.maxViewers) || opts.maxViewers < 1) throw new RangeError(`live view max viewers must be an integer ≥ 1, got ${opts.maxViewers}`);
+    if (!Number.isInteger(opts.maxViewers) || opts.maxViewers < 1)
+      throw new RangeError(`live view max viewers must be an integer ≥ 1, got ${opts.maxViewers}`);
     this.encode = opts.encode ?? ((r) => imageForViewer(r));
   }
 
@@ -125,16 +126,18 @@ export class LiveFeed {
     if (this.encoding || !r || r.frameId === this.lastEncodedId || this.viewers.size === 0) return;
     this.encoding = true;
     this.lastEncodedId = r.frameId;
-    this.encode(r).then(
-      (img) => {
-        this.encoded++;
-        this.current = img;
-        for (const v of this.viewers) this.send(v, img);
-      },
-      (e: unknown) => this.opts.onError?.(e instanceof Error ? e : new Error(String(e))),
-    ).finally(() => {
-      this.encoding = false;
-    });
+    this.encode(r)
+      .then(
+        (img) => {
+          this.encoded++;
+          this.current = img;
+          for (const v of this.viewers) this.send(v, img);
+        },
+        (e: unknown) => this.opts.onError?.(e instanceof Error ? e : new Error(String(e))),
+      )
+      .finally(() => {
+        this.encoding = false;
+      });
   }
 
   private send(v: Viewer, img: ViewerImage): void {

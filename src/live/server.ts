@@ -47,7 +47,14 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   server.maxHeadersCount = 64;
   server.keepAliveTimeout = 5000;
 
-  function send(res: ServerResponse, status: number, type: string, body: string | Buffer, extra: Record<string, string | string[]> = {}, head = false): void {
+  function send(
+    res: ServerResponse,
+    status: number,
+    type: string,
+    body: string | Buffer,
+    extra: Record<string, string | string[]> = {},
+    head = false,
+  ): void {
     const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, 'content-length': String(buf.length), ...extra });
     res.end(head ? undefined : buf);
@@ -55,7 +62,8 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const head = req.method === 'HEAD';
-    const text = (status: number, msg: string, extra: Record<string, string | string[]> = {}): void => send(res, status, 'text/plain; charset=utf-8', msg + '\n', { 'cache-control': 'no-store', ...extra }, head);
+    const text = (status: number, msg: string, extra: Record<string, string | string[]> = {}): void =>
+      send(res, status, 'text/plain; charset=utf-8', msg + '\n', { 'cache-control': 'no-store', ...extra }, head);
     if (req.method !== 'GET' && !head) return text(405, 'method not allowed: this server is read-only (GET, HEAD)', { allow: 'GET, HEAD' });
     const p = requestPath(req.url);
     if (p === null) return text(400, 'bad request target');

@@ -125,7 +125,10 @@ export function buildStatus(s: StatusSources, now = Date.now()): LiveStatus {
   };
 }
 
-function maskJson(map: { width: number; height: number; data: Uint8Array; classes: string[] }, frameId: number): NonNullable<NonNullable<LiveStatus['frame']>['mask']> {
+function maskJson(
+  map: { width: number; height: number; data: Uint8Array; classes: string[] },
+  frameId: number,
+): NonNullable<NonNullable<LiveStatus['frame']>['mask']> {
   let { width, height, data } = map;
   if (width > MAX_MASK_SIDE || height > MAX_MASK_SIDE) {
     const k = MAX_MASK_SIDE / Math.max(width, height);
@@ -135,7 +138,13 @@ function maskJson(map: { width: number; height: number; data: Uint8Array; classe
     width = w;
     height = h;
   }
-  return { frame_id: frameId, width, height, classes: map.classes, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') };
+  return {
+    frame_id: frameId,
+    width,
+    height,
+    classes: map.classes,
+    data: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64'),
+  };
 }
 
 function round(x: number, d: number): number {

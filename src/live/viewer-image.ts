@@ -19,12 +19,18 @@ export const MAX_VIEWER_SIDE = 1280;
  * changing this function only. Overlays (boxes, mask, zones) are drawn by the page from /api/status, so
  * the image is the plain frame and one encode serves every viewer whatever they toggle.
  */
-export async function imageForViewer(r: FrameResult, quality = 75, privacy?: { options: PrivacyOptions; sources: PrivacySources }): Promise<ViewerImage> {
+export async function imageForViewer(
+  r: FrameResult,
+  quality = 75,
+  privacy?: { options: PrivacyOptions; sources: PrivacySources },
+): Promise<ViewerImage> {
   const f = r.frame;
   let img =
     f.kind === 'encoded'
       ? sharp(f.data, { failOn: 'error' })
-      : sharp(f.format === 'rgb24' ? f.data : yuv420ToRgb(f.data, f.width, f.height, f.stride), { raw: { width: f.width, height: f.height, channels: 3 } });
+      : sharp(f.format === 'rgb24' ? f.data : yuv420ToRgb(f.data, f.width, f.height, f.stride), {
+          raw: { width: f.width, height: f.height, channels: 3 },
+        });
   img = img.removeAlpha();
   if (privacy && privacyEnabled(privacy.options)) {
     const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });

@@ -111,9 +111,7 @@ export class BoardMonitor {
     } catch {
       return null;
     }
-    const zones = names
-      .filter((n) => /^thermal_zone\d+$/.test(n))
-      .sort((a, b) => Number(a.slice(12)) - Number(b.slice(12)));
+    const zones = names.filter((n) => /^thermal_zone\d+$/.test(n)).sort((a, b) => Number(a.slice(12)) - Number(b.slice(12)));
     const typed: { dir: string; type: string }[] = [];
     for (const z of zones) {
       const dir = path.join(base, z);
@@ -197,7 +195,7 @@ function run(bin: string, args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(bin, args, { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err) {
-        const why = err.killed ? `timed out after ${timeoutMs} ms` : (stderr.trim() || err.message);
+        const why = err.killed ? `timed out after ${timeoutMs} ms` : stderr.trim() || err.message;
         reject(new Error(`${bin} ${args.join(' ')}: ${why}`));
       } else resolve(stdout);
     });

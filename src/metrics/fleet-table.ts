@@ -86,7 +86,8 @@ export class FleetModel {
     if (!device) return null;
     const text = payload.toString('utf8');
     if (levels.length === 2 && levels[1] === 'availability') {
-      if (text !== 'online' && text !== 'offline') return { error: `${topic}: availability must be online or offline, got ${JSON.stringify(text.slice(0, 40))}` };
+      if (text !== 'online' && text !== 'offline')
+        return { error: `${topic}: availability must be online or offline, got ${JSON.stringify(text.slice(0, 40))}` };
       const s = this.state(device);
       if (text === 'offline' && s.availability !== 'offline') s.offlineSince = retained ? null : this.now();
       s.availability = text;
@@ -102,7 +103,8 @@ export class FleetModel {
       }
       // version 2 only added `seq` (and new counters): a fleet being upgraded reports both
       const ver = (v as { v?: unknown } | null)?.v;
-      if (typeof v !== 'object' || v === null || Array.isArray(v) || (ver !== 1 && ver !== 2)) return { error: `${topic}: not a version 1 or 2 JSON object` };
+      if (typeof v !== 'object' || v === null || Array.isArray(v) || (ver !== 1 && ver !== 2))
+        return { error: `${topic}: not a version 1 or 2 JSON object` };
       const s = this.state(device);
       if (levels[1] === 'info') s.info = v as Record<string, unknown>;
       else {
@@ -195,7 +197,13 @@ const ANSI = { red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', dim: '\x1
 function ago(iso: string | null, now: number): string {
   if (!iso) return '-';
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m` : s < 86_400 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 86_400)}d`;
+  return s < 60
+    ? `${s}s`
+    : s < 3600
+      ? `${Math.floor(s / 60)}m`
+      : s < 86_400
+        ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+        : `${Math.floor(s / 86_400)}d`;
 }
 
 const ms = (x: number | null): string => (x === null ? '-' : (x < 10 ? x.toFixed(1) : String(Math.round(x))) + 'ms');
@@ -206,7 +214,10 @@ export function renderFleetTable(rows: readonly FleetRow[], now: number, colour:
   type Cell = { text: string; colour?: string };
   const header = ['DEVICE', 'STATUS', 'SINCE', 'MODEL', 'FPS', 'E2E P99', 'INF P99', 'TEMP', 'THROTTLE', 'COUNTS', 'LAST ERROR'];
   const body: Cell[][] = rows.map((r) => {
-    const counts = Object.entries(r.counts).filter(([, n]) => n > 0).map(([l, n]) => `${l}=${n}`).join(' ');
+    const counts = Object.entries(r.counts)
+      .filter(([, n]) => n > 0)
+      .map(([l, n]) => `${l}=${n}`)
+      .join(' ');
     const err = r.last_error ? (r.last_error.length > 48 ? r.last_error.slice(0, 47) + '…' : r.last_error) : '';
     return [
       { text: r.device, colour: ANSI.bold },
@@ -216,8 +227,14 @@ export function renderFleetTable(rows: readonly FleetRow[], now: number, colour:
       { text: r.fps === null ? '-' : r.fps.toFixed(1) },
       { text: ms(r.e2e_p99_ms) },
       { text: ms(r.inference_p99_ms) },
-      { text: r.soc_temp_c === null ? '-' : `${r.soc_temp_c.toFixed(1)}C`, colour: r.soc_temp_c !== null && r.soc_temp_c >= 80 ? ANSI.red : r.soc_temp_c !== null && r.soc_temp_c >= 70 ? ANSI.yellow : undefined },
-      { text: r.throttling === null ? '-' : r.throttling || 'ok', colour: r.throttling && /[A-Z]/.test(r.throttling) ? ANSI.red : r.throttling ? ANSI.yellow : undefined },
+      {
+        text: r.soc_temp_c === null ? '-' : `${r.soc_temp_c.toFixed(1)}C`,
+        colour: r.soc_temp_c !== null && r.soc_temp_c >= 80 ? ANSI.red : r.soc_temp_c !== null && r.soc_temp_c >= 70 ? ANSI.yellow : undefined,
+      },
+      {
+        text: r.throttling === null ? '-' : r.throttling || 'ok',
+        colour: r.throttling && /[A-Z]/.test(r.throttling) ? ANSI.red : r.throttling ? ANSI.yellow : undefined,
+      },
       { text: counts || '-' },
       { text: err || '-', colour: err ? ANSI.yellow : undefined },
     ];
@@ -236,8 +253,10 @@ export function renderFleetTable(rows: readonly FleetRow[], now: number, colour:
 
 export function fleetTopics(baseTopic: string, device?: string): string[] {
   const base = baseTopic.replace(/\/+$/, '');
-  if (base === '' || /[+#]/.test(base)) throw new Error(`fleet: base topic must be non-empty and without wildcards, got ${JSON.stringify(baseTopic)}`);
-  if (device !== undefined && (device === '' || /[+#/]/.test(device))) throw new Error(`fleet: --device must be one topic level without / + #, got ${JSON.stringify(device)}`);
+  if (base === '' || /[+#]/.test(base))
+    throw new Error(`fleet: base topic must be non-empty and without wildcards, got ${JSON.stringify(baseTopic)}`);
+  if (device !== undefined && (device === '' || /[+#/]/.test(device)))
+    throw new Error(`fleet: --device must be one topic level without / + #, got ${JSON.stringify(device)}`);
   const d = device ?? '+';
   return [`${base}/${d}/availability`, `${base}/${d}/info`, `${base}/${d}/stats`, `${base}/${d}/+/objects/+`];
 }
@@ -258,7 +277,12 @@ export function fleetCommand(opts: FleetOptions): Promise<boolean> {
   let lastNewDevice = 0;
   const settleMs = opts.settleMs ?? 500;
 
-  const client = connect(opts.url, { reconnectPeriod: opts.once ? 0 : 2000, connectTimeout: 10_000, clientId: `edgesight_fleet_${process.pid}_${Math.random().toString(16).slice(2, 8)}`, ...opts.mqtt });
+  const client = connect(opts.url, {
+    reconnectPeriod: opts.once ? 0 : 2000,
+    connectTimeout: 10_000,
+    clientId: `edgesight_fleet_${process.pid}_${Math.random().toString(16).slice(2, 8)}`,
+    ...opts.mqtt,
+  });
 
   const table = (): string => renderFleetTable(model.rows(), now(), colour);
   const emitJson = (device: string): void => {
@@ -283,7 +307,10 @@ export function fleetCommand(opts: FleetOptions): Promise<boolean> {
     const printFull = (full: boolean): void => {
       if (opts.json) for (const r of model.rows()) emitJson(r.device);
       else opts.out.write(table());
-      if (!full) err.write(`fleet: not every device reported stats within ${opts.timeoutMs} ms (${[...model.devices.keys()].filter((d) => !model.complete(d)).length} waiting)\n`);
+      if (!full)
+        err.write(
+          `fleet: not every device reported stats within ${opts.timeoutMs} ms (${[...model.devices.keys()].filter((d) => !model.complete(d)).length} waiting)\n`,
+        );
     };
     const checkFull = (): void => {
       if (!opts.once || subscribedAt === null) return;
@@ -295,7 +322,12 @@ export function fleetCommand(opts: FleetOptions): Promise<boolean> {
     };
     const redraw = (): void => {
       if (opts.once || opts.json) return;
-      if (opts.isTTY) opts.out.write('\x1b[H\x1b[2J' + `edgesight fleet  ${opts.url}  ${opts.baseTopic}  [${status}]  ${model.devices.size} device(s)  (Ctrl-C to quit)\n\n` + table());
+      if (opts.isTTY)
+        opts.out.write(
+          '\x1b[H\x1b[2J' +
+            `edgesight fleet  ${opts.url}  ${opts.baseTopic}  [${status}]  ${model.devices.size} device(s)  (Ctrl-C to quit)\n\n` +
+            table(),
+        );
       else if (dirty) opts.out.write(table() + '\n');
       dirty = false;
     };
@@ -308,7 +340,8 @@ export function fleetCommand(opts: FleetOptions): Promise<boolean> {
       if (opts.timeoutMs !== undefined) {
         timers.push(
           setTimeout(() => {
-            if (model.devices.size === 0) return finish(new Error(`no device on ${topics[0]} (and the other fleet topics) at ${opts.url} within ${opts.timeoutMs} ms`));
+            if (model.devices.size === 0)
+              return finish(new Error(`no device on ${topics[0]} (and the other fleet topics) at ${opts.url} within ${opts.timeoutMs} ms`));
             printFull(false);
             finish(false);
           }, opts.timeoutMs),

@@ -155,7 +155,11 @@ export function createPrometheusExporter(metrics: Metrics, opts: { defaultMetric
       this.reset();
       const b = metrics.board();
       if (!b) return;
-      for (const [window, v] of [['1m', b.load_1], ['5m', b.load_5], ['15m', b.load_15]] as const) {
+      for (const [window, v] of [
+        ['1m', b.load_1],
+        ['5m', b.load_5],
+        ['15m', b.load_15],
+      ] as const) {
         if (v !== null) this.set({ window }, v);
       }
     },
@@ -215,7 +219,14 @@ export function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsS
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       // the code travels on, so the CLI can exit EX_UNAVAILABLE for a taken port
-      reject(Object.assign(new Error(`metrics endpoint: cannot listen on ${bind}:${opts.port}: ${err.code ?? err.message}${err.code === 'EADDRINUSE' ? ' (the port is taken: choose another metrics.port, or 0 for any free one)' : ''}`), { code: err.code, syscall: 'listen' }));
+      reject(
+        Object.assign(
+          new Error(
+            `metrics endpoint: cannot listen on ${bind}:${opts.port}: ${err.code ?? err.message}${err.code === 'EADDRINUSE' ? ' (the port is taken: choose another metrics.port, or 0 for any free one)' : ''}`,
+          ),
+          { code: err.code, syscall: 'listen' },
+        ),
+      );
     });
     server.listen(opts.port, bind, () => {
       const addr = server.address();

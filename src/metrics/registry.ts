@@ -1,14 +1,6 @@
 import { BoardMonitor, type BoardHealth, type BoardOptions } from './board.js';
 import { EventLoopDelay } from './eventloop.js';
-import {
-  ALL_COUNTERS,
-  COUNTERS,
-  PERCENTILES,
-  THROTTLE_FLAGS,
-  type AnyCounterName,
-  type CounterName,
-  type StatsPayload,
-} from './stats-schema.js';
+import { ALL_COUNTERS, COUNTERS, PERCENTILES, THROTTLE_FLAGS, type AnyCounterName, type CounterName, type StatsPayload } from './stats-schema.js';
 import { nowMs, stageDurations, STAGES, type FrameTimings, type Stage, type StageDurations } from './timing.js';
 import { LatencyWindow, RateWindow, type WindowSummary } from './window.js';
 
@@ -94,7 +86,8 @@ export class Metrics {
   /** Records one processed frame: every stage duration its stamps allow; counts frames_processed (and segmentations). */
   recordFrame(t: FrameTimings): void {
     for (const k of ['captured', 'received'] as const) {
-      if (typeof t[k] !== 'number' || !Number.isFinite(t[k])) throw new TypeError(`Metrics.recordFrame: timings.${k} must be a finite ms value, got ${t[k]}`);
+      if (typeof t[k] !== 'number' || !Number.isFinite(t[k]))
+        throw new TypeError(`Metrics.recordFrame: timings.${k} must be a finite ms value, got ${t[k]}`);
     }
     const { durations, anomalies } = stageDurations(t);
     for (const s of STAGES) {
@@ -110,7 +103,9 @@ export class Metrics {
 
   inc(name: CounterName, n = 1): void {
     if (!counterSet.has(name)) {
-      throw new RangeError(`Metrics.inc: unknown counter ${JSON.stringify(name)} (known: ${COUNTERS.join(', ')}; frames_processed and segmentations come from recordFrame)`);
+      throw new RangeError(
+        `Metrics.inc: unknown counter ${JSON.stringify(name)} (known: ${COUNTERS.join(', ')}; frames_processed and segmentations come from recordFrame)`,
+      );
     }
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`Metrics.inc(${name}): n must be a non-negative integer, got ${n}`);
     if (name === 'frames_captured') this.rates.captured.add(n);

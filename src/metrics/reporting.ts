@@ -40,7 +40,9 @@ export async function startReporting(opts: ReportingOptions): Promise<Reporting>
   if (config.http.enabled) {
     exporter = createPrometheusExporter(metrics);
     try {
-      server = opts.startHttp ? await opts.startHttp(exporter.registry) : await startMetricsServer({ registry: exporter.registry, port: config.http.port, bind: config.http.bind });
+      server = opts.startHttp
+        ? await opts.startHttp(exporter.registry)
+        : await startMetricsServer({ registry: exporter.registry, port: config.http.port, bind: config.http.bind });
     } catch (e) {
       exporter.detach();
       metrics.stop();

@@ -111,12 +111,29 @@ export type StatsPayload = {
 
 type JsonSchemaProp = { type: string | string[]; description: string; minimum?: number; const?: number; pattern?: string; minLength?: number };
 
-function buildSchema(): { $schema: string; $id: string; title: string; description: string; type: 'object'; additionalProperties: false; required: string[]; properties: Record<string, JsonSchemaProp> } {
+function buildSchema(): {
+  $schema: string;
+  $id: string;
+  title: string;
+  description: string;
+  type: 'object';
+  additionalProperties: false;
+  required: string[];
+  properties: Record<string, JsonSchemaProp>;
+} {
   const props: Record<string, JsonSchemaProp> = {
     v: { type: 'integer', const: 2, description: 'payload version (2 since `seq` was added)' },
-    seq: { type: 'integer', minimum: 1, description: 'per-topic counter, 1 for the first message after each start: a jump means messages were lost, a fall to 1 a restart' },
+    seq: {
+      type: 'integer',
+      minimum: 1,
+      description: 'per-topic counter, 1 for the first message after each start: a jump means messages were lost, a fall to 1 a restart',
+    },
     device: { type: 'string', minLength: 1, description: 'device id (the <device> topic level)' },
-    ts: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$', description: 'wall-clock time of the snapshot, ISO 8601' },
+    ts: {
+      type: 'string',
+      pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$',
+      description: 'wall-clock time of the snapshot, ISO 8601',
+    },
     uptime_s: { type: 'number', minimum: 0, description: 'seconds since the metrics registry (daemon) started' },
     window_s: { type: 'number', minimum: 0, description: 'sliding window the rates and percentiles cover, seconds' },
     camera_fps: { type: 'number', minimum: 0, description: 'frames delivered by the camera per second over the window' },
@@ -125,7 +142,11 @@ function buildSchema(): { $schema: string; $id: string; title: string; descripti
   };
   for (const s of STAGES) {
     for (const p of PERCENTILES) {
-      props[`${s}_ms_${p}`] = { type: ['number', 'null'], minimum: 0, description: `${s} stage ${p} in ms over the window (null without samples): ${STAGE_DEFINITIONS[s]}` };
+      props[`${s}_ms_${p}`] = {
+        type: ['number', 'null'],
+        minimum: 0,
+        description: `${s} stage ${p} in ms over the window (null without samples): ${STAGE_DEFINITIONS[s]}`,
+      };
     }
     props[`${s}_count`] = { type: 'integer', minimum: 0, description: `samples of the ${s} stage in the window` };
   }
@@ -140,8 +161,15 @@ function buildSchema(): { $schema: string; $id: string; title: string; descripti
   props.throttled_raw = { type: ['integer', 'null'], minimum: 0, description: 'raw get_throttled bits (null off a Raspberry Pi)' };
   for (const f of THROTTLE_FLAGS) props[f] = { type: ['boolean', 'null'], description: `get_throttled flag ${f.replace(/_/g, ' ')}` };
   for (const l of ['1', '5', '15']) props[`load_${l}`] = { type: ['number', 'null'], minimum: 0, description: `${l}-minute load average` };
-  props.last_error = { type: ['string', 'null'], description: 'the most recent error the daemon reported (camera, inference, MQTT, publishing), one line; null if none since start' };
-  props.last_error_at = { type: ['string', 'null'], pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$', description: 'wall-clock time of last_error, ISO 8601; null if none' };
+  props.last_error = {
+    type: ['string', 'null'],
+    description: 'the most recent error the daemon reported (camera, inference, MQTT, publishing), one line; null if none since start',
+  };
+  props.last_error_at = {
+    type: ['string', 'null'],
+    pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$',
+    description: 'wall-clock time of last_error, ISO 8601; null if none',
+  };
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: 'urn:edgesight:mqtt:stats',

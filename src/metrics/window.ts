@@ -35,7 +35,11 @@ class SlotRing<T> {
   private readonly epochs: number[];
   readonly items: T[];
 
-  constructor(opts: WindowOptions, make: () => T, private readonly clear: (item: T) => void) {
+  constructor(
+    opts: WindowOptions,
+    make: () => T,
+    private readonly clear: (item: T) => void,
+  ) {
     if (!(opts.windowMs > 0) || !Number.isFinite(opts.windowMs)) {
       throw new RangeError(`window: windowMs must be a positive finite number of ms, got ${opts.windowMs}`);
     }
@@ -126,7 +130,11 @@ export class RateWindow {
   private readonly createdAt: number;
 
   constructor(private readonly opts: WindowOptions) {
-    this.ring = new SlotRing(opts, () => ({ n: 0 }), (c) => (c.n = 0));
+    this.ring = new SlotRing(
+      opts,
+      () => ({ n: 0 }),
+      (c) => (c.n = 0),
+    );
     this.createdAt = opts.clock();
   }
 

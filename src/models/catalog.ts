@@ -35,7 +35,14 @@ export interface CatalogEntry {
   segmentation?: SegmentationSpec;
 }
 
-const RGB_M1_P1 = { color: 'RGB' as const, scale: 1 / 127.5, offset: -1, resize: 'stretch' as const, layout: 'NCHW' as const, dtype: 'float32' as const };
+const RGB_M1_P1 = {
+  color: 'RGB' as const,
+  scale: 1 / 127.5,
+  offset: -1,
+  resize: 'stretch' as const,
+  layout: 'NCHW' as const,
+  dtype: 'float32' as const,
+};
 
 export const CATALOG: CatalogEntry[] = [
   {
@@ -92,6 +99,9 @@ export function catalogEntry(name: string): CatalogEntry | undefined {
 
 /** Labels by class index. COCO's file lists category ids 1..90, so index 0 is the background. */
 export function loadCatalogLabels(entry: CatalogEntry): string[] {
-  const lines = readFileSync(path.join(repoModelsDir(), entry.labelsFile), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = readFileSync(path.join(repoModelsDir(), entry.labelsFile), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   return entry.task === 'detection' ? ['background', ...lines] : lines;
 }

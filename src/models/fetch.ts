@@ -19,7 +19,10 @@ export interface FetchContext {
 }
 
 export function mirrorsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
-  return (env.EDGESIGHT_MODELS_MIRROR ?? '').split(path.delimiter).filter(Boolean).map((d) => path.resolve(d));
+  return (env.EDGESIGHT_MODELS_MIRROR ?? '')
+    .split(path.delimiter)
+    .filter(Boolean)
+    .map((d) => path.resolve(d));
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -111,7 +114,9 @@ async function download(src: SourceFile, dest: string, ctx: FetchContext): Promi
     if (start === undefined || Number(start) !== have) {
       await res.body?.cancel();
       await rm(part, { force: true });
-      throw new ModelError(`download of ${src.url}: server answered range ${res.headers.get('content-range') ?? '(none)'} for a resume at byte ${have}; the partial file was removed, run the command again`);
+      throw new ModelError(
+        `download of ${src.url}: server answered range ${res.headers.get('content-range') ?? '(none)'} for a resume at byte ${have}; the partial file was removed, run the command again`,
+      );
     }
   } else throw new ModelError(`download of ${src.url} failed: HTTP ${res.status}`);
   if (!res.body) throw new ModelError(`download of ${src.url} returned no body`);

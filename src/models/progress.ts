@@ -27,7 +27,11 @@ export function renderBar(label: string, done: number, total: number, width = 24
   return `${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${pct}% ${mb(done)}/${mb(total)} MB${rate}`;
 }
 
-export function createProgress(label: string, stream: ProgressStream = process.stderr, log: (msg: string) => void = (m) => void stream.write(m + '\n')): ProgressSink {
+export function createProgress(
+  label: string,
+  stream: ProgressStream = process.stderr,
+  log: (msg: string) => void = (m) => void stream.write(m + '\n'),
+): ProgressSink {
   const started = performance.now();
   let lastDraw = 0;
   let lastQuarter = -1;

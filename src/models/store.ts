@@ -35,7 +35,9 @@ async function exists(p: string): Promise<boolean> {
 export async function loadModel(manifestPath: string, expectTask?: 'detection' | 'segmentation'): Promise<LoadedModel> {
   const manifest = await readManifest(manifestPath);
   if (expectTask && manifest.task !== expectTask) {
-    throw new ModelError(`${manifestPath} is a ${manifest.task} model, but it is configured as the ${expectTask === 'detection' ? 'detector' : 'segmenter'}`);
+    throw new ModelError(
+      `${manifestPath} is a ${manifest.task} model, but it is configured as the ${expectTask === 'detection' ? 'detector' : 'segmenter'}`,
+    );
   }
   const file = await verifyModelFile(manifestPath, manifest);
   return { manifestPath, manifest, file };
@@ -162,7 +164,13 @@ export interface PrepareOptions {
  * Make a catalogued model available in the cache at a precision: fetch its source (mirror or
  * upstream, sha256-pinned), convert to fp32 ONNX, and quantize for int8 with the given quantizer.
  */
-export async function prepareModel(name: string, precision: Precision, ctx: PrepareContext, quantize?: Quantizer, opts: PrepareOptions = {}): Promise<string> {
+export async function prepareModel(
+  name: string,
+  precision: Precision,
+  ctx: PrepareContext,
+  quantize?: Quantizer,
+  opts: PrepareOptions = {},
+): Promise<string> {
   const entry = catalogEntry(name);
   if (!entry) throw new ModelError(`unknown model '${name}': not in the catalog and not a manifest path (edgesight models list)`);
   const dir = path.join(ctx.cacheDir, name);

@@ -108,7 +108,16 @@ export function parseHeader(h: Buffer, index: number): TarEntryHeader {
   const flag = String.fromCharCode(h[156]!);
   const type = flag === '\0' ? '0' : flag;
   if (type !== '0' && type !== '5') {
-    const kind: Record<string, string> = { '1': 'a hard link', '2': 'a symbolic link', '3': 'a device', '4': 'a device', '6': 'a FIFO', x: 'a pax header', g: 'a pax header', L: 'a GNU long name' };
+    const kind: Record<string, string> = {
+      '1': 'a hard link',
+      '2': 'a symbolic link',
+      '3': 'a device',
+      '4': 'a device',
+      '6': 'a FIFO',
+      x: 'a pax header',
+      g: 'a pax header',
+      L: 'a GNU long name',
+    };
     throw new TarError(`tar entry '${full}' is ${kind[type] ?? `of type '${type}'`}; a model bundle holds regular files only`);
   }
   return { name: full, size: readOctal(h, 124, 12, 'size'), type };
@@ -202,7 +211,9 @@ const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 export async function listCachedManifests(cacheDir: string): Promise<CachedModel[]> {
   let names: string[];
   try {
-    names = (await readdir(cacheDir, { withFileTypes: true })).filter((d) => d.isDirectory() && d.name !== 'sources' && !d.name.startsWith('.')).map((d) => d.name);
+    names = (await readdir(cacheDir, { withFileTypes: true }))
+      .filter((d) => d.isDirectory() && d.name !== 'sources' && !d.name.startsWith('.'))
+      .map((d) => d.name);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
@@ -249,10 +260,14 @@ export interface ExportOptions {
  */
 export async function exportBundle(cacheDir: string, out: string, opts: ExportOptions): Promise<BundleIndex> {
   const all = await listCachedManifests(cacheDir);
-  const wanted = all.filter((m) => (!opts.names?.length || opts.names.includes(m.name)) && (!opts.precisions?.length || opts.precisions.includes(m.precision)));
+  const wanted = all.filter(
+    (m) => (!opts.names?.length || opts.names.includes(m.name)) && (!opts.precisions?.length || opts.precisions.includes(m.precision)),
+  );
   for (const n of opts.names ?? []) {
     if (!wanted.some((m) => m.name === n)) {
-      throw new ModelError(`model '${n}' is not prepared in ${cacheDir}${opts.precisions?.length ? ` at ${opts.precisions.join('/')}` : ''}; run \`edgesight models fetch ${n}\` first`);
+      throw new ModelError(
+        `model '${n}' is not prepared in ${cacheDir}${opts.precisions?.length ? ` at ${opts.precisions.join('/')}` : ''}; run \`edgesight models fetch ${n}\` first`,
+      );
     }
   }
   if (!wanted.length) throw new ModelError(`no prepared models in ${cacheDir} to export; run \`edgesight models fetch\` first`);
@@ -262,10 +277,14 @@ export async function exportBundle(cacheDir: string, out: string, opts: ExportOp
   for (const m of wanted) {
     const loaded = await loadModel(m.manifestPath);
     if (loaded.manifest.name !== m.name || loaded.manifest.precision !== m.precision) {
-      throw new ModelError(`${m.manifestPath} says it is ${loaded.manifest.name} ${loaded.manifest.precision}, but sits at ${m.name}/${m.precision}.json`);
+      throw new ModelError(
+        `${m.manifestPath} says it is ${loaded.manifest.name} ${loaded.manifest.precision}, but sits at ${m.name}/${m.precision}.json`,
+      );
     }
     if (path.dirname(loaded.file) !== path.dirname(m.manifestPath)) {
-      throw new ModelError(`${m.manifestPath} names a model file outside its folder (${loaded.manifest.file}); a bundle carries only files beside their manifest`);
+      throw new ModelError(
+        `${m.manifestPath} names a model file outside its folder (${loaded.manifest.file}); a bundle carries only files beside their manifest`,
+      );
     }
     const manifestStat = await sha256Stream(m.manifestPath);
     const mPath = `${m.name}/${m.precision}.json`;
@@ -299,7 +318,8 @@ export async function exportBundle(cacheDir: string, out: string, opts: ExportOp
         yield chunk as Buffer;
       }
       // the header already promised this size: a file changed mid-export must not produce a bad bundle
-      if (n !== e.bytes || hash.digest('hex') !== e.sha256) throw new ModelError(`${e.file} changed while it was being exported; run the export again`);
+      if (n !== e.bytes || hash.digest('hex') !== e.sha256)
+        throw new ModelError(`${e.file} changed while it was being exported; run the export again`);
       yield tarPadding(e.bytes);
     }
     yield TAR_END;
@@ -370,10 +390,12 @@ function parseIndex(text: string, where: string): BundleIndex {
   }
   const idx = j as Partial<BundleIndex>;
   if (typeof j !== 'object' || j === null) throw new ModelError(`${where}: ${BUNDLE_INDEX} is not a JSON object`);
-  if (idx.bundle_version !== BUNDLE_VERSION) throw new ModelError(`${where}: bundle_version ${String(idx.bundle_version)} is not supported (this edgesight reads version ${BUNDLE_VERSION})`);
+  if (idx.bundle_version !== BUNDLE_VERSION)
+    throw new ModelError(`${where}: bundle_version ${String(idx.bundle_version)} is not supported (this edgesight reads version ${BUNDLE_VERSION})`);
   if (!Array.isArray(idx.files) || !Array.isArray(idx.models)) throw new ModelError(`${where}: ${BUNDLE_INDEX} needs 'files' and 'models' arrays`);
   for (const f of idx.files) {
-    if (typeof f?.path !== 'string' || typeof f.sha256 !== 'string' || typeof f.bytes !== 'number') throw new ModelError(`${where}: ${BUNDLE_INDEX} has a malformed files entry: ${JSON.stringify(f)}`);
+    if (typeof f?.path !== 'string' || typeof f.sha256 !== 'string' || typeof f.bytes !== 'number')
+      throw new ModelError(`${where}: ${BUNDLE_INDEX} has a malformed files entry: ${JSON.stringify(f)}`);
   }
   for (const m of idx.models) {
     if (typeof m?.name !== 'string' || typeof m.manifest !== 'string' || typeof m.file !== 'string' || !PRECISIONS.includes(m.precision)) {
@@ -447,16 +469,20 @@ export async function importBundle(bundlePath: string, cacheDir: string, opts: {
       const got = staged.get(f.path);
       if (!got) throw new ModelError(`bundle ${bundlePath}: ${f.path} is listed in the index but missing from the archive`);
       if (got.bytes !== f.bytes || got.sha256 !== f.sha256) {
-        throw new ModelError(`bundle ${bundlePath}: ${f.path} is ${got.bytes} bytes with sha256 ${got.sha256}, but the index pins ${f.bytes} bytes, ${f.sha256}: corrupt bundle, nothing was imported`);
+        throw new ModelError(
+          `bundle ${bundlePath}: ${f.path} is ${got.bytes} bytes with sha256 ${got.sha256}, but the index pins ${f.bytes} bytes, ${f.sha256}: corrupt bundle, nothing was imported`,
+        );
       }
     }
     for (const name of staged.keys()) {
-      if (name !== BUNDLE_INDEX && !listed.has(name)) throw new ModelError(`bundle ${bundlePath}: ${name} is not listed in the index: refusing the bundle`);
+      if (name !== BUNDLE_INDEX && !listed.has(name))
+        throw new ModelError(`bundle ${bundlePath}: ${name} is not listed in the index: refusing the bundle`);
     }
 
     const plan: Array<{ m: BundleModel; manifest: ModelManifest; stagedManifest: string; stagedFile: string; destDir: string }> = [];
     for (const m of index.models) {
-      if (!listed.has(m.manifest) || !listed.has(m.file)) throw new ModelError(`bundle ${bundlePath}: model ${m.name} ${m.precision} refers to files not in the index`);
+      if (!listed.has(m.manifest) || !listed.has(m.file))
+        throw new ModelError(`bundle ${bundlePath}: model ${m.name} ${m.precision} refers to files not in the index`);
       if (m.manifest !== `${m.name}/${m.precision}.json` || path.posix.dirname(m.file) !== m.name) {
         throw new ModelError(`bundle ${bundlePath}: model ${m.name} ${m.precision} is not laid out as <name>/<precision>.json beside its file`);
       }
@@ -465,7 +491,8 @@ export async function importBundle(bundlePath: string, cacheDir: string, opts: {
       if (manifest.name !== m.name || manifest.precision !== m.precision) {
         throw new ModelError(`bundle ${bundlePath}: ${m.manifest} describes ${manifest.name} ${manifest.precision}, not ${m.name} ${m.precision}`);
       }
-      if (manifest.file !== path.posix.basename(m.file)) throw new ModelError(`bundle ${bundlePath}: ${m.manifest} names file '${manifest.file}', but the bundle carries ${m.file}`);
+      if (manifest.file !== path.posix.basename(m.file))
+        throw new ModelError(`bundle ${bundlePath}: ${m.manifest} names file '${manifest.file}', but the bundle carries ${m.file}`);
       await verifyModelFile(stagedManifest, manifest);
       plan.push({ m, manifest, stagedManifest, stagedFile: path.join(staging, ...m.file.split('/')), destDir: path.join(cacheDir, m.name) });
     }
@@ -491,11 +518,14 @@ export async function importBundle(bundlePath: string, cacheDir: string, opts: {
       else if (!present) decisions.push('installed');
       else if (opts.force) decisions.push('replaced');
       else {
-        conflicts.push(`${p.m.name} ${p.m.precision} (cache: ${existing ? existing.sha256.slice(0, 12) : 'unreadable/corrupt'}, bundle: ${p.manifest.sha256.slice(0, 12)})`);
+        conflicts.push(
+          `${p.m.name} ${p.m.precision} (cache: ${existing ? existing.sha256.slice(0, 12) : 'unreadable/corrupt'}, bundle: ${p.manifest.sha256.slice(0, 12)})`,
+        );
         decisions.push('replaced');
       }
     }
-    if (conflicts.length) throw new ModelError(`the cache already holds different models: ${conflicts.join('; ')}. Nothing was imported; use --force to replace them`);
+    if (conflicts.length)
+      throw new ModelError(`the cache already holds different models: ${conflicts.join('; ')}. Nothing was imported; use --force to replace them`);
 
     const result: ImportedModel[] = [];
     for (const [i, p] of plan.entries()) {

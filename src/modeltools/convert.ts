@@ -22,7 +22,12 @@ function convertTfliteWithReport(tflite: Uint8Array, opts: ConvertOptions): { gr
   if (!sg) throw new Error('TFLite model has no subgraph');
   if (model.subgraphs.length > 1) throw new Error(`TFLite model has ${model.subgraphs.length} subgraphs; only single-subgraph models are supported`);
   const r = tfliteToOnnx(sg, opts);
-  const cap = opts.form === 'float' && r.report.classLogitTensors.length ? (opts.keepScoreCap ? ', class-logit saturations kept' : ', class-logit upper saturations dropped') : '';
+  const cap =
+    opts.form === 'float' && r.report.classLogitTensors.length
+      ? opts.keepScoreCap
+        ? ', class-logit saturations kept'
+        : ', class-logit upper saturations dropped'
+      : '';
   r.graph.docString = `converted from TFLite (${opts.form} form${cap}) by edgesight`;
   return r;
 }

@@ -47,9 +47,11 @@ export async function checkContract(m: ManifestBody, file: string): Promise<Cont
   }
   try {
     const problems: string[] = [];
-    if (!session.inputNames.includes(m.input.name)) problems.push(`input '${m.input.name}' does not exist (the model's inputs: ${session.inputNames.join(', ')})`);
+    if (!session.inputNames.includes(m.input.name))
+      problems.push(`input '${m.input.name}' does not exist (the model's inputs: ${session.inputNames.join(', ')})`);
     const wanted = m.task === 'detection' ? [m.detection!.outputs.scores, m.detection!.outputs.boxes] : [m.segmentation!.outputs.logits];
-    for (const o of wanted) if (!session.outputNames.includes(o)) problems.push(`output '${o}' does not exist (the model's outputs: ${session.outputNames.join(', ')})`);
+    for (const o of wanted)
+      if (!session.outputNames.includes(o)) problems.push(`output '${o}' does not exist (the model's outputs: ${session.outputNames.join(', ')})`);
     if (problems.length) throw new ModelError(`${file} does not match its manifest:\n  - ${problems.join('\n  - ')}`);
 
     const probe = probeSize(m);
@@ -74,14 +76,19 @@ export async function checkContract(m: ManifestBody, file: string): Promise<Cont
       if (anchors !== d.num_anchors) problems.push(`the anchor spec generates ${anchors} anchors but num_anchors is ${d.num_anchors}`);
       const s = outputs[d.outputs.scores]!;
       const b = outputs[d.outputs.boxes]!;
-      if (!same(s, [1, d.num_anchors, classes])) problems.push(`scores '${d.outputs.scores}' has shape [${s.join(', ')}], expected [1, ${d.num_anchors} anchors, ${classes} labels]`);
+      if (!same(s, [1, d.num_anchors, classes]))
+        problems.push(`scores '${d.outputs.scores}' has shape [${s.join(', ')}], expected [1, ${d.num_anchors} anchors, ${classes} labels]`);
       if (!same(b, [1, d.num_anchors, 4])) problems.push(`boxes '${d.outputs.boxes}' has shape [${b.join(', ')}], expected [1, ${d.num_anchors}, 4]`);
-      if (d.background_class !== null && (d.background_class < 0 || d.background_class >= classes)) problems.push(`background_class ${d.background_class} is outside the ${classes} labels`);
+      if (d.background_class !== null && (d.background_class < 0 || d.background_class >= classes))
+        problems.push(`background_class ${d.background_class} is outside the ${classes} labels`);
     } else {
       const sg = m.segmentation!;
       const l = outputs[sg.outputs.logits]!;
       const expect = [1, classes, probe.height / sg.output_stride, probe.width / sg.output_stride];
-      if (!same(l, expect)) problems.push(`logits '${sg.outputs.logits}' at a ${probe.width}×${probe.height} input has shape [${l.join(', ')}], expected [${expect.join(', ')}] (${classes} labels, output stride ${sg.output_stride}, no upsampling in the graph)`);
+      if (!same(l, expect))
+        problems.push(
+          `logits '${sg.outputs.logits}' at a ${probe.width}×${probe.height} input has shape [${l.join(', ')}], expected [${expect.join(', ')}] (${classes} labels, output stride ${sg.output_stride}, no upsampling in the graph)`,
+        );
     }
     if (problems.length) throw new ModelError(`${file} does not match its manifest:\n  - ${problems.join('\n  - ')}`);
     return { probe, outputs };
@@ -98,7 +105,10 @@ export async function readLabels(file: string): Promise<string[]> {
   } catch (e) {
     throw new ModelError(`labels file ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
-  const labels = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const labels = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   if (!labels.length) throw new ModelError(`labels file ${file} has no labels`);
   return labels;
 }
@@ -151,7 +161,7 @@ async function templateBody(opts: ImportOptions): Promise<ManifestBody> {
     return { ...json, manifest_version: MANIFEST_VERSION } as unknown as ManifestBody;
   }
   throw new ModelError(
-    'a model needs its input preprocessing and output decoding declared: pass --like CATALOG_NAME to reuse a shipped model\'s contract ' +
+    "a model needs its input preprocessing and output decoding declared: pass --like CATALOG_NAME to reuse a shipped model's contract " +
       `(${CATALOG.map((e) => `${e.name} for ${e.task}`).join(', ')}) or --manifest FILE with every field (see models/README.md)`,
   );
 }
@@ -164,12 +174,14 @@ export async function importModel(opts: ImportOptions): Promise<{ manifestPath: 
   } catch {
     throw new ModelError(`ONNX file ${opts.onnx} does not exist or is not a file`);
   }
-  if (!MODEL_NAME.test(opts.name)) throw new ModelError(`--name '${opts.name}' must be lowercase letters, digits, '.', '_' or '-' (it becomes a folder in the cache)`);
+  if (!MODEL_NAME.test(opts.name))
+    throw new ModelError(`--name '${opts.name}' must be lowercase letters, digits, '.', '_' or '-' (it becomes a folder in the cache)`);
   const body = await templateBody(opts);
   body.name = opts.name;
   if (opts.precision) body.precision = opts.precision;
   else if (!body.precision) body.precision = 'fp32';
-  if (opts.task && body.task && opts.task !== body.task) throw new ModelError(`--task ${opts.task} contradicts the template, which is a ${body.task} model`);
+  if (opts.task && body.task && opts.task !== body.task)
+    throw new ModelError(`--task ${opts.task} contradicts the template, which is a ${body.task} model`);
   if (opts.task) body.task = opts.task;
   if (opts.labelsFile) body.labels = await readLabels(opts.labelsFile);
   if (body.input) {
@@ -183,10 +195,18 @@ export async function importModel(opts: ImportOptions): Promise<{ manifestPath: 
   }
   if (body.task === 'detection') {
     if (opts.logits || opts.outputStride) throw new ModelError('--logits/--output-stride apply to segmentation models; this is a detection model');
-    if (body.detection) body.detection = { ...body.detection, outputs: { scores: opts.scores ?? body.detection.outputs.scores, boxes: opts.boxes ?? body.detection.outputs.boxes } };
+    if (body.detection)
+      body.detection = {
+        ...body.detection,
+        outputs: { scores: opts.scores ?? body.detection.outputs.scores, boxes: opts.boxes ?? body.detection.outputs.boxes },
+      };
   } else if (body.task === 'segmentation') {
     if (opts.scores || opts.boxes) throw new ModelError('--scores/--boxes apply to detection models; this is a segmentation model');
-    if (body.segmentation) body.segmentation = { outputs: { logits: opts.logits ?? body.segmentation.outputs.logits }, output_stride: opts.outputStride ?? body.segmentation.output_stride };
+    if (body.segmentation)
+      body.segmentation = {
+        outputs: { logits: opts.logits ?? body.segmentation.outputs.logits },
+        output_stride: opts.outputStride ?? body.segmentation.output_stride,
+      };
   }
   const sourceSha = await sha256File(opts.onnx);
   body.provenance = {
@@ -205,7 +225,9 @@ export async function importModel(opts: ImportOptions): Promise<{ manifestPath: 
   } catch (e) {
     const msg = (e as Error).message;
     if (body.task === 'detection' && opts.labelsFile && /labels\]/.test(msg)) {
-      throw new ModelError(`${msg}\n  (a COCO-style labels file lists classes 1..N: add a 'background' first line if the model's class 0 is background)`);
+      throw new ModelError(
+        `${msg}\n  (a COCO-style labels file lists classes 1..N: add a 'background' first line if the model's class 0 is background)`,
+      );
     }
     throw e;
   }

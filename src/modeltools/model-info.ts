@@ -59,14 +59,43 @@ export interface ModelInfoOptions {
 
 /** Op types counted as compute in int8OpShare (everything else moves or reinterprets data). */
 export const COMPUTE_OPS = new Set([
-  'Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Relu', 'Clip', 'LeakyRelu', 'Sigmoid',
-  'HardSigmoid', 'HardSwish', 'Tanh', 'Softmax', 'AveragePool', 'MaxPool', 'GlobalAveragePool', 'GlobalMaxPool',
-  'ReduceMean', 'Resize', 'Concat',
+  'Conv',
+  'ConvTranspose',
+  'Gemm',
+  'MatMul',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Relu',
+  'Clip',
+  'LeakyRelu',
+  'Sigmoid',
+  'HardSigmoid',
+  'HardSwish',
+  'Tanh',
+  'Softmax',
+  'AveragePool',
+  'MaxPool',
+  'GlobalAveragePool',
+  'GlobalMaxPool',
+  'ReduceMean',
+  'Resize',
+  'Concat',
 ]);
 const QUANTIZED_OPS = new Set([
-  'QLinearConv', 'QLinearMatMul', 'ConvInteger', 'MatMulInteger', 'com.microsoft.QLinearAdd', 'com.microsoft.QLinearMul',
-  'com.microsoft.QLinearSigmoid', 'com.microsoft.QLinearLeakyRelu', 'com.microsoft.QLinearConcat',
-  'com.microsoft.QLinearAveragePool', 'com.microsoft.QLinearGlobalAveragePool', 'com.microsoft.QLinearSoftmax',
+  'QLinearConv',
+  'QLinearMatMul',
+  'ConvInteger',
+  'MatMulInteger',
+  'com.microsoft.QLinearAdd',
+  'com.microsoft.QLinearMul',
+  'com.microsoft.QLinearSigmoid',
+  'com.microsoft.QLinearLeakyRelu',
+  'com.microsoft.QLinearConcat',
+  'com.microsoft.QLinearAveragePool',
+  'com.microsoft.QLinearGlobalAveragePool',
+  'com.microsoft.QLinearSoftmax',
 ]);
 /** [weight input, bias input] per matrix op */
 const WEIGHT_INPUTS: Record<string, number[]> = {
@@ -215,7 +244,7 @@ function macsOf(n: OnnxNode, facts: Map<string, { dims: number[] }>): number {
     case 'QLinearMatMul': {
       const a = dims(n.inputs[0]);
       const y = dims(n.outputs[0]);
-      const k = n.opType === 'Gemm' && (n.attributes['transA']?.type === 'int' && n.attributes['transA'].value === 1) ? a[0] : a[a.length - 1];
+      const k = n.opType === 'Gemm' && n.attributes['transA']?.type === 'int' && n.attributes['transA'].value === 1 ? a[0] : a[a.length - 1];
       return prod(y) * (k as number);
     }
     default:

@@ -44,7 +44,10 @@ export async function startEmbeddedBroker(host: string, port: number): Promise<E
         code,
       );
     }
-    throw new BrokerListenError(`the embedded MQTT broker cannot listen on ${where}: ${code ?? (e as Error).message}${code === 'EACCES' ? ' (ports below 1024 need privileges: choose mqtt.embedded_broker.port ≥ 1024)' : ''}`, code);
+    throw new BrokerListenError(
+      `the embedded MQTT broker cannot listen on ${where}: ${code ?? (e as Error).message}${code === 'EACCES' ? ' (ports below 1024 need privileges: choose mqtt.embedded_broker.port ≥ 1024)' : ''}`,
+      code,
+    );
   }
   const actual = (server.address() as net.AddressInfo).port;
   return {

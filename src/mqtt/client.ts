@@ -171,7 +171,8 @@ export class MqttPublisher extends EventEmitter {
         this.inflight--;
         if (this.queued > 0 && this.inflight <= MAX_INFLIGHT / 2 && this.client.connected) this.drain();
       }
-      if (err && !this.closing) this.emit('event', { type: 'error', message: `publish to ${msg.topic} failed: ${err.message}` } satisfies ClientEvent);
+      if (err && !this.closing)
+        this.emit('event', { type: 'error', message: `publish to ${msg.topic} failed: ${err.message}` } satisfies ClientEvent);
     });
   }
 

@@ -104,12 +104,14 @@ export function tlsMaterialProblems(
   if (m.ca && !/-----BEGIN CERTIFICATE-----/.test(m.ca.toString('latin1'))) {
     problems.push({ path: 'mqtt.ca', message: `${files.ca} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` });
   }
-  if (m.cert && !m.key) problems.push({ path: 'mqtt.key', message: 'mqtt.cert is set but mqtt.key is not: a client certificate needs its private key' });
+  if (m.cert && !m.key)
+    problems.push({ path: 'mqtt.key', message: 'mqtt.cert is set but mqtt.key is not: a client certificate needs its private key' });
   if (m.key && !m.cert) problems.push({ path: 'mqtt.cert', message: 'mqtt.key is set but mqtt.cert is not: set the client certificate too' });
   if (m.cert && !/-----BEGIN CERTIFICATE-----/.test(m.cert.toString('latin1'))) {
     problems.push({ path: 'mqtt.cert', message: `${files.cert} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` });
   }
-  if (m.key && !/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(m.key.toString('latin1'))) problems.push({ path: 'mqtt.key', message: `${files.key} holds no PEM private key` });
+  if (m.key && !/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(m.key.toString('latin1')))
+    problems.push({ path: 'mqtt.key', message: `${files.key} holds no PEM private key` });
   if (problems.length === 0 && m.cert && m.key) {
     try {
       createSecureContext({ cert: m.cert, key: m.key });

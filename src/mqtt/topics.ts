@@ -107,7 +107,8 @@ export function labelSlug(label: string): string {
 /** Refuses what a broker would reject or treat as a filter: wildcards, NUL, empty, over-long. */
 export function assertPublishable(topic: string): string {
   if (typeof topic !== 'string' || topic.length === 0) throw new TopicError(`cannot publish to an empty topic`);
-  if (topic.includes('+') || topic.includes('#')) throw new TopicError(`cannot publish to ${JSON.stringify(topic)}: "+" and "#" are subscription wildcards`);
+  if (topic.includes('+') || topic.includes('#'))
+    throw new TopicError(`cannot publish to ${JSON.stringify(topic)}: "+" and "#" are subscription wildcards`);
   if (topic.includes('\u0000')) throw new TopicError(`cannot publish to a topic containing NUL`);
   if (Buffer.byteLength(topic, 'utf8') > MAX_TOPIC_BYTES) throw new TopicError(`topic is longer than ${MAX_TOPIC_BYTES} bytes`);
   return topic;
@@ -203,7 +204,8 @@ export function parseTopic(base: string, device: string, topic: string): ParsedT
     if (more.length === 2 && more[0] === 'coverage' && more[1]) return { kind: 'zone_coverage', camera, zone: extra, label: more[1] };
     return null;
   }
-  if (leaf === 'lines' && extra && more.length === 1 && (more[0] === 'in' || more[0] === 'out')) return { kind: 'line_count', camera, line: extra, direction: more[0] };
+  if (leaf === 'lines' && extra && more.length === 1 && (more[0] === 'in' || more[0] === 'out'))
+    return { kind: 'line_count', camera, line: extra, direction: more[0] };
   if (more.length > 0) return null;
   if (extra === undefined) {
     if (leaf === 'detections' || leaf === 'mask' || leaf === 'events' || leaf === 'snapshot') return { kind: leaf, camera };

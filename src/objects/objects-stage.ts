@@ -61,7 +61,10 @@ export class ObjectsStage {
   private readonly counts = new Map<string, number>();
   private readonly zones = new Map<string, ZoneState>();
 
-  constructor(opts: ObjectsOptions, private readonly lineStore: LineStore) {
+  constructor(
+    opts: ObjectsOptions,
+    private readonly lineStore: LineStore,
+  ) {
     this.tracker = new ByteTracker(trackerOptions(opts));
     this.applyConfig(opts);
   }
@@ -140,7 +143,9 @@ export class ObjectsStage {
     const o = this.opts;
     const tracked = new Set(o.labels);
     const high = frame.detections.map((d) => ({ label: d.label, score: d.score, box: [...d.box] as Box }));
-    const low = (frame.low ?? []).filter((d) => tracked.has(d.label)).map((d): TrackerDetection => ({ label: d.label, score: d.score, box: [...d.box] as Box, low: true }));
+    const low = (frame.low ?? [])
+      .filter((d) => tracked.has(d.label))
+      .map((d): TrackerDetection => ({ label: d.label, score: d.score, box: [...d.box] as Box, low: true }));
     const input: TrackerDetection[] = [...high.filter((d) => tracked.has(d.label)), ...low];
     // where each published detection sits in the tracker's input (-1: an untracked label)
     let k = 0;
@@ -150,8 +155,18 @@ export class ObjectsStage {
 
     for (const t of res.confirmed) {
       this.objects.set(t.key, {
-        track: t, published: false, inside: new Map(), zones: [], entered: [], stationary: false, anchor: referencePoint(t.box), anchorAt: at,
-        lastEmitAt: at, lastEmitBox: [...t.box], sides: new Map(), crossed: new Map(),
+        track: t,
+        published: false,
+        inside: new Map(),
+        zones: [],
+        entered: [],
+        stationary: false,
+        anchor: referencePoint(t.box),
+        anchorAt: at,
+        lastEmitAt: at,
+        lastEmitBox: [...t.box],
+        sides: new Map(),
+        crossed: new Map(),
       });
     }
     for (const t of res.removed) {
@@ -202,12 +217,24 @@ export class ObjectsStage {
         if (done.has(direction)) continue; // each direction once per object: jitter on the line does not inflate totals
         done.add(direction);
         s.crossed.set(name, done);
-        if (l.reset === 'daily' && this.lineStore.rollover(name, at)) out.state.push({ kind: 'line', line: name, direction: direction === 'in' ? 'out' : 'in', value: 0 });
+        if (l.reset === 'daily' && this.lineStore.rollover(name, at))
+          out.state.push({ kind: 'line', line: name, direction: direction === 'in' ? 'out' : 'in', value: 0 });
         const totals = this.lineStore.get(name, at);
         totals[direction]++;
         linesChanged = true;
         out.state.push({ kind: 'line', line: name, direction, value: totals[direction] });
-        const ev: CrossedEvent = { v: 2, type: 'crossed', id: t.id!, camera: o.camera, label: t.label, line: name, direction, time: Math.round(at), in: totals.in, out: totals.out };
+        const ev: CrossedEvent = {
+          v: 2,
+          type: 'crossed',
+          id: t.id!,
+          camera: o.camera,
+          label: t.label,
+          line: name,
+          direction,
+          time: Math.round(at),
+          in: totals.in,
+          out: totals.out,
+        };
         out.events.push(ev);
       }
       // events
@@ -224,7 +251,9 @@ export class ObjectsStage {
       }
       const changed = s.zones.join(',') !== zonesBefore || stationary !== s.stationary;
       s.stationary = stationary;
-      const moved = Math.hypot(t.box[0] - s.lastEmitBox[0], t.box[1] - s.lastEmitBox[1], t.box[2] - s.lastEmitBox[2], t.box[3] - s.lastEmitBox[3]) > o.tracking.stationary_threshold;
+      const moved =
+        Math.hypot(t.box[0] - s.lastEmitBox[0], t.box[1] - s.lastEmitBox[1], t.box[2] - s.lastEmitBox[2], t.box[3] - s.lastEmitBox[3]) >
+        o.tracking.stationary_threshold;
       if (changed || (moved && at - s.lastEmitAt >= o.updateIntervalS * 1000)) {
         s.lastEmitAt = at;
         s.lastEmitBox = [...t.box];
@@ -261,7 +290,9 @@ export class ObjectsStage {
 
   /** Published objects now, for drawing (snapshot) and privacy boxes. */
   tracks(): Array<{ id: string; label: string; box: Box; seen: boolean }> {
-    return [...this.objects.values()].filter((s) => s.published || s.track.id).map((s) => ({ id: s.track.id!, label: s.track.label, box: s.track.box, seen: s.track.seenNow }));
+    return [...this.objects.values()]
+      .filter((s) => s.published || s.track.id)
+      .map((s) => ({ id: s.track.id!, label: s.track.label, box: s.track.box, seen: s.track.seenNow }));
   }
 
   /** confirmed objects per label between their `new` and `end` */
@@ -293,7 +324,8 @@ export class ObjectsStage {
       const z = this.zones.get(name)!;
       const labels = this.zoneLabels(cfg);
       const counts = new Map<string, number>(labels.map((l) => [l, 0]));
-      for (const s of this.objects.values()) if (s.published && s.zones.includes(name) && counts.has(s.track.label)) counts.set(s.track.label, counts.get(s.track.label)! + 1);
+      for (const s of this.objects.values())
+        if (s.published && s.zones.includes(name) && counts.has(s.track.label)) counts.set(s.track.label, counts.get(s.track.label)! + 1);
       for (const [label, v] of counts) {
         if (z.counts.get(label) !== v) {
           z.counts.set(label, v);
@@ -302,7 +334,8 @@ export class ObjectsStage {
       }
       for (const label of [...z.counts.keys()]) if (!counts.has(label)) z.counts.delete(label);
       if (seg) {
-        if (!z.cells || z.cells.w !== seg.width || z.cells.h !== seg.height) z.cells = { w: seg.width, h: seg.height, idx: polygonCells(cfg.polygon, seg.width, seg.height) };
+        if (!z.cells || z.cells.w !== seg.width || z.cells.h !== seg.height)
+          z.cells = { w: seg.width, h: seg.height, idx: polygonCells(cfg.polygon, seg.width, seg.height) };
         const classes = coverageClasses(labels, seg.classes);
         const hist = new Map<number, number>();
         for (const i of z.cells.idx) hist.set(seg.data[i]!, (hist.get(seg.data[i]!) ?? 0) + 1);
@@ -363,5 +396,13 @@ export function coverageClasses(labels: readonly string[], classes: readonly str
 
 /** The tracker's options from the config (also used by the tracking bench, so it measures what the daemon runs). */
 export function trackerOptions(o: Pick<ObjectsOptions, 'camera' | 'tracking' | 'endAfterS'>): ConstructorParameters<typeof ByteTracker>[0] {
-  return { camera: o.camera, minHits: o.tracking.min_hits, maxAgeMs: o.endAfterS * 1000, matchIou: o.tracking.match_iou, lowMatchIou: Math.max(o.tracking.match_iou, 0.4), lostBufferPerS: DEFAULT_BYTETRACK.lostBufferPerS, lostBufferMax: DEFAULT_BYTETRACK.lostBufferMax };
+  return {
+    camera: o.camera,
+    minHits: o.tracking.min_hits,
+    maxAgeMs: o.endAfterS * 1000,
+    matchIou: o.tracking.match_iou,
+    lowMatchIou: Math.max(o.tracking.match_iou, 0.4),
+    lostBufferPerS: DEFAULT_BYTETRACK.lostBufferPerS,
+    lostBufferMax: DEFAULT_BYTETRACK.lostBufferMax,
+  };
 }

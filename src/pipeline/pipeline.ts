@@ -101,7 +101,17 @@ export function runPipeline(frames$: Obs<Frame>, deps: PipelineDeps, stop$: Obs<
       segmentation = argmaxClassMap(logits.data, c, h, w, deps.segmenter.manifest.labels);
     }
     p.timings.postprocessed = nowMs();
-    return { frameId: p.frame.id, capturedAt: p.frame.capturedAt, width: p.width, height: p.height, detections, lowDetections, segmentation, timings: p.timings, frame: p.frame };
+    return {
+      frameId: p.frame.id,
+      capturedAt: p.frame.capturedAt,
+      width: p.width,
+      height: p.height,
+      detections,
+      lowDetections,
+      segmentation,
+      timings: p.timings,
+      frame: p.frame,
+    };
   };
 
   return frames$.pipe(
@@ -110,7 +120,9 @@ export function runPipeline(frames$: Obs<Frame>, deps: PipelineDeps, stop$: Obs<
     dropIfBusy(preprocess, {
       concurrency: deps.config().pipeline.preprocess_concurrency,
       onDrop: (f) => (f.release?.(), emit({ type: 'skipped', stage: 'preprocess' })),
-      onError: (e, f) => (f.release?.(), emit(e instanceof CorruptFrameError ? { type: 'corrupt', reason: e.message } : { type: 'corrupt', reason: String(e) })),
+      onError: (e, f) => (
+        f.release?.(), emit(e instanceof CorruptFrameError ? { type: 'corrupt', reason: e.message } : { type: 'corrupt', reason: String(e) })
+      ),
     }),
     latestWhileBusy(infer, {
       onDrop: (p) => (p.frame.release?.(), emit({ type: 'skipped', stage: 'inference' })),
@@ -118,4 +130,3 @@ export function runPipeline(frames$: Obs<Frame>, deps: PipelineDeps, stop$: Obs<
     }),
   );
 }
-

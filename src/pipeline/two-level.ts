@@ -16,7 +16,11 @@ export function decodeTwoLevel(
 ): { detections: Detection[]; low: Detection[] } {
   const opts = detectionOptions(cfg, labels, true);
   const low = cfg.tracking.low_score;
-  const all = decoder.decode(scores, boxes, { ...opts, scoreThreshold: Math.min(opts.scoreThreshold, low), classThresholds: new Map([...(opts.classThresholds ?? new Map<number, number>())].map(([k, v]) => [k, Math.min(v, low)])) });
+  const all = decoder.decode(scores, boxes, {
+    ...opts,
+    scoreThreshold: Math.min(opts.scoreThreshold, low),
+    classThresholds: new Map([...(opts.classThresholds ?? new Map<number, number>())].map(([k, v]) => [k, Math.min(v, low)])),
+  });
   const threshold = (d: Detection): number => opts.classThresholds?.get(d.class_id) ?? opts.scoreThreshold;
   return { detections: all.filter((d) => d.score >= threshold(d)), low: all.filter((d) => d.score < threshold(d)) };
 }

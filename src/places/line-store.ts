@@ -48,7 +48,8 @@ export class LineStore {
     }
     const lines = (data as { lines?: Record<string, Partial<LineTotals>> }).lines ?? {};
     for (const [name, t] of Object.entries(lines)) {
-      if (Number.isInteger(t.in) && Number.isInteger(t.out) && typeof t.day === 'string') this.totals.set(name, { in: t.in!, out: t.out!, day: t.day });
+      if (Number.isInteger(t.in) && Number.isInteger(t.out) && typeof t.day === 'string')
+        this.totals.set(name, { in: t.in!, out: t.out!, day: t.day });
     }
   }
 

@@ -96,8 +96,14 @@ export class SsdDecoder {
 
   private decodeBox(boxes: Float32Array, a: number): [number, number, number, number] {
     const [sy, sx, sh, sw] = this.spec.box_coder.scales;
-    const ya = this.anchors[a * 4]!, xa = this.anchors[a * 4 + 1]!, ha = this.anchors[a * 4 + 2]!, wa = this.anchors[a * 4 + 3]!;
-    const ty = boxes[a * 4]!, tx = boxes[a * 4 + 1]!, th = boxes[a * 4 + 2]!, tw = boxes[a * 4 + 3]!;
+    const ya = this.anchors[a * 4]!,
+      xa = this.anchors[a * 4 + 1]!,
+      ha = this.anchors[a * 4 + 2]!,
+      wa = this.anchors[a * 4 + 3]!;
+    const ty = boxes[a * 4]!,
+      tx = boxes[a * 4 + 1]!,
+      th = boxes[a * 4 + 2]!,
+      tw = boxes[a * 4 + 3]!;
     const yc = (ty / sy) * ha + ya;
     const xc = (tx / sx) * wa + xa;
     const h = Math.exp(th / sh) * ha;

@@ -35,11 +35,19 @@ function frameToSharp(frame: Frame): Sharp {
  * Decode + stretch-resize + normalise into the model's NCHW float input. Whole frame, no letterbox
  * (the detector was trained that way). Bilinear, the same kernel used for calibration.
  */
-export async function toModelInput(frame: Frame, spec: InputSpec, width: number, height: number): Promise<ModelInput & { frameWidth: number; frameHeight: number }> {
+export async function toModelInput(
+  frame: Frame,
+  spec: InputSpec,
+  width: number,
+  height: number,
+): Promise<ModelInput & { frameWidth: number; frameHeight: number }> {
   // Fast path: a raw frame that already has the model's size (the camera or ffmpeg scaled it) needs no
   // resize, so sharp is skipped and one typed-array loop writes the model input.
   if (frame.kind === 'raw' && frame.width === width && frame.height === height) {
-    const data = frame.format === 'rgb24' ? hwcToNchw(frame.data, width, height, spec.scale, spec.offset) : yuv420ToNchw(frame.data, width, height, frame.stride, spec.scale, spec.offset);
+    const data =
+      frame.format === 'rgb24'
+        ? hwcToNchw(frame.data, width, height, spec.scale, spec.offset)
+        : yuv420ToNchw(frame.data, width, height, frame.stride, spec.scale, spec.offset);
     return { data, width, height, frameWidth: width, frameHeight: height };
   }
   let raw: { data: Buffer; info: OutputInfo };
@@ -50,7 +58,12 @@ export async function toModelInput(frame: Frame, spec: InputSpec, width: number,
     const meta = frame.kind === 'encoded' ? await img.metadata() : { width: frame.width, height: frame.height };
     frameWidth = meta.width ?? 0;
     frameHeight = meta.height ?? 0;
-    raw = await img.removeAlpha().toColourspace('srgb').resize(width, height, { fit: 'fill', kernel: 'linear' }).raw().toBuffer({ resolveWithObject: true });
+    raw = await img
+      .removeAlpha()
+      .toColourspace('srgb')
+      .resize(width, height, { fit: 'fill', kernel: 'linear' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
   } catch (e) {
     throw new CorruptFrameError(`frame ${frame.id}${frame.origin ? ` (${frame.origin})` : ''}: undecodable image (${(e as Error).message})`);
   }

@@ -76,7 +76,11 @@ export async function obscureFrame(image: RgbImage, opts: PrivacyOptions, src: P
     // the tracked boxes are added to a fresh mask too: a small segmenter misses parts of people, and an
     // obscured box costs less than a visible face
     const labels = opts.classes.map(cocoLabelOf);
-    const boxes = regionFromBoxes(src.boxes.filter((b) => labels.includes(b.label)), w, h);
+    const boxes = regionFromBoxes(
+      src.boxes.filter((b) => labels.includes(b.label)),
+      w,
+      h,
+    );
     if (region) {
       for (let i = 0; i < region.length; i++) region[i]! |= boxes[i]!;
       method = 'mask+boxes';
@@ -84,11 +88,19 @@ export async function obscureFrame(image: RgbImage, opts: PrivacyOptions, src: P
       region = boxes;
       method = 'boxes';
     } else {
-      return { image: null, reason: `no fresh mask, and ${opts.classes.filter((c) => cocoLabelOf(c) === undefined).join(', ')} has no detector label` };
+      return {
+        image: null,
+        reason: `no fresh mask, and ${opts.classes.filter((c) => cocoLabelOf(c) === undefined).join(', ')} has no detector label`,
+      };
     }
   }
   if (!region) {
-    return { image: null, reason: m ? `the latest mask is ${((src.at - m.at) / 1000).toFixed(1)} s old (max_mask_age_s ${opts.max_mask_age_s}) and there are no tracked boxes for this frame` : 'no mask and no tracked boxes for this frame' };
+    return {
+      image: null,
+      reason: m
+        ? `the latest mask is ${((src.at - m.at) / 1000).toFixed(1)} s old (max_mask_age_s ${opts.max_mask_age_s}) and there are no tracked boxes for this frame`
+        : 'no mask and no tracked boxes for this frame',
+    };
   }
   if (opts.dilate_px > 0) region = dilate(region, w, h, opts.dilate_px);
   let n = 0;
@@ -167,6 +179,12 @@ async function coverImage(img: RgbImage, mode: PrivacyOptions['mode']): Promise<
     return sharp(img.data, raw).blur(sigma).raw().toBuffer();
   }
   const block = Math.max(6, Math.round(Math.min(w, h) / 30));
-  const small = await sharp(img.data, raw).resize(Math.max(1, Math.ceil(w / block)), Math.max(1, Math.ceil(h / block)), { fit: 'fill' }).raw().toBuffer();
-  return sharp(small, { raw: { width: Math.max(1, Math.ceil(w / block)), height: Math.max(1, Math.ceil(h / block)), channels: 3 } }).resize(w, h, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer();
+  const small = await sharp(img.data, raw)
+    .resize(Math.max(1, Math.ceil(w / block)), Math.max(1, Math.ceil(h / block)), { fit: 'fill' })
+    .raw()
+    .toBuffer();
+  return sharp(small, { raw: { width: Math.max(1, Math.ceil(w / block)), height: Math.max(1, Math.ceil(h / block)), channels: 3 } })
+    .resize(w, h, { fit: 'fill', kernel: 'nearest' })
+    .raw()
+    .toBuffer();
 }

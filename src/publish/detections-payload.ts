@@ -17,7 +17,11 @@ export interface DetectionsPayload {
 }
 
 /** `tracks[i]` belongs to `r.detections[i]`; without it every object is untracked (track_id null). */
-export function detectionsPayload(r: FrameResult, publishedAt: number, tracks?: ReadonlyArray<{ track_id: string | null; zones: string[] }>): DetectionsPayload {
+export function detectionsPayload(
+  r: FrameResult,
+  publishedAt: number,
+  tracks?: ReadonlyArray<{ track_id: string | null; zones: string[] }>,
+): DetectionsPayload {
   return {
     v: PAYLOAD_VERSION,
     frame_id: r.frameId,

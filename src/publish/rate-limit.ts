@@ -23,7 +23,11 @@ export class RateLimiter {
   skipped = 0;
 
   /** `maxRateHz` 0 = unlimited. `now` is a monotonic ms clock (performance.now by default). */
-  constructor(readonly maxRateHz: number, private readonly now: () => number = () => performance.now(), readonly name = 'max_rate_hz') {
+  constructor(
+    readonly maxRateHz: number,
+    private readonly now: () => number = () => performance.now(),
+    readonly name = 'max_rate_hz',
+  ) {
     if (typeof maxRateHz !== 'number' || !Number.isFinite(maxRateHz) || maxRateHz < 0) {
       throw new RateLimitError(`${name} must be a finite number >= 0 (0 = unlimited), got ${String(maxRateHz)}`);
     }

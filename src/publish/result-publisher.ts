@@ -117,7 +117,8 @@ export class ResultPublisher {
     for (const z of removedZones) {
       const labels = old.zones[z]!.labels.length ? old.zones[z]!.labels : old.objects.track;
       const topics = [this.topics.zoneOccupied(z), ...labels.map((l) => this.topics.zoneCount(z, l))];
-      if (this.opts.segmenterClasses) topics.push(...coverageClasses(labels, this.opts.segmenterClasses).map(([, c]) => this.topics.zoneCoverage(z, c)));
+      if (this.opts.segmenterClasses)
+        topics.push(...coverageClasses(labels, this.opts.segmenterClasses).map(([, c]) => this.topics.zoneCoverage(z, c)));
       for (const t of topics) this.publisher.publish(t, '', clear);
     }
     for (const l of removedLines) for (const d of ['in', 'out'] as const) this.publisher.publish(this.topics.lineCount(l, d), '', clear);
@@ -178,7 +179,14 @@ export class ResultPublisher {
       this.publishJson(this.topics.detections, payload, { cls: 'stream' });
       r.timings.published = nowMs();
       if (cfg.logging.publish_frames) {
-        this.log.info({ topic: this.topics.detections, frame_id: r.frameId, objects: payload.objects.map((o) => `${o.label} ${o.score.toFixed(2)}${o.track_id ? ` #${o.track_id}` : ''}`) }, 'published detections');
+        this.log.info(
+          {
+            topic: this.topics.detections,
+            frame_id: r.frameId,
+            objects: payload.objects.map((o) => `${o.label} ${o.score.toFixed(2)}${o.track_id ? ` #${o.track_id}` : ''}`),
+          },
+          'published detections',
+        );
       }
     }
     this.publishChanges(objects.state);
@@ -194,8 +202,17 @@ export class ResultPublisher {
     if (!this.maskCadence.shouldPublish(map)) return;
     try {
       const payload = await buildMaskPayload({
-        camera: this.cfg.camera.name, frameId: r.frameId, capturedAt: r.capturedAt, publishedAt: Date.now(), map, width: w, height: h,
-        frameWidth: r.width, frameHeight: r.height, classes: s.classes, encoding: this.cfg.masks.encoding,
+        camera: this.cfg.camera.name,
+        frameId: r.frameId,
+        capturedAt: r.capturedAt,
+        publishedAt: Date.now(),
+        map,
+        width: w,
+        height: h,
+        frameWidth: r.width,
+        frameHeight: r.height,
+        classes: s.classes,
+        encoding: this.cfg.masks.encoding,
       });
       this.publishJson(this.topics.mask, payload, { cls: 'stream' });
     } catch (e) {
@@ -226,7 +243,10 @@ export class ResultPublisher {
       if (!out.jpeg) {
         this.privacyWithheld++;
         this.opts.onWithheld?.();
-        this.log.warn({ reason: out.reason, withheld_total: this.privacyWithheld }, 'snapshot withheld: privacy is on and the frame could not be masked');
+        this.log.warn(
+          { reason: out.reason, withheld_total: this.privacyWithheld },
+          'snapshot withheld: privacy is on and the frame could not be masked',
+        );
         return;
       }
       this.publisher.publish(this.topics.snapshot, out.jpeg, { cls: 'none' });
@@ -258,7 +278,12 @@ export class ResultPublisher {
   }
 
   private trackIdsOf(r: FrameResult): Array<string | null> {
-    const byBox = new Map(this.objects.tracks().filter((t) => t.seen).map((t) => [t.box.join(','), t.id]));
+    const byBox = new Map(
+      this.objects
+        .tracks()
+        .filter((t) => t.seen)
+        .map((t) => [t.box.join(','), t.id]),
+    );
     return r.detections.map((d) => byBox.get(d.box.join(',')) ?? null);
   }
 
@@ -292,7 +317,11 @@ export interface SnapshotExtras {
  * The one path from a frame to a published image: decode, privacy (privacy/obscure.ts), then boxes, mask,
  * zones and lines drawn on top. `jpeg: null` when privacy is on and the frame cannot be masked.
  */
-export async function renderFrameSnapshot(r: FrameResult, cfg: Config, extras: SnapshotExtras): Promise<{ jpeg: Buffer; reason?: undefined } | { jpeg: null; reason: string }> {
+export async function renderFrameSnapshot(
+  r: FrameResult,
+  cfg: Config,
+  extras: SnapshotExtras,
+): Promise<{ jpeg: Buffer; reason?: undefined } | { jpeg: null; reason: string }> {
   const f = r.frame;
   let image: Buffer | RgbImage =
     f.kind === 'encoded'
@@ -307,7 +336,12 @@ export async function renderFrameSnapshot(r: FrameResult, cfg: Config, extras: S
   const mask = extras.mask && r.capturedAt - extras.mask.at <= Math.max(cfg.privacy.max_mask_age_s, 1) * 1000 ? extras.mask : undefined;
   const jpeg = await renderSnapshot({
     image,
-    detections: r.detections.map((d, i) => ({ label: extras.trackIds?.[i] ? `${d.label} ${shortId(extras.trackIds[i]!)}` : d.label, score: d.score, box: d.box, colourKey: d.label })),
+    detections: r.detections.map((d, i) => ({
+      label: extras.trackIds?.[i] ? `${d.label} ${shortId(extras.trackIds[i]!)}` : d.label,
+      score: d.score,
+      box: d.box,
+      colourKey: d.label,
+    })),
     mask: mask ? { map: mask.data, width: mask.width, height: mask.height, classes: mask.classes } : undefined,
     overlays: extras.overlays,
     quality: cfg.mqtt.snapshot.quality,

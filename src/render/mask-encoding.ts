@@ -93,8 +93,10 @@ export function rleDecode(rle: readonly unknown[], w: number, h: number): Uint8A
   for (let i = 0; i < rle.length; i += 2) {
     const cls = rle[i];
     const run = rle[i + 1];
-    if (!Number.isInteger(cls) || (cls as number) < 0 || (cls as number) > 255) throw new MaskError(`rle: class at index ${i} must be an integer 0..255, got ${JSON.stringify(cls)}`);
-    if (!Number.isInteger(run) || (run as number) < 1) throw new MaskError(`rle: run at index ${i + 1} must be a positive integer, got ${JSON.stringify(run)}`);
+    if (!Number.isInteger(cls) || (cls as number) < 0 || (cls as number) > 255)
+      throw new MaskError(`rle: class at index ${i} must be an integer 0..255, got ${JSON.stringify(cls)}`);
+    if (!Number.isInteger(run) || (run as number) < 1)
+      throw new MaskError(`rle: run at index ${i + 1} must be a positive integer, got ${JSON.stringify(run)}`);
     if (pos + (run as number) > out.length) throw new MaskError(`rle: runs exceed ${w}×${h} = ${out.length} pixels`);
     out.fill(cls as number, pos, pos + (run as number));
     pos += run as number;
@@ -139,7 +141,8 @@ export function decodePngGray8(png: Buffer): { width: number; height: number; da
       width = body.readUInt32BE(0);
       height = body.readUInt32BE(4);
       const [depth, colourType, , , interlace] = [body[8], body[9], body[10], body[11], body[12]];
-      if (depth !== 8 || colourType !== 0) throw new MaskError(`png: expected 8-bit greyscale (depth 8, colour type 0), got depth ${depth}, colour type ${colourType}`);
+      if (depth !== 8 || colourType !== 0)
+        throw new MaskError(`png: expected 8-bit greyscale (depth 8, colour type 0), got depth ${depth}, colour type ${colourType}`);
       if (interlace !== 0) throw new MaskError('png: interlaced PNGs are not used for masks');
     } else if (type === 'IDAT') {
       idat.push(body);
@@ -166,10 +169,18 @@ export function decodePngGray8(png: Buffer): { width: number; height: number; da
       const v = raw[src + x]!;
       let pred: number;
       switch (filter) {
-        case 0: pred = 0; break;
-        case 1: pred = a; break;
-        case 2: pred = b; break;
-        case 3: pred = (a + b) >> 1; break;
+        case 0:
+          pred = 0;
+          break;
+        case 1:
+          pred = a;
+          break;
+        case 2:
+          pred = b;
+          break;
+        case 3:
+          pred = (a + b) >> 1;
+          break;
         case 4: {
           const p = a + b - c;
           const pa = Math.abs(p - a);
@@ -178,7 +189,8 @@ export function decodePngGray8(png: Buffer): { width: number; height: number; da
           pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
           break;
         }
-        default: throw new MaskError(`png: unknown filter type ${filter} on row ${y}`);
+        default:
+          throw new MaskError(`png: unknown filter type ${filter} on row ${y}`);
       }
       out[dst + x] = (v + pred) & 0xff;
     }
@@ -197,7 +209,8 @@ export function decodeMask(payload: { width: number; height: number; encoding: s
   if (encoding === 'png') {
     if (typeof data !== 'string') throw new MaskError('decodeMask: png data must be a base64 string');
     const img = decodePngGray8(Buffer.from(data, 'base64'));
-    if (img.width !== width || img.height !== height) throw new MaskError(`decodeMask: PNG is ${img.width}×${img.height} but the payload says ${width}×${height}`);
+    if (img.width !== width || img.height !== height)
+      throw new MaskError(`decodeMask: PNG is ${img.width}×${img.height} but the payload says ${width}×${height}`);
     return img.data;
   }
   throw new MaskError(`decodeMask: unknown encoding ${JSON.stringify(encoding)} (expected "png" or "rle")`);
@@ -208,7 +221,8 @@ export function decodeMask(payload: { width: number; height: number; encoding: s
  * A different size, or no previous mask, always counts as a change.
  */
 export function maskChanged(prev: Uint8Array | null | undefined, next: Uint8Array, minChangedFraction = 0): boolean {
-  if (!(minChangedFraction >= 0 && minChangedFraction < 1)) throw new MaskError(`maskChanged: minChangedFraction must be in [0, 1), got ${minChangedFraction}`);
+  if (!(minChangedFraction >= 0 && minChangedFraction < 1))
+    throw new MaskError(`maskChanged: minChangedFraction must be in [0, 1), got ${minChangedFraction}`);
   if (!prev || prev.length !== next.length) return true;
   const limit = Math.floor(minChangedFraction * next.length);
   let diff = 0;
@@ -264,10 +278,12 @@ export interface MaskPayloadInput {
 
 export async function buildMaskPayload(i: MaskPayloadInput): Promise<MaskPayload> {
   checkMap('buildMaskPayload', i.map, i.width, i.height);
-  if (i.classes.length === 0 || i.classes.length > 256) throw new MaskError(`buildMaskPayload: classes must list 1..256 names, got ${i.classes.length}`);
+  if (i.classes.length === 0 || i.classes.length > 256)
+    throw new MaskError(`buildMaskPayload: classes must list 1..256 names, got ${i.classes.length}`);
   let top = 0;
   for (let k = 0; k < i.map.length; k++) if (i.map[k]! > top) top = i.map[k]!;
-  if (top >= i.classes.length) throw new MaskError(`buildMaskPayload: map holds class index ${top} but only ${i.classes.length} class names were given`);
+  if (top >= i.classes.length)
+    throw new MaskError(`buildMaskPayload: map holds class index ${top} but only ${i.classes.length} class names were given`);
   const enc = await encodeMask(i.map, i.width, i.height, i.encoding);
   return {
     v: 2,

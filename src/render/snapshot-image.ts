@@ -132,7 +132,10 @@ export function overlaysSvg(o: SnapshotOverlays, width: number, height: number):
     const tw = Math.ceil(text.length * font * 0.62) + 6;
     const tx = Math.max(0, Math.min(x, width - tw));
     const ty = Math.max(0, Math.min(y, height - font - 4));
-    parts.push(`<rect x="${tx}" y="${ty}" width="${tw}" height="${font + 4}" fill="${bg}" fill-opacity="0.85"/>`, `<text x="${tx + 3}" y="${ty + font}" font-family="DejaVu Sans, sans-serif" font-size="${font}" fill="#000">${xmlEscape(text)}</text>`);
+    parts.push(
+      `<rect x="${tx}" y="${ty}" width="${tw}" height="${font + 4}" fill="${bg}" fill-opacity="0.85"/>`,
+      `<text x="${tx + 3}" y="${ty + font}" font-family="DejaVu Sans, sans-serif" font-size="${font}" fill="#000">${xmlEscape(text)}</text>`,
+    );
   };
   for (const z of o.zones) {
     const colour = z.occupied ? '#30d158' : '#ffcc00';
@@ -142,12 +145,18 @@ export function overlaysSvg(o: SnapshotOverlays, width: number, height: number):
   }
   for (const l of o.lines) {
     const [a, b] = l.points;
-    const ax = a[0] * width, ay = a[1] * height, bx = b[0] * width, by = b[1] * height;
+    const ax = a[0] * width,
+      ay = a[1] * height,
+      bx = b[0] * width,
+      by = b[1] * height;
     parts.push(`<line x1="${ax}" y1="${ay}" x2="${bx}" y2="${by}" stroke="#ffffff" stroke-width="${stroke + 1}"/>`);
     // the positive side of (p2 − p1) × (q − p1) in y-down pixels is the direction (−dy, dx)
     const len = Math.hypot(bx - ax, by - ay) || 1;
-    const nx = -(by - ay) / len, ny = (bx - ax) / len;
-    const mx = (ax + bx) / 2, my = (ay + by) / 2, t = font * 1.5;
+    const nx = -(by - ay) / len,
+      ny = (bx - ax) / len;
+    const mx = (ax + bx) / 2,
+      my = (ay + by) / 2,
+      t = font * 1.5;
     parts.push(`<line x1="${mx}" y1="${my}" x2="${mx + nx * t}" y2="${my + ny * t}" stroke="#ffffff" stroke-width="${stroke + 1}"/>`);
     label(Math.round(mx + nx * t), Math.round(my + ny * t), `${l.name}: in ${l.in} / out ${l.out}`, '#ffffff');
   }
@@ -178,7 +187,8 @@ export function maskLayer(mask: SnapshotMask, width: number, height: number, opa
 
 export async function renderSnapshot(input: SnapshotInput): Promise<Buffer> {
   const quality = input.quality ?? 80;
-  if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new SnapshotError(`snapshot quality must be an integer 1..100, got ${String(quality)}`);
+  if (!Number.isInteger(quality) || quality < 1 || quality > 100)
+    throw new SnapshotError(`snapshot quality must be an integer 1..100, got ${String(quality)}`);
   const opacity = input.maskOpacity ?? 0.45;
   if (!(opacity >= 0 && opacity <= 1)) throw new SnapshotError(`mask opacity must be in [0, 1], got ${String(opacity)}`);
 
@@ -199,8 +209,10 @@ export async function renderSnapshot(input: SnapshotInput): Promise<Buffer> {
     if (meta.hasAlpha) base = base.removeAlpha();
   } else {
     const { data, width: w, height: h } = input.image;
-    if (!Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1) throw new SnapshotError(`raw snapshot image size must be positive integers, got ${w}×${h}`);
-    if (data.length !== w * h * 3) throw new SnapshotError(`raw snapshot image has ${data.length} bytes, expected ${w}×${h}×3 = ${w * h * 3} (packed RGB24)`);
+    if (!Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1)
+      throw new SnapshotError(`raw snapshot image size must be positive integers, got ${w}×${h}`);
+    if (data.length !== w * h * 3)
+      throw new SnapshotError(`raw snapshot image has ${data.length} bytes, expected ${w}×${h}×3 = ${w * h * 3} (packed RGB24)`);
     base = sharp(data, { raw: { width: w, height: h, channels: 3 } });
     width = w;
     height = h;
@@ -214,7 +226,8 @@ export async function renderSnapshot(input: SnapshotInput): Promise<Buffer> {
     }
     if (opacity > 0) layers.push({ input: maskLayer(input.mask, width, height, opacity), raw: { width, height, channels: 4 } });
   }
-  if (input.overlays && (input.overlays.zones.length || input.overlays.lines.length)) layers.push({ input: Buffer.from(overlaysSvg(input.overlays, width, height)) });
+  if (input.overlays && (input.overlays.zones.length || input.overlays.lines.length))
+    layers.push({ input: Buffer.from(overlaysSvg(input.overlays, width, height)) });
   if (input.detections.length > 0) layers.push({ input: Buffer.from(boxesSvg(input.detections, width, height)) });
 
   try {

@@ -57,7 +57,12 @@ export class CommandHandler implements Component {
     const limit = isSnapshot ? MAX_SNAPSHOT_GET_BYTES : MAX_HA_STATUS_BYTES;
     if (payload.length > limit) {
       inc('commands_rejected');
-      this.deps.throttle(`command:${topic}`, (n) => log.warn({ topic, bytes: payload.length, limit, ...(n ? { similar_since_last: n } : {}) }, `ignored an oversized message on ${topic} (${payload.length} bytes, at most ${limit})`));
+      this.deps.throttle(`command:${topic}`, (n) =>
+        log.warn(
+          { topic, bytes: payload.length, limit, ...(n ? { similar_since_last: n } : {}) },
+          `ignored an oversized message on ${topic} (${payload.length} bytes, at most ${limit})`,
+        ),
+      );
       return;
     }
     if (isSnapshot) {
@@ -71,7 +76,9 @@ export class CommandHandler implements Component {
     const status = payload.toString('utf8').trim();
     if (status !== 'online' && status !== 'offline') {
       inc('commands_rejected');
-      this.deps.throttle(`command:${topic}`, (n) => log.warn({ topic, ...(n ? { similar_since_last: n } : {}) }, `ignored a message on ${topic} that is neither "online" nor "offline"`));
+      this.deps.throttle(`command:${topic}`, (n) =>
+        log.warn({ topic, ...(n ? { similar_since_last: n } : {}) }, `ignored a message on ${topic} that is neither "online" nor "offline"`),
+      );
       return;
     }
     if (status === 'offline') return;
@@ -82,12 +89,15 @@ export class CommandHandler implements Component {
       return;
     }
     inc('commands_rate_limited');
-    this.timer ??= setTimeout(() => {
-      this.timer = null;
-      if (this.stopped) return;
-      this.haRepublishedAt = Date.now();
-      this.deps.ha()?.onMessage(topic, Buffer.from('online'));
-    }, HA_REPUBLISH_MS - (now - this.haRepublishedAt));
+    this.timer ??= setTimeout(
+      () => {
+        this.timer = null;
+        if (this.stopped) return;
+        this.haRepublishedAt = Date.now();
+        this.deps.ha()?.onMessage(topic, Buffer.from('online'));
+      },
+      HA_REPUBLISH_MS - (now - this.haRepublishedAt),
+    );
     this.timer.unref();
   }
 }

@@ -13,7 +13,10 @@ export function detectorSpec(m: LoadedModel): ModelSpecForWorker {
     path: m.file,
     inputName: m.manifest.input.name,
     outputNames: [d.outputs.scores, d.outputs.boxes],
-    probe: { inputShape: [1, 3, h, w], expect: { [d.outputs.scores]: [1, d.num_anchors, m.manifest.labels.length], [d.outputs.boxes]: [1, d.num_anchors, 4] } },
+    probe: {
+      inputShape: [1, 3, h, w],
+      expect: { [d.outputs.scores]: [1, d.num_anchors, m.manifest.labels.length], [d.outputs.boxes]: [1, d.num_anchors, 4] },
+    },
   };
 }
 
@@ -31,7 +34,11 @@ export function segmenterSpec(m: LoadedModel, width: number, height: number): Mo
 }
 
 /** The inference engine for the configured models, as the daemon, `snapshot` and the benchmark run it. */
-export function createEngine(models: { detector: LoadedModel; segmenter: LoadedModel | null }, cfg: Config, opts: { spinning?: boolean } = {}): { engine: InferenceEngine; core: number } {
+export function createEngine(
+  models: { detector: LoadedModel; segmenter: LoadedModel | null },
+  cfg: Config,
+  opts: { spinning?: boolean } = {},
+): { engine: InferenceEngine; core: number } {
   const core = resolveCore(cfg.inference.core);
   const engine = new InferenceEngine({
     init: {

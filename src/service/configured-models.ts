@@ -6,10 +6,27 @@ import type { LoadedConfig } from '../config/types.js';
 import { mirrorsFromEnv } from '../models/fetch.js';
 import { resolveCacheDir } from '../models/paths.js';
 import { catalogEntry } from '../models/catalog.js';
-import { isManifestPath, loadModel, manifestPathFor, prepareModel, staleReason, type LoadedModel, type PrepareContext, type Quantizer } from '../models/store.js';
+import {
+  isManifestPath,
+  loadModel,
+  manifestPathFor,
+  prepareModel,
+  staleReason,
+  type LoadedModel,
+  type PrepareContext,
+  type Quantizer,
+} from '../models/store.js';
 import { ModelError, type ModelManifest } from '../models/manifest.js';
 import { preparedManifestPath } from '../models/prepared.js';
-import { activationTypeFor, defaultCalibrationSources, quantSettings, quantizeInChild, settingsStaleReason, tfliteConverter, type QuantSettings } from '../modeltools/runtime-entry.js';
+import {
+  activationTypeFor,
+  defaultCalibrationSources,
+  quantSettings,
+  quantizeInChild,
+  settingsStaleReason,
+  tfliteConverter,
+  type QuantSettings,
+} from '../modeltools/runtime-entry.js';
 
 /** The model store's context under this config; the store is handed the tooling's TFLite converter here. */
 export function fetchContext(lc: LoadedConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): PrepareContext {
@@ -42,7 +59,14 @@ const missing = (e: unknown): boolean => /cannot be read: ENOENT/.test((e as Err
  * when its settings match too (the default case: nothing is quantized or converted); else a new one,
  * quantized in a child process so the daemon keeps the memory of a prepared start.
  */
-async function int8Model(ref: string, task: 'detection' | 'segmentation', lc: LoadedConfig, ctx: PrepareContext, log: Logger, quantize?: Quantizer): Promise<LoadedModel> {
+async function int8Model(
+  ref: string,
+  task: 'detection' | 'segmentation',
+  lc: LoadedConfig,
+  ctx: PrepareContext,
+  log: Logger,
+  quantize?: Quantizer,
+): Promise<LoadedModel> {
   const want = configuredQuantSettings(lc, ref);
   const entry = catalogEntry(ref);
   const sha = entry?.source.sha256;
@@ -64,7 +88,10 @@ async function int8Model(ref: string, task: 'detection' | 'segmentation', lc: Lo
     shipped = await loadModel(shippedPath, task);
     const why = whyStale(shipped.manifest);
     if (!why) {
-      log.info({ model: ref, manifest: shippedPath, activations: want.activation_type }, `using the prepared int8 ${ref} shipped with the package (${want.activation_type} activations)`);
+      log.info(
+        { model: ref, manifest: shippedPath, activations: want.activation_type },
+        `using the prepared int8 ${ref} shipped with the package (${want.activation_type} activations)`,
+      );
       return shipped;
     }
     log.info({ model: ref, manifest: shippedPath }, `the shipped int8 ${ref} is not used: ${why}`);
@@ -74,13 +101,21 @@ async function int8Model(ref: string, task: 'detection' | 'segmentation', lc: Lo
   if (!lc.config.models.auto_prepare) {
     const have = cached ?? shipped;
     if (have) {
-      log.warn({ model: ref, manifest: have.manifestPath }, `models.auto_prepare is off: using ${have.manifestPath} although its quantizer settings differ`);
+      log.warn(
+        { model: ref, manifest: have.manifestPath },
+        `models.auto_prepare is off: using ${have.manifestPath} although its quantizer settings differ`,
+      );
       return have;
     }
-    throw new ModelError(`${ref}: no int8 model in ${cachedPath} or ${shippedPath}, and models.auto_prepare is off (run \`edgesight models quantize ${ref}\`)`);
+    throw new ModelError(
+      `${ref}: no int8 model in ${cachedPath} or ${shippedPath}, and models.auto_prepare is off (run \`edgesight models quantize ${ref}\`)`,
+    );
   }
   if (quantize) return loadModel(await prepareModel(ref, 'int8', ctx, quantize, { staleBecause: whyStale }), task);
-  log.info({ model: ref, precision: 'int8', cache: ctx.cacheDir }, `quantizing ${ref} to int8 in a child process (calibration; takes a while on a Pi)`);
+  log.info(
+    { model: ref, precision: 'int8', cache: ctx.cacheDir },
+    `quantizing ${ref} to int8 in a child process (calibration; takes a while on a Pi)`,
+  );
   const m = lc.config.models;
   const r = await quantizeInChild(
     {
@@ -95,11 +130,21 @@ async function int8Model(ref: string, task: 'detection' | 'segmentation', lc: Lo
     },
     ctx,
   );
-  log.info({ model: ref, seconds: Math.round(r.seconds * 10) / 10, quantizer_peak_rss_mb: r.peakRssMb }, `prepared int8 ${ref} in ${r.seconds.toFixed(1)} s (quantizer process peak RSS ${r.peakRssMb} MB)`);
+  log.info(
+    { model: ref, seconds: Math.round(r.seconds * 10) / 10, quantizer_peak_rss_mb: r.peakRssMb },
+    `prepared int8 ${ref} in ${r.seconds.toFixed(1)} s (quantizer process peak RSS ${r.peakRssMb} MB)`,
+  );
   return loadModel(r.manifest, task);
 }
 
-async function one(ref: string, task: 'detection' | 'segmentation', lc: LoadedConfig, ctx: PrepareContext, log: Logger, quantize?: Quantizer): Promise<LoadedModel> {
+async function one(
+  ref: string,
+  task: 'detection' | 'segmentation',
+  lc: LoadedConfig,
+  ctx: PrepareContext,
+  log: Logger,
+  quantize?: Quantizer,
+): Promise<LoadedModel> {
   const precision = lc.config.models.precision;
   if (precision === 'int8' && !isManifestPath(ref) && catalogEntry(ref)) return int8Model(ref, task, lc, ctx, log, quantize);
   const mpath = manifestPathFor(ref, precision, ctx.cacheDir, lc.dir);
@@ -111,7 +156,11 @@ async function one(ref: string, task: 'detection' | 'segmentation', lc: LoadedCo
     const missing = /does not exist|cannot be read: ENOENT/.test((e as Error).message);
     if (missing) log.info({ model: ref, precision, cache: ctx.cacheDir }, `model ${ref} (${precision}) is not prepared yet: preparing it`);
     // a truncated or tampered file is never loaded: say which, then make it again from the pinned source
-    else log.warn({ model: ref, precision, reason: (e as Error).message }, `model ${ref} (${precision}) in the cache is refused: ${(e as Error).message}; preparing it again from its source`);
+    else
+      log.warn(
+        { model: ref, precision, reason: (e as Error).message },
+        `model ${ref} (${precision}) in the cache is refused: ${(e as Error).message}; preparing it again from its source`,
+      );
     try {
       return await loadModel(await prepareModel(ref, precision, ctx, quantize), task);
     } catch (err) {
@@ -119,12 +168,18 @@ async function one(ref: string, task: 'detection' | 'segmentation', lc: LoadedCo
       let where = (err as NodeJS.ErrnoException).path ?? ctx.cacheDir;
       // a recursive mkdir on a read-only mount reports ENOENT: ask the cache directory itself
       if (code === 'ENOENT') {
-        const probe = await access(ctx.cacheDir, constants.W_OK).then(() => null, (x: NodeJS.ErrnoException) => x.code ?? null);
+        const probe = await access(ctx.cacheDir, constants.W_OK).then(
+          () => null,
+          (x: NodeJS.ErrnoException) => x.code ?? null,
+        );
         if (probe) (code = probe), (where = ctx.cacheDir);
       }
       if (code === 'ENOSPC' || code === 'EROFS' || code === 'EACCES' || code === 'EDQUOT' || code === 'EPERM') {
-        const why = code === 'ENOSPC' || code === 'EDQUOT' ? 'the disk is full' : code === 'EROFS' ? 'the file system is read-only' : 'permission denied';
-        throw new ModelError(`cannot prepare model ${ref} (${precision}): writing ${where} failed with ${code} (${why}); free space in or fix ${ctx.cacheDir} (models.cache_dir), or prepare the models elsewhere and copy them in`);
+        const why =
+          code === 'ENOSPC' || code === 'EDQUOT' ? 'the disk is full' : code === 'EROFS' ? 'the file system is read-only' : 'permission denied';
+        throw new ModelError(
+          `cannot prepare model ${ref} (${precision}): writing ${where} failed with ${code} (${why}); free space in or fix ${ctx.cacheDir} (models.cache_dir), or prepare the models elsewhere and copy them in`,
+        );
       }
       throw err;
     }
@@ -134,7 +189,10 @@ async function one(ref: string, task: 'detection' | 'segmentation', lc: LoadedCo
   const stale = entry ? staleReason(entry, loaded.manifest) : null;
   if (!stale) return loaded;
   if (!lc.config.models.auto_prepare) {
-    log.warn({ model: ref, precision, reason: stale }, `model ${ref} (${precision}) is out of date; using it because models.auto_prepare is off (run \`edgesight models fetch\` to remake it)`);
+    log.warn(
+      { model: ref, precision, reason: stale },
+      `model ${ref} (${precision}) is out of date; using it because models.auto_prepare is off (run \`edgesight models fetch\` to remake it)`,
+    );
     return loaded;
   }
   log.info({ model: ref, precision, reason: stale }, `model ${ref} (${precision}) is out of date: preparing it again`);
@@ -145,7 +203,11 @@ async function one(ref: string, task: 'detection' | 'segmentation', lc: LoadedCo
  * The configured detector (required: failure stops the daemon) and segmenter (optional: when it cannot
  * be had, the daemon runs detection only and says so once, with how to add one).
  */
-export async function loadConfiguredModels(lc: LoadedConfig, log: Logger, quantize?: Quantizer): Promise<{ detector: LoadedModel; segmenter: LoadedModel | null }> {
+export async function loadConfiguredModels(
+  lc: LoadedConfig,
+  log: Logger,
+  quantize?: Quantizer,
+): Promise<{ detector: LoadedModel; segmenter: LoadedModel | null }> {
   const ctx = fetchContext(lc, log);
   // int8 catalog models are quantized in a child process unless a quantizer is given; this one serves
   // models outside the catalog (which never reach the quantizer: prepareModel refuses them)

@@ -82,7 +82,13 @@ export class Daemon {
     const models = (): ConfiguredModels => this.modelsPart.models;
     this.broker = new EmbeddedBrokerComponent(config);
     this.modelsPart = new ModelsComponent(getLc, log, p.loadModels);
-    this.enginePart = new EngineComponent({ config, models, log, create: p.createEngine, events: (ev) => this.events.route({ origin: 'engine', ...ev }) });
+    this.enginePart = new EngineComponent({
+      config,
+      models,
+      log,
+      create: p.createEngine,
+      events: (ev) => this.events.route({ origin: 'engine', ...ev }),
+    });
     this.haPart = new HomeAssistantComponent({ lc: getLc, topics: this.topics, log, publisher: () => this.mqtt.publisher });
     this.mqtt = new MqttComponent({
       lc: getLc,
@@ -128,7 +134,9 @@ export class Daemon {
           const { detector, segmenter } = models();
           return {
             detector: { name: detector.manifest.name, precision: detector.manifest.precision },
-            segmenter: segmenter ? { name: segmenter.manifest.name, precision: segmenter.manifest.precision, classes: segmenter.manifest.labels } : null,
+            segmenter: segmenter
+              ? { name: segmenter.manifest.name, precision: segmenter.manifest.precision, classes: segmenter.manifest.labels }
+              : null,
           };
         },
         inferenceCores: () => this.enginePart.engine?.affinity?.allowed ?? null,

@@ -19,8 +19,15 @@ export type DaemonEvent =
   | { origin: 'mqtt'; type: 'error'; text: string; err: string; url: string }
   | { origin: 'mqtt'; type: 'drop'; cls: MessageClass | 'backpressure' };
 
-export type EventKey = DaemonEvent extends infer E ? (E extends { origin: infer O extends string; type: infer T extends string } ? `${O}:${T}` : never) : never;
-type EventOf<K extends EventKey> = Extract<DaemonEvent, { origin: K extends `${infer O}:${string}` ? O : never; type: K extends `${string}:${infer T}` ? T : never }>;
+export type EventKey = DaemonEvent extends infer E
+  ? E extends { origin: infer O extends string; type: infer T extends string }
+    ? `${O}:${T}`
+    : never
+  : never;
+type EventOf<K extends EventKey> = Extract<
+  DaemonEvent,
+  { origin: K extends `${infer O}:${string}` ? O : never; type: K extends `${string}:${infer T}` ? T : never }
+>;
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 
@@ -99,7 +106,12 @@ export const EVENT_TABLE: { readonly [K in EventKey]: EventRule<EventOf<K>> } = 
   'engine:stall': { log: { level: 'error', msg: 'inference stalled: restarting the worker', fields: (ev) => ({ after_ms: ev.afterMs }) } },
   'engine:crash': { log: { level: 'error', msg: 'inference worker crashed', fields: (ev) => ({ reason: ev.message }) } },
   'engine:ready': {
-    log: { level: 'info', msg: 'inference worker back', fields: (ev) => ({ restart: ev.restart, cpus_allowed_list: ev.affinity.allowed }), when: (ev) => ev.restart > 0 },
+    log: {
+      level: 'info',
+      msg: 'inference worker back',
+      fields: (ev) => ({ restart: ev.restart, cpus_allowed_list: ev.affinity.allowed }),
+      when: (ev) => ev.restart > 0,
+    },
   },
   // counted by the pipeline as inference-error, with the frame it belongs to
   'engine:run-error': {},
@@ -108,7 +120,10 @@ export const EVENT_TABLE: { readonly [K in EventKey]: EventRule<EventOf<K>> } = 
     count: (ev) => (ev.reconnect ? ['mqtt_reconnects'] : []),
     log: { level: 'info', msg: 'connected to MQTT broker', fields: (ev) => ({ url: ev.url, reconnect: ev.reconnect }) },
   },
-  'mqtt:lost': { log: { level: 'warn', msg: 'MQTT connection lost; retrying with backoff', fields: (ev) => ({ url: ev.url }) }, ignoreWhileStopping: true },
+  'mqtt:lost': {
+    log: { level: 'warn', msg: 'MQTT connection lost; retrying with backoff', fields: (ev) => ({ url: ev.url }) },
+    ignoreWhileStopping: true,
+  },
   'mqtt:error': { error: (ev) => ev.text, log: { level: 'error', msg: '', fields: (ev) => ({ url: ev.url, err: ev.err }) } },
   'mqtt:drop': { count: (ev) => (ev.cls === 'backpressure' ? [DROP_COUNTERS[ev.cls]] : ['mqtt_queue_drops', DROP_COUNTERS[ev.cls]]) },
 };

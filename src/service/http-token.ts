@@ -26,7 +26,11 @@ export function readHttpToken(lc: LoadedConfig, env: NodeJS.ProcessEnv, log: Log
     }
     try {
       const mode = statSync(file).mode;
-      if (mode & 0o004) log.warn({ file, mode: (mode & 0o777).toString(8) }, 'metrics.http.token_file is readable by every user: chmod 600 it (or 640 with the service group)');
+      if (mode & 0o004)
+        log.warn(
+          { file, mode: (mode & 0o777).toString(8) },
+          'metrics.http.token_file is readable by every user: chmod 600 it (or 640 with the service group)',
+        );
     } catch {
       // read a moment ago
     }
@@ -53,7 +57,8 @@ export function warnIfSecretsReadable(lc: LoadedConfig, env: NodeJS.ProcessEnv, 
   // a password from EDGESIGHT__MQTT__PASSWORD is not in the file
   if (lc.file && m.password && env.EDGESIGHT__MQTT__PASSWORD === undefined) {
     const mode = worldReadable(lc.file);
-    if (mode) log.warn({ file: lc.file, mode }, 'the config file holds mqtt.password and is readable by every user: chmod 640 it, or use mqtt.password_file');
+    if (mode)
+      log.warn({ file: lc.file, mode }, 'the config file holds mqtt.password and is readable by every user: chmod 640 it, or use mqtt.password_file');
   }
   if (m.password_file) {
     const file = path.resolve(lc.dir, m.password_file);

@@ -51,7 +51,10 @@ export class ModelsComponent implements Component {
   async start(): Promise<void> {
     this.loaded = await this.load(this.lc(), this.log);
     const { detector, segmenter } = this.loaded;
-    this.log.info({ detector: detector.manifestPath, segmenter: segmenter?.manifestPath ?? null, precision: detector.manifest.precision }, 'models loaded');
+    this.log.info(
+      { detector: detector.manifestPath, segmenter: segmenter?.manifestPath ?? null, precision: detector.manifest.precision },
+      'models loaded',
+    );
   }
 
   async stop(): Promise<void> {}
@@ -79,11 +82,15 @@ export class EngineComponent implements Component {
     engine.on('event', (ev: EngineEvent) => this.deps.events(ev));
     const affinity = await engine.start();
     if (affinity.error) throw new Error(`could not pin the inference thread to core ${core}: ${affinity.error}`);
-    this.deps.log.info({ core, tid: affinity.tid, cpus_allowed_list: affinity.allowed }, `inference thread ${affinity.tid} pinned to core ${affinity.allowed}`);
+    this.deps.log.info(
+      { core, tid: affinity.tid, cpus_allowed_list: affinity.allowed },
+      `inference thread ${affinity.tid} pinned to core ${affinity.allowed}`,
+    );
   }
 
   async stop(budget: StopBudget): Promise<void> {
     this.stuckThreads = (await this.engine?.stop(Math.min(1500, budget.totalMs / 2)))?.stuckThreads ?? [];
-    if (this.stuckThreads.length) this.deps.log.error({ stuck_threads: this.stuckThreads }, 'an inference run is stuck inside ONNX Runtime and cannot be interrupted');
+    if (this.stuckThreads.length)
+      this.deps.log.error({ stuck_threads: this.stuckThreads }, 'an inference run is stuck inside ONNX Runtime and cannot be interrupted');
   }
 }

@@ -4,7 +4,12 @@ import type { ConfiguredModels } from './inference-components.js';
 import { VERSION } from './version.js';
 
 /** The retained `info` payload: what runs here, with which models and config (secrets redacted). */
-export function infoPayload(c: Config, models: ConfiguredModels, startedAt: number, cpusAllowed: string | null): { v: number } & Record<string, unknown> {
+export function infoPayload(
+  c: Config,
+  models: ConfiguredModels,
+  startedAt: number,
+  cpusAllowed: string | null,
+): { v: number } & Record<string, unknown> {
   const { detector, segmenter } = models;
   return {
     v: 2,
@@ -16,8 +21,20 @@ export function infoPayload(c: Config, models: ConfiguredModels, startedAt: numb
     arch: process.arch,
     cameras: [{ name: c.camera.name, source: c.camera.source, width: c.camera.width, height: c.camera.height, fps: c.camera.fps }],
     models: {
-      detector: { name: detector.manifest.name, precision: detector.manifest.precision, sha256: detector.manifest.sha256, labels_tracked: c.objects.track },
-      segmenter: segmenter ? { name: segmenter.manifest.name, precision: segmenter.manifest.precision, sha256: segmenter.manifest.sha256, classes: segmenter.manifest.labels } : null,
+      detector: {
+        name: detector.manifest.name,
+        precision: detector.manifest.precision,
+        sha256: detector.manifest.sha256,
+        labels_tracked: c.objects.track,
+      },
+      segmenter: segmenter
+        ? {
+            name: segmenter.manifest.name,
+            precision: segmenter.manifest.precision,
+            sha256: segmenter.manifest.sha256,
+            classes: segmenter.manifest.labels,
+          }
+        : null,
     },
     inference: { cpus_allowed_list: cpusAllowed, threads: c.inference.threads },
     config: redactConfig(c),

@@ -92,7 +92,11 @@ export class MqttComponent implements Component {
       }
       case 'error': {
         const m = this.config.mqtt;
-        const text = describeMqttError(ev.message, ev.code, this.url, { username: m.username, hasPassword: this.password !== undefined, hasClientCert: Boolean(m.cert) });
+        const text = describeMqttError(ev.message, ev.code, this.url, {
+          username: m.username,
+          hasPassword: this.password !== undefined,
+          hasClientCert: Boolean(m.cert),
+        });
         // the same failure repeats on every retry: tell it once until something changes
         if (text !== this.lastError) this.deps.events({ origin: 'mqtt', type: 'error', text, err: ev.message, url });
         this.lastError = text;
@@ -112,7 +116,10 @@ export class MqttComponent implements Component {
   applyConfig(next: Config, plan: ReloadPlan): void {
     const conn = this.connectionChange(next, plan.reconnect.length > 0);
     if (!conn) return;
-    this.deps.log.info({ url: redactUrlCredentials(conn.url), changed: plan.reconnect.length ? plan.reconnect : ['mqtt.password_file (contents)'] }, 'MQTT connection settings changed: reconnecting with the new ones');
+    this.deps.log.info(
+      { url: redactUrlCredentials(conn.url), changed: plan.reconnect.length ? plan.reconnect : ['mqtt.password_file (contents)'] },
+      'MQTT connection settings changed: reconnecting with the new ones',
+    );
     this.url = conn.url;
     this.lastError = '';
     this.publisher!.reconfigure(conn);
@@ -134,6 +141,9 @@ export class MqttComponent implements Component {
   }
 
   async stop(budget: StopBudget): Promise<void> {
-    await this.publisher?.close({ topic: this.deps.topics.availability, payload: 'offline' }, Math.max(200, Math.min(1500, budget.deadline - Date.now())));
+    await this.publisher?.close(
+      { topic: this.deps.topics.availability, payload: 'offline' },
+      Math.max(200, Math.min(1500, budget.deadline - Date.now())),
+    );
   }
 }

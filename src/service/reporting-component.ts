@@ -52,7 +52,9 @@ export class ReportingComponent implements Component {
           // privacy could not obscure the frame: the viewers keep the previous image; counted, logged at most every 10 s
           if (e instanceof PrivacyWithheldError) {
             metrics.inc('images_withheld');
-            this.deps.throttle('live-withheld', (n) => log.warn({ err: e.message, ...(n ? { similar_since_last: n } : {}) }, 'live view: frame withheld'));
+            this.deps.throttle('live-withheld', (n) =>
+              log.warn({ err: e.message, ...(n ? { similar_since_last: n } : {}) }, 'live view: frame withheld'),
+            );
             return;
           }
           log.warn({ err: e.message }, 'live view: encoding a frame failed');

@@ -66,8 +66,19 @@ export async function installService(opts: InstallOptions): Promise<Action[]> {
   else if (user.code === 2) {
     actions.push({
       kind: 'run',
-      argv: ['useradd', '--system', '--user-group', '--home-dir', `/var/lib/${SERVICE_USER}`, '--no-create-home',
-        '--shell', '/usr/sbin/nologin', '--comment', 'edgesight daemon', SERVICE_USER],
+      argv: [
+        'useradd',
+        '--system',
+        '--user-group',
+        '--home-dir',
+        `/var/lib/${SERVICE_USER}`,
+        '--no-create-home',
+        '--shell',
+        '/usr/sbin/nologin',
+        '--comment',
+        'edgesight daemon',
+        SERVICE_USER,
+      ],
       why: 'the service runs as an unprivileged system user',
     });
   } else throw new Error(`getent passwd ${SERVICE_USER} failed (exit ${user.code}): ${user.stderr.trim()}`);
@@ -78,24 +89,47 @@ export async function installService(opts: InstallOptions): Promise<Action[]> {
     actions.push({ kind: 'keep', why: `${CONFIG_PATH} exists; left as it is` });
   } else {
     actions.push({ kind: 'write', path: CONFIG_PATH, mode: 0o640, content: configText, why: `default config from ${opts.configTemplate}` });
-    actions.push({ kind: 'run', argv: ['chown', `root:${SERVICE_USER}`, env.path(CONFIG_PATH)], why: 'readable by the service, may hold MQTT credentials' });
+    actions.push({
+      kind: 'run',
+      argv: ['chown', `root:${SERVICE_USER}`, env.path(CONFIG_PATH)],
+      why: 'readable by the service, may hold MQTT credentials',
+    });
   }
   // systemd creates these on start (CacheDirectory=/StateDirectory=); made now so models can be fetched
   // into the service's cache before the first start. Same owner and mode systemd would use.
   for (const dir of [CACHE_DIR, STATE_DIR]) {
-    actions.push({ kind: 'mkdir', path: dir, mode: 0o755, why: 'the service user\'s own directory' });
-    actions.push({ kind: 'run', argv: ['chown', `${SERVICE_USER}:${SERVICE_USER}`, env.path(dir)], why: 'owned by the service user, as systemd would' });
+    actions.push({ kind: 'mkdir', path: dir, mode: 0o755, why: "the service user's own directory" });
+    actions.push({
+      kind: 'run',
+      argv: ['chown', `${SERVICE_USER}:${SERVICE_USER}`, env.path(dir)],
+      why: 'owned by the service user, as systemd would',
+    });
   }
   const previous = existsSync(env.path(UNIT_PATH)) ? readFileSync(env.path(UNIT_PATH), 'utf8') : null;
   actions.push({
-    kind: 'write', path: UNIT_PATH, mode: 0o644, content: unit,
+    kind: 'write',
+    path: UNIT_PATH,
+    mode: 0o644,
+    content: unit,
     why: previous === null ? 'new unit' : previous === unit ? 'unit unchanged' : 'unit updated (upgrade)',
   });
   actions.push({ kind: 'run', argv: ['systemctl', 'daemon-reload'], why: 'make systemd read the unit' });
   // the first start then only loads models: no quantizing under systemd's start timeout
   actions.push({
     kind: 'run',
-    argv: ['runuser', '-u', SERVICE_USER, '--', 'env', `CACHE_DIRECTORY=${env.path(CACHE_DIR)}`, ...opts.execStart, 'models', 'prepare', '--config', env.path(CONFIG_PATH)],
+    argv: [
+      'runuser',
+      '-u',
+      SERVICE_USER,
+      '--',
+      'env',
+      `CACHE_DIRECTORY=${env.path(CACHE_DIR)}`,
+      ...opts.execStart,
+      'models',
+      'prepare',
+      '--config',
+      env.path(CONFIG_PATH),
+    ],
     why: 'prepare the configured models as the service user, into its cache, before the first start',
     timed: true,
   });
@@ -109,7 +143,9 @@ export async function installService(opts: InstallOptions): Promise<Action[]> {
   env.out('');
   env.out('Next steps:');
   env.out(`  1. edit ${CONFIG_PATH} (camera, MQTT broker, models) and check it: edgesight check-config --config ${CONFIG_PATH}`);
-  env.out(`  2. after changing models.* in the config, prepare them again: sudo -u ${SERVICE_USER} env CACHE_DIRECTORY=${CACHE_DIR} edgesight models prepare --config ${CONFIG_PATH}`);
+  env.out(
+    `  2. after changing models.* in the config, prepare them again: sudo -u ${SERVICE_USER} env CACHE_DIRECTORY=${CACHE_DIR} edgesight models prepare --config ${CONFIG_PATH}`,
+  );
   env.out(`  3. sudo systemctl enable --now ${UNIT_NAME}`);
   env.out(`  4. systemctl status ${UNIT_NAME}; journalctl -u edgesight -f`);
   return actions;
@@ -145,7 +181,8 @@ export function renderUnit(template: string, execStart: readonly string[]): stri
   if (execStartLines !== 1) {
     throw new Error(`unit template must have exactly one "ExecStart=${UNIT_PROGRAM_PLACEHOLDER} …" line, found ${execStartLines}`);
   }
-  const header = '# Written by `edgesight service install`, which overwrites it on upgrade: put local changes in a\n' +
+  const header =
+    '# Written by `edgesight service install`, which overwrites it on upgrade: put local changes in a\n' +
     '# drop-in (`sudo systemctl edit edgesight`) instead of editing this file.\n';
   return header + lines.join('\n');
 }
@@ -170,7 +207,9 @@ function checkExecStart(argv: readonly string[]): void {
     if (!existsSync(p)) throw new Error(`ExecStart path ${p} does not exist`);
     // ProtectHome=yes hides these from the service: Node from nvm or a checkout in ~ would fail at start.
     if (/^\/(home|root|run\/user)(\/|$)/.test(p)) {
-      throw new Error(`ExecStart path ${p} is under a home directory, which the unit hides (ProtectHome=yes); install Node and edgesight system-wide (npm install -g)`);
+      throw new Error(
+        `ExecStart path ${p} is under a home directory, which the unit hides (ProtectHome=yes); install Node and edgesight system-wide (npm install -g)`,
+      );
     }
   }
   const prog = argv[0];
@@ -210,7 +249,19 @@ async function carryOut(actions: readonly Action[], env: Context): Promise<void>
         if (cmd === undefined) throw new Error('empty command in plan');
         const t0 = Date.now();
         const r = await env.run(cmd, args);
-        if (a.timed && r.code === 0) env.out(`  took ${((Date.now() - t0) / 1000).toFixed(1)} s${r.stderr.trim() ? `\n${r.stderr.trim().split('\n').slice(-3).map((l) => `  | ${l}`).join('\n')}` : ''}`);
+        if (a.timed && r.code === 0)
+          env.out(
+            `  took ${((Date.now() - t0) / 1000).toFixed(1)} s${
+              r.stderr.trim()
+                ? `\n${r.stderr
+                    .trim()
+                    .split('\n')
+                    .slice(-3)
+                    .map((l) => `  | ${l}`)
+                    .join('\n')}`
+                : ''
+            }`,
+          );
         if (r.code !== 0) {
           const msg = `${a.argv.join(' ')} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`;
           if (!a.mayFail) throw new Error(msg);
@@ -279,7 +330,9 @@ export async function serviceCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if ((sub !== 'install' && sub !== 'uninstall') || unknown.length > 0) {
-    process.stderr.write(`edgesight service: ${sub === undefined ? 'missing subcommand' : `unexpected ${JSON.stringify(unknown[0] ?? sub)}`}\n${USAGE}\n`);
+    process.stderr.write(
+      `edgesight service: ${sub === undefined ? 'missing subcommand' : `unexpected ${JSON.stringify(unknown[0] ?? sub)}`}\n${USAGE}\n`,
+    );
     return 64; // EX_USAGE
   }
   const dryRun = rest.includes('--dry-run');

@@ -16,9 +16,7 @@ export interface SdNotifyAddon {
 }
 
 export function defaultAddonPath(): string {
-  return fileURLToPath(
-    new URL(`./native/prebuilds/${process.platform}-${process.arch}/edgesight_sdnotify.node`, import.meta.url),
-  );
+  return fileURLToPath(new URL(`./native/prebuilds/${process.platform}-${process.arch}/edgesight_sdnotify.node`, import.meta.url));
 }
 
 const loaded = new Map<string, SdNotifyAddon>();

@@ -50,7 +50,9 @@ export class NotifyReceiver {
       if (hit) return hit;
       seen = this.history.length;
       if (Date.now() > deadline) {
-        throw new Error(`no matching sd_notify datagram on ${this.address} within ${timeoutMs} ms; got ${JSON.stringify(this.history.map((h) => h.message))}`);
+        throw new Error(
+          `no matching sd_notify datagram on ${this.address} within ${timeoutMs} ms; got ${JSON.stringify(this.history.map((h) => h.message))}`,
+        );
       }
       await sleep(5);
     }

@@ -35,9 +35,7 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env, options: No
   const socket = env.NOTIFY_SOCKET;
   if (socket === undefined) return disabledNotifier;
   if (!socket.startsWith('/') && !socket.startsWith('@')) {
-    throw new Error(
-      `NOTIFY_SOCKET=${JSON.stringify(socket)} is neither an absolute path nor an abstract socket ("@name")`,
-    );
+    throw new Error(`NOTIFY_SOCKET=${JSON.stringify(socket)} is neither an absolute path nor an abstract socket ("@name")`);
   }
   let addon: SdNotifyAddon;
   try {

@@ -41,7 +41,14 @@ export interface ByteTrackOptions {
   lostBufferMax?: number;
 }
 
-export const DEFAULT_BYTETRACK: Omit<ByteTrackOptions, 'camera'> = { minHits: 3, maxAgeMs: 3000, matchIou: 0.2, lowMatchIou: 0.4, lostBufferPerS: 2, lostBufferMax: 1.5 };
+export const DEFAULT_BYTETRACK: Omit<ByteTrackOptions, 'camera'> = {
+  minHits: 3,
+  maxAgeMs: 3000,
+  matchIou: 0.2,
+  lowMatchIou: 0.4,
+  lostBufferPerS: 2,
+  lostBufferMax: 1.5,
+};
 
 export type TrackState = 'tentative' | 'tracked' | 'lost';
 
@@ -115,7 +122,9 @@ export class ByteTracker {
     for (const t of this.tracks) t.seenNow = false;
 
     const predicted = this.tracks.map((t) => t.motion.predict(at));
-    const buffer = this.tracks.map((t) => (t.state === 'lost' ? Math.min(o.lostBufferMax ?? 0, ((o.lostBufferPerS ?? 0) * (at - t.lastSeen)) / 1000) : 0));
+    const buffer = this.tracks.map((t) =>
+      t.state === 'lost' ? Math.min(o.lostBufferMax ?? 0, ((o.lostBufferPerS ?? 0) * (at - t.lastSeen)) / 1000) : 0,
+    );
     const sim = (ti: number, di: number): number => {
       if (this.tracks[ti]!.label !== dets[di]!.label) return 0;
       const b = buffer[ti]!;
@@ -148,16 +157,35 @@ export class ByteTracker {
 
     // 1: high-score detections ↔ confirmed tracks seen in the previous frame, then ↔ lost ones (their
     // buffered IoU must not take a detection from a track that is still being followed)
-    const firstTracked = greedyMatch(idx((t) => t.state === 'tracked'), high, sim, o.matchIou);
-    const firstLost = greedyMatch(idx((t) => t.state === 'lost'), firstTracked.unmatchedDets, sim, o.matchIou);
-    const first = { pairs: [...firstTracked.pairs, ...firstLost.pairs], unmatchedTracks: [...firstTracked.unmatchedTracks, ...firstLost.unmatchedTracks], unmatchedDets: firstLost.unmatchedDets };
+    const firstTracked = greedyMatch(
+      idx((t) => t.state === 'tracked'),
+      high,
+      sim,
+      o.matchIou,
+    );
+    const firstLost = greedyMatch(
+      idx((t) => t.state === 'lost'),
+      firstTracked.unmatchedDets,
+      sim,
+      o.matchIou,
+    );
+    const first = {
+      pairs: [...firstTracked.pairs, ...firstLost.pairs],
+      unmatchedTracks: [...firstTracked.unmatchedTracks, ...firstLost.unmatchedTracks],
+      unmatchedDets: firstLost.unmatchedDets,
+    };
     for (const p of first.pairs) apply(p.track, p.det);
     // 2: low-score detections ↔ confirmed tracks seen in the previous frame's state (not lost)
     const remainingTracked = first.unmatchedTracks.filter((i) => this.tracks[i]!.state === 'tracked');
     const second = greedyMatch(remainingTracked, low, sim, o.lowMatchIou);
     for (const p of second.pairs) apply(p.track, p.det);
     // 3: tentative tracks ↔ the rest of the high-score detections
-    const third = greedyMatch(idx((t) => t.state === 'tentative'), first.unmatchedDets, sim, o.matchIou);
+    const third = greedyMatch(
+      idx((t) => t.state === 'tentative'),
+      first.unmatchedDets,
+      sim,
+      o.matchIou,
+    );
     for (const p of third.pairs) {
       apply(p.track, p.det);
       const t = this.tracks[p.track]!;
@@ -181,8 +209,19 @@ export class ByteTracker {
     for (const di of third.unmatchedDets) {
       const d = dets[di]!;
       const t: Track = {
-        key: this.nextKey++, id: null, label: d.label, state: 'tentative', box: [...d.box], score: d.score, bestBox: [...d.box], bestScore: d.score,
-        hits: 1, firstSeen: at, lastSeen: at, seenNow: true, motion: new BoxMotion(d.box, at),
+        key: this.nextKey++,
+        id: null,
+        label: d.label,
+        state: 'tentative',
+        box: [...d.box],
+        score: d.score,
+        bestBox: [...d.box],
+        bestScore: d.score,
+        hits: 1,
+        firstSeen: at,
+        lastSeen: at,
+        seenNow: true,
+        motion: new BoxMotion(d.box, at),
       };
       this.tracks.push(t);
       assigned[di] = t;
@@ -222,6 +261,7 @@ function checkOptions(o: ByteTrackOptions): ByteTrackOptions {
   if (typeof o.camera !== 'string' || o.camera === '') throw new TrackerError('camera must be a non-empty string');
   if (!Number.isInteger(o.minHits) || o.minHits < 1) throw new TrackerError(`min_hits must be an integer >= 1, got ${String(o.minHits)}`);
   if (!(o.maxAgeMs >= 0)) throw new TrackerError(`max age must be >= 0 ms, got ${String(o.maxAgeMs)}`);
-  for (const k of ['matchIou', 'lowMatchIou'] as const) if (!(o[k] > 0 && o[k] <= 1)) throw new TrackerError(`${k} must be in (0, 1], got ${String(o[k])}`);
+  for (const k of ['matchIou', 'lowMatchIou'] as const)
+    if (!(o[k] > 0 && o[k] <= 1)) throw new TrackerError(`${k} must be in (0, 1], got ${String(o[k])}`);
   return { ...o };
 }

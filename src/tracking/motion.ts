@@ -11,7 +11,11 @@ export class BoxMotion {
   private vel: [number, number] = [0, 0];
   private at: number;
 
-  constructor(box: Readonly<Box>, at: number, private readonly smoothing = 0.5) {
+  constructor(
+    box: Readonly<Box>,
+    at: number,
+    private readonly smoothing = 0.5,
+  ) {
     this.state = toCxcywh(box);
     this.at = at;
   }

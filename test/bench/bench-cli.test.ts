@@ -57,7 +57,20 @@ describe('edgesight bench (real models, real JPEG frames, child process)', funct
 
   it('--frames 40 prints the headline numbers and writes bench.json (documented keys), bench.md and a well-formed latency.svg', async () => {
     const out = path.join(dir, 'out');
-    const r = await bench(['--frames', '40', '--out', out, '--config', config, '--precision', 'fp32', '--segmentation-every', '2', '--viewer-pairs', '2']);
+    const r = await bench([
+      '--frames',
+      '40',
+      '--out',
+      out,
+      '--config',
+      config,
+      '--precision',
+      'fp32',
+      '--segmentation-every',
+      '2',
+      '--viewer-pairs',
+      '2',
+    ]);
     assert.equal(r.code, 0, `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
 
     const m = /^pipeline efficiency: (\d+\.\d\d)$/m.exec(r.stdout);
@@ -69,7 +82,20 @@ describe('edgesight bench (real models, real JPEG frames, child process)', funct
 
     const report = JSON.parse(await readFile(path.join(out, 'bench.json'), 'utf8')) as Record<string, any>;
     assert.equal(report.schema, 'edgesight-bench/1');
-    for (const k of ['created_at', 'edgesight_version', 'machine', 'settings', 'models', 'ceiling', 'pipeline', 'pipeline_segmentation', 'precision_ratio', 'memory', 'loadavg_end', 'outputs']) {
+    for (const k of [
+      'created_at',
+      'edgesight_version',
+      'machine',
+      'settings',
+      'models',
+      'ceiling',
+      'pipeline',
+      'pipeline_segmentation',
+      'precision_ratio',
+      'memory',
+      'loadavg_end',
+      'outputs',
+    ]) {
       assert.ok(k in report, `bench.json lacks ${k}`);
     }
     for (const k of ['cpu_model', 'cores', 'arch', 'node', 'onnxruntime']) assert.ok(report.machine[k], `machine.${k}`);
@@ -102,11 +128,18 @@ describe('edgesight bench (real models, real JPEG frames, child process)', funct
     const seg = report.pipeline_segmentation;
     // the live view's cost: interleaved pairs of runs without / with one viewer on /stream.mjpeg
     const lv = report.live_view;
-    assert.deepEqual(lv.pairs.map((p: { order: string }) => p.order), ['AB', 'BA']);
+    assert.deepEqual(
+      lv.pairs.map((p: { order: string }) => p.order),
+      ['AB', 'BA'],
+    );
     assert.equal(lv.frames_per_run, 20);
-    for (const p of lv.pairs) assert.ok(p.fps_no_viewer > 0 && p.fps_with_viewer > 0 && Math.abs(p.ratio - p.fps_with_viewer / p.fps_no_viewer) < 0.01, JSON.stringify(p));
+    for (const p of lv.pairs)
+      assert.ok(p.fps_no_viewer > 0 && p.fps_with_viewer > 0 && Math.abs(p.ratio - p.fps_with_viewer / p.fps_no_viewer) < 0.01, JSON.stringify(p));
     const ratios = lv.pairs.map((p: { ratio: number }) => p.ratio);
-    assert.ok(Math.abs(lv.ratio - (ratios[0] + ratios[1]) / 2) < 0.002 && lv.ratio_min === Math.min(...ratios) && lv.ratio_max === Math.max(...ratios), JSON.stringify(lv));
+    assert.ok(
+      Math.abs(lv.ratio - (ratios[0] + ratios[1]) / 2) < 0.002 && lv.ratio_min === Math.min(...ratios) && lv.ratio_max === Math.max(...ratios),
+      JSON.stringify(lv),
+    );
     assert.ok(lv.frames_encoded > 0 && lv.parts_received > 0, `the viewer received frames: ${JSON.stringify(lv)}`);
     assert.equal(lv.frames_encoded_without_viewer, 0, 'nothing is encoded while nobody watches');
     assert.match(r.stdout, /^live view, one viewer at 2 fps: median ratio \d\.\d{3} over 2 interleaved pairs/m);

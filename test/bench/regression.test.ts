@@ -4,7 +4,10 @@ import { leastSquares, tQuantile975 } from '../../src/bench/regression.js';
 describe('bench/regression (soak slopes)', () => {
   it('recovers an exact line with zero uncertainty', () => {
     const xs = [0, 1, 2, 3, 4, 5];
-    const r = leastSquares(xs, xs.map((x) => 2 * x + 1));
+    const r = leastSquares(
+      xs,
+      xs.map((x) => 2 * x + 1),
+    );
     assert.ok(Math.abs(r.slope - 2) < 1e-12 && Math.abs(r.intercept - 1) < 1e-12);
     assert.ok(Math.abs(r.ci95) < 1e-9);
   });

@@ -36,9 +36,19 @@ describe('bench/tracking figures', () => {
 
   it('npm run bench:tracking runs the real detector and tracker over the pedestrians clip and reports the figures', function () {
     this.timeout(300_000);
-    const r = spawnSync(process.execPath, [path.join(REPO, 'dist/src/bench/tracking-report.js'), '--clip', VTEST_MJPEG, '--walkers', '20', '--json'], { encoding: 'utf8', cwd: REPO });
+    const r = spawnSync(
+      process.execPath,
+      [path.join(REPO, 'dist/src/bench/tracking-report.js'), '--clip', VTEST_MJPEG, '--walkers', '20', '--json'],
+      { encoding: 'utf8', cwd: REPO },
+    );
     assert.equal(r.status, 0, r.stderr);
-    const rep = JSON.parse(r.stdout) as { frames: number; fps: number; tracks: { tracks: number; median: number; short: number }; jumps: { jumps: number }; tracks_per_walker: number };
+    const rep = JSON.parse(r.stdout) as {
+      frames: number;
+      fps: number;
+      tracks: { tracks: number; median: number; short: number };
+      jumps: { jumps: number };
+      tracks_per_walker: number;
+    };
     assert.equal(rep.frames, 200);
     assert.equal(rep.fps, 10);
     // docs/objects-zones-privacy.md reports these figures (40 tracks, 2 shorter than 1 s, 13 jumps with the
@@ -50,7 +60,8 @@ describe('bench/tracking figures', () => {
   });
 
   it('refuses a missing clip and a bad walker count, naming them', () => {
-    const run = (...a: string[]) => spawnSync(process.execPath, [path.join(REPO, 'dist/src/bench/tracking-report.js'), ...a], { encoding: 'utf8', cwd: REPO });
+    const run = (...a: string[]) =>
+      spawnSync(process.execPath, [path.join(REPO, 'dist/src/bench/tracking-report.js'), ...a], { encoding: 'utf8', cwd: REPO });
     const missing = run('--clip', path.join(REPO, 'no-such-clip.mp4'));
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /no-such-clip\.mp4: ffprobe cannot read it/);

@@ -13,7 +13,13 @@ describe('bench/unit-memory (the soak runs the daemon with the systemd unit memo
   });
 
   it("follows systemd's syntax: several assignments on one line, quoted words, comments ignored", () => {
-    const env = unitMemoryEnv(['# Environment=MALLOC_ARENA_MAX=9', 'Environment=NODE_ENV=production "NODE_OPTIONS=--max-semi-space-size=2 --expose-gc" MALLOC_TRIM_THRESHOLD_=1', 'Environment = MALLOC_ARENA_MAX=2'].join('\n'));
+    const env = unitMemoryEnv(
+      [
+        '# Environment=MALLOC_ARENA_MAX=9',
+        'Environment=NODE_ENV=production "NODE_OPTIONS=--max-semi-space-size=2 --expose-gc" MALLOC_TRIM_THRESHOLD_=1',
+        'Environment = MALLOC_ARENA_MAX=2',
+      ].join('\n'),
+    );
     assert.deepEqual(env, { NODE_OPTIONS: '--max-semi-space-size=2 --expose-gc', MALLOC_TRIM_THRESHOLD_: '1', MALLOC_ARENA_MAX: '2' });
   });
 

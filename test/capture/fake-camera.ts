@@ -52,8 +52,25 @@ export async function prepareFakeCamera(opts: FakeCameraOptions = {}): Promise<F
   const framesDir = path.join(root, 'frames');
   const binDir = path.join(root, 'bin');
   await run('mkdir', ['-p', framesDir, binDir]);
-  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-i', video, '-frames:v', String(count), '-vf', `scale=${width}:${height}`, '-q:v', '5', path.join(framesDir, 'frame_%04d.jpg')]);
-  const frameFiles = (await readdir(framesDir)).filter((f) => f.endsWith('.jpg')).sort().map((f) => path.join(framesDir, f));
+  await run('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
+    '-i',
+    video,
+    '-frames:v',
+    String(count),
+    '-vf',
+    `scale=${width}:${height}`,
+    '-q:v',
+    '5',
+    path.join(framesDir, 'frame_%04d.jpg'),
+  ]);
+  const frameFiles = (await readdir(framesDir))
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()
+    .map((f) => path.join(framesDir, f));
   if (frameFiles.length !== count) throw new Error(`expected ${count} frames from ${video}, ffmpeg wrote ${frameFiles.length}`);
   for (const name of opts.binaries ?? ['rpicam-vid']) await symlink(FAKE_RPICAM_VID, path.join(binDir, name));
   const env: NodeJS.ProcessEnv = {

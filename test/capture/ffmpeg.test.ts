@@ -22,14 +22,43 @@ const all = (src: Observable<Frame>): Promise<Frame[]> => lastValueFrom(src.pipe
 const first = (src: Observable<Frame>, n: number): Promise<Frame[]> => lastValueFrom(src.pipe(take(n), timeout({ each: 20_000 }), toArray()));
 
 async function frameCount(file: string): Promise<number> {
-  const { stdout } = await promisify(execFile)('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file]);
+  const { stdout } = await promisify(execFile)('ffprobe', [
+    '-v',
+    'error',
+    '-count_frames',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'stream=nb_read_frames',
+    '-of',
+    'csv=p=0',
+    file,
+  ]);
   return Number(stdout.trim());
 }
 
 describe('capture/ffmpeg args', function () {
   it('v4l2 webcam: asks the device for the mode; user input options go before -i', function () {
-    const args = buildFfmpegArgs({ ...base, input: '/dev/video0', realtime: undefined, args: ['-input_format', 'mjpeg'] }, { width: 640, height: 480, fps: 15 });
-    assert.deepEqual(args.slice(0, args.indexOf('-i') + 2), ['-hide_banner', '-nostdin', '-loglevel', 'warning', '-f', 'v4l2', '-video_size', '640x480', '-framerate', '15', '-input_format', 'mjpeg', '-i', '/dev/video0']);
+    const args = buildFfmpegArgs(
+      { ...base, input: '/dev/video0', realtime: undefined, args: ['-input_format', 'mjpeg'] },
+      { width: 640, height: 480, fps: 15 },
+    );
+    assert.deepEqual(args.slice(0, args.indexOf('-i') + 2), [
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'warning',
+      '-f',
+      'v4l2',
+      '-video_size',
+      '640x480',
+      '-framerate',
+      '15',
+      '-input_format',
+      'mjpeg',
+      '-i',
+      '/dev/video0',
+    ]);
     assert.deepEqual(args.slice(-3), ['-f', 'mjpeg', 'pipe:1']);
   });
   it('RTSP: TCP transport unless the user chose one; files: -re and -stream_loop', function () {
@@ -49,7 +78,10 @@ describe('capture/ffmpeg source on real videos', function () {
     const log = new EventLog();
     const frames = await all(ffmpegSource(base, common, log.hooks));
     assert.equal(frames.length, await frameCount(VIDEO));
-    assert.deepEqual(frames.map((f) => f.id), [...frames.keys()]);
+    assert.deepEqual(
+      frames.map((f) => f.id),
+      [...frames.keys()],
+    );
     for (const f of [frames[0]!, frames[frames.length >> 1]!, frames.at(-1)!]) {
       const m = await sharp(f.data).metadata();
       assert.deepEqual([m.format, m.width, m.height], ['jpeg', 160, 120]);
@@ -66,7 +98,11 @@ describe('capture/ffmpeg source on real videos', function () {
     if (f0.kind !== 'raw') return;
     assert.deepEqual([f0.format, f0.width, f0.height, f0.stride, f0.data.length], ['rgb24', 96, 54, 288, 96 * 54 * 3]);
     // the same instant decoded independently by ffmpeg → sharp agrees with the raw pixels
-    const { stdout } = await promisify(execFile)('ffmpeg', ['-v', 'error', '-i', MP4, '-frames:v', '1', '-vf', 'scale=96:54', '-f', 'image2pipe', '-c:v', 'png', 'pipe:1'], { encoding: 'buffer' });
+    const { stdout } = await promisify(execFile)(
+      'ffmpeg',
+      ['-v', 'error', '-i', MP4, '-frames:v', '1', '-vf', 'scale=96:54', '-f', 'image2pipe', '-c:v', 'png', 'pipe:1'],
+      { encoding: 'buffer' },
+    );
     const ref = await sharp(stdout).removeAlpha().raw().toBuffer();
     let diff = 0;
     for (let i = 0; i < ref.length; i++) diff += Math.abs(ref[i]! - f0.data[i]!);
@@ -106,8 +142,14 @@ describe('capture/ffmpeg source on real videos', function () {
   it('restarts ffmpeg when the stream ends (a dropped RTSP/HTTP connection looks the same)', async function () {
     const log = new EventLog();
     // a URL input is never "finished": ffmpeg exiting at the end of this file:// URL must be restarted
-    const frames = await first(ffmpegSource({ ...base, input: `file://${VIDEO}` }, { ...common, width: 32, height: 24 }, log.hooks, fast), (await frameCount(VIDEO)) + 5);
-    assert.deepEqual(frames.map((f) => f.id), [...frames.keys()]);
+    const frames = await first(
+      ffmpegSource({ ...base, input: `file://${VIDEO}` }, { ...common, width: 32, height: 24 }, log.hooks, fast),
+      (await frameCount(VIDEO)) + 5,
+    );
+    assert.deepEqual(
+      frames.map((f) => f.id),
+      [...frames.keys()],
+    );
     assert.equal(log.of('restart').length, 1);
     assert.equal(log.of('restart')[0]!.reason, 'exited with code 0');
     await waitForCameraChildren();

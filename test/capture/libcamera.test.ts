@@ -30,14 +30,64 @@ async function assertAllGone(pids: number[]): Promise<void> {
 describe('capture/libcamera args', function () {
   it('builds the rpicam-vid argv from the typed options, values as separate entries', function () {
     const args = buildLibcameraArgs(
-      { ...base, hflip: true, rotation: 180, roi: { x: 0.25, y: 0.25, w: 0.5, h: 0.5 }, shutter: 20000, gain: 2.5, awb: 'daylight', awbgains: [1.5, 1.2], denoise: 'cdn_fast', exposure: 'sport', tuning_file: '/x y/imx708.json', camera: 1, quality: 80, args: ['--autofocus-mode', 'manual'] },
+      {
+        ...base,
+        hflip: true,
+        rotation: 180,
+        roi: { x: 0.25, y: 0.25, w: 0.5, h: 0.5 },
+        shutter: 20000,
+        gain: 2.5,
+        awb: 'daylight',
+        awbgains: [1.5, 1.2],
+        denoise: 'cdn_fast',
+        exposure: 'sport',
+        tuning_file: '/x y/imx708.json',
+        camera: 1,
+        quality: 80,
+        args: ['--autofocus-mode', 'manual'],
+      },
       { width: 640, height: 480, fps: 15 },
     );
     assert.deepEqual(args, [
-      '-t', '0', '-n', '--codec', 'mjpeg', '--width', '640', '--height', '480', '--framerate', '15', '--flush',
-      '--camera', '1', '--hflip', '--rotation', '180', '--roi', '0.25,0.25,0.5,0.5', '--shutter', '20000', '--gain', '2.5',
-      '--awb', 'daylight', '--awbgains', '1.5,1.2', '--exposure', 'sport', '--denoise', 'cdn_fast', '--tuning-file', '/x y/imx708.json',
-      '--quality', '80', '--autofocus-mode', 'manual', '-o', '-',
+      '-t',
+      '0',
+      '-n',
+      '--codec',
+      'mjpeg',
+      '--width',
+      '640',
+      '--height',
+      '480',
+      '--framerate',
+      '15',
+      '--flush',
+      '--camera',
+      '1',
+      '--hflip',
+      '--rotation',
+      '180',
+      '--roi',
+      '0.25,0.25,0.5,0.5',
+      '--shutter',
+      '20000',
+      '--gain',
+      '2.5',
+      '--awb',
+      'daylight',
+      '--awbgains',
+      '1.5,1.2',
+      '--exposure',
+      'sport',
+      '--denoise',
+      'cdn_fast',
+      '--tuning-file',
+      '/x y/imx708.json',
+      '--quality',
+      '80',
+      '--autofocus-mode',
+      'manual',
+      '-o',
+      '-',
     ]);
   });
 
@@ -54,8 +104,14 @@ describe('capture/libcamera args', function () {
 
   it('backoff grows exponentially, is capped, and jitters downwards', function () {
     const b = { initialMs: 100, maxMs: 1000, jitter: 0.5 };
-    assert.deepEqual([1, 2, 3, 4, 5, 9].map((a) => backoffDelay(a, b, () => 0)), [100, 200, 400, 800, 1000, 1000]);
-    assert.deepEqual([1, 4, 9].map((a) => backoffDelay(a, b, () => 0.999999)), [50, 400, 500]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 9].map((a) => backoffDelay(a, b, () => 0)),
+      [100, 200, 400, 800, 1000, 1000],
+    );
+    assert.deepEqual(
+      [1, 4, 9].map((a) => backoffDelay(a, b, () => 0.999999)),
+      [50, 400, 500],
+    );
   });
 });
 
@@ -71,8 +127,19 @@ describe('capture/libcamera source with a fake rpicam-vid', function () {
   it('streams the camera frames byte-exact and in order, passes the options, and kills the child on unsubscribe', async function () {
     const log = new EventLog();
     const argsFile = path.join(cam.framesDir, '..', 'args.jsonl');
-    const frames = await collect(libcameraSource({ ...base, hflip: true, shutter: 10000 }, common, log.hooks, rt({ FAKE_CAM_ARGS_FILE: argsFile, FAKE_CAM_CHUNKED: '1', FAKE_CAM_GARBAGE: '1' })), 35);
-    assert.deepEqual(frames.map((f) => f.id), [...Array(35).keys()]);
+    const frames = await collect(
+      libcameraSource(
+        { ...base, hflip: true, shutter: 10000 },
+        common,
+        log.hooks,
+        rt({ FAKE_CAM_ARGS_FILE: argsFile, FAKE_CAM_CHUNKED: '1', FAKE_CAM_GARBAGE: '1' }),
+      ),
+      35,
+    );
+    assert.deepEqual(
+      frames.map((f) => f.id),
+      [...Array(35).keys()],
+    );
     const originals = await Promise.all(cam.frameFiles.map((f) => readFile(f)));
     frames.forEach((f, i) => {
       assert.equal(f.kind, 'encoded');
@@ -109,11 +176,20 @@ describe('capture/libcamera source with a fake rpicam-vid', function () {
   it('restarts a crashing camera with counted, growing backoff; ids keep increasing; no partial frame leaks', async function () {
     const log = new EventLog();
     const frames = await collect(libcameraSource(base, common, log.hooks, rt({ FAKE_CAM_MODE: 'crash-after:5' })), 15);
-    assert.deepEqual(frames.map((f) => f.id), [...Array(15).keys()]);
+    assert.deepEqual(
+      frames.map((f) => f.id),
+      [...Array(15).keys()],
+    );
     // each process gives exactly 5 whole frames, then dies mid-frame
     const restarts = log.of('restart');
     assert.equal(restarts.length, 2);
-    assert.deepEqual(restarts.map((r) => [r.reason, r.attempt]), [['exited with code 70', 1], ['exited with code 70', 2]]);
+    assert.deepEqual(
+      restarts.map((r) => [r.reason, r.attempt]),
+      [
+        ['exited with code 70', 1],
+        ['exited with code 70', 2],
+      ],
+    );
     assert.equal(log.of('corrupt').length, 0);
     assert.equal(new Set(log.pids).size, 3);
     for (const f of frames) assert.equal(f.data.readUInt16BE(f.data.length - 2), 0xffd9);
@@ -124,7 +200,10 @@ describe('capture/libcamera source with a fake rpicam-vid', function () {
     const log = new EventLog();
     // 5 frames at 10 fps span 400 ms: with resetAfterMs 40 every crash is a first failure again
     await collect(libcameraSource(base, { ...common, fps: 10 }, log.hooks, { ...rt({ FAKE_CAM_MODE: 'crash-after:5' }), resetAfterMs: 40 }), 15);
-    assert.deepEqual(log.of('restart').map((r) => r.attempt), [1, 1]);
+    assert.deepEqual(
+      log.of('restart').map((r) => r.attempt),
+      [1, 1],
+    );
     await assertAllGone(log.pids);
   });
 
@@ -137,7 +216,13 @@ describe('capture/libcamera source with a fake rpicam-vid', function () {
       sub.unsubscribe();
     }
     assert.ok(log.of('restart').every((r) => r.reason === 'stall'));
-    assert.deepEqual(log.of('restart').slice(0, 2).map((r) => r.attempt), [1, 2]);
+    assert.deepEqual(
+      log
+        .of('restart')
+        .slice(0, 2)
+        .map((r) => r.attempt),
+      [1, 2],
+    );
     await assertAllGone(log.pids);
   });
 
@@ -147,7 +232,10 @@ describe('capture/libcamera source with a fake rpicam-vid', function () {
     const frames = await collect(libcameraSource(base, { ...common, stallTimeoutS: 2 }, log.hooks, rt({ FAKE_CAM_MODE: 'stall-after:3' })), 6);
     assert.equal(frames.length, 6);
     assert.equal(log.of('stall').length, 1);
-    assert.deepEqual(log.of('restart').map((r) => r.reason), ['stall']);
+    assert.deepEqual(
+      log.of('restart').map((r) => r.reason),
+      ['stall'],
+    );
     await assertAllGone(log.pids);
   });
 
@@ -155,13 +243,29 @@ describe('capture/libcamera source with a fake rpicam-vid', function () {
     const log = new EventLog();
     const truncated = await collect(libcameraSource(base, common, log.hooks, rt({ FAKE_CAM_MODE: 'truncate-every:3' })), 6);
     const originals = await Promise.all(cam.frameFiles.map((f) => readFile(f)));
-    assert.deepEqual(truncated.map((f) => originals.findIndex((o) => o.equals(f.data))), [0, 1, 3, 4, 6, 7]);
+    assert.deepEqual(
+      truncated.map((f) => originals.findIndex((o) => o.equals(f.data))),
+      [0, 1, 3, 4, 6, 7],
+    );
     assert.equal(log.of('corrupt').length, 2);
     assert.equal(log.of('restart').length, 0);
 
     const corrupt = await collect(libcameraSource(base, common, {}, rt({ FAKE_CAM_MODE: 'corrupt-every:4' })), 12);
-    const decodable = await Promise.all(corrupt.map((f) => sharp(f.data).raw().toBuffer().then(() => true, () => false)));
-    assert.deepEqual(decodable.map((ok, i) => (ok ? -1 : i)).filter((i) => i >= 0), [3, 7, 11]);
+    const decodable = await Promise.all(
+      corrupt.map((f) =>
+        sharp(f.data)
+          .raw()
+          .toBuffer()
+          .then(
+            () => true,
+            () => false,
+          ),
+      ),
+    );
+    assert.deepEqual(
+      decodable.map((ok, i) => (ok ? -1 : i)).filter((i) => i >= 0),
+      [3, 7, 11],
+    );
   });
 
   it('missing camera: reports it, keeps retrying without erroring, and recovers when the camera appears', async function () {
@@ -172,7 +276,10 @@ describe('capture/libcamera source with a fake rpicam-vid', function () {
     const missing = log.of('missing');
     assert.equal(missing.length, 3);
     assert.match(missing[0]!.detail, /no cameras available/);
-    assert.deepEqual(log.of('restart').map((r) => r.attempt), [1, 2, 3]);
+    assert.deepEqual(
+      log.of('restart').map((r) => r.attempt),
+      [1, 2, 3],
+    );
     assert.ok(log.of('restart').every((r) => /camera missing/.test(r.reason)));
     await assertAllGone(log.pids);
   });
@@ -193,7 +300,10 @@ describe('capture/libcamera source with a fake rpicam-vid', function () {
     const old = await prepareFakeCamera({ frames: 3, binaries: ['libcamera-vid'] });
     try {
       const log = new EventLog();
-      const frames = await collect(libcameraSource(base, common, log.hooks, { ...fast, env: { ...old.env, PATH: `${old.binDir}:/usr/bin:/bin` } }), 2);
+      const frames = await collect(
+        libcameraSource(base, common, log.hooks, { ...fast, env: { ...old.env, PATH: `${old.binDir}:/usr/bin:/bin` } }),
+        2,
+      );
       assert.equal(frames[0]!.origin, 'libcamera-vid');
       assert.match(log.of('started')[0]!.detail, /libcamera-vid pid=\d+/);
       await assertAllGone(log.pids);

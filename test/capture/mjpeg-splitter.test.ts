@@ -95,7 +95,10 @@ describe('capture/MjpegSplitter', function () {
     const s = new MjpegSplitter({ onDrop: (r) => reasons.push(r) });
     const cut = jpegs[3]!.subarray(0, jpegs[3]!.length >> 1);
     const frames = feed(s, chop(Buffer.concat([jpegs[0]!, cut, jpegs[4]!, jpegs[5]!]), rng(7), 3000));
-    assert.deepEqual(frames.map((f) => jpegs.findIndex((j) => j.equals(f))), [0, 4, 5]);
+    assert.deepEqual(
+      frames.map((f) => jpegs.findIndex((j) => j.equals(f))),
+      [0, 4, 5],
+    );
     assert.equal(s.stats.corruptDrops, 1);
     assert.match(reasons[0]!, /truncated/);
   });
@@ -107,7 +110,10 @@ describe('capture/MjpegSplitter', function () {
     assert.ok(tooBig > 0 && tooBig < jpegs.length);
     const s = new MjpegSplitter({ maxFrameBytes: max });
     const frames = feed(s, chop(Buffer.concat(jpegs), rng(3), 4000), max);
-    assert.deepEqual(frames, jpegs.filter((j) => j.length <= max));
+    assert.deepEqual(
+      frames,
+      jpegs.filter((j) => j.length <= max),
+    );
     assert.equal(s.stats.oversizeDrops, tooBig);
   });
 
@@ -121,7 +127,14 @@ describe('capture/MjpegSplitter', function () {
     assert.equal(frames.length, 0);
     assert.equal(s.stats.oversizeDrops, 1);
     const z = new MjpegSplitter();
-    assert.equal(feed(z, Array.from({ length: 80 }, () => Buffer.alloc(128 * 1024)), 0).length, 0);
+    assert.equal(
+      feed(
+        z,
+        Array.from({ length: 80 }, () => Buffer.alloc(128 * 1024)),
+        0,
+      ).length,
+      0,
+    );
     assert.equal(z.stats.garbageBytes, 80 * 128 * 1024);
     // and recovers afterwards
     assert.ok(s.push(jpegs[1]!)[0]!.equals(jpegs[1]!));
@@ -161,7 +174,11 @@ describe('capture/MjpegSplitter', function () {
         let run = 0;
         let j = i - 1;
         while (j >= 0 && corrupted[j] === jpegs[j]) run += corrupted[j--]!.length;
-        if (j < 0 || run > max) assert.ok(frames.some((f) => f.equals(c)), `seed ${seed}: lost intact frame ${i}`);
+        if (j < 0 || run > max)
+          assert.ok(
+            frames.some((f) => f.equals(c)),
+            `seed ${seed}: lost intact frame ${i}`,
+          );
       });
     }
     // corrupted frames that pass the splitter are handed on; the decoder downstream decides

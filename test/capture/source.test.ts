@@ -43,8 +43,14 @@ describe('capture/source', function () {
     it('prefers rpicam-vid, then libcamera-vid, then the first /dev/video*, else nothing (never the demo photos)', function () {
       const onPath = (names: string[]) => (n: string) => (names.includes(n) ? `/usr/bin/${n}` : null);
       const devs = () => ['/dev/video0', '/dev/video2'];
-      assert.deepEqual(detectCamera({ findOnPath: onPath(['rpicam-vid', 'libcamera-vid']), listVideoDevices: devs }), { kind: 'libcamera', binary: '/usr/bin/rpicam-vid' });
-      assert.deepEqual(detectCamera({ findOnPath: onPath(['libcamera-vid']), listVideoDevices: devs }), { kind: 'libcamera', binary: '/usr/bin/libcamera-vid' });
+      assert.deepEqual(detectCamera({ findOnPath: onPath(['rpicam-vid', 'libcamera-vid']), listVideoDevices: devs }), {
+        kind: 'libcamera',
+        binary: '/usr/bin/rpicam-vid',
+      });
+      assert.deepEqual(detectCamera({ findOnPath: onPath(['libcamera-vid']), listVideoDevices: devs }), {
+        kind: 'libcamera',
+        binary: '/usr/bin/libcamera-vid',
+      });
       assert.deepEqual(detectCamera({ findOnPath: onPath([]), listVideoDevices: devs }), { kind: 'ffmpeg', device: '/dev/video0' });
       assert.equal(detectCamera({ findOnPath: onPath([]), listVideoDevices: () => [] }), null);
     });
@@ -54,7 +60,13 @@ describe('capture/source', function () {
       try {
         const dev = path.join(root, 'dev');
         const sys = path.join(root, 'sys');
-        const nodes: Record<string, string> = { video0: 'rp1-cfe', video10: 'bcm2835-codec-decode', video2: 'HD Pro Webcam C920', video11: 'USB Camera', video19: 'pispbe' };
+        const nodes: Record<string, string> = {
+          video0: 'rp1-cfe',
+          video10: 'bcm2835-codec-decode',
+          video2: 'HD Pro Webcam C920',
+          video11: 'USB Camera',
+          video19: 'pispbe',
+        };
         for (const [n, name] of Object.entries(nodes)) {
           await writeFile(path.join(await mkdirp(dev), n), '');
           await writeFile(path.join(await mkdirp(path.join(sys, n)), 'name'), `${name}\n`);
@@ -78,7 +90,11 @@ describe('capture/source', function () {
     it('auto with no camera: clear missing events, keeps retrying, then uses a camera that appears', async function () {
       const log = new EventLog();
       let devices: string[] = [];
-      const src = createFrameSource(camera(), log.hooks, { findOnPath: () => null, listVideoDevices: () => devices, backoff: { initialMs: 20, maxMs: 100 } });
+      const src = createFrameSource(camera(), log.hooks, {
+        findOnPath: () => null,
+        listVideoDevices: () => devices,
+        backoff: { initialMs: 20, maxMs: 100 },
+      });
       const got: Frame[] = [];
       const sub = src.subscribe({ next: (f) => got.push(f), error: (e) => assert.fail(String(e)) });
       try {
@@ -142,7 +158,17 @@ describe('capture/source', function () {
       ].join('\n');
       const loaded = parseConfigText(yaml, null, { env: {}, hostname: 'pi' });
       const c: CameraConfig = loaded.config.camera;
-      assert.deepEqual(c.libcamera, { rotation: 180, awb: 'daylight', denoise: 'cdn_fast', roi: { x: 0.1, y: 0.1, w: 0.8, h: 0.8 }, quality: 80, codec: 'mjpeg', hflip: false, vflip: false, args: [] });
+      assert.deepEqual(c.libcamera, {
+        rotation: 180,
+        awb: 'daylight',
+        denoise: 'cdn_fast',
+        roi: { x: 0.1, y: 0.1, w: 0.8, h: 0.8 },
+        quality: 80,
+        codec: 'mjpeg',
+        hflip: false,
+        vflip: false,
+        args: [],
+      });
       const frames = await first(createFrameSource(c, {}, { env: cam.env }), 2);
       assert.equal(frames.length, 2);
       await waitForCameraChildren();

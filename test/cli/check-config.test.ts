@@ -66,7 +66,9 @@ describe('check-config on bad files (child process)', function () {
     for (const f of files) assert.ok(expectations(f).length > 0, `${f} has no '# expect:' comment`);
   });
 
-  for (const f of readdirSync(CONFIG_FIXTURES).filter((n) => n.endsWith('.yaml')).sort()) {
+  for (const f of readdirSync(CONFIG_FIXTURES)
+    .filter((n) => n.endsWith('.yaml'))
+    .sort()) {
     it(`${f}: exit 78, every problem with its key path and line, nothing else`, () => {
       const file = path.join(CONFIG_FIXTURES, f);
       const r = results.get(file)!;

@@ -84,7 +84,10 @@ describe('detect command (child process, real model from the package, offline)',
     const all = jsonLines(low.stdout)[0]!;
     checkLine(all);
     assert.ok(all.objects.length > 2, `need more than 2 objects at 0.3, got ${all.objects.length}`);
-    assert.ok(all.objects.some((o) => o.score < DEFAULT_THRESHOLD), `the lower threshold lets in objects below the default ${DEFAULT_THRESHOLD}`);
+    assert.ok(
+      all.objects.some((o) => o.score < DEFAULT_THRESHOLD),
+      `the lower threshold lets in objects below the default ${DEFAULT_THRESHOLD}`,
+    );
     for (const o of all.objects) assert.ok(o.score >= 0.3);
 
     const capped = await runCli(['detect', DINING, '--json', '--score-threshold', '0.3', '--max-detections', '2'], env);
@@ -106,7 +109,10 @@ describe('detect command (child process, real model from the package, offline)',
     const defaultTrack = new Set(['person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck', 'cat', 'dog']);
     assert.ok(labels(every).includes('laptop'), `untracked labels are reported without --tracked: ${labels(every).join(', ')}`);
     assert.ok(labels(tracked).includes('person'));
-    assert.deepEqual(labels(tracked), labels(every).filter((l) => defaultTrack.has(l)));
+    assert.deepEqual(
+      labels(tracked),
+      labels(every).filter((l) => defaultTrack.has(l)),
+    );
     assert.deepEqual(labels(onlyLaptop), ['laptop']);
   });
 
@@ -119,9 +125,15 @@ describe('detect command (child process, real model from the package, offline)',
       const r = await runCli(['detect', ASTRONAUT, bad, missing, CHELSEA, '--json'], env);
       assert.equal(r.code, 1);
       const lines = jsonLines(r.stdout);
-      assert.deepEqual(lines.map((l) => l.file), [ASTRONAUT, CHELSEA]);
+      assert.deepEqual(
+        lines.map((l) => l.file),
+        [ASTRONAUT, CHELSEA],
+      );
       lines.forEach(checkLine);
-      assert.ok(lines[1]!.objects.some((o) => o.label === 'cat'), 'chelsea is a cat');
+      assert.ok(
+        lines[1]!.objects.some((o) => o.label === 'cat'),
+        'chelsea is a cat',
+      );
       assert.match(r.stderr, new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*(undecodable|unsupported image format)`, 'm'));
       assert.match(r.stderr, new RegExp(`^${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*ENOENT`, 'm'));
       assert.doesNotMatch(r.stderr, STACK_FRAME);

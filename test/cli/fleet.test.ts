@@ -42,7 +42,16 @@ describe('fleet model and table (in process)', () => {
     assert.equal(m.complete('d1'), false, 'online without stats yet');
     assert.match(JSON.stringify(m.apply('site/a/d1/stats', j({ v: 3 }), false)), /not a version 1 or 2 JSON object/, 'an unknown version is refused');
     // an older daemon's info (version 1: the same fields without seq) is still read in a fleet being upgraded
-    m.apply('site/a/d1/info', j({ v: 1, version: '1.2.3', started_at: Date.parse('2026-01-01T00:00:00Z'), models: { detector: { name: 'ssdlite_mobilenet_v3_small_coco', precision: 'int8' }, segmenter: null } }), true);
+    m.apply(
+      'site/a/d1/info',
+      j({
+        v: 1,
+        version: '1.2.3',
+        started_at: Date.parse('2026-01-01T00:00:00Z'),
+        models: { detector: { name: 'ssdlite_mobilenet_v3_small_coco', precision: 'int8' }, segmenter: null },
+      }),
+      true,
+    );
     m.apply('site/a/d1/cam/objects/person', Buffer.from('2'), true);
     m.apply('site/a/d1/cam/objects/car', Buffer.from('0'), true);
     m.apply('site/a/d1/stats', j(synthStats(10)), false);
@@ -52,9 +61,23 @@ describe('fleet model and table (in process)', () => {
     assert.match(JSON.stringify(m.apply('site/a/d1/stats', Buffer.from('{'), false)), /not JSON/);
     const row = m.row('d1');
     assert.deepEqual(row, {
-      v: 1, device: 'd1', status: 'online', since: '2026-01-01T00:00:00.000Z', version: '1.2.3', detector: 'ssdlite_mobilenet_v3_small_coco', precision: 'int8', segmenter: null,
-      fps: 8, e2e_p99_ms: 110, inference_p99_ms: 60, soc_temp_c: 82.5, throttling: 'UV,THR', counts: { car: 0, person: 2 },
-      last_error: null, last_error_at: null, stats_at: synthStats(10).ts as string,
+      v: 1,
+      device: 'd1',
+      status: 'online',
+      since: '2026-01-01T00:00:00.000Z',
+      version: '1.2.3',
+      detector: 'ssdlite_mobilenet_v3_small_coco',
+      precision: 'int8',
+      segmenter: null,
+      fps: 8,
+      e2e_p99_ms: 110,
+      inference_p99_ms: 60,
+      soc_temp_c: 82.5,
+      throttling: 'UV,THR',
+      counts: { car: 0, person: 2 },
+      last_error: null,
+      last_error_at: null,
+      stats_at: synthStats(10).ts as string,
     } satisfies FleetRow);
     // a live offline message is dated; a retained one is not (its time is unknown)
     now += 5000;
@@ -64,7 +87,11 @@ describe('fleet model and table (in process)', () => {
     assert.equal(m.row('d2').since, null);
     assert.equal(m.complete('d2'), true, 'offline devices send no stats');
     m.apply('site/a/d3/availability', Buffer.from('online'), true);
-    assert.deepEqual(m.rows().map((r) => `${r.device}:${r.status}`), ['d3:online', 'd1:offline', 'd2:offline'], 'online first, then by id');
+    assert.deepEqual(
+      m.rows().map((r) => `${r.device}:${r.status}`),
+      ['d3:online', 'd1:offline', 'd2:offline'],
+      'online first, then by id',
+    );
     assert.equal(m.allComplete(), false);
 
     const plain = renderFleetTable(m.rows(), now, false);
@@ -115,7 +142,18 @@ describe('cli: edgesight fleet against a real broker, real daemons and 200 synth
       const online = i % 20 !== 19;
       const opt = { retain: true, qos: 1 as const };
       sends.push(pub.publishAsync(`edgesight/${id}/availability`, online ? 'online' : 'offline', opt));
-      sends.push(pub.publishAsync(`edgesight/${id}/info`, JSON.stringify({ v: 2, version: '0.1.0', started_at: Date.parse('2026-01-01T00:00:00Z'), models: { detector: { name: 'ssdlite_mobilenet_v3_small_coco', precision: i % 2 ? 'fp32' : 'int8' }, segmenter: null } }), opt));
+      sends.push(
+        pub.publishAsync(
+          `edgesight/${id}/info`,
+          JSON.stringify({
+            v: 2,
+            version: '0.1.0',
+            started_at: Date.parse('2026-01-01T00:00:00Z'),
+            models: { detector: { name: 'ssdlite_mobilenet_v3_small_coco', precision: i % 2 ? 'fp32' : 'int8' }, segmenter: null },
+          }),
+          opt,
+        ),
+      );
       if (online) sends.push(pub.publishAsync(`edgesight/${id}/stats`, JSON.stringify(synthStats(i)), opt));
       sends.push(pub.publishAsync(`edgesight/${id}/cam/objects/person`, String(i % 4), opt));
       sends.push(pub.publishAsync(`edgesight/${id}/cam/objects/car`, '0', opt));
@@ -139,7 +177,10 @@ logging: { level: info, pretty: false }
     const seen = new Set<string>();
     const watcher = mqtt.connect(broker.url, { clientId: `fleet_watch_${process.pid}` });
     await new Promise<void>((resolve, reject) => {
-      const deadline = setTimeout(() => reject(new Error(`real daemons did not publish stats in time:\n${daemons.map((d) => d.output().slice(-2000)).join('\n---\n')}`)), 480_000);
+      const deadline = setTimeout(
+        () => reject(new Error(`real daemons did not publish stats in time:\n${daemons.map((d) => d.output().slice(-2000)).join('\n---\n')}`)),
+        480_000,
+      );
       watcher.on('connect', () => void watcher.subscribeAsync(REAL.map((d) => `edgesight/${d}/stats`)));
       watcher.on('message', (t) => {
         seen.add(t.split('/')[1]!);
@@ -169,7 +210,10 @@ logging: { level: info, pretty: false }
     const r = await runCli(['fleet', '--url', broker.url, '--json', '--once', '--timeout', '60']);
     const ms = Date.now() - t0;
     assert.equal(r.code, 0, r.stderr);
-    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as FleetRow);
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as FleetRow);
     assert.equal(rows.length, SYNTHETIC + REAL.length, 'one object per device');
     const by = new Map(rows.map((x) => [x.device, x]));
     for (const id of REAL) {
@@ -202,7 +246,9 @@ logging: { level: info, pretty: false }
     }
     // online first, then by id
     const order = rows.map((x) => x.device);
-    const expected = [...rows].sort((a, b) => (a.status === b.status ? a.device.localeCompare(b.device) : a.status === 'online' ? -1 : 1)).map((x) => x.device);
+    const expected = [...rows]
+      .sort((a, b) => (a.status === b.status ? a.device.localeCompare(b.device) : a.status === 'online' ? -1 : 1))
+      .map((x) => x.device);
     assert.deepEqual(order, expected);
     console.log(`      first full table of ${rows.length} devices (incl. ${REAL.length} real daemons, stats every 5 s): ${ms} ms from spawn to exit`);
   });
@@ -216,8 +262,19 @@ logging: { level: info, pretty: false }
     assert.equal(full, true);
     assert.equal(text.trim().split('\n').length, SYNTHETIC + REAL.length);
     const retainedOnly = performance.now();
-    await fleetCommand({ url: broker.url, baseTopic: 'edgesight', device: 'synth-1*'.replace('*', '23'), json: true, once: true, timeoutMs: 60_000, out, isTTY: false });
-    console.log(`      in process: first full table of ${SYNTHETIC + REAL.length} devices in ${ms} ms (waits for the real daemons' next stats, every 5 s); one retained device in ${Math.round(performance.now() - retainedOnly)} ms (incl. the 500 ms settle)`);
+    await fleetCommand({
+      url: broker.url,
+      baseTopic: 'edgesight',
+      device: 'synth-1*'.replace('*', '23'),
+      json: true,
+      once: true,
+      timeoutMs: 60_000,
+      out,
+      isTTY: false,
+    });
+    console.log(
+      `      in process: first full table of ${SYNTHETIC + REAL.length} devices in ${ms} ms (waits for the real daemons' next stats, every 5 s); one retained device in ${Math.round(performance.now() - retainedOnly)} ms (incl. the 500 ms settle)`,
+    );
   });
 
   it('--once with only retained state (the synthetic devices, one device filter) and as a plain table', async () => {

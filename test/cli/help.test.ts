@@ -85,7 +85,10 @@ describe('CLI help and option checking (every command)', function () {
   it('models quantize --help says what auto picks: uint8 on a Cortex-A72, int8 only with dot-product', async () => {
     const r = await runCli(['models', 'quantize', '--help']);
     const text = r.stdout.replace(/\s+/g, ' ');
-    assert.match(text, /auto = int8 on arm64 cores with dot-product instructions \(asimddp: Pi 5 \/ Cortex-A76\), uint8 elsewhere \(x86-64, Pi 4 \/ Cortex-A72\)/);
+    assert.match(
+      text,
+      /auto = int8 on arm64 cores with dot-product instructions \(asimddp: Pi 5 \/ Cortex-A76\), uint8 elsewhere \(x86-64, Pi 4 \/ Cortex-A72\)/,
+    );
     assert.doesNotMatch(text, /int8 on arm64 \(default/);
   });
 });

@@ -44,17 +44,23 @@ describe('edgesight models eval (fp32 detector on the shipped 10-photo COCO subs
   it('--json: one line per label and threshold, then a summary with mAP and the highest score', async () => {
     const r = await runCli(['models', 'eval', '--precision', 'fp32', '--data', COCO_DIR, '--thresholds', '0.3,0.5,0.7', '--json'], env);
     assert.equal(r.code, 0, r.stderr);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const summary = lines.pop()!.summary as { images: number; map: number; max_score: number; precision: string };
     assert.equal(summary.images, 10);
     assert.equal(summary.precision, 'fp32');
     assert.ok(summary.map > 0.05 && summary.map < 1, `mAP ${summary.map}`);
     assert.ok(summary.max_score > 0.5, `highest score ${summary.max_score}: scores are not capped at 0.5`);
-    const instances = JSON.parse(readFileSync(path.join(COCO_DIR, 'instances.json'), 'utf8')) as { annotations: Array<{ category_id: number; iscrowd?: number }> };
+    const instances = JSON.parse(readFileSync(path.join(COCO_DIR, 'instances.json'), 'utf8')) as {
+      annotations: Array<{ category_id: number; iscrowd?: number }>;
+    };
     const labels = new Set(lines.map((l) => l.label));
     assert.ok(labels.has('person'));
     assert.equal(lines.length, labels.size * 3, 'three thresholds per label');
-    for (const l of lines) assert.deepEqual(Object.keys(l), ['label', 'class_id', 'threshold', 'precision', 'recall', 'detections', 'true_positives', 'ground_truth']);
+    for (const l of lines)
+      assert.deepEqual(Object.keys(l), ['label', 'class_id', 'threshold', 'precision', 'recall', 'detections', 'true_positives', 'ground_truth']);
     const person = lines.filter((l) => l.label === 'person');
     assert.equal(person[0]!.ground_truth, instances.annotations.filter((a) => a.category_id === 1 && !a.iscrowd).length);
     // a higher threshold keeps fewer detections

@@ -10,7 +10,10 @@ import { LRASPP } from '../helpers/onnx-build.js';
 import { PHOTOS, REPO, runCli } from './run-cli.js';
 
 const ENV = { EDGESIGHT__MODELS__CACHE_DIR: TEST_CACHE, EDGESIGHT_OFFLINE: '1' };
-const VOC = readFileSync(path.join(REPO, 'models', 'labels', 'voc_labels.txt'), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+const VOC = readFileSync(path.join(REPO, 'models', 'labels', 'voc_labels.txt'), 'utf8')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter(Boolean);
 
 interface Line {
   file: string;
@@ -25,7 +28,12 @@ interface Line {
 /** The class map computed here, independently of the command's post-processing: LR-ASPP run directly, argmax by hand. */
 async function referenceMap(file: string, width: number, height: number): Promise<{ map: Uint8Array; w: number; h: number }> {
   const data = readFileSync(file);
-  const input = await toModelInput({ kind: 'encoded', id: 0, capturedAt: 0, capturedMono: 0, data, format: path.extname(file).slice(1), origin: file }, { name: 'image', layout: 'NCHW', dtype: 'float32', width: null, height: null, color: 'RGB', scale: 1 / 127.5, offset: -1, resize: 'stretch' }, width, height);
+  const input = await toModelInput(
+    { kind: 'encoded', id: 0, capturedAt: 0, capturedMono: 0, data, format: path.extname(file).slice(1), origin: file },
+    { name: 'image', layout: 'NCHW', dtype: 'float32', width: null, height: null, color: 'RGB', scale: 1 / 127.5, offset: -1, resize: 'stretch' },
+    width,
+    height,
+  );
   const s = await ort.InferenceSession.create(LRASPP, { intraOpNumThreads: 1 });
   const out = (await s.run({ image: new ort.Tensor('float32', input.data, [1, 3, height, width]) }))['logits']!;
   await s.release();
@@ -104,8 +112,14 @@ describe('edgesight segment (child process, real LR-ASPP)', function () {
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`${bad}: `));
     assert.match(r.stderr, /the mask would overwrite the input image .*astronaut\.png; choose another --out-dir/);
-    const lines = r.stdout.trim().split('\n').map((x) => JSON.parse(x) as Line);
-    assert.deepEqual(lines.map((x) => path.basename(x.file)), ['chelsea.png']);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((x) => JSON.parse(x) as Line);
+    assert.deepEqual(
+      lines.map((x) => path.basename(x.file)),
+      ['chelsea.png'],
+    );
     assert.ok(readFileSync(copy).equals(readFileSync(astronaut)), 'the input image is untouched');
   });
 

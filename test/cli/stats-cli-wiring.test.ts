@@ -44,7 +44,11 @@ describe('cli: edgesight stats', function () {
     const payload = { v: 2, device: 'cam-a', processed_fps: 9.5, frames_processed_total: 42 };
     const other = { v: 2, device: 'cam-b', processed_fps: 1 };
     const t = setInterval(() => pub.publish('site7/cam-b/stats', JSON.stringify(other)), 100);
-    const r = await whilePublishing('site7/cam-a/stats', payload, runCli(['stats', '--config', cfg, '--device', 'cam-a', '--once', '--timeout', '20'])).finally(() => clearInterval(t));
+    const r = await whilePublishing(
+      'site7/cam-a/stats',
+      payload,
+      runCli(['stats', '--config', cfg, '--device', 'cam-a', '--once', '--timeout', '20']),
+    ).finally(() => clearInterval(t));
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines.length, 1);
@@ -58,7 +62,11 @@ describe('cli: edgesight stats', function () {
     const cfg = path.join(dir, 'b.yaml');
     await writeFile(cfg, `mqtt:\n  url: mqtt://127.0.0.1:1\n`);
     const payload = { v: 2, device: 'd2', cpu_percent: 12.5 };
-    const r = await whilePublishing('edgesight/d2/stats', payload, runCli(['stats', '--config', cfg, '--url', broker.url, '--once', '--timeout', '20']));
+    const r = await whilePublishing(
+      'edgesight/d2/stats',
+      payload,
+      runCli(['stats', '--config', cfg, '--url', broker.url, '--once', '--timeout', '20']),
+    );
     assert.equal(r.code, 0, r.stderr);
     const row = JSON.parse(r.stdout.trim()) as Record<string, unknown>;
     assert.equal(row.device, 'd2');

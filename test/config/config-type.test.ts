@@ -9,7 +9,10 @@ describe('config: the Config type is the one the schema generates', function () 
   this.timeout(60_000);
 
   it('src/config/config.generated.ts equals a fresh generation (run `npm run gen:types` after a schema change)', async () => {
-    const gen = (await import(pathToFileURL(path.join(REPO, 'scripts', 'gen-config-types.mjs')).href)) as { renderConfigTypes: () => Promise<string>; GENERATED: string };
+    const gen = (await import(pathToFileURL(path.join(REPO, 'scripts', 'gen-config-types.mjs')).href)) as {
+      renderConfigTypes: () => Promise<string>;
+      GENERATED: string;
+    };
     const fresh = await gen.renderConfigTypes();
     assert.match(fresh, /export interface Config \{/);
     assert.equal(readFileSync(gen.GENERATED, 'utf8'), fresh, `${gen.GENERATED} is stale: run npm run gen:types`);

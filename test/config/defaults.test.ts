@@ -43,7 +43,13 @@ describe('config: defaults', () => {
     assert.equal(loadDefaults('pi.local').device.name, 'pi_local');
     assert.equal(loadDefaults('...').device.id, 'edgesight');
     const real = parseConfigText('', null, { env: {} }).config.device.id;
-    assert.equal(real, os.hostname().replace(/[^A-Za-z0-9_-]/g, '_').replace(/^[^A-Za-z0-9]+/, '') || 'edgesight');
+    assert.equal(
+      real,
+      os
+        .hostname()
+        .replace(/[^A-Za-z0-9_-]/g, '_')
+        .replace(/^[^A-Za-z0-9]+/, '') || 'edgesight',
+    );
     // and the default always passes the id pattern the schema demands of a configured id
     for (const h of ['pi.local', '-weird host/name', '...', 'ünïcode']) {
       const id = loadDefaults(h).device.id;

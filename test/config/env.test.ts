@@ -66,8 +66,12 @@ describe('config: environment overrides (EDGESIGHT__SECTION__KEY)', () => {
   });
 
   it('a wrong-typed value is an error naming the variable and the value', () => {
-    assert.deepEqual(problems('', { EDGESIGHT__INFERENCE__CORE: 'last' }), ['env EDGESIGHT__INFERENCE__CORE: inference.core: must be integer (got "last")']);
-    assert.deepEqual(problems('', { EDGESIGHT__INFERENCE__CORE: '1.5' }), ['env EDGESIGHT__INFERENCE__CORE: inference.core: must be integer (got 1.5)']);
+    assert.deepEqual(problems('', { EDGESIGHT__INFERENCE__CORE: 'last' }), [
+      'env EDGESIGHT__INFERENCE__CORE: inference.core: must be integer (got "last")',
+    ]);
+    assert.deepEqual(problems('', { EDGESIGHT__INFERENCE__CORE: '1.5' }), [
+      'env EDGESIGHT__INFERENCE__CORE: inference.core: must be integer (got 1.5)',
+    ]);
     assert.deepEqual(problems('', { EDGESIGHT__MQTT__HOMEASSISTANT__ENABLED: 'maybe' }), [
       'env EDGESIGHT__MQTT__HOMEASSISTANT__ENABLED: mqtt.homeassistant.enabled: must be boolean (got "maybe")',
     ]);

@@ -9,7 +9,8 @@ import type { Config } from '../../src/config/types.js';
 import { configuredVocabulary } from '../../src/models/vocabulary.js';
 import { CLI_LOAD_OPTIONS } from '../../src/cli/common.js';
 
-const load = (yaml: string, env: NodeJS.ProcessEnv = {}): ReturnType<typeof parseConfigText> => parseConfigText(yaml, '/etc/edgesight/config.yaml', { ...CLI_LOAD_OPTIONS, env, hostname: 'h' });
+const load = (yaml: string, env: NodeJS.ProcessEnv = {}): ReturnType<typeof parseConfigText> =>
+  parseConfigText(yaml, '/etc/edgesight/config.yaml', { ...CLI_LOAD_OPTIONS, env, hostname: 'h' });
 
 function problems(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
   try {
@@ -57,10 +58,16 @@ describe('config: label and class names against the configured models', () => {
       const base = `models:\n  detector: ./m.json\n  segmenter: null\n`;
       // the default track list (person, car, …) is COCO's: not this model's, but not the user's mistake either
       assert.doesNotThrow(() => parseConfigText(base, cfg, { ...CLI_LOAD_OPTIONS, env: {} }));
-      assert.throws(() => parseConfigText(`${base}objects:\n  track: [hedgehog, fx]\n`, cfg, { ...CLI_LOAD_OPTIONS, env: {} }), (e: ConfigError) => {
-        assert.match(e.format(), /c\.yaml:5: objects\.track\.1: 'fx' is not a label of the detector '\.\/m\.json'; did you mean 'fox'\? \(valid: hedgehog, fox\)/);
-        return true;
-      });
+      assert.throws(
+        () => parseConfigText(`${base}objects:\n  track: [hedgehog, fx]\n`, cfg, { ...CLI_LOAD_OPTIONS, env: {} }),
+        (e: ConfigError) => {
+          assert.match(
+            e.format(),
+            /c\.yaml:5: objects\.track\.1: 'fx' is not a label of the detector '\.\/m\.json'; did you mean 'fox'\? \(valid: hedgehog, fox\)/,
+          );
+          return true;
+        },
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -71,20 +78,36 @@ describe('config: label and class names against the configured models', () => {
   });
 
   it('the list of label-keyed keys is data: a new key with a wildcard path is checked by adding one entry', () => {
-    const c = { objects: { track: ['person'], filters: {} }, areas: { door: { labels: ['persn'], classes: ['persn'] }, yard: { labels: ['dog'] } } } as unknown as Config;
-    const vocab: ModelVocabulary = { detector: { model: "'d'", labels: ['person', 'dog'] }, segmenter: { model: "'s'", labels: ['background', 'person'] } };
-    const keys = [...LABEL_KEYS, { path: 'areas.*.labels', at: 'values', vocabulary: 'detector' } as const, { path: 'areas.*.classes', at: 'values', vocabulary: 'segmenter' } as const];
+    const c = {
+      objects: { track: ['person'], filters: {} },
+      areas: { door: { labels: ['persn'], classes: ['persn'] }, yard: { labels: ['dog'] } },
+    } as unknown as Config;
+    const vocab: ModelVocabulary = {
+      detector: { model: "'d'", labels: ['person', 'dog'] },
+      segmenter: { model: "'s'", labels: ['background', 'person'] },
+    };
+    const keys = [
+      ...LABEL_KEYS,
+      { path: 'areas.*.labels', at: 'values', vocabulary: 'detector' } as const,
+      { path: 'areas.*.classes', at: 'values', vocabulary: 'segmenter' } as const,
+    ];
     assert.deepEqual(
       labelProblems(c, vocab, () => true, keys).map((p) => `${p.path}: ${p.message}`),
-      ["areas.door.labels.0: 'persn' is not a label of the detector 'd'; did you mean 'person'? (valid: person, dog)", "areas.door.classes.0: 'persn' is not a class of the segmenter 's'; did you mean 'person'? (valid: background, person)"],
+      [
+        "areas.door.labels.0: 'persn' is not a label of the detector 'd'; did you mean 'person'? (valid: person, dog)",
+        "areas.door.classes.0: 'persn' is not a class of the segmenter 's'; did you mean 'person'? (valid: background, person)",
+      ],
     );
     // segmentation classes named while no segmenter is configured
     const none = labelProblems(c, { ...vocab, segmenter: null, noSegmenter: true }, () => true, keys);
-    assert.deepEqual(none.map((p) => p.path), ['areas.door.labels.0', 'areas.door.classes']);
+    assert.deepEqual(
+      none.map((p) => p.path),
+      ['areas.door.labels.0', 'areas.door.classes'],
+    );
     assert.match(none[1]!.message, /no segmenter is configured \(models\.segmenter is null\)/);
   });
 
-  it('the configured vocabulary: catalog labels files for catalog names, the segmenter\'s VOC classes', () => {
+  it("the configured vocabulary: catalog labels files for catalog names, the segmenter's VOC classes", () => {
     const c = load('').config;
     const v = configuredVocabulary(c, process.cwd(), { XDG_CACHE_HOME: path.join(tmpdir(), 'edgesight-no-cache-here') });
     assert.equal(v.detector!.labels.length, 90); // 91 ids incl. "n/a" placeholders, minus the background

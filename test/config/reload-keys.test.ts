@@ -70,7 +70,10 @@ describe('config: the schema says what a SIGHUP can apply', () => {
   it('reconnecting keys are the MQTT connection settings only', () => {
     const reconnect = [...reloadClasses()].filter(([, c]) => c === 'reconnect').map(([k]) => k);
     assert.ok(reconnect.length >= 10);
-    assert.deepEqual(reconnect.filter((k) => !k.startsWith('mqtt.') || k.split('.').length !== 2), []);
+    assert.deepEqual(
+      reconnect.filter((k) => !k.startsWith('mqtt.') || k.split('.').length !== 2),
+      [],
+    );
   });
 
   it('each key marked live has a change below, and that change is applied by the reload plan', () => {
@@ -88,7 +91,17 @@ describe('config: the schema says what a SIGHUP can apply', () => {
 
   it('a change to a restart-only key is reported as needing a restart and keeps the running value', () => {
     const restart = [...reloadClasses()].filter(([, c]) => c === 'restart').map(([k]) => k);
-    for (const k of ['camera.fps', 'models.detector', 'inference.core', 'mqtt.qos.state', 'mqtt.base_topic', 'metrics.http.port', 'segmentation.width', 'logging.pretty', 'state_dir']) {
+    for (const k of [
+      'camera.fps',
+      'models.detector',
+      'inference.core',
+      'mqtt.qos.state',
+      'mqtt.base_topic',
+      'metrics.http.port',
+      'segmentation.width',
+      'logging.pretty',
+      'state_dir',
+    ]) {
       assert.ok(restart.includes(k), `${k} is restart-only`);
     }
     const base = cfg('');

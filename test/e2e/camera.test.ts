@@ -77,7 +77,10 @@ mqtt: { url: ${broker.url} }
 metrics: { stats_interval_s: 5 }
 logging: { pretty: false }
 `);
-    daemon = startDaemon(cfg, testEnv({ PATH: cam.env.PATH, FAKE_CAM_FRAMES: cam.framesDir, FAKE_CAM_COUNTER: counter, FAKE_CAM_SCRIPT: cam.env.FAKE_CAM_SCRIPT }));
+    daemon = startDaemon(
+      cfg,
+      testEnv({ PATH: cam.env.PATH, FAKE_CAM_FRAMES: cam.framesDir, FAKE_CAM_COUNTER: counter, FAKE_CAM_SCRIPT: cam.env.FAKE_CAM_SCRIPT }),
+    );
     const stats = await sub
       .waitFor(
         (t, p) => {
@@ -130,7 +133,9 @@ logging: { pretty: false }
     daemon = startDaemon(cfg);
     const msg = await sub
       .waitFor(
-        (t, p) => t === 'edgesight/ffmpeg_e2e/lot/detections' && (JSON.parse(p.toString()) as { objects: Array<{ label: string }> }).objects.some((o) => o.label === 'car'),
+        (t, p) =>
+          t === 'edgesight/ffmpeg_e2e/lot/detections' &&
+          (JSON.parse(p.toString()) as { objects: Array<{ label: string }> }).objects.some((o) => o.label === 'car'),
         120_000,
         'a detections message with a car',
       )

@@ -36,8 +36,18 @@ describe('e2e: the demo (npm start) shows the whole product', function () {
   it('detections, a mask, an event with a count, objects/person > 0 and the stats line', async () => {
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('EDGESIGHT')) env[k] = v;
-    Object.assign(env, { EDGESIGHT__MODELS__CACHE_DIR: TEST_CACHE, EDGESIGHT__MQTT__EMBEDDED_BROKER__PORT: '0', EDGESIGHT__METRICS__HTTP__PORT: '0', EDGESIGHT__LOGGING__PRETTY: 'false', EDGESIGHT_OFFLINE: '1' });
-    child = spawn(process.execPath, [CLI, 'run', '--config', path.join(REPO, 'config', 'demo.yaml')], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    Object.assign(env, {
+      EDGESIGHT__MODELS__CACHE_DIR: TEST_CACHE,
+      EDGESIGHT__MQTT__EMBEDDED_BROKER__PORT: '0',
+      EDGESIGHT__METRICS__HTTP__PORT: '0',
+      EDGESIGHT__LOGGING__PRETTY: 'false',
+      EDGESIGHT_OFFLINE: '1',
+    });
+    child = spawn(process.execPath, [CLI, 'run', '--config', path.join(REPO, 'config', 'demo.yaml')], {
+      cwd: REPO,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
@@ -83,7 +93,11 @@ describe('e2e: the demo (npm start) shows the whole product', function () {
         throw new Error(`${e.message}\ndaemon output:\n${out.slice(-5000)}`);
       });
     const [det, mask, event, count] = await Promise.all([
-      wait((t, p) => t === `${base}/detections` && (JSON.parse(p.toString()) as { objects: Array<{ label: string }> }).objects.some((o) => o.label === 'person'), 'detections with a person'),
+      wait(
+        (t, p) =>
+          t === `${base}/detections` && (JSON.parse(p.toString()) as { objects: Array<{ label: string }> }).objects.some((o) => o.label === 'person'),
+        'detections with a person',
+      ),
       wait((t) => t === `${base}/mask`, 'a mask'),
       wait((t, p) => t === `${base}/events` && (JSON.parse(p.toString()) as { type: string; label: string }).type === 'new', 'a new event'),
       wait((t, p) => t === `${base}/objects/person` && Number(p.toString()) > 0, 'objects/person > 0'),

@@ -55,7 +55,11 @@ ${extra}`);
   before(async () => {
     metricsPort = await freeLoopbackPort();
     // what an earlier version (or config) left behind: a label no longer tracked
-    await e2e.sub.client.publishAsync(stale, JSON.stringify({ unique_id: 'edgesight_ha_e2e_cam1_bus_count', state_topic: 'edgesight/ha_e2e/cam1/objects/bus' }), { qos: 1, retain: true });
+    await e2e.sub.client.publishAsync(
+      stale,
+      JSON.stringify({ unique_id: 'edgesight_ha_e2e_cam1_bus_count', state_topic: 'edgesight/ha_e2e/cam1/objects/bus' }),
+      { qos: 1, retain: true },
+    );
     daemon = e2e.run(await config());
     await waitFor((t) => t === 'homeassistant/binary_sensor/ha_e2e/cam1_person_occupancy/config', 'the person occupancy config');
   });
@@ -127,8 +131,17 @@ ${extra}`);
     const from = e2e.sub.messages.length;
     await e2e.sub.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
     const topic = 'homeassistant/sensor/ha_e2e/cam1_person_count/config';
-    await waitFor((t) => t === topic && e2e.sub.messages.findIndex((m, i) => i >= from && m.topic === topic) >= 0, 'a config after the birth message', 10_000);
-    const again = new Set(e2e.sub.messages.slice(from).filter((m) => m.topic.startsWith('homeassistant/') && m.topic.endsWith('/config') && m.payload.length > 0).map((m) => m.topic));
+    await waitFor(
+      (t) => t === topic && e2e.sub.messages.findIndex((m, i) => i >= from && m.topic === topic) >= 0,
+      'a config after the birth message',
+      10_000,
+    );
+    const again = new Set(
+      e2e.sub.messages
+        .slice(from)
+        .filter((m) => m.topic.startsWith('homeassistant/') && m.topic.endsWith('/config') && m.payload.length > 0)
+        .map((m) => m.topic),
+    );
     assert.ok(again.size >= 11, `republished ${again.size} configs`);
   });
 

@@ -51,7 +51,11 @@ logging: { level: info, pretty: false }
     assert.equal(core, '1', 'inference.core defaults to the last core');
     assert.equal(threadAllowed(pid, tid), core);
 
-    await e2e.sub.waitFor((t, p) => t === 'edgesight/e2e_pin/cam1/detections' && p.toString().includes('"person"'), 30_000, 'detections with a person');
+    await e2e.sub.waitFor(
+      (t, p) => t === 'edgesight/e2e_pin/cam1/detections' && p.toString().includes('"person"'),
+      30_000,
+      'detections with a person',
+    );
     await e2e.sub.waitFor((t) => t === 'edgesight/e2e_pin/cam1/mask', 30_000, 'a segmentation mask');
 
     // while it runs: the main thread and the rest stay free. Threads on the core besides the inference

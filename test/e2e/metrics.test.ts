@@ -99,7 +99,11 @@ logging: { level: info, pretty: false }
     // the stats CLI reads the daemon's own payload through the broker named in the same config
     const cli = runCli(['stats', '--config', cfg, '--device', 'm_fast', '--once', '--timeout', '60']);
 
-    const first = await statsWhere('m_fast', (s) => (s.frames_processed_total as number) > 0 && (s.frames_corrupt_total as number) > 0 && (s.frames_skipped_total as number) > 0, 'stats with processed, skipped and corrupt frames');
+    const first = await statsWhere(
+      'm_fast',
+      (s) => (s.frames_processed_total as number) > 0 && (s.frames_corrupt_total as number) > 0 && (s.frames_skipped_total as number) > 0,
+      'stats with processed, skipped and corrupt frames',
+    );
     const second = await statsWhere('m_fast', (s) => (s.uptime_s as number) > (first.uptime_s as number), 'the next stats message');
     for (const k of ['frames_captured_total', 'frames_processed_total', 'frames_skipped_total', 'segmentations_total']) {
       assert.ok(n(second, k) > n(first, k), `${k} moved: ${n(first, k)} → ${n(second, k)}`);
@@ -109,7 +113,15 @@ logging: { level: info, pretty: false }
     assert.equal(typeof second.detector_ms_p50, 'number');
     assert.equal(typeof second.segmenter_ms_p50, 'number');
     // controls: nothing provoked these, so they stay at zero
-    for (const k of ['camera_restarts_total', 'camera_stalls_total', 'worker_restarts_total', 'inference_errors_total', 'mqtt_queue_drops_total', 'mqtt_reconnects_total', 'timing_anomalies_total']) {
+    for (const k of [
+      'camera_restarts_total',
+      'camera_stalls_total',
+      'worker_restarts_total',
+      'inference_errors_total',
+      'mqtt_queue_drops_total',
+      'mqtt_reconnects_total',
+      'timing_anomalies_total',
+    ]) {
       assert.equal(n(second, k), 0, `${k} in a healthy run`);
     }
 
@@ -134,7 +146,12 @@ logging: { level: info, pretty: false }
     await e2e.broker.stop();
     await new Promise((r) => setTimeout(r, 10_000));
     await e2e.broker.start();
-    const after = await statsWhere('m_fast', (s) => (s.mqtt_reconnects_total as number) >= 1 && (s.mqtt_queue_drops_total as number) > 0, 'stats after the broker came back, with reconnects and queue drops', 40_000);
+    const after = await statsWhere(
+      'm_fast',
+      (s) => (s.mqtt_reconnects_total as number) >= 1 && (s.mqtt_queue_drops_total as number) > 0,
+      'stats after the broker came back, with reconnects and queue drops',
+      40_000,
+    );
     assert.ok(n(after, 'frames_processed_total') > n(second, 'frames_processed_total'));
     const p2 = await scrape(port);
     assert.ok(prom(p2, 'edgesight_mqtt_queue_drops_total') >= n(after, 'mqtt_queue_drops_total'));
@@ -152,7 +169,13 @@ logging: { level: info, pretty: false }
       // stall_timeout_s 1 whatever the machine: a model that sometimes finishes in time would make this test flaky
       const file = writeFaultyDetector(models, { baseRows: 8000, matmuls: 120 }, 'slow.onnx');
       const entry = catalogEntry('ssdlite_mobilenet_v3_small_coco')!;
-      const manifest = { ...baseManifest(entry, 'fp32'), name: 'slow_test_detector', file: 'slow.onnx', sha256: await sha256File(file), bytes: (await stat(file)).size };
+      const manifest = {
+        ...baseManifest(entry, 'fp32'),
+        name: 'slow_test_detector',
+        file: 'slow.onnx',
+        sha256: await sha256File(file),
+        bytes: (await stat(file)).size,
+      };
       const manifestPath = path.join(models, 'slow.json');
       await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
       const cfg = await writeConfig(`
@@ -169,7 +192,11 @@ logging: { level: info, pretty: false }
       const port = await promPort(daemon);
       const s = await statsWhere(
         'm_faulty',
-        (x) => (x.camera_stalls_total as number) > 0 && (x.camera_restarts_total as number) > 0 && (x.worker_restarts_total as number) > 0 && (x.inference_errors_total as number) > 0,
+        (x) =>
+          (x.camera_stalls_total as number) > 0 &&
+          (x.camera_restarts_total as number) > 0 &&
+          (x.worker_restarts_total as number) > 0 &&
+          (x.inference_errors_total as number) > 0,
         'stats with camera stalls, camera restarts, worker restarts and inference errors (the runs the stalled worker abandoned)',
       );
       assert.ok(n(s, 'frames_captured_total') > 0);

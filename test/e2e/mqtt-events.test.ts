@@ -66,7 +66,9 @@ logging: { level: info, pretty: false }
     const fail = (e: Error): never => {
       throw new Error(`${e.message}\ndaemon output (tail):\n${daemon.output().slice(-4000)}`);
     };
-    await e2e.sub.waitFor((t, p) => t === `${CAM}/events` && (JSON.parse(p.toString()) as Event).type === 'end', 120_000, 'the end event').catch(fail);
+    await e2e.sub
+      .waitFor((t, p) => t === `${CAM}/events` && (JSON.parse(p.toString()) as Event).type === 'end', 120_000, 'the end event')
+      .catch(fail);
     // the end came from the frames (the source has not finished): not from the shutdown path
     assert.doesNotMatch(daemon.output(), /"stopping"/);
 
@@ -77,7 +79,10 @@ logging: { level: info, pretty: false }
     const lastPerson = personFrames[personFrames.length - 1]!;
     // the gap was really processed: a frame without a person between two frames with one
     const gap = dets.filter((d) => !hasPerson(d) && d.captured_at > firstPerson.captured_at && d.captured_at < lastPerson.captured_at);
-    assert.ok(gap.length >= 1, `no person-free frame was processed between the two runs (frames: ${dets.map((d) => (hasPerson(d) ? 'P' : '.')).join('')})`);
+    assert.ok(
+      gap.length >= 1,
+      `no person-free frame was processed between the two runs (frames: ${dets.map((d) => (hasPerson(d) ? 'P' : '.')).join('')})`,
+    );
     console.log(`      frames processed: ${dets.map((d) => (hasPerson(d) ? 'P' : '.')).join('')}`);
 
     const events = e2e.sub.messages.filter((m) => m.topic === `${CAM}/events`).map((m) => validatePayload('events', m.payload) as Event);

@@ -59,7 +59,9 @@ logging: { level: info, pretty: false }
 `);
     daemon = e2e.run(cfg);
     await e2e.sub.waitFor((t, p) => t === `${ROOT}/availability` && p.toString() === 'online', 90_000, 'availability online').catch(fail);
-    const statsBefore = JSON.parse((await e2e.sub.waitFor((t) => t === `${ROOT}/stats`, 30_000, 'stats before the outage').catch(fail)).payload.toString()) as Stats;
+    const statsBefore = JSON.parse(
+      (await e2e.sub.waitFor((t) => t === `${ROOT}/stats`, 30_000, 'stats before the outage').catch(fail)).payload.toString(),
+    ) as Stats;
 
     await e2e.broker.stop();
     const downAt = Date.now();
@@ -73,13 +75,23 @@ logging: { level: info, pretty: false }
     const mark = seenBeforeRestart();
     const upAt = Date.now();
     await e2e.broker.start();
-    const afterRestart = (topic: string, pred: (p: string) => boolean = () => true) => (t: string, p: Buffer) =>
-      t === topic && pred(p.toString()) && e2e.sub.messages.slice(mark).some((m) => m.topic === t && m.payload.equals(p));
-    await e2e.sub.waitFor(afterRestart(`${ROOT}/availability`, (p) => p === 'online'), 20_000, 'availability online after the broker is back').catch(fail);
+    const afterRestart =
+      (topic: string, pred: (p: string) => boolean = () => true) =>
+      (t: string, p: Buffer) =>
+        t === topic && pred(p.toString()) && e2e.sub.messages.slice(mark).some((m) => m.topic === t && m.payload.equals(p));
+    await e2e.sub
+      .waitFor(
+        afterRestart(`${ROOT}/availability`, (p) => p === 'online'),
+        20_000,
+        'availability online after the broker is back',
+      )
+      .catch(fail);
     const onlineAfterS = (Date.now() - upAt) / 1000;
     await e2e.sub.waitFor(afterRestart(`${ROOT}/info`), 20_000, 'info republished after the broker is back').catch(fail);
     const infoAfterS = (Date.now() - upAt) / 1000;
-    console.log(`      broker down ${((upAt - downAt) / 1000).toFixed(1)} s; back → online after ${onlineAfterS.toFixed(2)} s, info after ${infoAfterS.toFixed(2)} s`);
+    console.log(
+      `      broker down ${((upAt - downAt) / 1000).toFixed(1)} s; back → online after ${onlineAfterS.toFixed(2)} s, info after ${infoAfterS.toFixed(2)} s`,
+    );
     // reconnect_max_s 5 caps the backoff; 8 s leaves room for a loaded machine
     assert.ok(onlineAfterS <= 8, `online only ${onlineAfterS.toFixed(1)} s after the broker came back (reconnect_max_s 5)`);
     assert.ok(infoAfterS <= 8, `info only ${infoAfterS.toFixed(1)} s after the broker came back`);
@@ -87,12 +99,18 @@ logging: { level: info, pretty: false }
     // the next stats message counted the reconnect and the drops (a stats message queued during the
     // outage may be delivered first; it predates the reconnect)
     const statsMsg = await e2e.sub
-      .waitFor((t, p) => t === `${ROOT}/stats` && (JSON.parse(p.toString()) as Stats).mqtt_reconnects_total >= 1, 30_000, 'stats counting the reconnect')
+      .waitFor(
+        (t, p) => t === `${ROOT}/stats` && (JSON.parse(p.toString()) as Stats).mqtt_reconnects_total >= 1,
+        30_000,
+        'stats counting the reconnect',
+      )
       .catch(fail);
     validatePayload('stats', statsMsg.payload);
     const stats = JSON.parse(statsMsg.payload.toString()) as Stats;
     const processedDuringOutage = stats.frames_processed_total - statsBefore.frames_processed_total;
-    console.log(`      stats: mqtt_reconnects_total ${stats.mqtt_reconnects_total}, mqtt_queue_drops_total ${stats.mqtt_queue_drops_total}, frames processed since the last stats before the outage ${processedDuringOutage}`);
+    console.log(
+      `      stats: mqtt_reconnects_total ${stats.mqtt_reconnects_total}, mqtt_queue_drops_total ${stats.mqtt_queue_drops_total}, frames processed since the last stats before the outage ${processedDuringOutage}`,
+    );
     assert.ok(stats.mqtt_queue_drops_total > 0, 'a 30 s outage at 4 fps overflows a 20-message queue: drops must be counted');
     // the pipeline kept going (4 fps × 30 s = 120 frames; a loose floor for a loaded machine)
     assert.ok(processedDuringOutage >= 20, `only ${processedDuringOutage} frames processed across the outage: the pipeline stalled`);
@@ -113,7 +131,13 @@ logging: { level: info, pretty: false }
 
     // and frames keep flowing live
     const liveFrom = Date.now();
-    await e2e.sub.waitFor((t, p) => t === `${ROOT}/cam1/detections` && (JSON.parse(p.toString()) as Detections).captured_at > liveFrom, 15_000, 'live detections after the outage').catch(fail);
+    await e2e.sub
+      .waitFor(
+        (t, p) => t === `${ROOT}/cam1/detections` && (JSON.parse(p.toString()) as Detections).captured_at > liveFrom,
+        15_000,
+        'live detections after the outage',
+      )
+      .catch(fail);
     assert.equal(daemon.child.exitCode, null);
   });
 });

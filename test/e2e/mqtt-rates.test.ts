@@ -47,8 +47,14 @@ logging: { level: info, pretty: false }
 
   it('enabled: false publishes no detections, while counts and events still flow', async () => {
     daemon = e2e.run(await config('off', '{ enabled: false }'));
-    await e2e.sub.waitFor((t, p) => t === 'edgesight/off/cam1/objects/person' && p.toString() === '1', 90_000, 'objects/person = 1 (frames processed)').catch(fail);
+    await e2e.sub
+      .waitFor((t, p) => t === 'edgesight/off/cam1/objects/person' && p.toString() === '1', 90_000, 'objects/person = 1 (frames processed)')
+      .catch(fail);
     await e2e.sub.waitFor((t) => t === 'edgesight/off/cam1/events', 10_000, 'an event').catch(fail);
-    assert.equal(e2e.sub.messages.filter((m) => m.topic === 'edgesight/off/cam1/detections').length, 0, 'detections were published with mqtt.detections.enabled: false');
+    assert.equal(
+      e2e.sub.messages.filter((m) => m.topic === 'edgesight/off/cam1/detections').length,
+      0,
+      'detections were published with mqtt.detections.enabled: false',
+    );
   });
 });

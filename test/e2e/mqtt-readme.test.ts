@@ -39,7 +39,12 @@ describe('MQTT reference: docs/mqtt-api.md table ↔ TOPIC_POLICY ↔ schema des
     const rows = mqttSection()
       .split('\n')
       .filter((l) => l.startsWith('| `'))
-      .map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
+      .map((l) =>
+        l
+          .split('|')
+          .slice(1, -1)
+          .map((c) => c.trim()),
+      );
     const seen = new Set<TopicKind>();
     for (const [topic, retained, qos] of rows as Array<[string, string, string]>) {
       const kind = kindOfCell(topic);
@@ -78,7 +83,8 @@ describe('MQTT reference: docs/mqtt-api.md table ↔ TOPIC_POLICY ↔ schema des
     for (const b of blocks) {
       if (b.includes('…')) continue; // abridged on purpose (long class lists, hashes, base64)
       const v = JSON.parse(b) as Record<string, unknown>;
-      const kind: TopicKind = 'type' in v && 'label' in v ? 'events' : 'objects' in v ? 'detections' : 'encoding' in v ? 'mask' : 'version' in v ? 'info' : 'stats';
+      const kind: TopicKind =
+        'type' in v && 'label' in v ? 'events' : 'objects' in v ? 'detections' : 'encoding' in v ? 'mask' : 'version' in v ? 'info' : 'stats';
       validatePayload(kind, v);
       checked++;
     }

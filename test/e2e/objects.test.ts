@@ -72,25 +72,39 @@ describe('e2e: tracked objects, zones, lines, privacy and a live reload on the o
     const fail = (e: Error): never => {
       throw new Error(`${e.message}\ndaemon output (tail):\n${d.output().slice(-4000)}`);
     };
-    const events = (): ObjEvent[] => e2e.sub.messages.filter((m) => m.topic === `${CAM}/events`).map((m) => JSON.parse(m.payload.toString()) as ObjEvent);
+    const events = (): ObjEvent[] =>
+      e2e.sub.messages.filter((m) => m.topic === `${CAM}/events`).map((m) => JSON.parse(m.payload.toString()) as ObjEvent);
 
     // visit 1 at the table: ask for a snapshot while the person is in view
     await e2e.sub.waitFor((t, p) => t === `${CAM}/zones/table/occupied` && p.toString() === 'ON', 120_000, 'the table zone occupied').catch(fail);
     const snapAt = e2e.sub.messages.length;
-    const dets = e2e.sub.messages.filter((m) => m.topic === `${CAM}/detections`).map((m) => JSON.parse(m.payload.toString()) as { objects: Array<{ track_id: string | null; box: number[] }> });
-    const before = dets.reverse().flatMap((x) => x.objects).find((o) => o.track_id)!.box;
+    const dets = e2e.sub.messages
+      .filter((m) => m.topic === `${CAM}/detections`)
+      .map((m) => JSON.parse(m.payload.toString()) as { objects: Array<{ track_id: string | null; box: number[] }> });
+    const before = dets
+      .reverse()
+      .flatMap((x) => x.objects)
+      .find((o) => o.track_id)!.box;
     await e2e.sub.client.publishAsync(`${CAM}/snapshot/get`, 'PRESS');
     const snap = await e2e.sub.waitFor((t) => t === `${CAM}/snapshot`, 20_000, 'a snapshot').catch(fail);
     const snapIndex = e2e.sub.messages.indexOf(e2e.sub.messages.find((m) => m.payload === snap.payload)!);
     assert.ok(snapIndex >= snapAt);
     // the person walks up while the zone turns ON: the snapshot's frame lies between the last box published
     // before the request and the first one after the snapshot, so the region checked is where both agree
-    const isTracked = (t: string, p: Buffer): boolean => t === `${CAM}/detections` && (JSON.parse(p.toString()) as { objects: Array<{ track_id: string | null }> }).objects.some((o) => o.track_id);
+    const isTracked = (t: string, p: Buffer): boolean =>
+      t === `${CAM}/detections` && (JSON.parse(p.toString()) as { objects: Array<{ track_id: string | null }> }).objects.some((o) => o.track_id);
     const laterTracked = () => e2e.sub.messages.slice(snapIndex + 1).find((m) => isTracked(m.topic, m.payload));
     for (let waited = 0; !laterTracked() && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
     const next = laterTracked() ?? fail(new Error('no tracked box within 10 s after the snapshot'));
-    const after = (JSON.parse(next.payload.toString()) as { objects: Array<{ track_id: string | null; box: number[] }> }).objects.find((o) => o.track_id)!.box;
-    const overlap = [Math.max(before[0]!, after[0]!), Math.max(before[1]!, after[1]!), Math.min(before[2]!, after[2]!), Math.min(before[3]!, after[3]!)];
+    const after = (JSON.parse(next.payload.toString()) as { objects: Array<{ track_id: string | null; box: number[] }> }).objects.find(
+      (o) => o.track_id,
+    )!.box;
+    const overlap = [
+      Math.max(before[0]!, after[0]!),
+      Math.max(before[1]!, after[1]!),
+      Math.min(before[2]!, after[2]!),
+      Math.min(before[3]!, after[3]!),
+    ];
     const box = overlap[2]! - overlap[0]! > 0.02 && overlap[3]! - overlap[1]! > 0.02 ? overlap : before;
     const uniform = await uniformShare(snap.payload, box);
     console.log(`      snapshot: ${Math.round(uniform * 100)} % of the person's box is the privacy fill`);
@@ -102,21 +116,43 @@ describe('e2e: tracked objects, zones, lines, privacy and a live reload on the o
     const countsBefore = e2e.sub.messages.length;
     await writeFile(file, render('fill', `\n  floor: { polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] }`));
     d.child.kill('SIGHUP');
-    await e2e.sub.waitFor((t, p) => t === `${CAM}/zones/floor/occupied` && p.toString() === 'ON', 30_000, 'the new zone occupied by the person already there').catch(fail);
+    await e2e.sub
+      .waitFor((t, p) => t === `${CAM}/zones/floor/occupied` && p.toString() === 'ON', 30_000, 'the new zone occupied by the person already there')
+      .catch(fail);
     const afterReload = e2e.sub.messages.slice(countsBefore);
-    assert.deepEqual(afterReload.filter((m) => m.topic === `${CAM}/objects/person`).map((m) => m.payload.toString()).filter((v) => v === '0'), [], 'the reload must not publish objects/person 0 while the person is in view');
+    assert.deepEqual(
+      afterReload
+        .filter((m) => m.topic === `${CAM}/objects/person`)
+        .map((m) => m.payload.toString())
+        .filter((v) => v === '0'),
+      [],
+      'the reload must not publish objects/person 0 while the person is in view',
+    );
 
     // the clip ends (the source completes); the last track ends end_after_s later
     await e2e.sub.waitFor(() => events().filter((e) => e.type === 'end').length === VISITS, 120_000, `${VISITS} end events`).catch(fail);
     const evs = events();
     for (const m of e2e.sub.messages.filter((x) => x.topic === `${CAM}/events`)) validatePayload('events', m.payload);
     const ids = [...new Set(evs.filter((e) => e.type !== 'crossed').map((e) => e.id))];
-    const perTrack = ids.map((id) => evs.filter((e) => e.id === id && (e.type === 'new' || e.type === 'end')).map((e) => e.type).join(','));
+    const perTrack = ids.map((id) =>
+      evs
+        .filter((e) => e.id === id && (e.type === 'new' || e.type === 'end'))
+        .map((e) => e.type)
+        .join(','),
+    );
     console.log(`      visits counted by eye: ${VISITS}; tracks: ${ids.length} (${ids.join(', ')})`);
     assert.equal(ids.length, VISITS, `one track per visit; events: ${evs.map((e) => `${e.type} ${e.id}`).join('; ')}`);
-    assert.deepEqual(perTrack, ids.map(() => 'new,end'), 'each track: one new, one end');
+    assert.deepEqual(
+      perTrack,
+      ids.map(() => 'new,end'),
+      'each track: one new, one end',
+    );
     for (const id of ids) assert.match(id, /^cam-\d{13}-\d+$/);
-    assert.deepEqual(evs.map((e) => e.seq), evs.map((_, i) => i + 1), 'events seq counts 1, 2, 3, … without gaps');
+    assert.deepEqual(
+      evs.map((e) => e.seq),
+      evs.map((_, i) => i + 1),
+      'events seq counts 1, 2, 3, … without gaps',
+    );
 
     const occupied = e2e.sub.messages.filter((m) => m.topic === `${CAM}/zones/table/occupied`).map((m) => m.payload.toString());
     // retained state is republished on connect and after the reload: count the changes
@@ -124,10 +160,16 @@ describe('e2e: tracked objects, zones, lines, privacy and a live reload on the o
     assert.deepEqual(changes, ['OFF', ...Array.from({ length: VISITS }, () => ['ON', 'OFF']).flat()], `table occupied: ${occupied.join(' ')}`);
 
     const crossed = evs.filter((e) => e.type === 'crossed');
-    assert.deepEqual(crossed.map((e) => e.direction), Array.from({ length: VISITS }, () => 'out'), 'each visit leaves right across the exit line once');
+    assert.deepEqual(
+      crossed.map((e) => e.direction),
+      Array.from({ length: VISITS }, () => 'out'),
+      'each visit leaves right across the exit line once',
+    );
     const lineOut = e2e.sub.messages.filter((m) => m.topic === `${CAM}/lines/exit/out`).map((m) => m.payload.toString());
     assert.equal(lineOut[lineOut.length - 1], String(VISITS));
-    const saved = JSON.parse(await readFile(path.join(state, `lines-${DEVICE}-cam.json`), 'utf8')) as { lines: { exit: { in: number; out: number } } };
+    const saved = JSON.parse(await readFile(path.join(state, `lines-${DEVICE}-cam.json`), 'utf8')) as {
+      lines: { exit: { in: number; out: number } };
+    };
     assert.deepEqual([saved.lines.exit.in, saved.lines.exit.out], [0, VISITS], 'the totals are persisted in state_dir');
 
     // every message is on a topic of the contract and every JSON payload has a per-topic seq from 1

@@ -20,9 +20,11 @@ describe('e2e: edgesight run → real mosquitto', function () {
   it('publishes retained online, detections with a person, and the broker delivers offline after SIGKILL', async () => {
     const sub = e2e.sub;
     const daemon = await e2e.start(config('e2e_kill'));
-    const online = await sub.waitFor((t, p) => t === 'edgesight/e2e_kill/availability' && p.toString() === 'online', 90_000, 'availability online').catch((e: Error) => {
-      throw new Error(`${e.message}\ndaemon output:\n${daemon.output()}`);
-    });
+    const online = await sub
+      .waitFor((t, p) => t === 'edgesight/e2e_kill/availability' && p.toString() === 'online', 90_000, 'availability online')
+      .catch((e: Error) => {
+        throw new Error(`${e.message}\ndaemon output:\n${daemon.output()}`);
+      });
     assert.equal(online.payload.toString(), 'online');
     const det = await sub.waitFor(
       (t, p) => t === 'edgesight/e2e_kill/cam1/detections' && (JSON.parse(p.toString()) as DetPayload).objects.some((o) => o.label === 'person'),
@@ -44,7 +46,10 @@ describe('e2e: edgesight run → real mosquitto', function () {
     daemon.child.kill('SIGKILL');
     await daemon.exited;
     const off = await sub.waitFor(
-      (t, p) => t === 'edgesight/e2e_kill/availability' && p.toString() === 'offline' && sub.messages.indexOf(sub.messages.find((m) => m.topic === t && m.payload === p)!) >= before,
+      (t, p) =>
+        t === 'edgesight/e2e_kill/availability' &&
+        p.toString() === 'offline' &&
+        sub.messages.indexOf(sub.messages.find((m) => m.topic === t && m.payload === p)!) >= before,
       20_000,
       'last-will offline after SIGKILL',
     );
@@ -54,9 +59,11 @@ describe('e2e: edgesight run → real mosquitto', function () {
   it('SIGTERM publishes offline and exits 0 within 5 s', async () => {
     const sub = e2e.sub;
     const daemon = await e2e.start(config('e2e_term'));
-    await sub.waitFor((t) => t === 'edgesight/e2e_term/cam1/detections', 90_000, 'first detections').catch((e: Error) => {
-      throw new Error(`${e.message}\ndaemon output:\n${daemon.output()}`);
-    });
+    await sub
+      .waitFor((t) => t === 'edgesight/e2e_term/cam1/detections', 90_000, 'first detections')
+      .catch((e: Error) => {
+        throw new Error(`${e.message}\ndaemon output:\n${daemon.output()}`);
+      });
     const start = Date.now();
     daemon.child.kill('SIGTERM');
     const { code } = await daemon.exited;

@@ -38,9 +38,11 @@ ${extra}`;
     const file = await writeConfig(yaml(0.45));
     daemon = e2e.run(file);
     const count = (p: Buffer): number => (JSON.parse(p.toString()) as { objects: unknown[] }).objects.length;
-    const first = await e2e.sub.waitFor((t) => t === 'edgesight/hup/cam/detections', 90_000, 'detections at 0.45').catch((e: Error) => {
-      throw new Error(`${e.message}\n${daemon!.output()}`);
-    });
+    const first = await e2e.sub
+      .waitFor((t) => t === 'edgesight/hup/cam/detections', 90_000, 'detections at 0.45')
+      .catch((e: Error) => {
+        throw new Error(`${e.message}\n${daemon!.output()}`);
+      });
     const before = count(first.payload);
 
     // a lower threshold is a live change: more objects per frame afterwards
@@ -72,7 +74,11 @@ ${extra}`;
     assert.match(out, /camera\.fps/);
     assert.match(out, /segmentation\.bogus/);
     const n1 = e2e.sub.messages.length;
-    await e2e.sub.waitFor((t, p) => t === 'edgesight/hup/cam/detections' && e2e.sub.messages.findIndex((m) => m.payload === p) >= n1, 10_000, 'detections after a refused reload');
+    await e2e.sub.waitFor(
+      (t, p) => t === 'edgesight/hup/cam/detections' && e2e.sub.messages.findIndex((m) => m.payload === p) >= n1,
+      10_000,
+      'detections after a refused reload',
+    );
     assert.equal(daemon.child.exitCode, null);
   });
 });

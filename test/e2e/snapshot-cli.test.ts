@@ -62,7 +62,11 @@ logging: { level: info, pretty: false }
     // the box from the other path into the same detector (edgesight detect), to know where it must be drawn
     const r = await cli(['detect', '--json', '--tracked', ASTRONAUT, '--config', await config(0)]);
     assert.equal(r.code, 0, r.stderr);
-    const line = JSON.parse(r.stdout.toString()) as { width: number; height: number; objects: Array<{ label: string; box: [number, number, number, number] }> };
+    const line = JSON.parse(r.stdout.toString()) as {
+      width: number;
+      height: number;
+      objects: Array<{ label: string; box: [number, number, number, number] }>;
+    };
     const person = line.objects.find((o) => o.label === 'person');
     assert.ok(person, `detect found no person in astronaut.png: ${r.stdout.toString()}`);
     personBox = person.box;

@@ -22,7 +22,13 @@ interface Exit {
 
 /** `edgesight ARGS` as a real child process with a clean environment; killed (and failed) after SAFETY_MS. */
 function edgesight(args: string[], cache: string): Promise<Exit> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: tmpdir(), EDGESIGHT__MODELS__CACHE_DIR: cache, EDGESIGHT_OFFLINE: '1', EDGESIGHT__LOGGING__PRETTY: 'false' };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: tmpdir(),
+    EDGESIGHT__MODELS__CACHE_DIR: cache,
+    EDGESIGHT_OFFLINE: '1',
+    EDGESIGHT__LOGGING__PRETTY: 'false',
+  };
   const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -81,8 +87,16 @@ describe('e2e: failures before READY exit at once, non-zero, with the fix named'
       const r = await edgesight([cmd, '--config', file], cache);
       assert.equal(r.signal, null, r.out);
       assert.equal(r.code, EX_CONFIG, r.out);
-      assert.ok(r.out.includes(`${file}:3: objects.track.1: 'persn' is not a label of the detector 'ssdlite_mobilenet_v3_small_coco'; did you mean 'person'?`), r.out);
-      assert.ok(r.out.includes(`${file}:5: objects.filters.dgo: 'dgo' is not a label of the detector 'ssdlite_mobilenet_v3_small_coco'; did you mean 'dog'?`), r.out);
+      assert.ok(
+        r.out.includes(
+          `${file}:3: objects.track.1: 'persn' is not a label of the detector 'ssdlite_mobilenet_v3_small_coco'; did you mean 'person'?`,
+        ),
+        r.out,
+      );
+      assert.ok(
+        r.out.includes(`${file}:5: objects.filters.dgo: 'dgo' is not a label of the detector 'ssdlite_mobilenet_v3_small_coco'; did you mean 'dog'?`),
+        r.out,
+      );
     }
   });
 
@@ -90,7 +104,10 @@ describe('e2e: failures before READY exit at once, non-zero, with the fix named'
     const bytes = new Uint8Array(64 * 1024).map((_, i) => (i * 31) & 0xff);
     const manifest = await writeModel(path.join(dir, 'mymodel'), baseManifest(catalogEntry('ssdlite_mobilenet_v3_small_coco')!, 'fp32'), bytes);
     truncateSync(path.join(dir, 'mymodel', 'fp32.onnx'), 1000);
-    const file = config('model.yaml', `models:\n  detector: ${JSON.stringify(manifest)}\n  segmenter: null\nmqtt:\n  url: null\n  embedded_broker: { port: 0 }\n`);
+    const file = config(
+      'model.yaml',
+      `models:\n  detector: ${JSON.stringify(manifest)}\n  segmenter: null\nmqtt:\n  url: null\n  embedded_broker: { port: 0 }\n`,
+    );
     const r = await edgesight(['run', '--config', file], cache);
     assert.equal(r.signal, null, r.out);
     assert.equal(r.code, EX_NOINPUT, r.out);

@@ -38,7 +38,11 @@ describe('e2e: npm start on a clean cache → the shipped int8 models', function
       EDGESIGHT__LOGGING__PRETTY: 'false',
       EDGESIGHT_OFFLINE: '1', // the package alone must be enough
     });
-    child = spawn(process.execPath, [CLI, 'run', '--config', path.join(REPO, 'config', 'demo.yaml')], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [CLI, 'run', '--config', path.join(REPO, 'config', 'demo.yaml')], {
+      cwd: REPO,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
@@ -59,13 +63,21 @@ describe('e2e: npm start on a clean cache → the shipped int8 models', function
       });
     });
     sub = await Collector.connect(url, ['edgesight/demo/#']);
-    const det = await sub.waitFor((t, p) => t === 'edgesight/demo/demo/detections' && (JSON.parse(p.toString()) as { objects: unknown[] }).objects.length > 0, 120_000, 'detections with objects').catch((e: Error) => {
-      throw new Error(`${e.message}\ndaemon output:\n${out}`);
-    });
+    const det = await sub
+      .waitFor(
+        (t, p) => t === 'edgesight/demo/demo/detections' && (JSON.parse(p.toString()) as { objects: unknown[] }).objects.length > 0,
+        120_000,
+        'detections with objects',
+      )
+      .catch((e: Error) => {
+        throw new Error(`${e.message}\ndaemon output:\n${out}`);
+      });
     assert.ok(det.payload.length > 0);
-    await sub.waitFor((t) => t === 'edgesight/demo/demo/mask', 120_000, 'a mask').catch((e: Error) => {
-      throw new Error(`${e.message}\ndaemon output:\n${out}`);
-    });
+    await sub
+      .waitFor((t) => t === 'edgesight/demo/demo/mask', 120_000, 'a mask')
+      .catch((e: Error) => {
+        throw new Error(`${e.message}\ndaemon output:\n${out}`);
+      });
 
     // the shipped int8 models for this machine's activation type were loaded as they are: nothing was
     // quantized or converted, and nothing was written to the (empty) cache
@@ -78,7 +90,10 @@ describe('e2e: npm start on a clean cache → the shipped int8 models', function
       const q = m.provenance.quantization as { settings: { activation_type: string; calibration: string[] }; output_snr_db: Record<string, number> };
       assert.equal(q.settings.activation_type, act);
       assert.deepEqual(q.settings.calibration, ['<package>/models/calibration', '<package>/config/demo-photos']);
-      assert.ok(Object.values(q.output_snr_db).every((v) => v > 5), `${name}: output SNR ${JSON.stringify(q.output_snr_db)}`);
+      assert.ok(
+        Object.values(q.output_snr_db).every((v) => v > 5),
+        `${name}: output SNR ${JSON.stringify(q.output_snr_db)}`,
+      );
     }
     assert.ok(out.includes(`"detector":"${preparedManifestPath('ssdlite_mobilenet_v3_small_coco', act)}"`), out);
     assert.doesNotMatch(out, /quantiz(ing|ed) /);

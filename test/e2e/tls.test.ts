@@ -31,7 +31,11 @@ describe('e2e: MQTT security (TLS, client certificates, passwords) with a real m
     const brokerPw = path.join(pki.dir, 'mosquitto.passwd');
     await makePasswordFile(brokerPw, { edge: PASSWORD, limited: PASSWORD });
     const acl = path.join(pki.dir, 'mosquitto.acl');
-    await writeFile(acl, ['user edge', 'topic readwrite edgesight/#', 'topic readwrite homeassistant/#', '', 'user limited', 'topic readwrite other/#', ''].join('\n'), { mode: 0o644 });
+    await writeFile(
+      acl,
+      ['user edge', 'topic readwrite edgesight/#', 'topic readwrite homeassistant/#', '', 'user limited', 'topic readwrite other/#', ''].join('\n'),
+      { mode: 0o644 },
+    );
     const tls = (c: { cert: string; key: string }): string => `cafile ${pki.ca}\ncertfile ${c.cert}\nkeyfile ${c.key}`;
     broker = await startMosquitto({
       preConfig: 'per_listener_settings true',
@@ -73,8 +77,27 @@ describe('e2e: MQTT security (TLS, client certificates, passwords) with a real m
     const pem = async (f: string): Promise<Buffer> => readFile(f);
 
     /** Connects like the daemon does; resolves with the described first error, or 'connected'. */
-    async function outcome(url: string, o: { ca?: string; cert?: string; key?: string; username?: string; password?: string; reject?: boolean; protocolVersion?: 4 | 5; publishTo?: string }): Promise<string> {
-      const tls = url.startsWith('mqtts') ? { ca: o.ca ? await pem(o.ca) : undefined, cert: o.cert ? await pem(o.cert) : undefined, key: o.key ? await pem(o.key) : undefined, rejectUnauthorized: o.reject ?? true } : undefined;
+    async function outcome(
+      url: string,
+      o: {
+        ca?: string;
+        cert?: string;
+        key?: string;
+        username?: string;
+        password?: string;
+        reject?: boolean;
+        protocolVersion?: 4 | 5;
+        publishTo?: string;
+      },
+    ): Promise<string> {
+      const tls = url.startsWith('mqtts')
+        ? {
+            ca: o.ca ? await pem(o.ca) : undefined,
+            cert: o.cert ? await pem(o.cert) : undefined,
+            key: o.key ? await pem(o.key) : undefined,
+            rejectUnauthorized: o.reject ?? true,
+          }
+        : undefined;
       const p = new MqttPublisher({
         url,
         clientId: `tls_matrix_${Math.random().toString(16).slice(2)}`,
@@ -117,31 +140,60 @@ describe('e2e: MQTT security (TLS, client certificates, passwords) with a real m
         assert.equal(await outcome(at(port.tls), { ca: pki.ca, protocolVersion }), 'connected');
         // the certificate names 127.0.0.1 as well
         assert.equal(await outcome(at(port.tls, '127.0.0.1'), { ca: pki.ca, protocolVersion }), 'connected');
-        assert.match(await outcome(at(port.tls), { protocolVersion }), /^TLS: the certificate of MQTT broker localhost:\d+ is signed by an unknown CA .*set mqtt\.ca/);
+        assert.match(
+          await outcome(at(port.tls), { protocolVersion }),
+          /^TLS: the certificate of MQTT broker localhost:\d+ is signed by an unknown CA .*set mqtt\.ca/,
+        );
         assert.match(await outcome(at(port.tls), { ca: pki.otherCa, protocolVersion }), /signed by an unknown CA/);
         // reject_unauthorized: false accepts it (the operator's explicit choice)
         assert.equal(await outcome(at(port.tls), { protocolVersion, reject: false }), 'connected');
-        assert.match(await outcome(at(port.wrongHost), { ca: pki.ca, protocolVersion }), /is not valid for this host name: use the name in its certificate in mqtt\.url/);
+        assert.match(
+          await outcome(at(port.wrongHost), { ca: pki.ca, protocolVersion }),
+          /is not valid for this host name: use the name in its certificate in mqtt\.url/,
+        );
         assert.match(await outcome(at(port.expired), { ca: pki.ca, protocolVersion }), /certificate of MQTT broker localhost:\d+ has expired/);
 
-        assert.match(await outcome(at(port.clientCert), { ca: pki.ca, protocolVersion }), /requires a client certificate: set mqtt\.cert and mqtt\.key/);
-        assert.match(await outcome(at(port.clientCert), { ca: pki.ca, cert: pki.clientUntrusted.cert, key: pki.clientUntrusted.key, protocolVersion }), /does not trust the client certificate in mqtt\.cert/);
+        assert.match(
+          await outcome(at(port.clientCert), { ca: pki.ca, protocolVersion }),
+          /requires a client certificate: set mqtt\.cert and mqtt\.key/,
+        );
+        assert.match(
+          await outcome(at(port.clientCert), { ca: pki.ca, cert: pki.clientUntrusted.cert, key: pki.clientUntrusted.key, protocolVersion }),
+          /does not trust the client certificate in mqtt\.cert/,
+        );
         // a server certificate used as a client certificate (serverAuth only)
-        assert.match(await outcome(at(port.clientCert), { ca: pki.ca, cert: pki.server.cert, key: pki.server.key, protocolVersion }), /rejected the client certificate .* clientAuth/);
+        assert.match(
+          await outcome(at(port.clientCert), { ca: pki.ca, cert: pki.server.cert, key: pki.server.key, protocolVersion }),
+          /rejected the client certificate .* clientAuth/,
+        );
         assert.equal(await outcome(at(port.clientCert), { ca: pki.ca, cert: pki.client.cert, key: pki.client.key, protocolVersion }), 'connected');
 
-        assert.match(await outcome(at(port.password), { ca: pki.ca, protocolVersion }), /not authorised without a login; set mqtt\.username and mqtt\.password_file/);
+        assert.match(
+          await outcome(at(port.password), { ca: pki.ca, protocolVersion }),
+          /not authorised without a login; set mqtt\.username and mqtt\.password_file/,
+        );
         assert.match(await outcome(at(port.password), { ca: pki.ca, username: 'edge', protocolVersion }), /no password is configured/);
-        assert.match(await outcome(at(port.password), { ca: pki.ca, username: 'edge', password: WRONG_PASSWORD, protocolVersion }), /refused the login of user "edge": not authorised \(wrong password/);
+        assert.match(
+          await outcome(at(port.password), { ca: pki.ca, username: 'edge', password: WRONG_PASSWORD, protocolVersion }),
+          /refused the login of user "edge": not authorised \(wrong password/,
+        );
         assert.equal(await outcome(at(port.password), { ca: pki.ca, username: 'edge', password: PASSWORD, protocolVersion }), 'connected');
 
         // plain MQTT to a TLS port
-        assert.match(await outcome(`mqtt://localhost:${port.tls}`, { protocolVersion }), /closed the connection during the handshake .*check the scheme and port/);
+        assert.match(
+          await outcome(`mqtt://localhost:${port.tls}`, { protocolVersion }),
+          /closed the connection during the handshake .*check the scheme and port/,
+        );
       });
     }
 
     it('MQTT 5: a publish the ACL refuses is reported as not authorised to publish (3.1.1 gives no signal)', async () => {
-      const text = await outcome(`mqtts://localhost:${port.password}`, { ca: pki.ca, username: 'limited', password: PASSWORD, publishTo: 'edgesight/x/stats' });
+      const text = await outcome(`mqtts://localhost:${port.password}`, {
+        ca: pki.ca,
+        username: 'limited',
+        password: PASSWORD,
+        publishTo: 'edgesight/x/stats',
+      });
       assert.match(text, /refused a publish: not authorised; the broker's ACL must let this user\/client id write its topics/);
     });
 
@@ -159,8 +211,14 @@ describe('e2e: MQTT security (TLS, client certificates, passwords) with a real m
         tlsMaterialProblems({ ca: key, cert: key, key: cert }, { ca: pki.client.key, cert: pki.client.key, key: pki.client.cert }).map((p) => p.path),
         ['mqtt.ca', 'mqtt.cert', 'mqtt.key'],
       );
-      assert.deepEqual(tlsMaterialProblems({ cert }, files).map((p) => p.path), ['mqtt.key']);
-      assert.deepEqual(tlsMaterialProblems({ key }, files).map((p) => p.path), ['mqtt.cert']);
+      assert.deepEqual(
+        tlsMaterialProblems({ cert }, files).map((p) => p.path),
+        ['mqtt.key'],
+      );
+      assert.deepEqual(
+        tlsMaterialProblems({ key }, files).map((p) => p.path),
+        ['mqtt.cert'],
+      );
     });
   });
 
@@ -196,10 +254,19 @@ logging: { level: info, pretty: false }
       return file;
     }
 
-    const logged = (d: DaemonProc, re: RegExp): boolean => d.output().split('\n').some((l) => re.test(l));
+    const logged = (d: DaemonProc, re: RegExp): boolean =>
+      d
+        .output()
+        .split('\n')
+        .some((l) => re.test(l));
 
     /** Start, wait for the specific message, check frames keep flowing, stop cleanly. */
-    async function failingRun(device: string, mqttYaml: string, expected: RegExp, opts: { env?: NodeJS.ProcessEnv; worldReadable?: boolean } = {}): Promise<DaemonProc> {
+    async function failingRun(
+      device: string,
+      mqttYaml: string,
+      expected: RegExp,
+      opts: { env?: NodeJS.ProcessEnv; worldReadable?: boolean } = {},
+    ): Promise<DaemonProc> {
       const metricsPort = await freeLoopbackPort();
       const file = await config(device, mqttYaml, metricsPort);
       if (opts.worldReadable) await chmod(file, 0o644);
@@ -208,7 +275,14 @@ logging: { level: info, pretty: false }
       await assertFramesGrow(metricsPort, d.output);
       assert.equal(d.child.exitCode, null, 'the daemon must keep running while MQTT fails');
       // logged once, not on every retry
-      assert.equal(d.output().split('\n').filter((l) => expected.test(l)).length, 1, d.output());
+      assert.equal(
+        d
+          .output()
+          .split('\n')
+          .filter((l) => expected.test(l)).length,
+        1,
+        d.output(),
+      );
       assert.ok(!logged(d, /MQTT connection lost/), 'never connected: no "connection lost" line per retry');
       assert.ok(!sub.messages.some((m) => m.topic.startsWith(`edgesight/${device}/`)), `nothing of ${device} may reach the broker`);
       d.child.kill('SIGTERM');
@@ -244,9 +318,11 @@ logging: { level: info, pretty: false }
         metricsPort,
       );
       const d = (daemon = startDaemon(file));
-      await sub.waitFor((t, p) => t === 'edgesight/tls_good/cam1/detections' && p.toString().includes('"person"'), 60_000, 'detections over TLS').catch((e: Error) => {
-        throw new Error(`${e.message}\n${d.output()}`);
-      });
+      await sub
+        .waitFor((t, p) => t === 'edgesight/tls_good/cam1/detections' && p.toString().includes('"person"'), 60_000, 'detections over TLS')
+        .catch((e: Error) => {
+          throw new Error(`${e.message}\n${d.output()}`);
+        });
       await sub.waitFor((t) => t === 'edgesight/tls_good/info', 10_000, 'retained info');
       assert.ok(logged(d, /connected to MQTT broker/), d.output());
       assert.ok(!logged(d, /readable by every user/), 'no permission warning for a 0600 config and password file');
@@ -254,8 +330,14 @@ logging: { level: info, pretty: false }
       assert.equal((await d.exited).code, 0, d.output());
       assert.ok(!d.output().includes(PASSWORD), 'the password appeared in the log');
       const leaked = sub.messages.filter((m) => m.payload.includes(PASSWORD));
-      assert.deepEqual(leaked.map((m) => m.topic), [], 'the password appeared in a published payload');
-      const info = JSON.parse(sub.messages.find((m) => m.topic === 'edgesight/tls_good/info')!.payload.toString()) as { config: { mqtt: Record<string, unknown> } };
+      assert.deepEqual(
+        leaked.map((m) => m.topic),
+        [],
+        'the password appeared in a published payload',
+      );
+      const info = JSON.parse(sub.messages.find((m) => m.topic === 'edgesight/tls_good/info')!.payload.toString()) as {
+        config: { mqtt: Record<string, unknown> };
+      };
       assert.equal(info.config.mqtt.password_file, pwFile, 'the path of the password file is fine to show');
     });
 
@@ -263,29 +345,45 @@ logging: { level: info, pretty: false }
       const file = await config('tls_envpw', `url: mqtts://localhost:${port.password}\nca: ${pki.ca}\nusername: edge`, await freeLoopbackPort());
       await chmod(file, 0o644);
       const d = (daemon = startDaemon(file, testEnv({ EDGESIGHT__MQTT__PASSWORD: PASSWORD })));
-      await sub.waitFor((t) => t === 'edgesight/tls_envpw/cam1/detections', 60_000, 'detections with the env password').catch((e: Error) => {
-        throw new Error(`${e.message}\n${d.output()}`);
-      });
+      await sub
+        .waitFor((t) => t === 'edgesight/tls_envpw/cam1/detections', 60_000, 'detections with the env password')
+        .catch((e: Error) => {
+          throw new Error(`${e.message}\n${d.output()}`);
+        });
       d.child.kill('SIGTERM');
       assert.equal((await d.exited).code, 0, d.output());
       assert.ok(!logged(d, /readable by every user/), d.output());
       assert.ok(!d.output().includes(PASSWORD), 'the password appeared in the log');
-      assert.deepEqual(sub.messages.filter((m) => m.payload.includes(PASSWORD)).map((m) => m.topic), [], 'the password appeared in a published payload');
+      assert.deepEqual(
+        sub.messages.filter((m) => m.payload.includes(PASSWORD)).map((m) => m.topic),
+        [],
+        'the password appeared in a published payload',
+      );
     });
 
     it('a client certificate on the listener that requires one: detections arrive over TLS', async () => {
       const metricsPort = await freeLoopbackPort();
-      const file = await config('tls_cert', `url: mqtts://localhost:${port.clientCert}\nca: ${pki.ca}\ncert: ${pki.client.cert}\nkey: ${pki.client.key}`, metricsPort);
+      const file = await config(
+        'tls_cert',
+        `url: mqtts://localhost:${port.clientCert}\nca: ${pki.ca}\ncert: ${pki.client.cert}\nkey: ${pki.client.key}`,
+        metricsPort,
+      );
       const d = (daemon = startDaemon(file));
-      await sub.waitFor((t) => t === 'edgesight/tls_cert/cam1/detections', 60_000, 'detections over TLS with a client certificate').catch((e: Error) => {
-        throw new Error(`${e.message}\n${d.output()}`);
-      });
+      await sub
+        .waitFor((t) => t === 'edgesight/tls_cert/cam1/detections', 60_000, 'detections over TLS with a client certificate')
+        .catch((e: Error) => {
+          throw new Error(`${e.message}\n${d.output()}`);
+        });
       d.child.kill('SIGTERM');
       assert.equal((await d.exited).code, 0, d.output());
     });
 
     it('a key that does not belong to the certificate stops the start with exit 78, naming mqtt.key', async () => {
-      const file = await config('tls_badkey', `url: mqtts://localhost:${port.clientCert}\nca: ${pki.ca}\ncert: ${pki.client.cert}\nkey: ${pki.server.key}`, 0);
+      const file = await config(
+        'tls_badkey',
+        `url: mqtts://localhost:${port.clientCert}\nca: ${pki.ca}\ncert: ${pki.client.cert}\nkey: ${pki.server.key}`,
+        0,
+      );
       const d = (daemon = startDaemon(file));
       const { code } = await d.exited;
       assert.equal(code, 78, d.output());

@@ -23,7 +23,10 @@ export function outputs(score: number): InferenceResult {
   scores[ANCHOR * numClasses + PERSON] = score;
   const boxes = new Float32Array(spec.num_anchors * 4);
   return {
-    det: { [spec.outputs.scores]: { data: scores, dims: [1, spec.num_anchors, numClasses] }, [spec.outputs.boxes]: { data: boxes, dims: [1, spec.num_anchors, 4] } },
+    det: {
+      [spec.outputs.scores]: { data: scores, dims: [1, spec.num_anchors, numClasses] },
+      [spec.outputs.boxes]: { data: boxes, dims: [1, spec.num_anchors, 4] },
+    },
     detStart: performance.now(),
     detEnd: performance.now(),
   };
@@ -53,4 +56,3 @@ export class FakeEngine extends EventEmitter {
     return { stuckThreads: [] };
   }
 }
-

@@ -107,7 +107,10 @@ async function startOnce(port: number, extraPorts: number[], opts: MosquittoOpti
   const dir = await mkdtemp(path.join(tmpdir(), 'edgesight-mosquitto-'));
   const conf = path.join(dir, 'mosquitto.conf');
   const extra = typeof opts.extraConfig === 'function' ? opts.extraConfig(extraPorts) : (opts.extraConfig ?? '');
-  await writeFile(conf, [opts.preConfig ?? '', `listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', extra, ''].join('\n'));
+  await writeFile(
+    conf,
+    [opts.preConfig ?? '', `listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', extra, ''].join('\n'),
+  );
 
   const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -128,11 +131,7 @@ async function startOnce(port: number, extraPorts: number[], opts: MosquittoOpti
   void spawnError.then(() => (dead = true));
   let first: 'ready' | Error | { code: number | null; signal: NodeJS.Signals | null };
   try {
-    first = await Promise.race([
-      waitForPort(port, 10_000, () => dead).then(() => 'ready' as const),
-      exited,
-      spawnError,
-    ]);
+    first = await Promise.race([waitForPort(port, 10_000, () => dead).then(() => 'ready' as const), exited, spawnError]);
   } catch (e) {
     await cleanup();
     throw new Error(`${(e as Error).message}; mosquitto output:\n${output}`);
@@ -218,7 +217,12 @@ export interface MosquittoSub {
  * `mosquitto_sub` as an independent client (libmosquitto, not mqtt.js), subscribed at QoS 1, printing
  * `qos topic hex-payload` per message so binary payloads (snapshots) survive. `args` are extra flags (`-C 3`, `--retained-only`, `-W 5`).
  */
-export function startMosquittoSub(port: number, topics: string[], args: string[] = [], bin = process.env.MOSQUITTO_SUB_BIN ?? '/usr/bin/mosquitto_sub'): MosquittoSub {
+export function startMosquittoSub(
+  port: number,
+  topics: string[],
+  args: string[] = [],
+  bin = process.env.MOSQUITTO_SUB_BIN ?? '/usr/bin/mosquitto_sub',
+): MosquittoSub {
   const argv = ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-F', '%q %t %x', ...topics.flatMap((t) => ['-t', t]), ...args];
   const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -99,6 +99,11 @@ export const FIVE_PHOTOS: ReadonlyArray<readonly [string, string]> = [
 export async function photoInput(file: string): Promise<Float32Array> {
   const data = readFileSync(file);
   const spec = catalogEntry('ssdlite_mobilenet_v3_small_coco')!.input;
-  const r = await toModelInput({ kind: 'encoded', id: 0, capturedAt: Date.now(), capturedMono: performance.now(), data, format: path.extname(file).slice(1), origin: file }, spec, 320, 320);
+  const r = await toModelInput(
+    { kind: 'encoded', id: 0, capturedAt: Date.now(), capturedMono: performance.now(), data, format: path.extname(file).slice(1), origin: file },
+    spec,
+    320,
+    320,
+  );
   return r.data;
 }

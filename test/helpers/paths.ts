@@ -105,6 +105,8 @@ export function x86WithoutVnni(): boolean {
 
 export function skipOnSaturatingInt8Kernels(ctx: Mocha.Context): void {
   if (!x86WithoutVnni()) return;
-  console.log('      skipped: this x86-64 CPU has no VNNI; ONNX Runtime\'s AVX2 u8×s8 kernels saturate 16-bit pair sums, so int8 outputs are not exact here (the ARM check and VNNI machines run this)');
+  console.log(
+    "      skipped: this x86-64 CPU has no VNNI; ONNX Runtime's AVX2 u8×s8 kernels saturate 16-bit pair sums, so int8 outputs are not exact here (the ARM check and VNNI machines run this)",
+  );
   ctx.skip();
 }

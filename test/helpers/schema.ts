@@ -34,7 +34,9 @@ export function compileAllSchemas(): Map<string, ValidateFunction> {
   if (!validators) {
     const ajv = new Ajv2020({ strict: true, allErrors: true });
     const compiled = new Map<string, ValidateFunction>();
-    for (const file of readdirSync(SCHEMA_DIR).filter((f) => f.endsWith('.schema.json')).sort()) {
+    for (const file of readdirSync(SCHEMA_DIR)
+      .filter((f) => f.endsWith('.schema.json'))
+      .sort()) {
       const kind = file.slice(0, -'.schema.json'.length);
       const schema = JSON.parse(readFileSync(join(SCHEMA_DIR, file), 'utf8')) as object;
       try {
@@ -53,7 +55,9 @@ export function schemaJson(kind: TopicKind): Record<string, unknown> {
 }
 
 function fmt(errors: ErrorObject[] | null | undefined): string[] {
-  return (errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message ?? e.keyword}${e.params && Object.keys(e.params).length ? ' ' + JSON.stringify(e.params) : ''}`);
+  return (errors ?? []).map(
+    (e) => `${e.instancePath || '(root)'} ${e.message ?? e.keyword}${e.params && Object.keys(e.params).length ? ' ' + JSON.stringify(e.params) : ''}`,
+  );
 }
 
 /**
@@ -68,8 +72,10 @@ export function validatePayload(kind: TopicKind, payload: unknown): unknown {
 
   if (kind === 'snapshot') {
     if (!Buffer.isBuffer(payload)) throw new Error(`snapshot payload must be a Buffer (binary JPEG), got ${typeof payload}`);
-    if (payload.length < 4 || payload[0] !== 0xff || payload[1] !== 0xd8 || payload[2] !== 0xff) problems.push('does not start with the JPEG SOI marker FF D8 FF');
-    if (payload.length < 4 || payload[payload.length - 2] !== 0xff || payload[payload.length - 1] !== 0xd9) problems.push('does not end with the JPEG EOI marker FF D9');
+    if (payload.length < 4 || payload[0] !== 0xff || payload[1] !== 0xd8 || payload[2] !== 0xff)
+      problems.push('does not start with the JPEG SOI marker FF D8 FF');
+    if (payload.length < 4 || payload[payload.length - 2] !== 0xff || payload[payload.length - 1] !== 0xd9)
+      problems.push('does not end with the JPEG EOI marker FF D9');
     if (problems.length) throw new Error(`invalid snapshot payload:\n  ${problems.join('\n  ')}`);
     return payload;
   }
@@ -117,9 +123,11 @@ function semanticProblems(kind: TopicKind, value: unknown): string[] {
   } else if (kind === 'events') {
     if (o.type !== 'crossed') {
       out.push(...boxProblems('/box', o.box), ...boxProblems('/best_box', o.best_box));
-      if (typeof o.end_time === 'number' && o.end_time < (o.start_time as number)) out.push(`/end_time ${o.end_time} is before /start_time ${String(o.start_time)}`);
+      if (typeof o.end_time === 'number' && o.end_time < (o.start_time as number))
+        out.push(`/end_time ${o.end_time} is before /start_time ${String(o.start_time)}`);
       if ((o.score as number) > (o.best_score as number)) out.push(`/score ${String(o.score)} exceeds /best_score ${String(o.best_score)}`);
-      for (const z of o.zones as string[]) if (!(o.entered_zones as string[]).includes(z)) out.push(`/zones has ${z}, which is missing from /entered_zones`);
+      for (const z of o.zones as string[])
+        if (!(o.entered_zones as string[]).includes(z)) out.push(`/zones has ${z}, which is missing from /entered_zones`);
     }
   } else if (kind === 'mask') {
     try {

@@ -98,7 +98,10 @@ async function makeCa(root: string, name: string): Promise<{ dir: string; cert: 
   const key = path.join(dir, 'ca.key');
   const cert = path.join(dir, 'ca.crt');
   await openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key], dir);
-  await openssl(['req', '-config', conf, '-new', '-x509', '-key', key, '-out', cert, '-days', '3', '-subj', `/CN=edgesight test ${name}`, '-extensions', 'v3_ca'], dir);
+  await openssl(
+    ['req', '-config', conf, '-new', '-x509', '-key', key, '-out', cert, '-days', '3', '-subj', `/CN=edgesight test ${name}`, '-extensions', 'v3_ca'],
+    dir,
+  );
   return { dir, cert, key, conf };
 }
 
@@ -115,7 +118,27 @@ async function issue(
   await openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key], ca.dir);
   await openssl(['req', '-config', ca.conf, '-new', '-key', key, '-out', csr, '-subj', `/CN=${cn}`], ca.dir);
   const validity = dates ? ['-startdate', dates.start, '-enddate', dates.end] : ['-days', '3'];
-  await openssl(['ca', '-config', ca.conf, '-batch', '-notext', '-in', csr, '-out', cert, '-cert', ca.cert, '-keyfile', ca.key, '-extensions', extensions, ...validity], ca.dir);
+  await openssl(
+    [
+      'ca',
+      '-config',
+      ca.conf,
+      '-batch',
+      '-notext',
+      '-in',
+      csr,
+      '-out',
+      cert,
+      '-cert',
+      ca.cert,
+      '-keyfile',
+      ca.key,
+      '-extensions',
+      extensions,
+      ...validity,
+    ],
+    ca.dir,
+  );
   return { cert, key };
 }
 
@@ -133,7 +156,18 @@ export async function makeTestPki(): Promise<TestPki> {
     const untrusted = await issue(other, 'untrusted', 'localhost', 'server_localhost');
     const clientUntrusted = await issue(other, 'client-untrusted', 'edgesight-client', 'client');
     await readableByBroker(dir);
-    return { dir, ca: ca.cert, otherCa: other.cert, server, wrongHost, expired, untrusted, client, clientUntrusted, remove: () => rm(dir, { recursive: true, force: true }) };
+    return {
+      dir,
+      ca: ca.cert,
+      otherCa: other.cert,
+      server,
+      wrongHost,
+      expired,
+      untrusted,
+      client,
+      clientUntrusted,
+      remove: () => rm(dir, { recursive: true, force: true }),
+    };
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     throw e;
@@ -195,7 +229,12 @@ export async function framesProcessed(port: number): Promise<number | null> {
 }
 
 /** Polls `check` every 100 ms until it returns a value (not undefined/null/false) or `timeoutMs` passes. */
-export async function waitUntil<T>(check: () => T | Promise<T>, timeoutMs: number, what: string, detail: () => string = () => ''): Promise<NonNullable<T>> {
+export async function waitUntil<T>(
+  check: () => T | Promise<T>,
+  timeoutMs: number,
+  what: string,
+  detail: () => string = () => '',
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -9,7 +9,14 @@ import { ConfigError } from '../../src/config/errors.js';
 import type { Config } from '../../src/config/types.js';
 import { topicsFor } from '../../src/mqtt/topics.js';
 import { MqttPublisher, type ClientEvent } from '../../src/mqtt/client.js';
-import { buildEntities, configurationUrl, hasSocTemperature, homeAssistantConfigProblems, HomeAssistantDiscovery, type DiscoveryEntity } from '../../src/homeassistant/discovery.js';
+import {
+  buildEntities,
+  configurationUrl,
+  hasSocTemperature,
+  homeAssistantConfigProblems,
+  HomeAssistantDiscovery,
+  type DiscoveryEntity,
+} from '../../src/homeassistant/discovery.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 
 const silent = pino({ level: 'silent' });
@@ -58,7 +65,11 @@ describe('Home Assistant discovery payloads', () => {
   it('every config has what HA requires: unique_id, default_entity_id/object_id, a topic, availability, device identifiers, origin', () => {
     const uniques = new Set<string>();
     for (const e of entities) {
-      const p = e.payload as Record<string, unknown> & { device: Record<string, unknown>; availability: Array<Record<string, string>>; origin: Record<string, string> };
+      const p = e.payload as Record<string, unknown> & {
+        device: Record<string, unknown>;
+        availability: Array<Record<string, string>>;
+        origin: Record<string, string>;
+      };
       assert.equal(e.topic, `homeassistant/${e.component}/Pi-Garden/${e.objectId}/config`);
       assert.match(e.objectId, /^[a-zA-Z0-9_-]+$/);
       assert.equal(typeof p.unique_id, 'string');
@@ -72,7 +83,9 @@ describe('Home Assistant discovery payloads', () => {
       const topicKey = e.component === 'image' ? 'image_topic' : e.component === 'button' ? 'command_topic' : 'state_topic';
       assert.equal(typeof p[topicKey], 'string', `${e.objectId}: ${topicKey}`);
       assert.ok(String(p[topicKey]).startsWith('edgesight/Pi-Garden/'));
-      assert.deepEqual(p.availability, [{ topic: 'edgesight/Pi-Garden/availability', payload_available: 'online', payload_not_available: 'offline' }]);
+      assert.deepEqual(p.availability, [
+        { topic: 'edgesight/Pi-Garden/availability', payload_available: 'online', payload_not_available: 'offline' },
+      ]);
       assert.deepEqual(p.device.identifiers, ['edgesight_Pi-Garden']);
       assert.equal(p.device.name, 'Garden camera');
       assert.equal(p.device.manufacturer, 'edgesight');
@@ -167,14 +180,24 @@ describe('Home Assistant discovery payloads', () => {
     assert.equal(same.problems.length, 1);
     assert.equal(same.problems[0]!.path, 'mqtt.homeassistant.discovery_prefix');
     assert.match(same.problems[0]!.message, /must differ from mqtt\.base_topic \(both are "homeassistant"\)/);
-    assert.match(refused(`mqtt: { base_topic: ha/edgesight, homeassistant: { enabled: true, discovery_prefix: ha } }`).problems[0]!.message, /overlap/);
+    assert.match(
+      refused(`mqtt: { base_topic: ha/edgesight, homeassistant: { enabled: true, discovery_prefix: ha } }`).problems[0]!.message,
+      /overlap/,
+    );
     assert.deepEqual(homeAssistantConfigProblems(config(`mqtt: { base_topic: homeassistant, homeassistant: { enabled: false } }`)), []);
-    assert.deepEqual(homeAssistantConfigProblems(config(`mqtt: { base_topic: ha2, homeassistant: { enabled: true, discovery_prefix: ha } }`)), [], 'a shared prefix of characters is not an overlap of topic levels');
+    assert.deepEqual(
+      homeAssistantConfigProblems(config(`mqtt: { base_topic: ha2, homeassistant: { enabled: true, discovery_prefix: ha } }`)),
+      [],
+      'a shared prefix of characters is not an overlap of topic levels',
+    );
     // and the discovery module itself refuses such a config if one reaches it another way
     const bad = config(`mqtt: { base_topic: homeassistant }`);
     bad.mqtt.homeassistant.enabled = true;
     assert.equal(homeAssistantConfigProblems(bad).length, 1);
-    assert.throws(() => new HomeAssistantDiscovery({ config: bad, topics, publisher: { publish: () => undefined }, log: silent, version: '1' }), /discovery_prefix: must differ/);
+    assert.throws(
+      () => new HomeAssistantDiscovery({ config: bad, topics, publisher: { publish: () => undefined }, log: silent, version: '1' }),
+      /discovery_prefix: must differ/,
+    );
   });
 
   it('hasSocTemperature finds a readable thermal zone', async () => {
@@ -241,7 +264,14 @@ describe('Home Assistant discovery against a real mosquitto', function () {
     const c = cfg();
     const topics = topicsFor(c.mqtt.base_topic, device, c.camera.name);
     let publisher: MqttPublisher | undefined;
-    const ha = new HomeAssistantDiscovery({ config: cfg, topics, publisher: { publish: (t, p, o) => publisher?.publish(t, p, o) }, log: silent, version: '9.9.9', socTemperature: false });
+    const ha = new HomeAssistantDiscovery({
+      config: cfg,
+      topics,
+      publisher: { publish: (t, p, o) => publisher?.publish(t, p, o) },
+      log: silent,
+      version: '9.9.9',
+      socTemperature: false,
+    });
     publisher = new MqttPublisher({
       url: broker.url,
       clientId: `ha_test_${device}`,
@@ -264,7 +294,8 @@ describe('Home Assistant discovery against a real mosquitto', function () {
   }
 
   it('publishes every config retained at QoS 1, removes stale ones of this camera only, and republishes on the HA birth message', async () => {
-    const yaml = (track: string): string => `device: { id: ha_dev }\ncamera: { name: cam1 }\nobjects: { track: [${track}] }\nmqtt: { homeassistant: { enabled: true } }\n`;
+    const yaml = (track: string): string =>
+      `device: { id: ha_dev }\ncamera: { name: cam1 }\nobjects: { track: [${track}] }\nmqtt: { homeassistant: { enabled: true } }\n`;
     let current = config(yaml('person, dog'));
     // left over from an earlier run: a label no longer tracked, another camera of the same device, another device
     const stale = 'homeassistant/sensor/ha_dev/cam1_bus_count/config';
@@ -303,7 +334,10 @@ describe('Home Assistant discovery against a real mosquitto', function () {
       // HA restarts: its birth message makes every config arrive again (not retained: a live republish)
       const before = w.packets.length;
       await w.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
-      await until(() => w.packets.slice(before).filter((p) => !p.retain && wanted.includes(p.topic)).length === wanted.length, 'republish after the birth message');
+      await until(
+        () => w.packets.slice(before).filter((p) => !p.retain && wanted.includes(p.topic)).length === wanted.length,
+        'republish after the birth message',
+      );
       // 'offline' (HA's last will) triggers nothing
       const afterBirth = w.packets.length;
       await w.client.publishAsync('homeassistant/status', 'offline', { qos: 1 });

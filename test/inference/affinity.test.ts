@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { cpusAllowedList, inferenceCores, intraOpAffinities, lastCpu, parseCpuList, processCpus, resolveCore, threadIds } from '../../src/inference/affinity.js';
+import {
+  cpusAllowedList,
+  inferenceCores,
+  intraOpAffinities,
+  lastCpu,
+  parseCpuList,
+  processCpus,
+  resolveCore,
+  threadIds,
+} from '../../src/inference/affinity.js';
 import { InferenceEngine } from '../../src/inference/engine.js';
 import { fixtureInput } from '../helpers/onnx-build.js';
 import { detectorSpec, SEGMENTER_SPEC, threadStatus } from './util.js';
@@ -56,7 +65,10 @@ describe('inference affinity: the worker thread really is pinned (real ORT, /pro
     it(`pins the inference thread to core ${core}, runs there, and leaves every other thread alone`, async function () {
       if (!cpus.includes(core) || cpus.length < 2) this.skip(); // needs a 2-core machine (cores 0 and 1)
       const before = new Set(ours());
-      engine = new InferenceEngine({ init: { detector: detectorSpec(), segmenter: SEGMENTER_SPEC, core, threads: 1, spinning: false }, stallTimeoutMs: 30_000 });
+      engine = new InferenceEngine({
+        init: { detector: detectorSpec(), segmenter: SEGMENTER_SPEC, core, threads: 1, spinning: false },
+        stallTimeoutMs: 30_000,
+      });
       const a = await engine.start();
       for (const t of a.ortThreads) ortThreadsSeen.add(t.tid);
       assert.equal(a.error, undefined);
@@ -69,7 +81,8 @@ describe('inference affinity: the worker thread really is pinned (real ORT, /pro
       assert.equal(lastCpu(a.tid), core, 'the thread last ran on its core');
       assert.equal(a.lastCpu, core);
       // the threads that existed before (main, libuv pool, V8 platform) keep the process's full set
-      for (const tid of before) if (threadIds().includes(tid)) assert.equal(threadStatus(tid).allowed, full, `thread ${tid} (${threadStatus(tid).name}) was restricted`);
+      for (const tid of before)
+        if (threadIds().includes(tid)) assert.equal(threadStatus(tid).allowed, full, `thread ${tid} (${threadStatus(tid).name}) was restricted`);
       assert.equal(threadStatus(process.pid).allowed, full);
       // whatever ORT created from the pinned thread inherited the core, and nothing else appeared restricted
       for (const t of a.ortThreads) assert.equal(threadStatus(t.tid).allowed, String(core), `ORT thread ${t.tid}`);
@@ -81,7 +94,10 @@ describe('inference affinity: the worker thread really is pinned (real ORT, /pro
   it('threads 2 from core 0: ORT accepts the affinity string and pins its extra intra-op threads to core 1', async function () {
     if (!cpus.includes(0) || !cpus.includes(1)) this.skip();
     const before = new Set(ours());
-    engine = new InferenceEngine({ init: { detector: detectorSpec(), segmenter: SEGMENTER_SPEC, core: 0, threads: 2, spinning: false }, stallTimeoutMs: 30_000 });
+    engine = new InferenceEngine({
+      init: { detector: detectorSpec(), segmenter: SEGMENTER_SPEC, core: 0, threads: 2, spinning: false },
+      stallTimeoutMs: 30_000,
+    });
     const a = await engine.start();
     for (const t of a.ortThreads) ortThreadsSeen.add(t.tid);
     assert.equal(a.allowed, '0');

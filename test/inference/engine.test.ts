@@ -70,7 +70,10 @@ describe('inference engine (real ORT in a worker thread)', function () {
   });
 
   it('transfers the input buffers (no copy): the caller’s arrays are detached', async () => {
-    const e = new RecordingEngine({ init: { detector: detectorSpec(), segmenter: SEGMENTER_SPEC, core: null, threads: 1, spinning: false }, stallTimeoutMs: 60_000 });
+    const e = new RecordingEngine({
+      init: { detector: detectorSpec(), segmenter: SEGMENTER_SPEC, core: null, threads: 1, spinning: false },
+      stallTimeoutMs: 60_000,
+    });
     engine = e;
     await e.start();
     const det = new Float32Array(3 * 320 * 320);
@@ -152,7 +155,10 @@ describe('inference engine (real ORT in a worker thread)', function () {
       await assert.rejects(e.run(crashInput(CRASH_THROW), DET_SHAPE));
       await ready;
     }
-    assert.deepEqual(e.events.filter((x) => x.type === 'restart').map((x) => (x.type === 'restart' ? x.delayMs : 0)), [20, 20, 20]);
+    assert.deepEqual(
+      e.events.filter((x) => x.type === 'restart').map((x) => (x.type === 'restart' ? x.delayMs : 0)),
+      [20, 20, 20],
+    );
   });
 
   it('a model that cannot be loaded rejects start() with the file and ORT’s reason', async () => {

@@ -21,7 +21,10 @@ describe('post-processing of worker outputs against the golden fixtures', functi
   this.timeout(60_000);
   let engine: InferenceEngine;
   before(async () => {
-    engine = new InferenceEngine({ init: { detector: detectorSpec(convertedDetector({ keepScoreCap: true })), segmenter: SEGMENTER_SPEC, core: null, threads: 1, spinning: false }, stallTimeoutMs: 30_000 });
+    engine = new InferenceEngine({
+      init: { detector: detectorSpec(convertedDetector({ keepScoreCap: true })), segmenter: SEGMENTER_SPEC, core: null, threads: 1, spinning: false },
+      stallTimeoutMs: 30_000,
+    });
     await engine.start();
   });
   after(async () => {

@@ -14,7 +14,10 @@ const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'browser-test-token-5d1e7c0a9b';
 const SCREENSHOT = path.join(REPO, 'docs', 'img', 'live-view.jpg');
 
-type Status = { frame: { id: number; width: number; height: number; detections: { label: string; box: number[] }[]; mask: unknown } | null; live: { viewers: number; encoded_frames: number } };
+type Status = {
+  frame: { id: number; width: number; height: number; detections: { label: string; box: number[] }[]; mask: unknown } | null;
+  live: { viewers: number; encoded_frames: number };
+};
 
 function hexRgb(hex: string): [number, number, number] {
   return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
@@ -56,7 +59,8 @@ logging: { level: info, pretty: false }
         base = m[1]!;
         break;
       }
-      if (daemon.child.exitCode !== null || Date.now() > deadline) throw new Error(`no live view URL in the daemon's log:\n${daemon.output().slice(-4000)}`);
+      if (daemon.child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`no live view URL in the daemon's log:\n${daemon.output().slice(-4000)}`);
       await new Promise((r) => setTimeout(r, 250));
     }
     // a processed frame with its mask before the browser comes
@@ -88,11 +92,23 @@ logging: { level: info, pretty: false }
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       // HTTP Basic with the token as the password: how a browser presents it (the page's <img> and fetches included)
-      const context = await browser.newContext({ viewport: { width: 1200, height: 760 }, httpCredentials: { username: 'edgesight', password: TOKEN } });
+      const context = await browser.newContext({
+        viewport: { width: 1200, height: 760 },
+        httpCredentials: { username: 'edgesight', password: TOKEN },
+      });
       const page = await context.newPage();
       const problems: string[] = [];
       page.on('console', (m) => {
@@ -116,7 +132,10 @@ logging: { level: info, pretty: false }
       assert.ok(s1.live.viewers >= 1, 'the page is a viewer');
       await new Promise((r) => setTimeout(r, 2000));
       const s2 = (await (await fetch(base + 'api/status', { headers: auth })).json()) as Status;
-      assert.ok(s2.live.encoded_frames > s1.live.encoded_frames, `frames are encoded for the viewer: ${s1.live.encoded_frames} → ${s2.live.encoded_frames}`);
+      assert.ok(
+        s2.live.encoded_frames > s1.live.encoded_frames,
+        `frames are encoded for the viewer: ${s1.live.encoded_frames} → ${s2.live.encoded_frames}`,
+      );
       const img = await page.evaluate(() => {
         const i = document.getElementById('frame') as HTMLImageElement;
         const c = document.createElement('canvas');
@@ -147,7 +166,11 @@ logging: { level: info, pretty: false }
           const ym = Math.round((y1 + y2) / 2);
           const xm = Math.round((x1 + x2) / 2);
           // the middle of the left, right and bottom edges, inside the stroke
-          return [[x1 + 1, ym], [x2 - 2, ym], [xm, y2 - 2]];
+          return [
+            [x1 + 1, ym],
+            [x2 - 2, ym],
+            [xm, y2 - 2],
+          ];
         });
         const out = await page.evaluate(
           ({ points, id }) => {
@@ -167,7 +190,10 @@ logging: { level: info, pretty: false }
       }
       assert.ok(drawn, 'caught the page showing the status it was given');
       const dets = drawn.status.frame!.detections;
-      assert.ok(dets.some((d) => d.label === 'person'), `the astronaut is detected: ${JSON.stringify(dets)}`);
+      assert.ok(
+        dets.some((d) => d.label === 'person'),
+        `the astronaut is detected: ${JSON.stringify(dets)}`,
+      );
       dets.forEach((d, i) => {
         const want = hexRgb(labelColour(d.label));
         for (let e = 0; e < 3; e++) {
@@ -189,7 +215,8 @@ logging: { level: info, pretty: false }
           for (let k = 0; k < d.length; k += 4) {
             if (d[k + 3]! > 0) painted++;
             // VOC person (192, 128, 128) at the overlay's alpha (canvas storage is premultiplied: ±3 on read-back)
-            if (Math.abs(d[k]! - 192) <= 3 && Math.abs(d[k + 1]! - 128) <= 3 && Math.abs(d[k + 2]! - 128) <= 3 && d[k + 3]! > 80 && d[k + 3]! < 150) person++;
+            if (Math.abs(d[k]! - 192) <= 3 && Math.abs(d[k + 1]! - 128) <= 3 && Math.abs(d[k + 2]! - 128) <= 3 && d[k + 3]! > 80 && d[k + 3]! < 150)
+              person++;
           }
           return { person, painted };
         });
@@ -219,14 +246,23 @@ logging: { level: info, pretty: false }
       await page.click('#draw-zone');
       const overlay = page.locator('#overlay');
       const box = (await overlay.boundingBox())!;
-      for (const [fx, fy] of [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]] as const) await overlay.click({ position: { x: box.width * fx, y: box.height * fy } });
+      for (const [fx, fy] of [
+        [0.1, 0.1],
+        [0.5, 0.1],
+        [0.5, 0.5],
+      ] as const)
+        await overlay.click({ position: { x: box.width * fx, y: box.height * fy } });
       const yaml = await page.inputValue('#yaml');
       const hint = await page.textContent('#helper-hint');
       assert.match(yaml, /zones:/, `helper: ${hint} mode button: ${await page.getAttribute('#draw-zone', 'class')}`);
       const m = /^zones:\n  zone_1:\n    polygon: (\[.*\])\n$/.exec(yaml);
       assert.ok(m, yaml);
       const pts = JSON.parse(m[1]!) as number[][];
-      [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]].forEach(([x, y], i) => assert.ok(Math.abs(pts[i]![0]! - x!) < 0.01 && Math.abs(pts[i]![1]! - y!) < 0.01, `point ${i}: ${yaml}`));
+      [
+        [0.1, 0.1],
+        [0.5, 0.1],
+        [0.5, 0.5],
+      ].forEach(([x, y], i) => assert.ok(Math.abs(pts[i]![0]! - x!) < 0.01 && Math.abs(pts[i]![1]! - y!) < 0.01, `point ${i}: ${yaml}`));
 
       assert.deepEqual(problems, [], 'no console errors, page errors or failed requests');
       const size = statSync(SCREENSHOT).size;
@@ -243,7 +279,11 @@ logging: { level: info, pretty: false }
     for (const cmd of ['check-config', 'run']) {
       const r = await runCli([cmd, '--config', cfg]);
       assert.equal(r.code, 78, `${cmd}: ${r.stderr}`);
-      assert.match(r.stderr, new RegExp(`${cfg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4: metrics\\.http\\.bind: "0\\.0\\.0\\.0" is not a loopback address`), `${cmd}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        new RegExp(`${cfg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4: metrics\\.http\\.bind: "0\\.0\\.0\\.0" is not a loopback address`),
+        `${cmd}: ${r.stderr}`,
+      );
     }
     // with the token in the environment the same file is accepted
     const ok = await runCli(['check-config', '--config', cfg], { EDGESIGHT_HTTP_TOKEN: TOKEN });

@@ -14,7 +14,16 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 function result(id: number, data: Buffer): FrameResult {
   const t = nowMs();
-  return { frameId: id, capturedAt: Date.now(), width: 512, height: 512, detections: [], lowDetections: [], timings: { captured: t, received: t }, frame: { kind: 'encoded', id, capturedAt: Date.now(), capturedMono: performance.now(), data, format: 'png' } };
+  return {
+    frameId: id,
+    capturedAt: Date.now(),
+    width: 512,
+    height: 512,
+    detections: [],
+    lowDetections: [],
+    timings: { captured: t, received: t },
+    frame: { kind: 'encoded', id, capturedAt: Date.now(), capturedMono: performance.now(), data, format: 'png' },
+  };
 }
 
 /**
@@ -33,12 +42,23 @@ describe('live view: encoding only while watched, at most live_fps', function ()
       maxViewers: 1,
       encode: async (r) => {
         encodedAt.push(performance.now());
-        const jpeg = await sharp(r.frame.kind === 'encoded' ? r.frame.data : Buffer.alloc(0)).jpeg().toBuffer();
+        const jpeg = await sharp(r.frame.kind === 'encoded' ? r.frame.data : Buffer.alloc(0))
+          .jpeg()
+          .toBuffer();
         return { jpeg, width: r.width, height: r.height, frameId: r.frameId };
       },
     });
     const exporter = createPrometheusExporter(new Metrics({ device: 't', board: false }), { defaultMetrics: false });
-    const server = await startHttpServer({ port: 0, bind: '127.0.0.1', token: null, registry: exporter.registry, feed, status: () => { throw new Error('not used'); } });
+    const server = await startHttpServer({
+      port: 0,
+      bind: '127.0.0.1',
+      token: null,
+      registry: exporter.registry,
+      feed,
+      status: () => {
+        throw new Error('not used');
+      },
+    });
     let id = 0;
     const pusher = setInterval(() => feed.push(result(id++, png)), 10);
     let req: ClientRequest | undefined;

@@ -12,7 +12,7 @@ import { LiveFeed, MJPEG_BOUNDARY } from '../../src/live/live-feed.js';
 import { overlayGeometry } from '../../src/live/overlay-geometry.js';
 import { startHttpServer, type HttpServer } from '../../src/live/server.js';
 import { buildStatus } from '../../src/live/status.js';
-import { photo, } from '../helpers/paths.js';
+import { photo } from '../helpers/paths.js';
 import { get, rawRequest } from './http-raw.js';
 import { statusValidator } from './status-validator.js';
 
@@ -27,7 +27,12 @@ function result(id: number, image: Buffer, extra: Partial<FrameResult> = {}): Fr
     height: 512,
     detections: [{ label: 'person', class_id: 0, score: 0.61, box: [0.1, 0.2, 0.6, 0.9], anchor: 1 }],
     lowDetections: [],
-    segmentation: { width: 4, height: 4, data: Uint8Array.from([0, 0, 15, 15, 0, 15, 15, 0, 0, 0, 0, 0, 1, 1, 0, 0]), classes: ['background', 'aeroplane', ...Array(13).fill('x'), 'person'] },
+    segmentation: {
+      width: 4,
+      height: 4,
+      data: Uint8Array.from([0, 0, 15, 15, 0, 15, 15, 0, 0, 0, 0, 0, 1, 1, 0, 0]),
+      classes: ['background', 'aeroplane', ...Array(13).fill('x'), 'person'],
+    },
     timings: { captured: t, received: t },
     frame: { kind: 'encoded', id, capturedAt: Date.now(), capturedMono: performance.now(), data: image, format: 'png' },
     ...extra,
@@ -51,7 +56,9 @@ async function start(opts: { token?: string | null; maxViewers?: number; config?
     maxViewers: opts.maxViewers ?? 2,
     encode: async (r) => {
       encodes.push(r.frameId);
-      const jpeg = await sharp(r.frame.kind === 'encoded' ? r.frame.data : Buffer.alloc(0)).jpeg().toBuffer();
+      const jpeg = await sharp(r.frame.kind === 'encoded' ? r.frame.data : Buffer.alloc(0))
+        .jpeg()
+        .toBuffer();
       return { jpeg, width: r.width, height: r.height, frameId: r.frameId };
     },
   });
@@ -71,7 +78,10 @@ async function start(opts: { token?: string | null; maxViewers?: number; config?
         feed,
         history,
         state: () => ({ state: 'running', detail: null }),
-        models: () => ({ detector: { name: 'det', precision: 'int8' }, segmenter: { name: 'seg', precision: 'int8', classes: ['background', 'person'] } }),
+        models: () => ({
+          detector: { name: 'det', precision: 'int8' },
+          segmenter: { name: 'seg', precision: 'int8', classes: ['background', 'person'] },
+        }),
         inferenceCores: () => '1',
         counts: () => ({ person: 1, car: 0 }),
       }),
@@ -126,11 +136,36 @@ describe('live view HTTP server (in process, raw sockets)', function () {
 
   it('answers hostile paths, encodings and request targets with 404/400 — never a file, never a listing', async () => {
     const notFound = [
-      '/index.html', '/static/', '/static/app.js', '/vendor/', '/vendor', '/src/live/static/app.js', '/node_modules/uplot/package.json',
-      '/../package.json', '/..%2f..%2fpackage.json', '/%2e%2e/%2e%2e/etc/passwd', '/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd', '/..\\..\\package.json',
-      '/%252e%252e/etc/passwd', '/app.js/', '/app.js%00.html', '/app.js%2500', '/APP.JS', '/app.js/../../../etc/passwd', '/vendor/../app.js',
-      '/vendor/uPlot.iife.min.js/..', '/./app.js', '/%C0%AE%C0%AE/etc/passwd', '/api/status/../../etc/passwd', '/api', '/api/', '/stream.mjpeg/../etc/passwd',
-      '/metrics/..', '/.git/config', '/.env', '/' + 'a'.repeat(4000),
+      '/index.html',
+      '/static/',
+      '/static/app.js',
+      '/vendor/',
+      '/vendor',
+      '/src/live/static/app.js',
+      '/node_modules/uplot/package.json',
+      '/../package.json',
+      '/..%2f..%2fpackage.json',
+      '/%2e%2e/%2e%2e/etc/passwd',
+      '/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd',
+      '/..\\..\\package.json',
+      '/%252e%252e/etc/passwd',
+      '/app.js/',
+      '/app.js%00.html',
+      '/app.js%2500',
+      '/APP.JS',
+      '/app.js/../../../etc/passwd',
+      '/vendor/../app.js',
+      '/vendor/uPlot.iife.min.js/..',
+      '/./app.js',
+      '/%C0%AE%C0%AE/etc/passwd',
+      '/api/status/../../etc/passwd',
+      '/api',
+      '/api/',
+      '/stream.mjpeg/../etc/passwd',
+      '/metrics/..',
+      '/.git/config',
+      '/.env',
+      '/' + 'a'.repeat(4000),
     ];
     for (const p of notFound) {
       const r = await rawRequest(h.server.port, get(p));
@@ -162,7 +197,15 @@ describe('live view HTTP server (in process, raw sockets)', function () {
     for (const host of ['localhost', `127.0.0.1:${h.server.port}`, `[::1]:${h.server.port}`, 'LOCALHOST']) {
       assert.equal((await rawRequest(h.server.port, get('/api/status', { Host: host }))).status, 200, host);
     }
-    for (const host of ['evil.example', `evil.example:${h.server.port}`, '127.0.0.1.evil.example', 'localhost.evil.example', '10.0.0.1', '', 'localhost:x']) {
+    for (const host of [
+      'evil.example',
+      `evil.example:${h.server.port}`,
+      '127.0.0.1.evil.example',
+      'localhost.evil.example',
+      '10.0.0.1',
+      '',
+      'localhost:x',
+    ]) {
       const r = await rawRequest(h.server.port, get('/', { Host: host }));
       assert.ok(r.status === 403 || r.status === 400, `Host ${JSON.stringify(host)} → ${r.raw}`);
     }
@@ -240,7 +283,13 @@ describe('live view HTTP server (in process, raw sockets)', function () {
 
   it('/api/status matches its JSON Schema, with the frame, mask, counts and track ids', async () => {
     const validate = statusValidator();
-    h.feed.push(result(7, png, { detections: [{ label: 'person', class_id: 0, score: 0.61, box: [0.1, 0.2, 0.6, 0.9], anchor: 1, track_id: 4 } as FrameResult['detections'][number]] }));
+    h.feed.push(
+      result(7, png, {
+        detections: [
+          { label: 'person', class_id: 0, score: 0.61, box: [0.1, 0.2, 0.6, 0.9], anchor: 1, track_id: 4 } as FrameResult['detections'][number],
+        ],
+      }),
+    );
     const s = JSON.parse((await rawRequest(h.server.port, get('/api/status'))).body.toString()) as Record<string, any>;
     assert.deepEqual(validate(s), []);
     assert.equal(s.frame.id, 7);
@@ -276,7 +325,16 @@ describe('live view HTTP server with a token', function () {
       assert.equal(none.status, 401, `${p}: ${none.raw}`);
       assert.match(none.headers['www-authenticate'] ?? '', /^Basic realm="edgesight"/);
       assertSecurityHeaders(none.headers, p);
-      for (const bad of [`Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(0, -1)}`, 'Bearer', `Token ${TOKEN}`, basic('u', 'wrong'), `Basic ${TOKEN}`, `Bearer ${TOKEN} extra`, 'x'.repeat(6000)]) {
+      for (const bad of [
+        `Bearer ${TOKEN}x`,
+        `Bearer ${TOKEN.slice(0, -1)}`,
+        'Bearer',
+        `Token ${TOKEN}`,
+        basic('u', 'wrong'),
+        `Basic ${TOKEN}`,
+        `Bearer ${TOKEN} extra`,
+        'x'.repeat(6000),
+      ]) {
         const r = await rawRequest(h.server.port, get(p, { Authorization: bad }));
         assert.ok(r.status === 401 || r.status === 431, `${p} with ${bad.slice(0, 30)} → ${r.status}`);
       }
@@ -293,17 +351,76 @@ describe('live view: zones and lines from the config', () => {
   it('takes well-formed zones and lines as optional data, leaving out what it cannot draw', () => {
     const g = overlayGeometry({
       zones: {
-        door: { polygon: [[0.1, 0.1], [0.5, 0.1], [0.5, 0.6]] },
-        obj: { polygon: [{ x: 0, y: 0 }, { x: 1, y: 0 }, { x: 1, y: 1 }] },
-        two_points: { polygon: [[0, 0], [1, 1]] },
-        outside: { polygon: [[0, 0], [1.5, 0], [1, 1]] },
+        door: {
+          polygon: [
+            [0.1, 0.1],
+            [0.5, 0.1],
+            [0.5, 0.6],
+          ],
+        },
+        obj: {
+          polygon: [
+            { x: 0, y: 0 },
+            { x: 1, y: 0 },
+            { x: 1, y: 1 },
+          ],
+        },
+        two_points: {
+          polygon: [
+            [0, 0],
+            [1, 1],
+          ],
+        },
+        outside: {
+          polygon: [
+            [0, 0],
+            [1.5, 0],
+            [1, 1],
+          ],
+        },
         junk: 'x',
       },
-      lines: { gate: { points: [[0, 0.5], [1, 0.5]] }, short: { points: [[0, 0]] }, nan: { points: [[0, NaN], [1, 1]] } },
+      lines: {
+        gate: {
+          points: [
+            [0, 0.5],
+            [1, 0.5],
+          ],
+        },
+        short: { points: [[0, 0]] },
+        nan: {
+          points: [
+            [0, NaN],
+            [1, 1],
+          ],
+        },
+      },
     });
     assert.deepEqual(g, {
-      zones: { door: { polygon: [[0.1, 0.1], [0.5, 0.1], [0.5, 0.6]] }, obj: { polygon: [[0, 0], [1, 0], [1, 1]] } },
-      lines: { gate: { points: [[0, 0.5], [1, 0.5]] } },
+      zones: {
+        door: {
+          polygon: [
+            [0.1, 0.1],
+            [0.5, 0.1],
+            [0.5, 0.6],
+          ],
+        },
+        obj: {
+          polygon: [
+            [0, 0],
+            [1, 0],
+            [1, 1],
+          ],
+        },
+      },
+      lines: {
+        gate: {
+          points: [
+            [0, 0.5],
+            [1, 0.5],
+          ],
+        },
+      },
     });
     assert.deepEqual(overlayGeometry({}), { zones: {}, lines: {} });
     assert.deepEqual(overlayGeometry(null), { zones: {}, lines: {} });
@@ -312,12 +429,45 @@ describe('live view: zones and lines from the config', () => {
 
   it('/api/status carries them (schema-valid) when the config has them', async () => {
     const config = parseConfigText('device: { id: t1 }\n', null, { env: {} }).config;
-    Object.assign(config, { zones: { door: { polygon: [[0.1, 0.1], [0.5, 0.1], [0.5, 0.6]] } }, lines: { gate: { points: [[0, 0.5], [1, 0.5]] } } });
+    Object.assign(config, {
+      zones: {
+        door: {
+          polygon: [
+            [0.1, 0.1],
+            [0.5, 0.1],
+            [0.5, 0.6],
+          ],
+        },
+      },
+      lines: {
+        gate: {
+          points: [
+            [0, 0.5],
+            [1, 0.5],
+          ],
+        },
+      },
+    });
     const h = await start({ config });
     try {
       const s = JSON.parse((await rawRequest(h.server.port, get('/api/status'))).body.toString()) as Record<string, any>;
-      assert.deepEqual(s.zones, { door: { polygon: [[0.1, 0.1], [0.5, 0.1], [0.5, 0.6]] } });
-      assert.deepEqual(s.lines, { gate: { points: [[0, 0.5], [1, 0.5]] } });
+      assert.deepEqual(s.zones, {
+        door: {
+          polygon: [
+            [0.1, 0.1],
+            [0.5, 0.1],
+            [0.5, 0.6],
+          ],
+        },
+      });
+      assert.deepEqual(s.lines, {
+        gate: {
+          points: [
+            [0, 0.5],
+            [1, 0.5],
+          ],
+        },
+      });
       assert.deepEqual(statusValidator()(s), []);
     } finally {
       await h.close();

@@ -28,8 +28,14 @@ describe('metrics/board', () => {
   it('decodes every throttling bit (now and since boot)', () => {
     assert.deepEqual(decodeThrottled(0x50005), {
       raw: 0x50005,
-      under_voltage_now: true, freq_capped_now: false, throttled_now: true, soft_temp_limit_now: false,
-      under_voltage_since_boot: true, freq_capped_since_boot: false, throttled_since_boot: true, soft_temp_limit_since_boot: false,
+      under_voltage_now: true,
+      freq_capped_now: false,
+      throttled_now: true,
+      soft_temp_limit_now: false,
+      under_voltage_since_boot: true,
+      freq_capped_since_boot: false,
+      throttled_since_boot: true,
+      soft_temp_limit_since_boot: false,
     });
     const all = decodeThrottled(0xf000f);
     for (const [k, v] of Object.entries(all)) if (k !== 'raw') assert.equal(v, true, k);

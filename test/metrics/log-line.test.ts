@@ -13,9 +13,15 @@ function snapshotWithTraffic(): StatsPayload {
     } else {
       const seg = i % 5 === 1;
       m.recordFrame({
-        captured: t, received: t + 2, decoded: t + 8, preprocessed: t + 15, detStart: t + 16, detEnd: t + 56,
+        captured: t,
+        received: t + 2,
+        decoded: t + 8,
+        preprocessed: t + 15,
+        detStart: t + 16,
+        detEnd: t + 56,
         ...(seg ? { segStart: t + 56, segEnd: t + 146 } : {}),
-        postprocessed: (seg ? t + 146 : t + 56) + 3, published: (seg ? t + 146 : t + 56) + 5,
+        postprocessed: (seg ? t + 146 : t + 56) + 3,
+        published: (seg ? t + 146 : t + 56) + 5,
       });
     }
     t += 100;
@@ -40,7 +46,15 @@ describe('metrics/log-line', () => {
   });
 
   it('adds board health, throttling and non-zero trouble counters', () => {
-    const s: StatsPayload = { ...snapshotWithTraffic(), soc_temp_c: 61.23, load_1: 1.5, under_voltage_now: true, throttled_now: true, frames_corrupt_total: 2, mqtt_queue_drops_total: 7 };
+    const s: StatsPayload = {
+      ...snapshotWithTraffic(),
+      soc_temp_c: 61.23,
+      load_1: 1.5,
+      under_voltage_now: true,
+      throttled_now: true,
+      frames_corrupt_total: 2,
+      mqtt_queue_drops_total: 7,
+    };
     const line = formatStatsLine(s);
     assert.match(line, /61\.2C load 1\.50 THROTTLED under_voltage,throttled/);
     assert.match(line, /corrupt 2 mqtt_drops 7$/);

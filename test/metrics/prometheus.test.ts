@@ -34,7 +34,8 @@ const PROM_COUNTER_NAME: Record<string, [string, Record<string, string>]> = {
 };
 
 describe('metrics/prom-text-parser (the test oracle)', () => {
-  const ok = '# HELP a_total A.\n# TYPE a_total counter\na_total{x="1"} 3\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3.5\nh_count 2\n';
+  const ok =
+    '# HELP a_total A.\n# TYPE a_total counter\na_total{x="1"} 3\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3.5\nh_count 2\n';
 
   it('accepts a valid exposition', () => {
     const f = parsePrometheusText(ok);
@@ -60,7 +61,11 @@ describe('metrics/prom-text-parser (the test oracle)', () => {
     ['unknown type', '# TYPE a meter\n', /invalid type/],
   ];
   for (const [what, text, re] of bad) {
-    it(`rejects ${what}`, () => assert.throws(() => parsePrometheusText(text), (e: unknown) => e instanceof PromParseError && re.test(e.message)));
+    it(`rejects ${what}`, () =>
+      assert.throws(
+        () => parsePrometheusText(text),
+        (e: unknown) => e instanceof PromParseError && re.test(e.message),
+      ));
   }
 });
 
@@ -88,7 +93,8 @@ describe('metrics/prometheus exporter', () => {
       }
       const hist = fams.get('edgesight_frame_stage_seconds') as Family;
       assert.equal(hist.type, 'histogram');
-      for (const stage of STAGES) assert.notEqual(sampleValue(fams, 'edgesight_frame_stage_seconds_count', { stage }), undefined, `no series for ${stage}`);
+      for (const stage of STAGES)
+        assert.notEqual(sampleValue(fams, 'edgesight_frame_stage_seconds_count', { stage }), undefined, `no series for ${stage}`);
       assert.equal(sampleValue(fams, 'edgesight_frame_stage_seconds_count', { stage: 'detector' }), 40);
       assert.equal(sampleValue(fams, 'edgesight_frame_stage_seconds_count', { stage: 'segmenter' }), 0);
       const sum = sampleValue(fams, 'edgesight_frame_stage_seconds_sum', { stage: 'detector' })!;
@@ -194,7 +200,10 @@ describe('metrics/prometheus HTTP endpoint', () => {
   it('binds loopback by default and names the address when the port is taken', async () => {
     const { registry } = createPrometheusExporter(new Metrics({ device: 'cam', board: false }), { defaultMetrics: false });
     server = await startMetricsServer({ registry, port: 0 });
-    await assert.rejects(startMetricsServer({ registry, port: server.port }), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${server.port}: EADDRINUSE`));
+    await assert.rejects(
+      startMetricsServer({ registry, port: server.port }),
+      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${server.port}: EADDRINUSE`),
+    );
     await assert.rejects(startMetricsServer({ registry, port: 70000 }), /metrics\.http\.port must be an integer 0–65535, got 70000/);
   });
 });

@@ -137,7 +137,7 @@ describe('metrics/registry Metrics', () => {
     clock.advance(10_000);
     cpuUs += 15_000_000; // then 1.5 cores for 10 s
     // window is 60 s: five 10 s steps at 50 % and one at 150 %
-    near(m.snapshot().cpu_percent, (25 + 15) / 60 * 100, 'cpu');
+    near(m.snapshot().cpu_percent, ((25 + 15) / 60) * 100, 'cpu');
   });
 
   it('fills board fields from the monitor and leaves them null when it is off', async () => {
@@ -229,7 +229,11 @@ describe('metrics/registry Metrics', () => {
   it('keeps src/metrics/stats.schema.json identical to the generated schema', () => {
     const file = findUp('src/metrics/stats.schema.json');
     const onDisk = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    assert.deepEqual(onDisk, JSON.parse(JSON.stringify(STATS_SCHEMA)), 'regenerate with: node dist/src/metrics/stats-schema.js > src/metrics/stats.schema.json');
+    assert.deepEqual(
+      onDisk,
+      JSON.parse(JSON.stringify(STATS_SCHEMA)),
+      'regenerate with: node dist/src/metrics/stats-schema.js > src/metrics/stats.schema.json',
+    );
   });
 });
 

@@ -36,7 +36,10 @@ describe('metrics/reporting', function () {
 
   it('publishes stats, logs the summary line and serves /metrics until stopped', async () => {
     const lines: Record<string, unknown>[] = [];
-    const logger = pino({ level: 'debug' }, new Writable({ write: (c: Buffer, _e, cb) => (lines.push(JSON.parse(c.toString()) as Record<string, unknown>), cb()) }));
+    const logger = pino(
+      { level: 'debug' },
+      new Writable({ write: (c: Buffer, _e, cb) => (lines.push(JSON.parse(c.toString()) as Record<string, unknown>), cb()) }),
+    );
     const metrics = new Metrics({ device: 'cam', board: false });
     const published: StatsPayload[] = [];
     const r = await startReporting({
@@ -67,11 +70,17 @@ describe('metrics/reporting', function () {
 
   it('fails with the address when the endpoint cannot listen, leaving nothing running', async () => {
     const metrics = new Metrics({ device: 'cam', board: false });
-    const first = await startReporting({ metrics, config: { stats_interval_s: 30, window_s: 60, log_interval_s: 0, http: { enabled: true, bind: '127.0.0.1', port: 0 } } });
+    const first = await startReporting({
+      metrics,
+      config: { stats_interval_s: 30, window_s: 60, log_interval_s: 0, http: { enabled: true, bind: '127.0.0.1', port: 0 } },
+    });
     try {
       const other = new Metrics({ device: 'cam2', board: false });
       await assert.rejects(
-        startReporting({ metrics: other, config: { stats_interval_s: 30, window_s: 60, log_interval_s: 0, http: { enabled: true, bind: '127.0.0.1', port: first.httpPort! } } }),
+        startReporting({
+          metrics: other,
+          config: { stats_interval_s: 30, window_s: 60, log_interval_s: 0, http: { enabled: true, bind: '127.0.0.1', port: first.httpPort! } },
+        }),
         /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/,
       );
       assert.equal(other.running, false, 'samplers left running after the failed start');

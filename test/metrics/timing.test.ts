@@ -5,15 +5,31 @@ import { fromPerfNow, nowMs, stageDurations, STAGES, STAGE_DEFINITIONS, type Fra
 describe('metrics/timing', () => {
   it('derives every stage from a full set of stamps', () => {
     const t: FrameTimings = {
-      captured: 1000, received: 1003, decoded: 1010, preprocessed: 1020,
-      detStart: 1025, detEnd: 1065, segStart: 1066, segEnd: 1156,
-      postprocessed: 1160, published: 1162,
+      captured: 1000,
+      received: 1003,
+      decoded: 1010,
+      preprocessed: 1020,
+      detStart: 1025,
+      detEnd: 1065,
+      segStart: 1066,
+      segEnd: 1156,
+      postprocessed: 1160,
+      published: 1162,
     };
     const { durations, anomalies } = stageDurations(t);
     assert.deepEqual(anomalies, []);
     assert.deepEqual(durations, {
-      receive: 3, decode: 7, preprocess: 10, queue: 5, detector: 40, segmenter: 90,
-      inference: 131, postprocess: 4, publish: 2, pipeline: 160, end_to_end: 162,
+      receive: 3,
+      decode: 7,
+      preprocess: 10,
+      queue: 5,
+      detector: 40,
+      segmenter: 90,
+      inference: 131,
+      postprocess: 4,
+      publish: 2,
+      pipeline: 160,
+      end_to_end: 162,
     });
   });
 

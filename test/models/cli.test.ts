@@ -50,7 +50,10 @@ describe('edgesight models (CLI)', function () {
       assert.ok(existsSync(path.join(cache, `${f}.onnx`)), `${f}.onnx`);
     }
     assert.match(r.stderr, /no faithful QDQ form/, 'the ONNX-sourced segmenter is skipped, and says so');
-    const m = JSON.parse(readFileSync(path.join(cache, 'ssdlite_mobilenet_v3_small_coco/qdq-faithful.json'), 'utf8')) as { precision: string; provenance: { source_sha256: string } };
+    const m = JSON.parse(readFileSync(path.join(cache, 'ssdlite_mobilenet_v3_small_coco/qdq-faithful.json'), 'utf8')) as {
+      precision: string;
+      provenance: { source_sha256: string };
+    };
     assert.equal(m.precision, 'qdq-faithful');
     assert.equal(m.provenance.source_sha256, '673978b17406e6b204ea8a0f2dac814f8b31ec1e9ddf13caa17362359a616fd2');
     // a second fetch reuses the verified models
@@ -63,10 +66,11 @@ describe('edgesight models (CLI)', function () {
     const r = models(['list', '--cache', cache, '--json']);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as { models: Array<{ name: string; precision: string; status: string }>; not_prepared: string[] };
-    assert.deepEqual(
-      j.models.map((m) => `${m.name}/${m.precision}/${m.status}`).sort(),
-      ['lraspp_mobilenet_v3_small_voc/fp32/verified', 'ssdlite_mobilenet_v3_small_coco/fp32/verified', 'ssdlite_mobilenet_v3_small_coco/qdq-faithful/verified'],
-    );
+    assert.deepEqual(j.models.map((m) => `${m.name}/${m.precision}/${m.status}`).sort(), [
+      'lraspp_mobilenet_v3_small_voc/fp32/verified',
+      'ssdlite_mobilenet_v3_small_coco/fp32/verified',
+      'ssdlite_mobilenet_v3_small_coco/qdq-faithful/verified',
+    ]);
     assert.deepEqual(j.not_prepared, []);
     const table = models(['list', '--cache', cache]);
     assert.match(table.stdout, /ssdlite_mobilenet_v3_small_coco\s+qdq-faithful\s+detection\s+2\.4 MB\s+[0-9a-f]{12}\s+verified/);
@@ -82,7 +86,9 @@ describe('edgesight models (CLI)', function () {
     assert.equal(fp.int8OpShare, 0);
     assert.ok(fp.verified);
 
-    const q = JSON.parse(models(['info', 'ssdlite_mobilenet_v3_small_coco', '--precision', 'qdq-faithful', '--cache', cache, '--json', '--check']).stdout) as InfoJson;
+    const q = JSON.parse(
+      models(['info', 'ssdlite_mobilenet_v3_small_coco', '--precision', 'qdq-faithful', '--cache', cache, '--json', '--check']).stdout,
+    ) as InfoJson;
     assert.equal(q.params, fp.params);
     assert.equal(q.macs, fp.macs);
     assert.equal(q.int8MacShare, 1);
@@ -96,7 +102,10 @@ describe('edgesight models (CLI)', function () {
 
   it('info on the segmenter analyses it at its probe size and a raw ONNX needs --size', () => {
     const s = JSON.parse(models(['info', 'lraspp_mobilenet_v3_small_voc', '--cache', cache, '--json']).stdout) as InfoJson;
-    assert.deepEqual(s.outputs.map((o) => o.shape), [[1, 21, 40, 40]]);
+    assert.deepEqual(
+      s.outputs.map((o) => o.shape),
+      [[1, 21, 40, 40]],
+    );
     const raw = models(['info', LRASPP_FP32, '--cache', cache]);
     assert.equal(raw.code, 1);
     assert.match(raw.stderr, /symbolic.*--size WxH/s);
@@ -125,7 +134,18 @@ describe('edgesight models (CLI)', function () {
 
   it('import a user segmenter with its own labels file, then reject bad ones with the reason', () => {
     const seg = LRASPP_FP32;
-    const ok = models(['import', seg, '--name', 'myseg', '--like', 'lraspp_mobilenet_v3_small_voc', '--labels', path.join(REPO, 'models', 'labels', 'voc_labels.txt'), '--cache', cache]);
+    const ok = models([
+      'import',
+      seg,
+      '--name',
+      'myseg',
+      '--like',
+      'lraspp_mobilenet_v3_small_voc',
+      '--labels',
+      path.join(REPO, 'models', 'labels', 'voc_labels.txt'),
+      '--cache',
+      cache,
+    ]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /logits \[1, 21, 30, 40\]/);
 

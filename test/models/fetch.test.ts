@@ -19,7 +19,14 @@ const TFLITE = TFLITE_DETECTOR;
 function models(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, 'models', ...args], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), EDGESIGHT_OFFLINE: '1', EDGESIGHT_MODELS_MIRROR: '', EDGESIGHT__MODELS__PRECISION: 'fp32', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: os.tmpdir(),
+      EDGESIGHT_OFFLINE: '1',
+      EDGESIGHT_MODELS_MIRROR: '',
+      EDGESIGHT__MODELS__PRECISION: 'fp32',
+      ...env,
+    },
     timeout: 60_000,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
@@ -64,7 +71,10 @@ describe('models fetch: the packaged sources, then mirrors', function () {
     bytes[bytes.length >> 1] ^= 0x01; // same size, one bit off
     writeFileSync(path.join(mirror, 'upstream/ssd_mobilenet_v3_small_coco_int8.tflite'), bytes);
     const cache = path.join(tmp, 'cache-bad');
-    await assert.rejects(obtainSource(unpackaged(), ctx(cache, [mirror])), /bad-mirror\/upstream\/ssd_mobilenet_v3_small_coco_int8\.tflite has sha256 [0-9a-f]{64}, expected 673978b1.*refusing a file that is not the pinned one/);
+    await assert.rejects(
+      obtainSource(unpackaged(), ctx(cache, [mirror])),
+      /bad-mirror\/upstream\/ssd_mobilenet_v3_small_coco_int8\.tflite has sha256 [0-9a-f]{64}, expected 673978b1.*refusing a file that is not the pinned one/,
+    );
     assert.ok(!existsSync(path.join(cache, 'sources/ssd_mobilenet_v3_small_coco_int8.tflite')));
   });
 
@@ -75,12 +85,18 @@ describe('models fetch: the packaged sources, then mirrors', function () {
     const cache = path.join(tmp, 'cache-flat');
     const got = await obtainSource(unpackaged(), ctx(cache, [mirror]));
     assert.equal(got, path.join(cache, 'sources/ssd_mobilenet_v3_small_coco_int8.tflite'));
-    assert.ok(logs.some((l) => /took ssd_mobilenet_v3_small_coco_int8\.tflite from mirror .*flat-mirror/.test(l)), logs.join('\n'));
+    assert.ok(
+      logs.some((l) => /took ssd_mobilenet_v3_small_coco_int8\.tflite from mirror .*flat-mirror/.test(l)),
+      logs.join('\n'),
+    );
     assert.equal(statSync(got).mode & 0o200, 0o200);
   });
 
   it('a model with neither a packaged copy nor a URL names where it looked', async () => {
-    await assert.rejects(obtainSource(unpackaged(), ctx(path.join(tmp, 'cache-none'), [path.join(tmp, 'empty')])), /no public download URL; put it in a folder and pass it with --from DIR .*looked in: .*empty/);
+    await assert.rejects(
+      obtainSource(unpackaged(), ctx(path.join(tmp, 'cache-none'), [path.join(tmp, 'empty')])),
+      /no public download URL; put it in a folder and pass it with --from DIR .*looked in: .*empty/,
+    );
   });
 });
 
@@ -204,7 +220,10 @@ describe('models fetch: download from an upstream URL (local HTTP server)', func
     mkdirSync(path.join(cache, 'sources'), { recursive: true });
     const part = path.join(cache, 'sources', `${pinned.file}.part`);
     writeFileSync(part, data.subarray(0, 4096));
-    await assert.rejects(obtainSource(src(), ctx(cache)), (e: Error) => e instanceof ModelError && /range bytes 0-.* for a resume at byte 4096/.test(e.message));
+    await assert.rejects(
+      obtainSource(src(), ctx(cache)),
+      (e: Error) => e instanceof ModelError && /range bytes 0-.* for a resume at byte 4096/.test(e.message),
+    );
     assert.ok(!existsSync(part), 'the partial file is removed');
   });
 
@@ -226,7 +245,10 @@ describe('models fetch: download from an upstream URL (local HTTP server)', func
     mode = 'range';
     const cache = path.join(tmp, 'c6');
     const wrong = 'f'.repeat(64);
-    await assert.rejects(obtainSource(src({ sha256: wrong }), ctx(cache)), (e: Error) => e instanceof ModelError && new RegExp(`has sha256 ${pinned.sha256}, expected ${wrong}`).test(e.message));
+    await assert.rejects(
+      obtainSource(src({ sha256: wrong }), ctx(cache)),
+      (e: Error) => e instanceof ModelError && new RegExp(`has sha256 ${pinned.sha256}, expected ${wrong}`).test(e.message),
+    );
     assert.ok(!existsSync(path.join(cache, 'sources', `${pinned.file}.part`)));
     assert.ok(!existsSync(path.join(cache, 'sources', pinned.file)));
   });

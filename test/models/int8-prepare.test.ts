@@ -43,24 +43,35 @@ describe('int8 auto-prepare: concurrent processes, one cache', function () {
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('EDGESIGHT')) env[k] = v;
     Object.assign(env, { EDGESIGHT__MODELS__CACHE_DIR: cache, EDGESIGHT_OFFLINE: '1' });
     const photo = path.join(PHOTOS_DIR, 'chelsea.png');
-    const [a, b] = await Promise.all([run(['detect', '--config', cfg, '--json', photo], env), run(['detect', '--config', cfg, '--json', photo], env)]);
+    const [a, b] = await Promise.all([
+      run(['detect', '--config', cfg, '--json', photo], env),
+      run(['detect', '--config', cfg, '--json', photo], env),
+    ]);
     for (const r of [a, b]) assert.equal(r.code, 0, r.stderr);
     // integer kernels on one machine: the same int8 model gives the same detections in both
     assert.equal(a.stdout, b.stdout);
-    assert.ok((JSON.parse(a.stdout) as { objects: Array<{ label: string }> }).objects.some((o) => o.label === 'cat'), a.stdout);
+    assert.ok(
+      (JSON.parse(a.stdout) as { objects: Array<{ label: string }> }).objects.some((o) => o.label === 'cat'),
+      a.stdout,
+    );
     // the child's own line (prepareModel's), once; each daemon-side process announced the child
     const quantized = (a.stderr + b.stderr).match(/quantizing ssdlite_mobilenet_v3_small_coco to int8 \(calibration\)/g) ?? [];
     assert.equal(quantized.length, 1, `quantized ${quantized.length} times:\n${a.stderr}\n---\n${b.stderr}`);
     assert.match(a.stderr + b.stderr, /quantizer process peak RSS \d+ MB/);
     assert.deepEqual(readdirSync(path.join(cache, DET)).sort(), ['fp32.json', 'fp32.onnx', 'int8.json', 'int8.onnx']);
     const made = (await loadModel(path.join(cache, DET, 'int8.json'))).manifest;
-    assert.deepEqual((made.provenance.quantization as { settings: { calibration: string[] } }).settings.calibration, ['<package>/models/calibration']);
+    assert.deepEqual((made.provenance.quantization as { settings: { calibration: string[] } }).settings.calibration, [
+      '<package>/models/calibration',
+    ]);
 
     // the default config: the cached model's settings differ, the shipped one fits → used as it is
     const plain = await writeConfig('models: { precision: int8 }\nsegmentation: { every: 0 }\nlogging: { level: info, pretty: false }\n');
     const d = await run(['detect', '--config', plain, '--json', photo], env);
     assert.equal(d.code, 0, d.stderr);
-    assert.match(d.stderr, /the cached int8 ssdlite_mobilenet_v3_small_coco is not used: its quantizer settings differ from the configured ones \(calibration\)/);
+    assert.match(
+      d.stderr,
+      /the cached int8 ssdlite_mobilenet_v3_small_coco is not used: its quantizer settings differ from the configured ones \(calibration\)/,
+    );
     assert.match(d.stderr, /using the prepared int8 ssdlite_mobilenet_v3_small_coco shipped with the package/);
     assert.doesNotMatch(d.stderr, /quantizing/);
     // and the first config again: the cached model fits, nothing is quantized
@@ -79,7 +90,10 @@ describe('int8 auto-prepare: concurrent processes, one cache', function () {
     // a stand-in quantizer (the real one is covered above and in the gates): it only has to produce bytes
     const quantize: Quantizer = async (fp32) => ({ onnx: readFileSync(fp32.file), provenance: { stand_in: true } });
     const mpath = await prepareModel(DET, 'int8', ctx, quantize);
-    assert.ok(logs.some((l) => l.includes(`stale prepare lock`) && l.includes(`process ${dead}`)), logs.join('\n'));
+    assert.ok(
+      logs.some((l) => l.includes(`stale prepare lock`) && l.includes(`process ${dead}`)),
+      logs.join('\n'),
+    );
     const m = (await loadModel(mpath)).manifest;
     assert.deepEqual(m.provenance.quantization, { stand_in: true });
     assert.deepEqual(readdirSync(dir).sort(), ['fp32.json', 'fp32.onnx', 'int8.json', 'int8.onnx']);
@@ -93,14 +107,19 @@ describe('int8 auto-prepare: concurrent processes, one cache', function () {
     const lcFor = async (dir: string): Promise<LoadedConfig> => {
       mkdirSync(path.join(cache, dir), { recursive: true });
       writeFileSync(path.join(cache, dir, 'x.png'), readFileSync(path.join(PHOTOS_DIR, 'coffee.png')));
-      return loadConfigFile(await writeConfig(`models: { precision: int8, cache_dir: ${cache}, calibration: [${path.join(cache, dir)}] }\nsegmentation: { every: 0 }\n`), { env: {} });
+      return loadConfigFile(
+        await writeConfig(`models: { precision: int8, cache_dir: ${cache}, calibration: [${path.join(cache, dir)}] }\nsegmentation: { every: 0 }\n`),
+        { env: {} },
+      );
     };
     // a stand-in quantizer that records the settings it was asked for (the real one runs above)
-    const standIn = (lc: LoadedConfig): Quantizer => async (fp32) => {
-      calls++;
-      made.push(String(configuredQuantSettings(lc, fp32.manifest.name).calibration));
-      return { onnx: readFileSync(fp32.file), provenance: { settings: configuredQuantSettings(lc, fp32.manifest.name) } };
-    };
+    const standIn =
+      (lc: LoadedConfig): Quantizer =>
+      async (fp32) => {
+        calls++;
+        made.push(String(configuredQuantSettings(lc, fp32.manifest.name).calibration));
+        return { onnx: readFileSync(fp32.file), provenance: { settings: configuredQuantSettings(lc, fp32.manifest.name) } };
+      };
     const a = await lcFor('calib-a');
     await loadConfiguredModels(a, log, standIn(a));
     await loadConfiguredModels(a, log, standIn(a));
@@ -109,7 +128,10 @@ describe('int8 auto-prepare: concurrent processes, one cache', function () {
     const got = await loadConfiguredModels(b, log, standIn(b));
     assert.equal(calls, 2, 'other calibration: made again');
     assert.match(made[1]!, /calib-b$/);
-    assert.ok(logs.some((l) => l.includes('is not used: its quantizer settings differ from the configured ones (calibration)')), logs.join(''));
+    assert.ok(
+      logs.some((l) => l.includes('is not used: its quantizer settings differ from the configured ones (calibration)')),
+      logs.join(''),
+    );
     assert.deepEqual((got.detector.manifest.provenance.quantization as { settings: unknown }).settings, configuredQuantSettings(b, DET));
   });
 
@@ -120,7 +142,10 @@ describe('int8 auto-prepare: concurrent processes, one cache', function () {
       mkdirSync(path.join(cfgDir, 'mine'));
       for (const f of ['chelsea.png', 'coffee.png']) writeFileSync(path.join(cfgDir, 'mine', f), readFileSync(path.join(photos, f)));
       const file = path.join(cfgDir, 'edgesight.yaml');
-      writeFileSync(file, `camera: { name: cam, source: files, fps: 50, files: { path: ${path.join(photos, 'astronaut.png')}, loop: true } }\nmodels: { calibration: [mine], calibration_frames: 3 }\n`);
+      writeFileSync(
+        file,
+        `camera: { name: cam, source: files, fps: 50, files: { path: ${path.join(photos, 'astronaut.png')}, loop: true } }\nmodels: { calibration: [mine], calibration_frames: 3 }\n`,
+      );
       const lc = loadConfigFile(file, { env: {} });
       const logs: string[] = [];
       const ctx: PrepareContext = { converter: tfliteConverter, cacheDir: cache, mirrors: [], allowNetwork: false, log: (m) => logs.push(m) };

@@ -20,7 +20,14 @@ const PHOTO = photo('astronaut.png');
 function cli(args: string[], env: Record<string, string>): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, ...args], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), EDGESIGHT_OFFLINE: '1', EDGESIGHT_MODELS_MIRROR: '', EDGESIGHT__MODELS__PRECISION: 'fp32', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: os.tmpdir(),
+      EDGESIGHT_OFFLINE: '1',
+      EDGESIGHT_MODELS_MIRROR: '',
+      EDGESIGHT__MODELS__PRECISION: 'fp32',
+      ...env,
+    },
     timeout: 60_000,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
@@ -39,7 +46,10 @@ describe('model manifests', function () {
     const base = baseManifest(entry, 'fp32');
     const mpath = await writeModel(path.join(tmp, 'rt'), base, DET);
     const back = await readManifest(mpath);
-    assert.deepEqual({ ...back, file: undefined, sha256: undefined, bytes: undefined }, { ...base, file: undefined, sha256: undefined, bytes: undefined });
+    assert.deepEqual(
+      { ...back, file: undefined, sha256: undefined, bytes: undefined },
+      { ...base, file: undefined, sha256: undefined, bytes: undefined },
+    );
     assert.equal(back.file, 'fp32.onnx');
     assert.equal(back.bytes, readFileSync(DET).length);
     assert.equal(back.labels.length, 91);
@@ -53,17 +63,44 @@ describe('model manifests', function () {
 
   it('a malformed manifest lists every problem', async () => {
     const p = path.join(tmp, 'bad.json');
-    writeFileSync(p, JSON.stringify({ manifest_version: 9, name: '', task: 'classify', precision: 'fp16', file: 'x.onnx', sha256: 'ABC', input: {}, labels: [1] }));
+    writeFileSync(
+      p,
+      JSON.stringify({ manifest_version: 9, name: '', task: 'classify', precision: 'fp16', file: 'x.onnx', sha256: 'ABC', input: {}, labels: [1] }),
+    );
     await assert.rejects(readManifest(p), (e: Error) => {
       assert.ok(e instanceof ModelError);
-      for (const s of ['manifest_version must be 1', 'name must be', "task must be 'detection'", "precision must be 'fp32'", 'sha256 must be 64', 'input.name', 'labels must be']) {
+      for (const s of [
+        'manifest_version must be 1',
+        'name must be',
+        "task must be 'detection'",
+        "precision must be 'fp32'",
+        'sha256 must be 64',
+        'input.name',
+        'labels must be',
+      ]) {
         assert.ok(e.message.includes(s), `missing '${s}' in ${e.message}`);
       }
       return true;
     });
     writeFileSync(p, '{ "manifest_version": 1, ');
     await assert.rejects(readManifest(p), /bad\.json is not valid JSON/);
-    assert.throws(() => checkManifestShape({ manifest_version: 1, name: 'x', task: 'detection', precision: 'fp32', file: 'a', sha256: 'a'.repeat(64), input: { name: 'i' }, labels: [] }, 'here'), /needs a `detection` section/);
+    assert.throws(
+      () =>
+        checkManifestShape(
+          {
+            manifest_version: 1,
+            name: 'x',
+            task: 'detection',
+            precision: 'fp32',
+            file: 'a',
+            sha256: 'a'.repeat(64),
+            input: { name: 'i' },
+            labels: [],
+          },
+          'here',
+        ),
+      /needs a `detection` section/,
+    );
   });
 
   describe('a corrupt, truncated or swapped model file is refused', () => {
@@ -73,13 +110,21 @@ describe('model manifests', function () {
     const pristine = readFileSync(DET);
     before(async () => {
       cache = path.join(tmp, 'cache');
-      mpath = await writeModel(path.join(cache, 'ssdlite_mobilenet_v3_small_coco'), baseManifest(catalogEntry('ssdlite_mobilenet_v3_small_coco')!, 'fp32'), DET);
+      mpath = await writeModel(
+        path.join(cache, 'ssdlite_mobilenet_v3_small_coco'),
+        baseManifest(catalogEntry('ssdlite_mobilenet_v3_small_coco')!, 'fp32'),
+        DET,
+      );
       onnx = path.join(cache, 'ssdlite_mobilenet_v3_small_coco', 'fp32.onnx');
     });
     afterEach(() => writeFileSync(onnx, pristine));
 
     const detect = (): ReturnType<typeof cli> =>
-      cli(['detect', '--json', PHOTO], { EDGESIGHT__MODELS__CACHE_DIR: cache, EDGESIGHT__MODELS__AUTO_PREPARE: 'false', EDGESIGHT__LOGGING__LEVEL: 'warn' });
+      cli(['detect', '--json', PHOTO], {
+        EDGESIGHT__MODELS__CACHE_DIR: cache,
+        EDGESIGHT__MODELS__AUTO_PREPARE: 'false',
+        EDGESIGHT__LOGGING__LEVEL: 'warn',
+      });
 
     it('the intact model detects (the control for the cases below)', () => {
       const r = detect();
@@ -98,7 +143,10 @@ describe('model manifests', function () {
       assert.doesNotMatch(r.stdout, /person/);
       const l = cli(['models', 'list', '--cache', cache], {});
       assert.equal(l.code, 1);
-      assert.match(l.stdout, /ssdlite_mobilenet_v3_small_coco\s+fp32\s+detection\s+7\.2 MB\s+[0-9a-f]{12}\s+error\n\s+model file .* corrupt or replaced/);
+      assert.match(
+        l.stdout,
+        /ssdlite_mobilenet_v3_small_coco\s+fp32\s+detection\s+7\.2 MB\s+[0-9a-f]{12}\s+error\n\s+model file .* corrupt or replaced/,
+      );
     });
 
     it('truncated: size mismatch named', async () => {
@@ -124,11 +172,23 @@ describe('model manifests', function () {
     const dir = path.join(tmp, 'swapped');
     const mpath = await writeModel(dir, baseManifest(catalogEntry('ssdlite_mobilenet_v3_small_coco')!, 'fp32'), SEG);
     const loaded = await loadModel(mpath);
-    await assert.rejects(checkContract(loaded.manifest, loaded.file), /does not match its manifest:\n {2}- output 'class_predictions' does not exist/);
+    await assert.rejects(
+      checkContract(loaded.manifest, loaded.file),
+      /does not match its manifest:\n {2}- output 'class_predictions' does not exist/,
+    );
 
     // right names, wrong class count: the detector with a 3-label manifest
-    const det = await loadModel(await writeModel(path.join(tmp, 'three'), { ...baseManifest(catalogEntry('ssdlite_mobilenet_v3_small_coco')!, 'fp32'), labels: ['background', 'person', 'car'] }, DET));
-    await assert.rejects(checkContract(det.manifest, det.file), /scores 'class_predictions' has shape \[1, 2034, 91\], expected \[1, 2034 anchors, 3 labels\]/);
+    const det = await loadModel(
+      await writeModel(
+        path.join(tmp, 'three'),
+        { ...baseManifest(catalogEntry('ssdlite_mobilenet_v3_small_coco')!, 'fp32'), labels: ['background', 'person', 'car'] },
+        DET,
+      ),
+    );
+    await assert.rejects(
+      checkContract(det.manifest, det.file),
+      /scores 'class_predictions' has shape \[1, 2034, 91\], expected \[1, 2034 anchors, 3 labels\]/,
+    );
 
     // a wrong anchor count
     const m: ModelManifest = { ...det.manifest, labels: baseManifest(catalogEntry('ssdlite_mobilenet_v3_small_coco')!, 'fp32').labels };

@@ -40,7 +40,10 @@ describe('model versions: a cache prepared by an older edgesight is made again',
     assert.match(staleReason(catalogEntry(DET)!, old) ?? '', /model version 1, this edgesight makes version 2/);
     logs.length = 0;
     const m = (await loadModel(await prepareModel(DET, 'fp32', ctx))).manifest;
-    assert.ok(logs.some((l) => /re-preparing ssdlite_mobilenet_v3_small_coco fp32: .*model version 1/.test(l)), logs.join('\n'));
+    assert.ok(
+      logs.some((l) => /re-preparing ssdlite_mobilenet_v3_small_coco fp32: .*model version 1/.test(l)),
+      logs.join('\n'),
+    );
     assert.equal(m.provenance.model_version, 2);
     assert.equal(m.provenance.class_logits?.upper_saturation, 'dropped');
   });

@@ -60,7 +60,11 @@ describe('shipped prepared int8 models', function () {
         const got = JSON.parse(readFileSync(b.manifest, 'utf8')) as ModelManifest;
         if (b.sha256 !== want.sha256) {
           const why = equivalenceFailure(path.join(path.dirname(b.manifest), got.file), committedOnnx);
-          assert.equal(why, null, `${b.name} ${b.activation}: rebuilt ${b.sha256}, committed ${want.sha256}: ${why} (run npm run models:build and commit)`);
+          assert.equal(
+            why,
+            null,
+            `${b.name} ${b.activation}: rebuilt ${b.sha256}, committed ${want.sha256}: ${why} (run npm run models:build and commit)`,
+          );
           console.log(`      ${b.name} ${b.activation}: bytes differ only by float rounding of calibration scales on this CPU (equivalent)`);
           got.sha256 = want.sha256;
         } else {

@@ -16,7 +16,14 @@ const PHOTOS = ['astronaut.png', 'chelsea.png', 'messi5.jpg', 'motorcycle_left.p
 function cli(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, ...args], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), EDGESIGHT_OFFLINE: '1', EDGESIGHT_MODELS_MIRROR: '', EDGESIGHT__MODELS__PRECISION: 'fp32', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: os.tmpdir(),
+      EDGESIGHT_OFFLINE: '1',
+      EDGESIGHT_MODELS_MIRROR: '',
+      EDGESIGHT__MODELS__PRECISION: 'fp32',
+      ...env,
+    },
     timeout: 60_000,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
@@ -62,17 +69,29 @@ describe('model bundles', function () {
     assert.equal(i.code, 0, i.stderr);
     assert.match(i.stdout, /installed\s+ssdlite_mobilenet_v3_small_coco\s+fp32/);
     assert.deepEqual(cacheEntries(pi), ['ssdlite_mobilenet_v3_small_coco'], 'no staging leftovers, no sources');
-    assert.deepEqual(readdirSync(path.join(pi, 'ssdlite_mobilenet_v3_small_coco')).sort(), ['fp32.json', 'fp32.onnx', 'qdq-faithful.json', 'qdq-faithful.onnx']);
+    assert.deepEqual(readdirSync(path.join(pi, 'ssdlite_mobilenet_v3_small_coco')).sort(), [
+      'fp32.json',
+      'fp32.onnx',
+      'qdq-faithful.json',
+      'qdq-faithful.onnx',
+    ]);
 
     // the Pi has no mirror and may not prepare anything: it must run from the bundle alone
     const detect = (cache: string): string => {
-      const r = cli(['detect', '--json', ...PHOTOS], { EDGESIGHT__MODELS__CACHE_DIR: cache, EDGESIGHT__MODELS__AUTO_PREPARE: 'false', EDGESIGHT__LOGGING__LEVEL: 'warn' });
+      const r = cli(['detect', '--json', ...PHOTOS], {
+        EDGESIGHT__MODELS__CACHE_DIR: cache,
+        EDGESIGHT__MODELS__AUTO_PREPARE: 'false',
+        EDGESIGHT__LOGGING__LEVEL: 'warn',
+      });
       assert.equal(r.code, 0, r.stderr);
       return r.stdout;
     };
     const onPc = detect(pc);
     const onPi = detect(pi);
-    const lines = onPi.trim().split('\n').map((l) => JSON.parse(l) as { objects: unknown[] });
+    const lines = onPi
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { objects: unknown[] });
     assert.equal(lines.length, PHOTOS.length);
     assert.ok(lines.reduce((n, l) => n + l.objects.length, 0) >= PHOTOS.length, 'the photos produce detections');
     assert.equal(onPi, onPc);
@@ -88,12 +107,18 @@ describe('model bundles', function () {
     const t = spawnSync('tar', ['-tvf', bundleTar], { encoding: 'utf8' });
     assert.equal(t.status, 0, t.stderr);
     assert.deepEqual(
-      t.stdout.trim().split('\n').map((l) => l.split(/\s+/).at(-1)),
+      t.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/).at(-1)),
       ['bundle.json', 'ssdlite_mobilenet_v3_small_coco/fp32.json', 'ssdlite_mobilenet_v3_small_coco/fp32.onnx'],
     );
     const missing = cli(['models', 'export', path.join(tmp, 'x.tar'), 'lraspp_mobilenet_v3_small_voc', '--cache', pc]);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /model 'lraspp_mobilenet_v3_small_voc' is not prepared in .*; run `edgesight models fetch lraspp_mobilenet_v3_small_voc` first/);
+    assert.match(
+      missing.stderr,
+      /model 'lraspp_mobilenet_v3_small_voc' is not prepared in .*; run `edgesight models fetch lraspp_mobilenet_v3_small_voc` first/,
+    );
   });
 
   it('refuses a bundle with a flipped byte in a model, installing nothing', () => {
@@ -105,7 +130,10 @@ describe('model bundles', function () {
     const cache = path.join(tmp, 'c-flipped');
     const r = cli(['models', 'import', bad, '--cache', cache]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /ssdlite_mobilenet_v3_small_coco\/fp32\.onnx is 7\d+ bytes with sha256 [0-9a-f]{64}, but the index pins .* corrupt bundle, nothing was imported/);
+    assert.match(
+      r.stderr,
+      /ssdlite_mobilenet_v3_small_coco\/fp32\.onnx is 7\d+ bytes with sha256 [0-9a-f]{64}, but the index pins .* corrupt bundle, nothing was imported/,
+    );
     assert.deepEqual(cacheEntries(cache), []);
   });
 
@@ -131,10 +159,24 @@ describe('model bundles', function () {
   it('refuses path traversal, absolute paths, links and files not in the index', async () => {
     const index = Buffer.from(JSON.stringify({ bundle_version: 1, created_at: '', producer: 't', models: [], files: [] }));
     const cases: Array<[string, Buffer, RegExp]> = [
-      ['../escape.json', tar([['bundle.json', index], ['../escape.json', Buffer.from('{}')]]), /bundle entry '\.\.\/escape\.json' contains '\.' or '\.\.' segments/],
+      [
+        '../escape.json',
+        tar([
+          ['bundle.json', index],
+          ['../escape.json', Buffer.from('{}')],
+        ]),
+        /bundle entry '\.\.\/escape\.json' contains '\.' or '\.\.' segments/,
+      ],
       ['m/../../escape', tar([['m/../../escape', Buffer.from('x')]]), /contains '\.' or '\.\.' segments/],
       ['/etc/passwd', tar([['/etc/passwd', Buffer.from('x')]]), /is an absolute path/],
-      ['unlisted', tar([['bundle.json', index], ['m/extra.onnx', Buffer.from('x')]]), /m\/extra\.onnx is not listed in the index/],
+      [
+        'unlisted',
+        tar([
+          ['bundle.json', index],
+          ['m/extra.onnx', Buffer.from('x')],
+        ]),
+        /m\/extra\.onnx is not listed in the index/,
+      ],
       ['no index', tar([['m/fp32.json', Buffer.from('{}')]]), /has no bundle\.json index: not an edgesight model bundle/],
     ];
     const link = tarHeader('m/link', 0, 0);
@@ -168,7 +210,17 @@ describe('model bundles', function () {
     // the faithful QDQ conversion: the same contract as the bundled fp32 detector, other bytes
     const other = path.join(tmp, 'other-detector.onnx');
     writeFileSync(other, convertTflite(readFileSync(TFLITE_DETECTOR), { form: 'qdq' }));
-    const imp = cli(['models', 'import', other, '--name', 'ssdlite_mobilenet_v3_small_coco', '--like', 'ssdlite_mobilenet_v3_small_coco', '--cache', cache]);
+    const imp = cli([
+      'models',
+      'import',
+      other,
+      '--name',
+      'ssdlite_mobilenet_v3_small_coco',
+      '--like',
+      'ssdlite_mobilenet_v3_small_coco',
+      '--cache',
+      cache,
+    ]);
     assert.equal(imp.code, 0, imp.stderr);
     const before = readFileSync(path.join(dir, 'fp32.json'), 'utf8');
     const r = cli(['models', 'import', bundleTar, '--cache', cache]);

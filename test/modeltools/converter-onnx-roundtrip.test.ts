@@ -6,7 +6,10 @@ import { DataType } from '../../src/modeltools/onnx/graph.js';
 import { convertedDetector, fixtureInput, LRASPP, runImage, session } from '../helpers/onnx-build.js';
 
 describe('ONNX load → save round trip', () => {
-  for (const [label, file] of [['converted float detector', convertedDetector()], ['LR-ASPP segmenter', LRASPP]] as const) {
+  for (const [label, file] of [
+    ['converted float detector', convertedDetector()],
+    ['LR-ASPP segmenter', LRASPP],
+  ] as const) {
     it(`${label}: ORT outputs are bit-identical after load+save`, async () => {
       const original = readFileSync(file);
       const graph = loadOnnx(original);

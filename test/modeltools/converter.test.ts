@@ -4,16 +4,7 @@ import path from 'node:path';
 import { convertTflite, convertTfliteReport, TfliteFormatError, type ConvertReport } from '../../src/modeltools/convert.js';
 import { loadOnnx } from '../../src/modeltools/onnx/io.js';
 import { indexGraph, type OnnxGraph } from '../../src/modeltools/onnx/graph.js';
-import {
-  FIXTURE_NAMES,
-  FIXTURES,
-  fixtureInput,
-  maxAbsDiff,
-  readF32,
-  runImage,
-  session,
-  TFLITE_DETECTOR,
-} from '../helpers/onnx-build.js';
+import { FIXTURE_NAMES, FIXTURES, fixtureInput, maxAbsDiff, readF32, runImage, session, TFLITE_DETECTOR } from '../helpers/onnx-build.js';
 import { skipOnSaturatingInt8Kernels, skipWithoutReferenceDetector } from '../helpers/paths.js';
 
 describe('TFLite → ONNX float form (legacy: every int8 saturation kept, as the golden reference)', function () {
@@ -71,7 +62,9 @@ describe('TFLite → ONNX float form (default: class-logit upper saturations dro
   });
 
   const clips = (g: OnnxGraph): Map<string, { lo: boolean; hi: boolean }> =>
-    new Map(g.nodes.filter((n) => n.opType === 'Clip').map((n) => [n.outputs[0]!, { lo: (n.inputs[1] ?? '') !== '', hi: (n.inputs[2] ?? '') !== '' }]));
+    new Map(
+      g.nodes.filter((n) => n.opType === 'Clip').map((n) => [n.outputs[0]!, { lo: (n.inputs[1] ?? '') !== '', hi: (n.inputs[2] ?? '') !== '' }]),
+    );
 
   it('finds the class logits by structure: the six class-predictor outputs, their reshapes/requantizations and the concat feeding the sigmoid', () => {
     const logits = report.classLogitTensors;
@@ -146,7 +139,9 @@ describe('TFLite → ONNX faithful QDQ form', function () {
     const first = graph.nodes.find((n) => n.opType === 'Conv');
     assert.deepEqual(first?.attributes['pads']?.value, [0, 0, 1, 1]);
     // Biases are int32 with zero points 0.
-    const biasTypes = new Set(graph.nodes.filter((n) => n.opType === 'Conv').map((n) => initializer.get(indexGraph(graph).producer.get(n.inputs[2]!)!.inputs[0]!)!.dataType));
+    const biasTypes = new Set(
+      graph.nodes.filter((n) => n.opType === 'Conv').map((n) => initializer.get(indexGraph(graph).producer.get(n.inputs[2]!)!.inputs[0]!)!.dataType),
+    );
     assert.deepEqual([...biasTypes], [6]);
   });
 
@@ -157,7 +152,14 @@ describe('TFLite → ONNX faithful QDQ form', function () {
     const { producer } = indexGraph(graph);
     const q = producer.get(`${tap}/q`);
     assert.ok(q && floatGraph.nodes.some((n) => n.outputs.includes(tap)), 'tap points exist');
-    graph.nodes.push({ name: 'tap_dq', opType: 'DequantizeLinear', domain: '', inputs: [q.outputs[0]!, q.inputs[1]!, q.inputs[2]!], outputs: ['tap'], attributes: {} });
+    graph.nodes.push({
+      name: 'tap_dq',
+      opType: 'DequantizeLinear',
+      domain: '',
+      inputs: [q.outputs[0]!, q.inputs[1]!, q.inputs[2]!],
+      outputs: ['tap'],
+      attributes: {},
+    });
     graph.outputs.push({ name: 'tap', elemType: 1, shape: null });
     floatGraph.outputs.push({ name: tap, elemType: 1, shape: null });
     const { saveOnnx } = await import('../../src/modeltools/onnx/io.js');
@@ -187,11 +189,14 @@ describe('TFLite → ONNX errors', () => {
   it('refuses a truncated file with a clear error', () => {
     const full = readFileSync(TFLITE_DETECTOR);
     for (const n of [full.length / 2, 4096, 100]) {
-      assert.throws(() => convertTflite(full.subarray(0, n), { form: 'float' }), (e: Error) => {
-        assert.ok(e instanceof TfliteFormatError, `${n} bytes: ${e.name}: ${e.message}`);
-        assert.match(e.message, /outside the|truncated|too short/);
-        return true;
-      });
+      assert.throws(
+        () => convertTflite(full.subarray(0, n), { form: 'float' }),
+        (e: Error) => {
+          assert.ok(e instanceof TfliteFormatError, `${n} bytes: ${e.name}: ${e.message}`);
+          assert.match(e.message, /outside the|truncated|too short/);
+          return true;
+        },
+      );
     }
   });
 

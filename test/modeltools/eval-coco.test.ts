@@ -11,7 +11,12 @@ const gt = (imageId: number, categoryId: number, bbox: [number, number, number, 
   bbox,
   ...extra,
 });
-const dt = (imageId: number, categoryId: number, bbox: [number, number, number, number], score: number): ScoredBox => ({ imageId, categoryId, bbox, score });
+const dt = (imageId: number, categoryId: number, bbox: [number, number, number, number], score: number): ScoredBox => ({
+  imageId,
+  categoryId,
+  bbox,
+  score,
+});
 
 describe('COCO evaluator', () => {
   it('IoU: plain and crowd (intersection over the detection area)', () => {
@@ -22,11 +27,17 @@ describe('COCO evaluator', () => {
 
   it('perfect detections score 1.0 on every metric', () => {
     const g = [gt(1, 1, [10, 10, 50, 80]), gt(1, 2, [100, 50, 30, 30]), gt(2, 1, [0, 0, 200, 100])];
-    const r = evaluateCoco(g, g.map((x, i) => dt(x.imageId, x.categoryId, x.bbox, 0.9 - i * 0.1)));
+    const r = evaluateCoco(
+      g,
+      g.map((x, i) => dt(x.imageId, x.categoryId, x.bbox, 0.9 - i * 0.1)),
+    );
     close(r.map, 1);
     close(r.ap50, 1);
     close(r.ap75, 1);
-    assert.deepEqual(r.perCategory.map((c) => c.categoryId), [1, 2]);
+    assert.deepEqual(
+      r.perCategory.map((c) => c.categoryId),
+      [1, 2],
+    );
   });
 
   it('a box shifted to IoU 2/3 matches at thresholds .50–.65 only: AP = 4/10, AP50 = 1, AP75 = 0', () => {
@@ -63,7 +74,13 @@ describe('COCO evaluator', () => {
 
   it('categories without ground truth are left out of the mean; ground truth without detections scores 0', () => {
     const r = evaluateCoco([gt(1, 1, [0, 0, 10, 10]), gt(1, 3, [0, 0, 10, 10])], [dt(1, 1, [0, 0, 10, 10], 0.9), dt(1, 7, [0, 0, 10, 10], 0.9)]);
-    assert.deepEqual(r.perCategory.map((c) => [c.categoryId, c.ap]), [[1, 1], [3, 0]]);
+    assert.deepEqual(
+      r.perCategory.map((c) => [c.categoryId, c.ap]),
+      [
+        [1, 1],
+        [3, 0],
+      ],
+    );
     close(r.map, 0.5);
     const withSeven = evaluateCoco([gt(1, 1, [0, 0, 10, 10])], [dt(1, 7, [0, 0, 10, 10], 0.9)], { categories: [1, 7] });
     assert.equal(withSeven.perCategory[1]!.ap, null);

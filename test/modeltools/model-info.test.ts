@@ -10,8 +10,17 @@ const within = (v: number, ref: number, rel: number): boolean => Math.abs(v - re
 describe('modelInfo', () => {
   it('converted float detector: I/O, op counts, params and MAdds near the paper (SSDLite V3-Small†)', () => {
     const i = modelInfo(convertTflite(readFileSync(TFLITE_DETECTOR), { form: 'float' }));
-    assert.deepEqual(i.inputs.map((t) => [t.name, t.dtype, t.shape]), [['image', 'float', [1, 3, 320, 320]]]);
-    assert.deepEqual(i.outputs.map((t) => [t.name, t.shape]), [['class_predictions', [1, 2034, 91]], ['box_encodings', [1, 2034, 4]]]);
+    assert.deepEqual(
+      i.inputs.map((t) => [t.name, t.dtype, t.shape]),
+      [['image', 'float', [1, 3, 320, 320]]],
+    );
+    assert.deepEqual(
+      i.outputs.map((t) => [t.name, t.shape]),
+      [
+        ['class_predictions', [1, 2034, 91]],
+        ['box_encodings', [1, 2034, 4]],
+      ],
+    );
     assert.equal(i.opCounts['Conv'], 88);
     assert.equal(i.int8OpShare, 0);
     const p = PAPER_FIGURES.ssdliteV3SmallReduced;
@@ -19,7 +28,7 @@ describe('modelInfo', () => {
     assert.ok(within(i.macs, p.madds, 0.05), `MAdds ${i.macs}`);
   });
 
-  it('the converted float detector has the reference export\'s params and MAdds', function () {
+  it("the converted float detector has the reference export's params and MAdds", function () {
     const ref = modelInfo(readFileSync(skipWithoutReferenceDetector(this, 'comparing with the reference export')));
     const fl = modelInfo(convertTflite(readFileSync(TFLITE_DETECTOR), { form: 'float' }));
     assert.equal(fl.params, ref.params);

@@ -30,7 +30,13 @@ describe('int8 gates: the default int8 models (shipped calibration set)', functi
   let m: PreparedSet;
 
   before(async () => {
-    const ctx: PrepareContext = { converter: tfliteConverter, cacheDir: TEST_CACHE, mirrors: [MODEL_SOURCES_DIR], allowNetwork: false, log: () => undefined };
+    const ctx: PrepareContext = {
+      converter: tfliteConverter,
+      cacheDir: TEST_CACHE,
+      mirrors: [MODEL_SOURCES_DIR],
+      allowNetwork: false,
+      log: () => undefined,
+    };
     m = await prepareEvalModels(ctx);
   });
 
@@ -84,9 +90,16 @@ describe('int8 gates: the default int8 models (shipped calibration set)', functi
 
   it('detector: int8 still finds the person, the cat and a motorcycle at the default score threshold', async () => {
     const thr = DEFAULTS.detection.score_threshold;
-    for (const [photo, label] of [['astronaut.png', 'person'], ['chelsea.png', 'cat'], ['motorcycle_left.png', 'motorcycle']] as const) {
+    for (const [photo, label] of [
+      ['astronaut.png', 'person'],
+      ['chelsea.png', 'cat'],
+      ['motorcycle_left.png', 'motorcycle'],
+    ] as const) {
       const d = await detectFile(evalModel(m.detector.int8), path.join(PHOTOS_DIR, photo), thr);
-      assert.ok(d.some((x) => x.label === label), `${photo}: no ${label} ≥ ${thr} (got ${d.map((x) => `${x.label} ${x.score.toFixed(2)}`).join(', ') || 'nothing'})`);
+      assert.ok(
+        d.some((x) => x.label === label),
+        `${photo}: no ${label} ≥ ${thr} (got ${d.map((x) => `${x.label} ${x.score.toFixed(2)}`).join(', ') || 'nothing'})`,
+      );
     }
   });
 

@@ -63,7 +63,10 @@ describe('quantizer on a tiny conv graph', () => {
   it('per-channel symmetric int8 weights: scale_c = max|w_c| / 127 exactly, codes round(w / scale_c)', async () => {
     const { onnx } = await quantizeModel(tinyModel(), calib, { method: 'minmax', reportInputs: 2 });
     const g = loadOnnx(onnx);
-    for (const [name, w, cout] of [['w_one', W1, 4], ['w_dw', W2, 4]] as const) {
+    for (const [name, w, cout] of [
+      ['w_one', W1, 4],
+      ['w_dw', W2, 4],
+    ] as const) {
       const s = init(g, `${name}/scale`);
       const q = init(g, `${name}/quantized`);
       const zp = init(g, `${name}/zero_point`);
@@ -71,7 +74,10 @@ describe('quantizer on a tiny conv graph', () => {
       assert.deepEqual(s.dims, [cout]);
       assert.equal(q.dataType, DataType.INT8);
       assert.equal(zp.dataType, DataType.INT8);
-      assert.ok([...zp.data].every((v) => v === 0), 'symmetric: zero points 0');
+      assert.ok(
+        [...zp.data].every((v) => v === 0),
+        'symmetric: zero points 0',
+      );
       const per = w.length / cout;
       for (let c = 0; c < cout; c++) {
         const m = Math.max(...Array.from(w.subarray(c * per, (c + 1) * per), Math.abs));
@@ -110,13 +116,19 @@ describe('quantizer on a tiny conv graph', () => {
     assert.equal(q.length, 1);
     const dqs = consumers.get(q[0]!.outputs[0]!) ?? [];
     assert.equal(dqs.length, 2);
-    assert.ok(dqs.every((d) => d.opType === 'DequantizeLinear' && (consumers.get(d.outputs[0]!) ?? []).length === 1), 'each DQ feeds one consumer');
+    assert.ok(
+      dqs.every((d) => d.opType === 'DequantizeLinear' && (consumers.get(d.outputs[0]!) ?? []).length === 1),
+      'each DQ feeds one consumer',
+    );
     // HardSigmoid(x) = clip(x/6 + 1/2, 0, 1) becomes Add(x, 3) quantized over [0, 6] and read back with
     // scale 1/255, so DQ → Add → Q and DQ → Mul → Q both fuse into integer kernels
     assert.ok(!g.nodes.some((n) => n.opType === 'HardSigmoid'), 'no float HardSigmoid left');
     const gateAdd = g.nodes.find((n) => n.name === 'hsig/Add')!;
     assert.ok(gateAdd && gateAdd.opType === 'Add');
-    assert.ok(gateAdd.inputs.every((i) => g.nodes.find((n) => n.outputs.includes(i))?.opType === 'DequantizeLinear'), 'both Add inputs dequantized');
+    assert.ok(
+      gateAdd.inputs.every((i) => g.nodes.find((n) => n.outputs.includes(i))?.opType === 'DequantizeLinear'),
+      'both Add inputs dequantized',
+    );
     assert.equal(init(g, 'hsig/offset/quantized').data[0], 255);
     assert.equal(init(g, 'hsig/offset/scale').data[0], Math.fround(3 / 255));
     const gateQ = consumers.get(gateAdd.outputs[0]!)!;
@@ -124,14 +136,26 @@ describe('quantizer on a tiny conv graph', () => {
     assert.equal(gateQ[0]!.opType, 'QuantizeLinear');
     assert.equal(init(g, gateQ[0]!.inputs[1]!).data[0], Math.fround(6 / 255));
     const gateDq = consumers.get(gateQ[0]!.outputs[0]!)!;
-    assert.deepEqual(gateDq.map((n) => [n.opType, n.outputs[0]]), [['DequantizeLinear', 'hsig']]);
+    assert.deepEqual(
+      gateDq.map((n) => [n.opType, n.outputs[0]]),
+      [['DequantizeLinear', 'hsig']],
+    );
     assert.equal(init(g, gateDq[0]!.inputs[1]!).data[0], Math.fround(1 / 255));
-    assert.ok((consumers.get('hsig') ?? []).every((c) => c.opType === 'Mul'), 'the gate feeds the Mul');
+    assert.ok(
+      (consumers.get('hsig') ?? []).every((c) => c.opType === 'Mul'),
+      'the gate feeds the Mul',
+    );
     // the output keeps its name and float type
-    assert.deepEqual(g.outputs.map((o) => [o.name, o.elemType]), [['y', DataType.FLOAT]]);
+    assert.deepEqual(
+      g.outputs.map((o) => [o.name, o.elemType]),
+      [['y', DataType.FLOAT]],
+    );
     const names = g.nodes.map((n) => n.name);
     assert.equal(new Set(names).size, names.length, 'node names unique');
-    assert.ok(names.every((n) => !/[0-9]$/.test(n)), `no node name ends in a digit: ${names.filter((n) => /[0-9]$/.test(n)).join(', ')}`);
+    assert.ok(
+      names.every((n) => !/[0-9]$/.test(n)),
+      `no node name ends in a digit: ${names.filter((n) => /[0-9]$/.test(n)).join(', ')}`,
+    );
   });
 
   it('runs in ONNX Runtime close to float, and the report lists every quantized tensor worst first', async function () {
@@ -174,11 +198,23 @@ describe('quantizer on a tiny conv graph', () => {
     for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
     assert.ok(m < 1e-4, `uint8 vs int8 max diff ${m}`);
     // the per-architecture rule measured with npm run bench:arm64 (A76 has sdot: int8; A72 does not: uint8)
-    assert.equal(activationTypeFor('auto', 'x64', () => ['asimddp']), 'uint8');
-    assert.equal(activationTypeFor('auto', 'arm64', () => ['fp', 'asimd', 'crc32', 'atomics', 'asimddp']), 'int8');
-    assert.equal(activationTypeFor('auto', 'arm64', () => ['fp', 'asimd', 'crc32']), 'uint8');
+    assert.equal(
+      activationTypeFor('auto', 'x64', () => ['asimddp']),
+      'uint8',
+    );
+    assert.equal(
+      activationTypeFor('auto', 'arm64', () => ['fp', 'asimd', 'crc32', 'atomics', 'asimddp']),
+      'int8',
+    );
+    assert.equal(
+      activationTypeFor('auto', 'arm64', () => ['fp', 'asimd', 'crc32']),
+      'uint8',
+    );
     assert.equal(activationTypeFor('int8', 'x64'), 'int8');
-    assert.equal(activationTypeFor('uint8', 'arm64', () => ['asimddp']), 'uint8');
+    assert.equal(
+      activationTypeFor('uint8', 'arm64', () => ['asimddp']),
+      'uint8',
+    );
   });
 
   it('bias correction moves the int8 conv biases so the mean error per output channel over the calibration inputs shrinks', async () => {
@@ -223,14 +259,22 @@ describe('quantizer on a tiny conv graph', () => {
     const g = loadOnnx(onnx);
     assert.deepEqual(report.keptFloat, ['relu_one']);
     assert.ok(!g.nodes.some((n) => n.opType === 'QuantizeLinear' && n.inputs[0] === 'relu_one'));
-    assert.ok(g.initializers.some((t) => t.name === 'w_dw' && t.dataType === DataType.FLOAT), 'the depthwise conv keeps float weights');
+    assert.ok(
+      g.initializers.some((t) => t.name === 'w_dw' && t.dataType === DataType.FLOAT),
+      'the depthwise conv keeps float weights',
+    );
     assert.ok(g.initializers.some((t) => t.name === 'w_one/quantized'));
   });
 
   it('perChannelDepthwise: a float tensor read by a depthwise conv is quantized per channel, the conv gets int8 weights', async function () {
     skipOnSaturatingInt8Kernels(this);
     // relu_one's channels span 0.01× to 2× (W1): one scale per channel, moved into the depthwise weights
-    const { onnx, report } = await quantizeModel(tinyModel(), calib, { method: 'minmax', exclude: ['relu_*'], perChannelDepthwise: ['relu_one'], reportInputs: 1 });
+    const { onnx, report } = await quantizeModel(tinyModel(), calib, {
+      method: 'minmax',
+      exclude: ['relu_*'],
+      perChannelDepthwise: ['relu_one'],
+      reportInputs: 1,
+    });
     const g = loadOnnx(onnx);
     assert.equal(report.quantizedConvs, 2);
     const pad = g.nodes.find((n) => n.opType === 'Pad' && n.inputs[0] === 'relu_one')!;
@@ -253,7 +297,10 @@ describe('quantizer on a tiny conv graph', () => {
     const perTensor = err(await runModel((await quantizeModel(tinyModel(), calib, { method: 'minmax', reportInputs: 1 })).onnx, x));
     assert.ok(perChannel < 0.05, `relative error ${perChannel}`);
     assert.ok(perChannel <= perTensor, `per channel ${perChannel} vs per tensor ${perTensor}`);
-    await assert.rejects(quantizeModel(tinyModel(), calib, { exclude: ['conv_one'], perChannelDepthwise: ['conv_one'] }), /not read by exactly one depthwise Conv/);
+    await assert.rejects(
+      quantizeModel(tinyModel(), calib, { exclude: ['conv_one'], perChannelDepthwise: ['conv_one'] }),
+      /not read by exactly one depthwise Conv/,
+    );
   });
 
   it('refuses bad inputs with clear errors', async () => {
@@ -283,7 +330,7 @@ describe('calibration histogram', () => {
     assert.throws(() => neg.add(Float32Array.of(Number.NaN)), /non-finite/);
   });
 
-  it('frames: the range is a quantile of the inputs\' own extremes, so one unusual input does not set it', () => {
+  it("frames: the range is a quantile of the inputs' own extremes, so one unusual input does not set it", () => {
     const h = new TensorHistogram();
     for (let i = 1; i <= 9; i++) h.add(Float32Array.of(-i / 10, i));
     h.add(Float32Array.of(-50, 100));

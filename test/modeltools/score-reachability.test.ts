@@ -25,9 +25,18 @@ function quotedThresholds(text: string): number[] {
 function documents(): string[] {
   const files: string[] = [];
   if (existsSync(path.join(REPO, 'README.md'))) files.push(path.join(REPO, 'README.md'));
-  for (const [dir, ext] of [['docs', '.md'], ['config', '.yaml']] as const) {
+  for (const [dir, ext] of [
+    ['docs', '.md'],
+    ['config', '.yaml'],
+  ] as const) {
     const d = path.join(REPO, dir);
-    if (existsSync(d)) files.push(...readdirSync(d).filter((f) => f.endsWith(ext)).sort().map((f) => path.join(d, f)));
+    if (existsSync(d))
+      files.push(
+        ...readdirSync(d)
+          .filter((f) => f.endsWith(ext))
+          .sort()
+          .map((f) => path.join(d, f)),
+      );
   }
   return files;
 }
@@ -39,18 +48,31 @@ describe('scores: the default int8 detector reaches the thresholds the docs quot
 
   before(async () => {
     // the default int8 model exactly as the product prepares it (catalog → fp32 conversion → default quantizer)
-    const ctx: PrepareContext = { converter: tfliteConverter, cacheDir: TEST_CACHE, mirrors: [MODEL_SOURCES_DIR], allowNetwork: false, log: () => undefined };
+    const ctx: PrepareContext = {
+      converter: tfliteConverter,
+      cacheDir: TEST_CACHE,
+      mirrors: [MODEL_SOURCES_DIR],
+      allowNetwork: false,
+      log: () => undefined,
+    };
     int8 = await loadModel(await prepareModel(DET, 'int8', ctx, makeQuantizer()));
     for (const f of readdirSync(PHOTOS_DIR).sort()) dets.set(f, await detectFile(evalModel(int8), path.join(PHOTOS_DIR, f), 0.05));
   });
 
   it('the quoted-threshold scanner finds the forms the docs use', () => {
-    assert.deepEqual(quotedThresholds('score_threshold: 0.45  # x\nfilters: { person: { min_score: 0.6 } }\n`--score-threshold 0.7` min_score=1'), [0.45, 0.6, 0.7, 1]);
+    assert.deepEqual(
+      quotedThresholds('score_threshold: 0.45  # x\nfilters: { person: { min_score: 0.6 } }\n`--score-threshold 0.7` min_score=1'),
+      [0.45, 0.6, 0.7, 1],
+    );
     assert.deepEqual(quotedThresholds('detection.score_threshold is the default; 0.9 here is not a quote'), []);
   });
 
   it('the best person, cat and motorcycle on the shipped photos score above 0.55 (the old graph capped them at 0.5)', () => {
-    for (const [photo, label] of [['astronaut.png', 'person'], ['chelsea.png', 'cat'], ['motorcycle_left.png', 'motorcycle']] as const) {
+    for (const [photo, label] of [
+      ['astronaut.png', 'person'],
+      ['chelsea.png', 'cat'],
+      ['motorcycle_left.png', 'motorcycle'],
+    ] as const) {
       const best = Math.max(0, ...(dets.get(photo) ?? []).filter((d) => d.label === label).map((d) => d.score));
       console.log(`      ${photo}: best ${label} ${best.toFixed(3)}`);
       assert.ok(best > 0.55, `${photo}: best ${label} scores ${best}`);
@@ -58,7 +80,10 @@ describe('scores: the default int8 detector reaches the thresholds the docs quot
   });
 
   it('no two of the strongest detections tie at one score (ranking among them survives)', () => {
-    const strong = [...dets.values()].flat().filter((d) => d.score > 0.5).map((d) => d.score);
+    const strong = [...dets.values()]
+      .flat()
+      .filter((d) => d.score > 0.5)
+      .map((d) => d.score);
     assert.ok(strong.length >= 5, `only ${strong.length} detections above 0.5`);
     const ties = strong.length - new Set(strong).size;
     assert.ok(ties <= strong.length / 4, `${ties} of ${strong.length} detections above 0.5 share a score`);

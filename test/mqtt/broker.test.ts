@@ -16,7 +16,10 @@ describe('embedded broker', function () {
       await assert.rejects(startEmbeddedBroker('127.0.0.1', port), (e: Error) => {
         assert.ok(e instanceof BrokerListenError);
         assert.equal(e.code, 'EADDRINUSE');
-        assert.match(e.message, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is taken .*set \`mqtt\\.url: mqtt://127\\.0\\.0\\.1:${port}\``));
+        assert.match(
+          e.message,
+          new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is taken .*set \`mqtt\\.url: mqtt://127\\.0\\.0\\.1:${port}\``),
+        );
         return true;
       });
     } finally {
@@ -24,7 +27,7 @@ describe('embedded broker', function () {
     }
   });
 
-  it('a failed start leaves nothing running: the process ends by itself (the broker\'s timers were what kept a failed daemon alive)', async () => {
+  it("a failed start leaves nothing running: the process ends by itself (the broker's timers were what kept a failed daemon alive)", async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
     const port = (blocker.address() as net.AddressInfo).port;

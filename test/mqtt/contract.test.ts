@@ -18,7 +18,9 @@ describe('mqtt payload builders vs schemas', () => {
       timings: {},
       frame: { kind: 'encoded', id: 17, capturedAt: 0, capturedMono: 0, data: Buffer.alloc(0), format: 'jpeg' },
     } as unknown as FrameResult;
-    const p = validatePayload('detections', JSON.stringify({ ...detectionsPayload(result, Date.now()), seq: 1 })) as { objects: Array<{ box_px: number[] }> };
+    const p = validatePayload('detections', JSON.stringify({ ...detectionsPayload(result, Date.now()), seq: 1 })) as {
+      objects: Array<{ box_px: number[] }>;
+    };
     assert.deepEqual(p.objects[1]!.box_px, [0, 0, 640, 480]);
     validatePayload('detections', JSON.stringify({ ...detectionsPayload({ ...result, detections: [] }, Date.now()), seq: 2 }));
   });

@@ -14,16 +14,51 @@ import { pngWithFilters } from '../render/png-filters.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 
 const SCRIPT = join(REPO_ROOT, 'test', 'mqtt', 'fixtures', 'decode_mask.py');
-const CLASSES = ['background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor'];
+const CLASSES = [
+  'background',
+  'aeroplane',
+  'bicycle',
+  'bird',
+  'boat',
+  'bottle',
+  'bus',
+  'car',
+  'cat',
+  'chair',
+  'cow',
+  'diningtable',
+  'dog',
+  'horse',
+  'motorbike',
+  'person',
+  'pottedplant',
+  'sheep',
+  'sofa',
+  'train',
+  'tvmonitor',
+];
 
 function testMap(w: number, h: number): Uint8Array {
   const m = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) m[y * w + x] = x > w / 3 && x < (2 * w) / 3 && y > h / 4 ? 15 : (x * 7 + y * 3) % 11 === 0 ? 8 : 0;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) m[y * w + x] = x > w / 3 && x < (2 * w) / 3 && y > h / 4 ? 15 : (x * 7 + y * 3) % 11 === 0 ? 8 : 0;
   return m;
 }
 
 async function payload(encoding: 'png' | 'rle', map = testMap(40, 30)): Promise<MaskPayload> {
-  const p = await buildMaskPayload({ camera: 'front', frameId: 42, capturedAt: 1718000000000, publishedAt: 1718000000050, map, width: 40, height: 30, frameWidth: 640, frameHeight: 480, classes: CLASSES, encoding });
+  const p = await buildMaskPayload({
+    camera: 'front',
+    frameId: 42,
+    capturedAt: 1718000000000,
+    publishedAt: 1718000000050,
+    map,
+    width: 40,
+    height: 30,
+    frameWidth: 640,
+    frameHeight: 480,
+    classes: CLASSES,
+    encoding,
+  });
   validatePayload('mask', p);
   return p;
 }
@@ -99,7 +134,9 @@ describe('mqtt/mask decoding recipes', () => {
       it(`${encoding}`, async () => {
         const t = topicsFor('edgesight', 'pi5', 'front');
         const p = await payload(encoding);
-        const sub = spawn('sh', ['-c', `mosquitto_sub -h 127.0.0.1 -p ${broker.port} -t '${t.mask}' -C 1 | python3 '${SCRIPT}' --dump`], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const sub = spawn('sh', ['-c', `mosquitto_sub -h 127.0.0.1 -p ${broker.port} -t '${t.mask}' -C 1 | python3 '${SCRIPT}' --dump`], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         let out = '';
         let err = '';
         sub.stdout.on('data', (b: Buffer) => (out += b.toString()));

@@ -8,7 +8,10 @@ describe('mqtt/queue', () => {
     const q = new OutboundQueue({ streamCapacity: 3 });
     for (let i = 0; i < 5; i++) q.push(m('d', String(i)), 'stream');
     assert.equal(q.size, 3);
-    assert.deepEqual(q.drain().map((x) => x.payload), ['2', '3', '4']);
+    assert.deepEqual(
+      q.drain().map((x) => x.payload),
+      ['2', '3', '4'],
+    );
     assert.equal(q.drops.stream, 2);
     assert.equal(q.dropped, 2);
     assert.equal(q.size, 0);
@@ -20,7 +23,13 @@ describe('mqtt/queue', () => {
     q.push(m('objects/person', '1', true), 'latest');
     q.push(m('objects/car', '2', true), 'latest');
     q.push(m('objects/person', '3', true), 'latest');
-    assert.deepEqual(q.drain().map((x) => [x.topic, x.payload]), [['objects/car', '2'], ['objects/person', '3']]);
+    assert.deepEqual(
+      q.drain().map((x) => [x.topic, x.payload]),
+      [
+        ['objects/car', '2'],
+        ['objects/person', '3'],
+      ],
+    );
     assert.equal(q.drops.superseded, 1);
     assert.equal(q.dropped, 0);
   });
@@ -30,10 +39,16 @@ describe('mqtt/queue', () => {
     q.push(m('e', 'e0'), 'event');
     for (let i = 0; i < 100; i++) q.push(m('d', `d${i}`), 'stream');
     q.push(m('e', 'e1'), 'event');
-    assert.deepEqual(q.drain().map((x) => x.payload), ['e0', 'd98', 'd99', 'e1']);
+    assert.deepEqual(
+      q.drain().map((x) => x.payload),
+      ['e0', 'd98', 'd99', 'e1'],
+    );
     assert.deepEqual(q.drops, { stream: 98, event: 0, latest: 0, superseded: 0 });
     for (let i = 0; i < 5; i++) q.push(m('e', `e${i}`), 'event');
-    assert.deepEqual(q.drain().map((x) => x.payload), ['e3', 'e4']);
+    assert.deepEqual(
+      q.drain().map((x) => x.payload),
+      ['e3', 'e4'],
+    );
     assert.equal(q.drops.event, 3);
   });
 
@@ -45,7 +60,10 @@ describe('mqtt/queue', () => {
     q.push(m('d', 'd2'), 'stream');
     q.push(m('e', 'end'), 'event');
     q.push(m('objects/person', '0', true), 'latest');
-    assert.deepEqual(q.drain().map((x) => x.payload), ['i', '0', 'd1', 'new', 'd2', 'end']);
+    assert.deepEqual(
+      q.drain().map((x) => x.payload),
+      ['i', '0', 'd1', 'new', 'd2', 'end'],
+    );
   });
 
   it('keeps messages intact (topic, payload bytes, qos, retain)', () => {
@@ -53,7 +71,10 @@ describe('mqtt/queue', () => {
     const buf = Buffer.from([0xff, 0xd8, 0x00]);
     q.push({ topic: 'x/mask', payload: buf, qos: 0, retain: false }, 'stream');
     q.push({ topic: 'x/info', payload: '{}', qos: 1, retain: true }, 'latest');
-    assert.deepEqual(q.drain(), [{ topic: 'x/info', payload: '{}', qos: 1, retain: true }, { topic: 'x/mask', payload: buf, qos: 0, retain: false }]);
+    assert.deepEqual(q.drain(), [
+      { topic: 'x/info', payload: '{}', qos: 1, retain: true },
+      { topic: 'x/mask', payload: buf, qos: 0, retain: false },
+    ]);
   });
 
   it('the latest-value map is bounded too, dropping the least recently updated topic', () => {
@@ -62,7 +83,10 @@ describe('mqtt/queue', () => {
     q.push(m('b', '1', true), 'latest');
     q.push(m('a', '2', true), 'latest');
     q.push(m('c', '1', true), 'latest');
-    assert.deepEqual(q.drain().map((x) => x.topic), ['a', 'c']);
+    assert.deepEqual(
+      q.drain().map((x) => x.topic),
+      ['a', 'c'],
+    );
     assert.equal(q.drops.latest, 1);
   });
 

@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { validateTopicId, labelSlug, topicsFor, deviceTopics, assertPublishable, parseTopic, TOPIC_POLICY, TopicError } from '../../src/mqtt/topics.js';
+import {
+  validateTopicId,
+  labelSlug,
+  topicsFor,
+  deviceTopics,
+  assertPublishable,
+  parseTopic,
+  TOPIC_POLICY,
+  TopicError,
+} from '../../src/mqtt/topics.js';
 
 describe('mqtt/topics', () => {
   describe('validateTopicId', () => {
@@ -22,7 +31,10 @@ describe('mqtt/topics', () => {
     ];
     for (const [value, re] of bad) {
       it(`rejects ${JSON.stringify(value).slice(0, 20)} naming the problem and the kind`, () => {
-        assert.throws(() => validateTopicId('camera', value), (e: Error) => e instanceof TopicError && re.test(e.message) && /camera id/.test(e.message));
+        assert.throws(
+          () => validateTopicId('camera', value),
+          (e: Error) => e instanceof TopicError && re.test(e.message) && /camera id/.test(e.message),
+        );
       });
     }
     it('rejects non-strings', () => {
@@ -59,7 +71,19 @@ describe('mqtt/topics', () => {
     it('builds every topic under <base>/<device>/', () => {
       const t = topicsFor('edgesight', 'pi5', 'front');
       assert.deepEqual(
-        { a: t.availability, i: t.info, s: t.stats, d: t.detections, m: t.mask, e: t.events, sn: t.snapshot, g: t.snapshotGet, o: t.objects('traffic light'), of: t.objectsFilter, all: t.all },
+        {
+          a: t.availability,
+          i: t.info,
+          s: t.stats,
+          d: t.detections,
+          m: t.mask,
+          e: t.events,
+          sn: t.snapshot,
+          g: t.snapshotGet,
+          o: t.objects('traffic light'),
+          of: t.objectsFilter,
+          all: t.all,
+        },
         {
           a: 'edgesight/pi5/availability',
           i: 'edgesight/pi5/info',
@@ -82,7 +106,8 @@ describe('mqtt/topics', () => {
     });
     it('every publish topic passes assertPublishable; the filters do not', () => {
       const t = topicsFor('home/edgesight', 'pi5', 'front');
-      for (const topic of [t.availability, t.info, t.stats, t.detections, t.mask, t.events, t.snapshot, t.objects('person')]) assert.equal(assertPublishable(topic), topic);
+      for (const topic of [t.availability, t.info, t.stats, t.detections, t.mask, t.events, t.snapshot, t.objects('person')])
+        assert.equal(assertPublishable(topic), topic);
       assert.throws(() => assertPublishable(t.objectsFilter), /wildcards/);
       assert.throws(() => assertPublishable(t.all), /wildcards/);
     });
@@ -104,24 +129,51 @@ describe('mqtt/topics', () => {
       assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.availability), { kind: 'availability' });
       assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.info), { kind: 'info' });
       assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.stats), { kind: 'stats' });
-      for (const k of ['detections', 'mask', 'events', 'snapshot'] as const) assert.deepEqual(parseTopic('home/edgesight', 'pi5', t[k]), { kind: k, camera: 'front' });
+      for (const k of ['detections', 'mask', 'events', 'snapshot'] as const)
+        assert.deepEqual(parseTopic('home/edgesight', 'pi5', t[k]), { kind: k, camera: 'front' });
       assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.snapshotGet), { kind: 'snapshot_get', camera: 'front' });
       assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.zoneOccupied('porch')), { kind: 'zone_occupied', camera: 'front', zone: 'porch' });
-      assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.zoneCount('porch', 'traffic light')), { kind: 'zone_count', camera: 'front', zone: 'porch', label: 'traffic_light' });
-      assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.zoneCoverage('porch', 'person')), { kind: 'zone_coverage', camera: 'front', zone: 'porch', label: 'person' });
-      assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.lineCount('door', 'out')), { kind: 'line_count', camera: 'front', line: 'door', direction: 'out' });
+      assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.zoneCount('porch', 'traffic light')), {
+        kind: 'zone_count',
+        camera: 'front',
+        zone: 'porch',
+        label: 'traffic_light',
+      });
+      assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.zoneCoverage('porch', 'person')), {
+        kind: 'zone_coverage',
+        camera: 'front',
+        zone: 'porch',
+        label: 'person',
+      });
+      assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.lineCount('door', 'out')), {
+        kind: 'line_count',
+        camera: 'front',
+        line: 'door',
+        direction: 'out',
+      });
       assert.throws(() => t.zoneOccupied('a/b'), /must not contain "\/"/);
       assert.deepEqual(parseTopic('home/edgesight', 'pi5', t.objects('traffic light')), { kind: 'objects', camera: 'front', label: 'traffic_light' });
     });
     it('returns null for foreign topics', () => {
-      for (const topic of ['other/pi5/info', 'home/edgesight/pi6/info', 'home/edgesight/pi5/front', 'home/edgesight/pi5/front/objects', 'home/edgesight/pi5/front/snapshot/put', 'home/edgesight/pi5/front/detections/x', 'home/edgesight/pi5/nope']) {
+      for (const topic of [
+        'other/pi5/info',
+        'home/edgesight/pi6/info',
+        'home/edgesight/pi5/front',
+        'home/edgesight/pi5/front/objects',
+        'home/edgesight/pi5/front/snapshot/put',
+        'home/edgesight/pi5/front/detections/x',
+        'home/edgesight/pi5/nope',
+      ]) {
         assert.equal(parseTopic('home/edgesight', 'pi5', topic), null, topic);
       }
     });
   });
 
   it('retained topics are exactly availability, info, objects and the zone and line state', () => {
-    const retained = Object.entries(TOPIC_POLICY).filter(([, p]) => p.retain).map(([k]) => k).sort();
+    const retained = Object.entries(TOPIC_POLICY)
+      .filter(([, p]) => p.retain)
+      .map(([k]) => k)
+      .sort();
     assert.deepEqual(retained, ['availability', 'info', 'line_count', 'objects', 'zone_count', 'zone_coverage', 'zone_occupied']);
   });
 });

@@ -35,8 +35,25 @@ mqtt: { homeassistant: { enabled: true } }
 describe('config: zones, lines, privacy', () => {
   it('a valid config loads with defaults filled in', () => {
     const c = load(PLACES);
-    assert.deepEqual(c.zones.table, { polygon: [[0.4, 0.5], [0.75, 0.5], [0.75, 1], [0.4, 1]], labels: ['person'], min_duration_s: 0, min_coverage: null });
-    assert.deepEqual(c.lines.exit, { points: [[0.85, 0.4], [0.85, 1]], labels: [], reset: 'daily' });
+    assert.deepEqual(c.zones.table, {
+      polygon: [
+        [0.4, 0.5],
+        [0.75, 0.5],
+        [0.75, 1],
+        [0.4, 1],
+      ],
+      labels: ['person'],
+      min_duration_s: 0,
+      min_coverage: null,
+    });
+    assert.deepEqual(c.lines.exit, {
+      points: [
+        [0.85, 0.4],
+        [0.85, 1],
+      ],
+      labels: [],
+      reset: 'daily',
+    });
     assert.equal(c.privacy.dilate_px, 12);
     assert.equal(c.state_dir, null);
     assert.equal(c.tracking.min_hits, 3);
@@ -55,7 +72,7 @@ zones:
   bow:
     polygon: [[0.1, 0.1], [0.5, 0.5], [0.5, 0.1], [0.1, 0.5]]
 `);
-        assert.match(bow, /:4: zones\.bow\.polygon: edges 0–1 and 2–3 cross/);
+    assert.match(bow, /:4: zones\.bow\.polygon: edges 0–1 and 2–3 cross/);
   });
 
   it('refuses unknown labels and classes with line numbers and a suggestion', () => {
@@ -72,7 +89,10 @@ privacy:
     assert.match(text, /:5: zones\.door\.labels\.0: 'persn' is not a label of the detector .*; did you mean 'person'\?/);
     assert.match(text, /:7: lines\.gate\.labels\.0: label "car" is not in objects\.track/);
     assert.match(text, /:9: privacy\.classes\.0: 'peson' is not a class of the segmenter .*; did you mean 'person'\?/);
-    assert.match(problems(`objects: { track: [car] }\nprivacy: { classes: [person] }\n`), /privacy\.classes\.0: class "person" falls back on the boxes of detector label "person", which must be in objects\.track/);
+    assert.match(
+      problems(`objects: { track: [car] }\nprivacy: { classes: [person] }\n`),
+      /privacy\.classes\.0: class "person" falls back on the boxes of detector label "person", which must be in objects\.track/,
+    );
     assert.match(problems(`lines:\n  l: { points: [[0.5, 0.5], [0.5, 0.5]] }\n`), /lines\.l\.points: the two points are the same/);
     assert.match(problems(`zones:\n  "a/b": { polygon: [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]] }\n`), /a\/b/);
   });
@@ -92,25 +112,38 @@ privacy:
 describe('Home Assistant entities for zones and lines', () => {
   it('occupancy, per-label count and coverage per zone; in/out totals per line (total_increasing)', () => {
     const c = load(PLACES);
-    const ids = buildEntities({ config: c, topics: topicsFor('edgesight', 'dev', 'cam'), version: '1', socTemperature: false }).map((e) => `${e.component}:${e.objectId}:${String(e.payload.state_topic)}:${String(e.payload.state_class ?? '')}`);
+    const ids = buildEntities({ config: c, topics: topicsFor('edgesight', 'dev', 'cam'), version: '1', socTemperature: false }).map(
+      (e) => `${e.component}:${e.objectId}:${String(e.payload.state_topic)}:${String(e.payload.state_class ?? '')}`,
+    );
     for (const want of [
       'binary_sensor:cam_zone_table_occupancy:edgesight/dev/cam/zones/table/occupied:',
       'sensor:cam_zone_table_person_count:edgesight/dev/cam/zones/table/person:measurement',
       'sensor:cam_zone_table_person_coverage:edgesight/dev/cam/zones/table/coverage/person:measurement',
       'sensor:cam_line_exit_in:edgesight/dev/cam/lines/exit/in:total_increasing',
       'sensor:cam_line_exit_out:edgesight/dev/cam/lines/exit/out:total_increasing',
-    ]) assert.ok(ids.includes(want), `missing ${want}; have\n${ids.join('\n')}`);
+    ])
+      assert.ok(ids.includes(want), `missing ${want}; have\n${ids.join('\n')}`);
   });
 
   it('entities of a zone or line that leaves the config are removed (empty retained config)', () => {
     let cfg = load(PLACES);
     const sent: Array<[string, string]> = [];
-    const ha = new HomeAssistantDiscovery({ config: () => cfg, topics: topicsFor('edgesight', 'dev', 'cam'), publisher: { publish: (t, p) => void sent.push([t, String(p)]) }, log: pino({ level: 'silent' }), version: '1', socTemperature: false });
+    const ha = new HomeAssistantDiscovery({
+      config: () => cfg,
+      topics: topicsFor('edgesight', 'dev', 'cam'),
+      publisher: { publish: (t, p) => void sent.push([t, String(p)]) },
+      log: pino({ level: 'silent' }),
+      version: '1',
+      socTemperature: false,
+    });
     ha.publishAll();
     sent.length = 0;
     cfg = load(PLACES.replace(/zones:[\s\S]*?privacy:/, 'privacy:'));
     ha.publishAll();
-    const removed = sent.filter(([, p]) => p === '').map(([t]) => t).sort();
+    const removed = sent
+      .filter(([, p]) => p === '')
+      .map(([t]) => t)
+      .sort();
     assert.deepEqual(removed, [
       'homeassistant/binary_sensor/dev/cam_zone_table_occupancy/config',
       'homeassistant/sensor/dev/cam_line_exit_in/config',

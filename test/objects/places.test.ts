@@ -9,17 +9,39 @@ import type { CrossedEvent, ObjectEvent, ObjectsOptions, StateChange } from '../
 import { box } from '../tracking/scenes.js';
 
 describe('zone and line geometry', () => {
-  const square: Array<[number, number]> = [[0.2, 0.2], [0.6, 0.2], [0.6, 0.6], [0.2, 0.6]];
+  const square: Array<[number, number]> = [
+    [0.2, 0.2],
+    [0.6, 0.2],
+    [0.6, 0.6],
+    [0.2, 0.6],
+  ];
   it('point in polygon, including a concave one', () => {
     assert.equal(pointInPolygon([0.4, 0.4], square), true);
     assert.equal(pointInPolygon([0.7, 0.4], square), false);
-    const u: Array<[number, number]> = [[0, 0], [0.3, 0], [0.3, 1], [0.2, 1], [0.2, 0.3], [0.1, 0.3], [0.1, 1], [0, 1]];
+    const u: Array<[number, number]> = [
+      [0, 0],
+      [0.3, 0],
+      [0.3, 1],
+      [0.2, 1],
+      [0.2, 0.3],
+      [0.1, 0.3],
+      [0.1, 1],
+      [0, 1],
+    ];
     assert.equal(pointInPolygon([0.15, 0.8], u), false, 'inside the notch of the U');
     assert.equal(pointInPolygon([0.05, 0.8], u), true);
   });
   it('self-intersection: a bow tie is found, a simple polygon is not', () => {
     assert.equal(selfIntersection(square), null);
-    assert.deepEqual(selfIntersection([[0.1, 0.1], [0.5, 0.5], [0.5, 0.1], [0.1, 0.5]]), [0, 2]);
+    assert.deepEqual(
+      selfIntersection([
+        [0.1, 0.1],
+        [0.5, 0.5],
+        [0.5, 0.1],
+        [0.1, 0.5],
+      ]),
+      [0, 2],
+    );
   });
   it('crossing direction follows the sign of (p2 − p1) × (q − p1), y down', () => {
     const p1: [number, number] = [0.5, 0];
@@ -42,11 +64,37 @@ describe('zone and line geometry', () => {
 
 function options(extra: Partial<ObjectsOptions> = {}): ObjectsOptions {
   return {
-    camera: 'cam', labels: ['person', 'car'], minDurationS: 0.3, endAfterS: 1, updateIntervalS: 5,
+    camera: 'cam',
+    labels: ['person', 'car'],
+    minDurationS: 0.3,
+    endAfterS: 1,
+    updateIntervalS: 5,
     tracking: { low_score: 0.2, min_hits: 3, match_iou: 0.2, stationary_threshold: 0.02, stationary_after_s: 2 },
-    zones: { table: { polygon: [[0.3, 0.5], [0.7, 0.5], [0.7, 1], [0.3, 1]], labels: ['person'], min_duration_s: 0.5, min_coverage: null } },
-    lines: { exit: { points: [[0.8, 0.3], [0.8, 1]], labels: [], reset: 'never' } },
-    segmenterClasses: null, ...extra,
+    zones: {
+      table: {
+        polygon: [
+          [0.3, 0.5],
+          [0.7, 0.5],
+          [0.7, 1],
+          [0.3, 1],
+        ],
+        labels: ['person'],
+        min_duration_s: 0.5,
+        min_coverage: null,
+      },
+    },
+    lines: {
+      exit: {
+        points: [
+          [0.8, 0.3],
+          [0.8, 1],
+        ],
+        labels: [],
+        reset: 'never',
+      },
+    },
+    segmenterClasses: null,
+    ...extra,
   };
 }
 
@@ -81,7 +129,10 @@ describe('ObjectsStage: per-object events, zones, lines', () => {
     const types = events.map((e) => (e.type === 'crossed' ? `crossed ${e.direction}` : e.type));
     assert.equal(types.filter((t) => t === 'new').length, 1, types.join(','));
     assert.equal(types.filter((t) => t === 'end').length, 1, types.join(','));
-    assert.deepEqual(types.filter((t) => t.startsWith('crossed')), ['crossed out']);
+    assert.deepEqual(
+      types.filter((t) => t.startsWith('crossed')),
+      ['crossed out'],
+    );
     const ids = new Set(events.map((e) => e.id));
     assert.equal(ids.size, 1);
     assert.match([...ids][0]!, /^cam-1700000000000-1$/);
@@ -91,7 +142,10 @@ describe('ObjectsStage: per-object events, zones, lines', () => {
     assert.deepEqual(counts, [1, 0]);
     const update = events.find((e): e is ObjectEvent => e.type === 'update' && e.zones.includes('table'));
     assert.ok(update, 'an update says the person is in the table zone');
-    assert.ok(events.some((e) => e.type === 'update' && (e as ObjectEvent).stationary), 'standing 3 s at the table is stationary');
+    assert.ok(
+      events.some((e) => e.type === 'update' && (e as ObjectEvent).stationary),
+      'standing 3 s at the table is stationary',
+    );
     const end = events.find((e): e is ObjectEvent => e.type === 'end')!;
     assert.deepEqual(end.entered_zones, ['table']);
     assert.deepEqual(end.zones, []);
@@ -108,10 +162,27 @@ describe('ObjectsStage: per-object events, zones, lines', () => {
     assert.deepEqual(again.lineTotals('exit', day1 + 60_000), { in: 0, out: 1 });
     visit(again, day1 + 120_000);
     assert.deepEqual(again.lineTotals('exit', day1 + 200_000), { in: 0, out: 2 });
-    const daily = new ObjectsStage(options({ lines: { exit: { points: [[0.8, 0.3], [0.8, 1]], labels: [], reset: 'daily' } } }), new LineStore(file));
+    const daily = new ObjectsStage(
+      options({
+        lines: {
+          exit: {
+            points: [
+              [0.8, 0.3],
+              [0.8, 1],
+            ],
+            labels: [],
+            reset: 'daily',
+          },
+        },
+      }),
+      new LineStore(file),
+    );
     const nextDay = new Date(2026, 5, 2, 0, 0, 30).getTime();
     const changes = daily.tick(nextDay);
-    assert.deepEqual(changes.map((c) => (c as { value: number }).value), [0, 0]);
+    assert.deepEqual(
+      changes.map((c) => (c as { value: number }).value),
+      [0, 0],
+    );
     assert.deepEqual(daily.lineTotals('exit', nextDay), { in: 0, out: 0 });
   });
 
@@ -119,11 +190,18 @@ describe('ObjectsStage: per-object events, zones, lines', () => {
     const stage = new ObjectsStage(options({ zones: {} }), new LineStore(null));
     const events: Array<ObjectEvent | CrossedEvent> = [];
     let t = 1_700_000_000_000;
-    for (let i = 0; i < 10; i++, t += 100) events.push(...stage.update({ at: t, detections: [{ label: 'person', score: 0.6, box: box(0.5, 0.6, 0.12, 0.5) }] }).events);
-    assert.deepEqual(events.map((e) => e.type), ['new']);
+    for (let i = 0; i < 10; i++, t += 100)
+      events.push(...stage.update({ at: t, detections: [{ label: 'person', score: 0.6, box: box(0.5, 0.6, 0.12, 0.5) }] }).events);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['new'],
+    );
     const r = stage.applyConfig(options());
     assert.deepEqual(r.removedZones, []);
-    assert.ok(stage.currentState(t).some((s) => s.kind === 'count' && s.label === 'person' && s.value === 1), 'the retained count stays 1');
+    assert.ok(
+      stage.currentState(t).some((s) => s.kind === 'count' && s.label === 'person' && s.value === 1),
+      'the retained count stays 1',
+    );
     const after: StateChange[] = [];
     for (let i = 0; i < 10; i++, t += 100) {
       const o = stage.update({ at: t, detections: [{ label: 'person', score: 0.6, box: box(0.5, 0.6, 0.12, 0.5) }] });
@@ -131,7 +209,10 @@ describe('ObjectsStage: per-object events, zones, lines', () => {
       after.push(...o.state);
     }
     assert.equal(events.filter((e) => e.type === 'new').length, 1);
-    assert.ok(after.some((s) => s.kind === 'zone-occupied' && s.value), 'the new zone sees the person already standing in it');
+    assert.ok(
+      after.some((s) => s.kind === 'zone-occupied' && s.value),
+      'the new zone sees the person already standing in it',
+    );
     assert.ok(!after.some((s) => s.kind === 'count'), 'no count change');
     const removed = stage.applyConfig(options({ zones: {}, lines: {} }));
     assert.deepEqual(removed.removedZones, ['table']);
@@ -140,13 +221,34 @@ describe('ObjectsStage: per-object events, zones, lines', () => {
 
   it('coverage per zone from the mask, and min_coverage drives occupied', () => {
     const classes = ['background', 'person'];
-    const stage = new ObjectsStage(options({ zones: { table: { polygon: [[0, 0], [1, 0], [1, 1], [0, 1]], labels: ['person'], min_duration_s: 0, min_coverage: 0.2 } }, segmenterClasses: classes }), new LineStore(null));
+    const stage = new ObjectsStage(
+      options({
+        zones: {
+          table: {
+            polygon: [
+              [0, 0],
+              [1, 0],
+              [1, 1],
+              [0, 1],
+            ],
+            labels: ['person'],
+            min_duration_s: 0,
+            min_coverage: 0.2,
+          },
+        },
+        segmenterClasses: classes,
+      }),
+      new LineStore(null),
+    );
     const data = new Uint8Array(100);
     data.fill(1, 0, 30); // 30 % person
     const o = stage.update({ at: 1000, detections: [], segmentation: { data, width: 10, height: 10, classes } });
     assert.ok(o.state.some((s) => s.kind === 'zone-coverage' && s.cls === 'person' && s.value === 0.3));
     assert.ok(o.state.some((s) => s.kind === 'zone-occupied' && s.value));
     const off = stage.update({ at: 2500, detections: [], segmentation: { data: new Uint8Array(100), width: 10, height: 10, classes } });
-    assert.ok(off.state.some((s) => s.kind === 'zone-occupied' && !s.value), 'off once coverage stayed low for end_after_s');
+    assert.ok(
+      off.state.some((s) => s.kind === 'zone-occupied' && !s.value),
+      'off once coverage stayed low for end_after_s',
+    );
   });
 });

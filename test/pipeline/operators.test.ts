@@ -11,7 +11,12 @@ function gate<T>() {
       started.push(item);
       open.set(item, { resolve: () => resolve(item), reject });
     });
-  return { work, started, finish: (item: T) => open.get(item)!.resolve(), fail: (item: T) => open.get(item)!.reject(new Error(`boom ${String(item)}`)) };
+  return {
+    work,
+    started,
+    finish: (item: T) => open.get(item)!.resolve(),
+    fail: (item: T) => open.get(item)!.reject(new Error(`boom ${String(item)}`)),
+  };
 }
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));

@@ -30,7 +30,16 @@ describe('postprocess: SSD anchors', () => {
   });
 
   it('a single-layer spec uses min_scale', () => {
-    const a = generateSsdAnchors({ ...SSDLITE_320_ANCHORS, feature_maps: [2], aspect_ratios: [1], reduce_boxes_in_lowest_layer: false, interpolated_scale_aspect_ratio: 0 });
-    assert.deepEqual(Array.from(a), [0.25, 0.25, 0.2, 0.2, 0.25, 0.75, 0.2, 0.2, 0.75, 0.25, 0.2, 0.2, 0.75, 0.75, 0.2, 0.2].map((v) => Math.fround(v)));
+    const a = generateSsdAnchors({
+      ...SSDLITE_320_ANCHORS,
+      feature_maps: [2],
+      aspect_ratios: [1],
+      reduce_boxes_in_lowest_layer: false,
+      interpolated_scale_aspect_ratio: 0,
+    });
+    assert.deepEqual(
+      Array.from(a),
+      [0.25, 0.25, 0.2, 0.2, 0.25, 0.75, 0.2, 0.2, 0.75, 0.25, 0.2, 0.2, 0.75, 0.75, 0.2, 0.2].map((v) => Math.fround(v)),
+    );
   });
 });

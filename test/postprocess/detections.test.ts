@@ -34,7 +34,10 @@ describe('postprocess: SsdDecoder against the reference fixtures', () => {
         const [p, q] = [got[i - 1]!, got[i]!];
         if (p.score === q.score) {
           ties++;
-          assert.ok(p.class_id < q.class_id || (p.class_id === q.class_id && p.anchor < q.anchor), `${name}: tie at ${q.score} ordered by class, then anchor`);
+          assert.ok(
+            p.class_id < q.class_id || (p.class_id === q.class_id && p.anchor < q.anchor),
+            `${name}: tie at ${q.score} ordered by class, then anchor`,
+          );
         }
       }
     }
@@ -55,7 +58,15 @@ function tiny(anchorsYxhw: number[][], numClasses: number, extra: Partial<Detect
   const spec: DetectionSpec = {
     outputs: { scores: 's', boxes: 'b' },
     num_anchors: anchorsYxhw.length,
-    anchors: { type: 'ssd_anchor_generator', feature_maps: [1], min_scale: 0.2, max_scale: 0.9, aspect_ratios: [1], reduce_boxes_in_lowest_layer: false, interpolated_scale_aspect_ratio: 0 },
+    anchors: {
+      type: 'ssd_anchor_generator',
+      feature_maps: [1],
+      min_scale: 0.2,
+      max_scale: 0.9,
+      aspect_ratios: [1],
+      reduce_boxes_in_lowest_layer: false,
+      interpolated_scale_aspect_ratio: 0,
+    },
     box_coder: { type: 'faster_rcnn', scales: [10, 10, 5, 5] },
     score_activation: 'none',
     background_class: 0,
@@ -73,7 +84,13 @@ const opts = (o: Partial<DetectionOptions> = {}): DetectionOptions => ({ scoreTh
 
 describe('postprocess: SsdDecoder rules', () => {
   it('decodes the Faster R-CNN box coder (scales 10,10,5,5) and clips to [0,1]', () => {
-    const t = tiny([[0.5, 0.5, 0.2, 0.4], [0.1, 0.9, 0.4, 0.4]], 2);
+    const t = tiny(
+      [
+        [0.5, 0.5, 0.2, 0.4],
+        [0.1, 0.9, 0.4, 0.4],
+      ],
+      2,
+    );
     t.set(0, 1, 0.9);
     t.set(1, 1, 0.8);
     // anchor 0: yc += 0.1·h·… ty = 10·(0.05/0.2) moves yc by 0.05; th = 5·ln 2 doubles h; tw = 0 keeps w
@@ -86,9 +103,15 @@ describe('postprocess: SsdDecoder rules', () => {
   });
 
   it('tie rule: of two overlapping boxes with equal scores, the lower anchor index wins', () => {
-    for (const order of [[0, 1], [1, 0]]) {
+    for (const order of [
+      [0, 1],
+      [1, 0],
+    ]) {
       // the same two boxes, once with the smaller at the lower index and once the other way round
-      const boxes = [[0.5, 0.5, 0.4, 0.4], [0.5, 0.52, 0.4, 0.4]];
+      const boxes = [
+        [0.5, 0.5, 0.4, 0.4],
+        [0.5, 0.52, 0.4, 0.4],
+      ];
       const t = tiny([boxes[order[0]!]!, boxes[order[1]!]!], 2);
       t.set(0, 1, 0.5);
       t.set(1, 1, 0.5);
@@ -99,32 +122,59 @@ describe('postprocess: SsdDecoder rules', () => {
   });
 
   it('a higher score beats a lower anchor index', () => {
-    const t = tiny([[0.5, 0.5, 0.4, 0.4], [0.5, 0.52, 0.4, 0.4]], 2);
+    const t = tiny(
+      [
+        [0.5, 0.5, 0.4, 0.4],
+        [0.5, 0.52, 0.4, 0.4],
+      ],
+      2,
+    );
     t.set(0, 1, 0.5);
     t.set(1, 1, 0.5000001);
-    assert.deepEqual(t.decoder.decode(t.scores, t.boxes, opts()).map((d) => d.anchor), [1]);
+    assert.deepEqual(
+      t.decoder.decode(t.scores, t.boxes, opts()).map((d) => d.anchor),
+      [1],
+    );
   });
 
   it('merged output: score descending, then class index, then anchor (the reference order)', () => {
-    const t = tiny([[0.2, 0.2, 0.2, 0.2], [0.7, 0.7, 0.2, 0.2]], 3);
+    const t = tiny(
+      [
+        [0.2, 0.2, 0.2, 0.2],
+        [0.7, 0.7, 0.2, 0.2],
+      ],
+      3,
+    );
     t.set(1, 1, 0.5);
     t.set(0, 2, 0.5);
     t.set(0, 1, 0.5);
     t.set(1, 2, 0.6);
     const d = t.decoder.decode(t.scores, t.boxes, opts());
-    assert.deepEqual(d.map((x) => `${x.anchor}/${x.label}`), ['1/c2', '0/c1', '1/c1', '0/c2']);
+    assert.deepEqual(
+      d.map((x) => `${x.anchor}/${x.label}`),
+      ['1/c2', '0/c1', '1/c1', '0/c2'],
+    );
   });
 
   it('NMS is per class: the same box for two classes survives twice', () => {
     const t = tiny([[0.5, 0.5, 0.4, 0.4]], 3);
     t.set(0, 1, 0.6);
     t.set(0, 2, 0.4);
-    assert.deepEqual(t.decoder.decode(t.scores, t.boxes, opts()).map((d) => d.label), ['c1', 'c2']);
+    assert.deepEqual(
+      t.decoder.decode(t.scores, t.boxes, opts()).map((d) => d.label),
+      ['c1', 'c2'],
+    );
   });
 
   it('IoU exactly at the threshold is kept; above it is suppressed', () => {
     // [0,0,1,1] and [0,0,0.5,1]: intersection 0.5, union 1 → IoU 0.5 exactly
-    const t = tiny([[0.5, 0.5, 1, 1], [0.5, 0.25, 1, 0.5]], 2);
+    const t = tiny(
+      [
+        [0.5, 0.5, 1, 1],
+        [0.5, 0.25, 1, 0.5],
+      ],
+      2,
+    );
     t.set(0, 1, 0.6);
     t.set(1, 1, 0.5);
     assert.equal(iou([0, 0, 1, 1], [0, 0, 0.5, 1]), 0.5);
@@ -135,28 +185,66 @@ describe('postprocess: SsdDecoder rules', () => {
 
   it('suppression is against survivors only (a suppressed box suppresses nothing)', () => {
     // A overlaps B (IoU 1/3), B overlaps C (IoU 1/3), A and C are disjoint: with IoU 0.3, A kills B and C survives
-    const t = tiny([[0.5, 0.25, 1, 0.5], [0.5, 0.5, 1, 0.5], [0.5, 0.75, 1, 0.5]], 2);
+    const t = tiny(
+      [
+        [0.5, 0.25, 1, 0.5],
+        [0.5, 0.5, 1, 0.5],
+        [0.5, 0.75, 1, 0.5],
+      ],
+      2,
+    );
     t.set(0, 1, 0.6);
     t.set(1, 1, 0.55);
     t.set(2, 1, 0.5);
-    assert.deepEqual(t.decoder.decode(t.scores, t.boxes, opts({ nmsIou: 0.3 })).map((d) => d.anchor), [0, 2]);
+    assert.deepEqual(
+      t.decoder.decode(t.scores, t.boxes, opts({ nmsIou: 0.3 })).map((d) => d.anchor),
+      [0, 2],
+    );
   });
 
   it('threshold: scores equal to a threshold are kept ("minimum score"), below are dropped; background never reported', () => {
-    const t = tiny([[0.2, 0.2, 0.1, 0.1], [0.8, 0.8, 0.1, 0.1]], 2);
+    const t = tiny(
+      [
+        [0.2, 0.2, 0.1, 0.1],
+        [0.8, 0.8, 0.1, 0.1],
+      ],
+      2,
+    );
     t.set(0, 1, 0.5);
     t.set(1, 1, 0.4999);
     t.set(0, 0, 0.99);
     const d = t.decoder.decode(t.scores, t.boxes, opts({ scoreThreshold: 0.5 }));
-    assert.deepEqual(d.map((x) => [x.anchor, x.label]), [[0, 'c1']]);
+    assert.deepEqual(
+      d.map((x) => [x.anchor, x.label]),
+      [[0, 'c1']],
+    );
   });
 
   it('per-class thresholds override the global one in both directions', () => {
-    const t = tiny([[0.2, 0.2, 0.1, 0.1], [0.8, 0.8, 0.1, 0.1]], 3);
+    const t = tiny(
+      [
+        [0.2, 0.2, 0.1, 0.1],
+        [0.8, 0.8, 0.1, 0.1],
+      ],
+      3,
+    );
     t.set(0, 1, 0.45);
     t.set(1, 2, 0.25);
-    const d = t.decoder.decode(t.scores, t.boxes, opts({ scoreThreshold: 0.3, classThresholds: new Map([[1, 0.5], [2, 0.2]]) }));
-    assert.deepEqual(d.map((x) => x.label), ['c2']);
+    const d = t.decoder.decode(
+      t.scores,
+      t.boxes,
+      opts({
+        scoreThreshold: 0.3,
+        classThresholds: new Map([
+          [1, 0.5],
+          [2, 0.2],
+        ]),
+      }),
+    );
+    assert.deepEqual(
+      d.map((x) => x.label),
+      ['c2'],
+    );
   });
 
   it('classes restricts decoding to those class indices', () => {
@@ -164,7 +252,10 @@ describe('postprocess: SsdDecoder rules', () => {
     t.set(0, 1, 0.5);
     t.set(0, 2, 0.6);
     t.set(0, 3, 0.7);
-    assert.deepEqual(t.decoder.decode(t.scores, t.boxes, opts({ classes: new Set([1, 2]) })).map((x) => x.label), ['c2', 'c1']);
+    assert.deepEqual(
+      t.decoder.decode(t.scores, t.boxes, opts({ classes: new Set([1, 2]) })).map((x) => x.label),
+      ['c2', 'c1'],
+    );
     assert.deepEqual(t.decoder.decode(t.scores, t.boxes, opts({ classes: new Set() })), []);
   });
 
@@ -172,7 +263,10 @@ describe('postprocess: SsdDecoder rules', () => {
     const anchors = Array.from({ length: 5 }, (_, i) => [0.1 + i * 0.2, 0.5, 0.1, 0.1]);
     const t = tiny(anchors, 2);
     [0.31, 0.9, 0.5, 0.7, 0.4].forEach((s, i) => t.set(i, 1, s));
-    assert.deepEqual(t.decoder.decode(t.scores, t.boxes, opts({ maxDetections: 2 })).map((d) => d.anchor), [1, 3]);
+    assert.deepEqual(
+      t.decoder.decode(t.scores, t.boxes, opts({ maxDetections: 2 })).map((d) => d.anchor),
+      [1, 3],
+    );
     assert.equal(t.decoder.decode(t.scores, t.boxes, opts({ maxDetections: 1000 })).length, 5);
   });
 
@@ -187,7 +281,13 @@ describe('postprocess: SsdDecoder rules', () => {
   });
 
   it('refuses outputs that do not fit the anchors, and anchors that do not fit the manifest', () => {
-    const t = tiny([[0.5, 0.5, 0.2, 0.2], [0.5, 0.5, 0.2, 0.2]], 2);
+    const t = tiny(
+      [
+        [0.5, 0.5, 0.2, 0.2],
+        [0.5, 0.5, 0.2, 0.2],
+      ],
+      2,
+    );
     assert.throws(() => t.decoder.decode(new Float32Array(5), t.boxes, opts()), /output sizes do not fit 2 anchors/);
     assert.throws(() => t.decoder.decode(t.scores, new Float32Array(4), opts()), /output sizes do not fit 2 anchors/);
     const { spec, labels } = detectorEntry();

@@ -66,4 +66,3 @@ export function assertMatchesReference(got: Detection[], want: RefObject[], what
     d.box.forEach((v, k) => assert.ok(Math.abs(v - w.box[k]!) <= 0.01, `${what} #${i} ${d.label}: box ${d.box.join(',')} vs ${w.box.join(',')}`));
   });
 }
-

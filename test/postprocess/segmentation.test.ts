@@ -15,8 +15,12 @@ describe('postprocess: segmentation', () => {
   it('argmaxClassMap takes the best class per cell of a 2×3 map, row-major', () => {
     const l = logits(
       [
-        [5, 1, 0], [0, 3, 1], [0, 1, 2],
-        [-1, -2, -0.5], [0.1, 0.2, 0.3], [2, 2, 1],
+        [5, 1, 0],
+        [0, 3, 1],
+        [0, 1, 2],
+        [-1, -2, -0.5],
+        [0.1, 0.2, 0.3],
+        [2, 2, 1],
       ],
       2,
       3,
@@ -29,7 +33,20 @@ describe('postprocess: segmentation', () => {
   });
 
   it('ties go to the lower class index (background first)', () => {
-    const m = argmaxClassMap(logits([[1, 1, 1], [0, 4, 4]], 1, 2), 3, 1, 2, classes);
+    const m = argmaxClassMap(
+      logits(
+        [
+          [1, 1, 1],
+          [0, 4, 4],
+        ],
+        1,
+        2,
+      ),
+      3,
+      1,
+      2,
+      classes,
+    );
     assert.deepEqual(Array.from(m.data), [0, 1]);
   });
 
@@ -46,7 +63,11 @@ describe('postprocess: segmentation', () => {
   it('classFractions: share of cells per class name, largest first, only classes present', () => {
     const data = Uint8Array.from([0, 0, 0, 2, 2, 1, 0, 2]);
     const f = classFractions({ width: 4, height: 2, data, classes });
-    assert.deepEqual(Object.entries(f), [['background', 0.5], ['person', 0.375], ['cat', 0.125]]);
+    assert.deepEqual(Object.entries(f), [
+      ['background', 0.5],
+      ['person', 0.375],
+      ['cat', 0.125],
+    ]);
   });
 
   it('classFractions rounds to 4 decimals and names unknown indices by number', () => {

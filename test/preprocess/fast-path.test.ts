@@ -24,12 +24,23 @@ function rgbToI420(rgb: Buffer, w: number, h: number): { data: Buffer; stride: n
   }
   for (let y = 0; y < h / 2; y++) {
     for (let x = 0; x < w / 2; x++) {
-      let r = 0, g = 0, b = 0;
-      for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]] as const) {
+      let r = 0,
+        g = 0,
+        b = 0;
+      for (const [dx, dy] of [
+        [0, 0],
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ] as const) {
         const o = ((2 * y + dy) * w + 2 * x + dx) * 3;
-        r += rgb[o]!; g += rgb[o + 1]!; b += rgb[o + 2]!;
+        r += rgb[o]!;
+        g += rgb[o + 1]!;
+        b += rgb[o + 2]!;
       }
-      r /= 4; g /= 4; b /= 4;
+      r /= 4;
+      g /= 4;
+      b /= 4;
       out[ySize + y * cs + x] = c(128 - 0.148 * r - 0.291 * g + 0.439 * b);
       out[ySize + cSize + y * cs + x] = c(128 + 0.439 * r - 0.368 * g - 0.071 * b);
     }
@@ -59,7 +70,8 @@ describe('preprocess fast path: raw frames already at the model size skip sharp'
   });
 
   it('yuv420 with padded rows (stride ≠ width) at the model size reads the right pixels', async () => {
-    const w = 200, h = 120;
+    const w = 200,
+      h = 120;
     const rgb = await photoRgb(w, h);
     const { data, stride } = rgbToI420(rgb, w, h);
     assert.notEqual(stride, w, 'the layout pads rows');
@@ -74,7 +86,12 @@ describe('preprocess fast path: raw frames already at the model size skip sharp'
   it('rgb24 at the model size gives exactly what sharp’s same-size pipeline gives', async () => {
     const rgb = await photoRgb(320, 320);
     const fast = await toModelInput(frame(rgb, 'rgb24', 320, 320, 320 * 3), SPEC, 320, 320);
-    const viaSharp = await sharp(rgb, { raw: { width: 320, height: 320, channels: 3 } }).removeAlpha().toColourspace('srgb').resize(320, 320, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
+    const viaSharp = await sharp(rgb, { raw: { width: 320, height: 320, channels: 3 } })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .resize(320, 320, { fit: 'fill', kernel: 'linear' })
+      .raw()
+      .toBuffer();
     assert.deepEqual(fast.data, hwcToNchw(viaSharp, 320, 320, 1 / 127.5, -1));
   });
 

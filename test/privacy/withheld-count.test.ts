@@ -15,7 +15,13 @@ import { photo } from '../helpers/paths.js';
 /** A processed frame as the pipeline hands it over (raw RGB, as the ffmpeg and libcamera sources deliver). */
 function result(id: number, data: Buffer, width: number, height: number): FrameResult {
   return {
-    frameId: id, capturedAt: Date.now(), width, height, detections: [], lowDetections: [], timings: { captured: 0, received: 0 },
+    frameId: id,
+    capturedAt: Date.now(),
+    width,
+    height,
+    detections: [],
+    lowDetections: [],
+    timings: { captured: 0, received: 0 },
     frame: { kind: 'raw', id, capturedAt: Date.now(), capturedMono: 0, data, format: 'rgb24', width, height, stride: width * 3 },
   };
 }
@@ -26,17 +32,30 @@ describe('privacy: withheld images are counted in stats and Prometheus', () => {
     const metrics = new Metrics({ device: 'dev', board: false });
     const prom = createPrometheusExporter(metrics, { defaultMetrics: false });
     const published: string[] = [];
-    const out = new ResultPublisher(lc.config, topicsFor('edgesight', 'dev', 'cam'), { publish: (t: string) => void published.push(t) }, createLogger('silent', false, 2), {
-      segmenterClasses: null,
-      stateFile: null,
-      onWithheld: () => metrics.inc('images_withheld'),
-    });
+    const out = new ResultPublisher(
+      lc.config,
+      topicsFor('edgesight', 'dev', 'cam'),
+      { publish: (t: string) => void published.push(t) },
+      createLogger('silent', false, 2),
+      {
+        segmenterClasses: null,
+        stateFile: null,
+        onWithheld: () => metrics.inc('images_withheld'),
+      },
+    );
     try {
-      const { data, info } = await sharp(await readFile(photo('astronaut.png'))).removeAlpha().resize(160, 120).raw().toBuffer({ resolveWithObject: true });
+      const { data, info } = await sharp(await readFile(photo('astronaut.png')))
+        .removeAlpha()
+        .resize(160, 120)
+        .raw()
+        .toBuffer({ resolveWithObject: true });
       // a whole frame: obscured (by the frame's detections: none here) and published
       await out.onResult(result(1, data, info.width, info.height));
       await out.onSnapshotRequest();
-      assert.deepEqual(published.filter((t) => t.endsWith('/snapshot')), ['edgesight/dev/cam/snapshot']);
+      assert.deepEqual(
+        published.filter((t) => t.endsWith('/snapshot')),
+        ['edgesight/dev/cam/snapshot'],
+      );
       assert.equal(metrics.snapshot().images_withheld_total, 0);
       // a truncated frame cannot be obscured: nothing is published, and it is counted
       await out.onResult(result(2, data.subarray(0, data.length - 3 * info.width), info.width, info.height));
@@ -46,7 +65,10 @@ describe('privacy: withheld images are counted in stats and Prometheus', () => {
       assert.equal(out.privacyWithheld, 2);
       const stats = metrics.snapshot();
       assert.equal(stats.images_withheld_total, 2);
-      assert.ok('images_withheld_total' in STATS_SCHEMA.properties && STATS_SCHEMA.required.includes('images_withheld_total'), 'the stats schema carries the counter');
+      assert.ok(
+        'images_withheld_total' in STATS_SCHEMA.properties && STATS_SCHEMA.required.includes('images_withheld_total'),
+        'the stats schema carries the counter',
+      );
       const fams = parsePrometheusText(await prom.registry.metrics());
       assert.equal(sampleValue(fams, 'edgesight_images_withheld_total'), 2);
     } finally {

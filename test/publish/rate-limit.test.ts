@@ -28,7 +28,12 @@ describe('mqtt/rate-limit', () => {
   });
 
   it('never lets more than rate·L + 1 through in any window of length L', () => {
-    for (const [rate, fps] of [[2, 30], [5, 7], [1, 1.5], [10, 100]] as const) {
+    for (const [rate, fps] of [
+      [2, 30],
+      [5, 7],
+      [1, 1.5],
+      [10, 100],
+    ] as const) {
       const l = new RateLimiter(rate, () => 0);
       const got = offer(l, fps, 20);
       for (const L of [250, 1000, 3000]) {

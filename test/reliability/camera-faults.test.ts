@@ -7,7 +7,20 @@ import { startDaemon, writeConfig, type DaemonProc } from '../helpers/daemon.js'
 import { killDaemon } from '../helpers/e2e.js';
 import { VTEST_MJPEG } from '../helpers/paths.js';
 import { prepareFakeCamera, type FakeCamera } from '../capture/fake-camera.js';
-import { CAPTURED, childrenOf, daemonYaml, faultEnv, fdCount, freePort, PROCESSED, processesMentioning, recordFigures, scrape, sleep, waitForMetric } from './util.js';
+import {
+  CAPTURED,
+  childrenOf,
+  daemonYaml,
+  faultEnv,
+  fdCount,
+  freePort,
+  PROCESSED,
+  processesMentioning,
+  recordFigures,
+  scrape,
+  sleep,
+  waitForMetric,
+} from './util.js';
 
 describe('reliability: camera faults', function () {
   this.timeout(300_000);
@@ -57,12 +70,22 @@ describe('reliability: camera faults', function () {
     const fdsEarly = fdCount(pid);
     const t0 = performance.now();
     // every scripted start has run once the counter passes the script (each start ends after ≤ 14 frames)
-    const m = await waitForMetric(http, 'edgesight_camera_restarts_total', (v) => v >= script.length - 1, 200_000, `≥ ${script.length - 1} camera restarts`, daemon);
+    const m = await waitForMetric(
+      http,
+      'edgesight_camera_restarts_total',
+      (v) => v >= script.length - 1,
+      200_000,
+      `≥ ${script.length - 1} camera restarts`,
+      daemon,
+    );
     const faultsS = (performance.now() - t0) / 1000;
     const p0 = m.get(PROCESSED)!;
     await waitForMetric(http, PROCESSED, (v) => v > p0 + 10, 150_000, 'frames after the faults', daemon);
     const end = await scrape(http);
-    assert.ok(end.get('edgesight_frames_total{result="corrupt"}')! >= 2, `truncated and oversized frames counted (${end.get('edgesight_frames_total{result="corrupt"}')})`);
+    assert.ok(
+      end.get('edgesight_frames_total{result="corrupt"}')! >= 2,
+      `truncated and oversized frames counted (${end.get('edgesight_frames_total{result="corrupt"}')})`,
+    );
     assert.ok(end.get('edgesight_camera_stalls_total')! >= 1, 'the stall is counted');
     const out = daemon.output();
     assert.match(out, /maxFrameBytes|larger than/, 'the oversized frame is named');

@@ -16,7 +16,10 @@ const DET = 'ssdlite_mobilenet_v3_small_coco';
 /** fp32 for these tests: made from the shipped source in seconds (int8 would re-run the quantizer) */
 const FP32 = 'models: { precision: fp32 }';
 
-const sha256 = async (f: string): Promise<string> => createHash('sha256').update(await readFile(f)).digest('hex');
+const sha256 = async (f: string): Promise<string> =>
+  createHash('sha256')
+    .update(await readFile(f))
+    .digest('hex');
 
 async function seededCache(): Promise<{ dir: string; onnx: string; manifest: string }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'edgesight-cache-'));
@@ -29,7 +32,8 @@ async function seededCache(): Promise<{ dir: string; onnx: string; manifest: str
 const canUnshare = (): boolean => process.getuid?.() === 0 && spawnSync('unshare', ['--mount', 'true']).status === 0;
 
 /** `sh -c script` in a private mount namespace, its output collected like a daemon's */
-const unshared = (script: string, env: NodeJS.ProcessEnv): DaemonProc => spawnCollected('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], env);
+const unshared = (script: string, env: NodeJS.ProcessEnv): DaemonProc =>
+  spawnCollected('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], env);
 
 describe('reliability: model cache and disk faults', function () {
   this.timeout(300_000);
@@ -37,7 +41,13 @@ describe('reliability: model cache and disk faults', function () {
   const mq = useBroker(() => daemon);
   before(async () => {
     // the fp32 detector in the shared test cache: the seed every case copies
-    await prepareModel(DET, 'fp32', { converter: tfliteConverter, cacheDir: TEST_CACHE, mirrors: [MODEL_SOURCES_DIR], allowNetwork: false, log: () => undefined });
+    await prepareModel(DET, 'fp32', {
+      converter: tfliteConverter,
+      cacheDir: TEST_CACHE,
+      mirrors: [MODEL_SOURCES_DIR],
+      allowNetwork: false,
+      log: () => undefined,
+    });
   });
 
   it('a tampered model in the cache (sha256 mismatch) is refused by name, re-made from the shipped source, and the good one is loaded', async () => {
@@ -47,7 +57,10 @@ describe('reliability: model cache and disk faults', function () {
     await writeFile(c.onnx, bytes);
     const bad = await sha256(c.onnx);
     const http = await freePort();
-    daemon = startDaemon(await writeConfig(daemonYaml({ id: 'tamper', url: mq.broker.url, httpPort: http, extra: `${FP32}` }).replace('models:', 'models:')), faultEnv({ EDGESIGHT__MODELS__CACHE_DIR: c.dir }));
+    daemon = startDaemon(
+      await writeConfig(daemonYaml({ id: 'tamper', url: mq.broker.url, httpPort: http, extra: `${FP32}` }).replace('models:', 'models:')),
+      faultEnv({ EDGESIGHT__MODELS__CACHE_DIR: c.dir }),
+    );
     const t0 = performance.now();
     const refused = await waitForOutput(daemon, /.*in the cache is refused.*/, 120_000);
     assert.match(refused, new RegExp(`${DET}.*sha256`), 'names the model and the checksum');
@@ -103,7 +116,7 @@ exec "$NODE" "$CLI" run --config "$CFG"`;
     const run2 = out().slice(out().indexOf('run1_exit'));
     assert.match(run2, /not prepared yet: preparing it|refused/, 'the second run makes the model instead of loading a half-written one');
     child.kill('SIGTERM');
-    assert.equal((await exited), 0);
+    assert.equal(await exited, 0);
     recordFigures('disk full', { first_run_exit: 66 });
   });
 
@@ -130,6 +143,9 @@ EDGESIGHT__MODELS__CACHE_DIR="$C" exec "$NODE" "$CLI" run --config "$CFG"`;
     await waitForOutput(daemon, /edgesight running/, 120_000);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
-    assert.deepEqual((await readdir(path.join(c.dir, DET))).filter((f) => f.endsWith('.part')), []);
+    assert.deepEqual(
+      (await readdir(path.join(c.dir, DET))).filter((f) => f.endsWith('.part')),
+      [],
+    );
   });
 });

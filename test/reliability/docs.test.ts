@@ -43,7 +43,8 @@ describe('docs/reliability.md stays true', () => {
     const files = readdirSync(DIR).filter((f) => f.endsWith('.test.ts') && f !== 'docs.test.ts');
     assert.ok(files.length >= 4);
     for (const f of files) {
-      for (const t of titles(path.join(DIR, f))) assert.ok(named.has(`test/reliability/${f} › ${t}`), `test "${t}" (test/reliability/${f}) is not in docs/reliability.md's Faults table`);
+      for (const t of titles(path.join(DIR, f)))
+        assert.ok(named.has(`test/reliability/${f} › ${t}`), `test "${t}" (test/reliability/${f}) is not in docs/reliability.md's Faults table`);
     }
   });
 
@@ -55,7 +56,12 @@ describe('docs/reliability.md stays true', () => {
     const processed = Number(m[3]);
     const section = md.slice(md.indexOf('## Soak'), md.indexOf('\n## ', md.indexOf('## Soak') + 1));
     // the target is 50 000 processed frames; a shorter documented run must say the target is not met
-    if (processed < 50_000) assert.match(section, /≥ 50 000 processed frames: not met/, `the documented soak processed ${processed} frames and the page does not say the 50 000 target is not met`);
+    if (processed < 50_000)
+      assert.match(
+        section,
+        /≥ 50 000 processed frames: not met/,
+        `the documented soak processed ${processed} frames and the page does not say the 50 000 target is not met`,
+      );
     else assert.doesNotMatch(section, /≥ 50 000 processed frames: not met/);
   });
 });

@@ -76,7 +76,11 @@ describe('reliability: MQTT broker faults', function () {
     await chmod(dir, 0o755); // mosquitto drops root: it must reach the password file
     const brokerPw = path.join(dir, 'broker.pw');
     await makePasswordFile(brokerPw, { edge: 'first-secret' });
-    broker = await startMosquitto({ preConfig: 'per_listener_settings true', extraPorts: 1, extraConfig: (p) => `listener ${p[0]} 127.0.0.1\nallow_anonymous false\npassword_file ${brokerPw}` });
+    broker = await startMosquitto({
+      preConfig: 'per_listener_settings true',
+      extraPorts: 1,
+      extraConfig: (p) => `listener ${p[0]} 127.0.0.1\nallow_anonymous false\npassword_file ${brokerPw}`,
+    });
     const url = `mqtt://127.0.0.1:${broker.extraPorts[0]}`;
     const secret = path.join(dir, 'secret');
     await writeFile(secret, 'first-secret\n', { mode: 0o600 });
@@ -99,7 +103,11 @@ describe('reliability: MQTT broker faults', function () {
     const p1 = (await scrape(http)).get(PROCESSED)!;
     assert.ok(p1 > p0, 'frames are processed while the login is refused');
     // logged once, not on every retry
-    const refusals = daemon.output().slice(mark).split('\n').filter((l) => /refused the login/.test(l)).length;
+    const refusals = daemon
+      .output()
+      .slice(mark)
+      .split('\n')
+      .filter((l) => /refused the login/.test(l)).length;
     assert.equal(refusals, 1, 'the same refusal is logged once');
 
     await writeFile(secret, 'second-secret\n');
@@ -118,7 +126,12 @@ describe('reliability: MQTT broker faults', function () {
     }
     assert.equal(daemon.child.exitCode, null, 'no restart');
     assert.doesNotMatch(daemon.output(), /edgesight starting[\s\S]*edgesight starting/, 'started once');
-    recordFigures('changed password', { refused_after_restart_ms: Math.round(tHup - tDown), sighup_to_connected_ms: reconnectMs, processed_while_refused: p1 - p0, drops: dropsByClass(await scrape(http)) });
+    recordFigures('changed password', {
+      refused_after_restart_ms: Math.round(tHup - tDown),
+      sighup_to_connected_ms: reconnectMs,
+      processed_while_refused: p1 - p0,
+      drops: dropsByClass(await scrape(http)),
+    });
   });
 
   it('broker that stops acknowledging QoS 1 (backpressure): in-flight stays bounded, per-frame messages are dropped and counted, the pipeline never waits', async () => {
@@ -126,7 +139,13 @@ describe('reliability: MQTT broker faults', function () {
     try {
       const http = await freePort();
       const cfg = await writeConfig(
-        daemonYaml({ id: 'bp', url: `mqtt://127.0.0.1:${fake.port}`, httpPort: http, mqtt: 'qos: { state: 1, stream: 1 }, detections: { max_rate_hz: 0 }', extra: '' }).replace('fps: 8', 'fps: 15'),
+        daemonYaml({
+          id: 'bp',
+          url: `mqtt://127.0.0.1:${fake.port}`,
+          httpPort: http,
+          mqtt: 'qos: { state: 1, stream: 1 }, detections: { max_rate_hz: 0 }',
+          extra: '',
+        }).replace('fps: 8', 'fps: 15'),
       );
       daemon = startDaemon(cfg, faultEnv());
       await waitForMetric(http, dropped('backpressure'), (v) => v > 0, 240_000, 'backpressure drops', daemon);
@@ -136,7 +155,10 @@ describe('reliability: MQTT broker faults', function () {
       const processed = b.get(PROCESSED)! - a.get(PROCESSED)!;
       assert.ok(processed > 0, 'frames keep being processed while nothing is acknowledged');
       assert.ok(b.get(dropped('backpressure'))! > a.get(dropped('backpressure'))!, 'drops keep being counted');
-      assert.ok(fake.published() <= MAX_INFLIGHT, `the broker got ${fake.published()} unacknowledged publishes; at most ${MAX_INFLIGHT} may be in flight`);
+      assert.ok(
+        fake.published() <= MAX_INFLIGHT,
+        `the broker got ${fake.published()} unacknowledged publishes; at most ${MAX_INFLIGHT} may be in flight`,
+      );
       // the broker catches up: everything in flight is acknowledged and messages flow again
       const tAck = performance.now();
       const before = fake.published();
@@ -164,7 +186,9 @@ describe('reliability: MQTT broker faults', function () {
     broker = await startMosquitto();
     const http = await freePort();
     daemon = startDaemon(
-      await writeConfig(daemonYaml({ id: 'fuzz', url: broker.url, httpPort: http, mqtt: 'snapshot: { max_rate_hz: 1 }, homeassistant: { enabled: true }' })),
+      await writeConfig(
+        daemonYaml({ id: 'fuzz', url: broker.url, httpPort: http, mqtt: 'snapshot: { max_rate_hz: 1 }, homeassistant: { enabled: true }' }),
+      ),
       faultEnv(),
     );
     await waitForMetric(http, PROCESSED, (v) => v > 0, 180_000, 'the first processed frame', daemon);
@@ -189,7 +213,14 @@ describe('reliability: MQTT broker faults', function () {
     for (let i = 0; i < 100; i++) batch.push(pub(status, i % 2 ? rnd(20) : 'ONLINE; DROP TABLE', true)); // malformed
     for (let i = 0; i < 200; i++) batch.push(pub(status, 'online', false)); // a flood of valid births
     await Promise.all(batch);
-    const m = await waitForMetric(http, 'edgesight_commands_received_total', (v) => v >= sent, 60_000, `all ${sent} command messages counted`, daemon);
+    const m = await waitForMetric(
+      http,
+      'edgesight_commands_received_total',
+      (v) => v >= sent,
+      60_000,
+      `all ${sent} command messages counted`,
+      daemon,
+    );
     const elapsedS = (performance.now() - t0) / 1000;
     await sleep(1500);
     const after = await scrape(http);
@@ -197,10 +228,20 @@ describe('reliability: MQTT broker faults', function () {
     assert.equal(after.get('edgesight_commands_rejected_total'), bad, 'oversized and malformed ones rejected and counted');
     const snapshots = sub.messages.filter((x) => x.topic.endsWith('/snapshot')).length;
     const allowed = Math.ceil(elapsedS + 1.5) + 1;
-    assert.ok(snapshots >= 1 && snapshots <= allowed, `${snapshots} snapshots for 400 requests over ${elapsedS.toFixed(1)} s at max_rate_hz 1 (≤ ${allowed})`);
+    assert.ok(
+      snapshots >= 1 && snapshots <= allowed,
+      `${snapshots} snapshots for 400 requests over ${elapsedS.toFixed(1)} s at max_rate_hz 1 (≤ ${allowed})`,
+    );
     assert.ok(after.get('edgesight_commands_rate_limited_total')! >= 400 - allowed + 200 - 5, 'requests over the limits are counted');
-    const republishes = daemon.output().slice(mark).split('\n').filter((l) => /Home Assistant came online/.test(l)).length;
-    assert.ok(republishes >= 1 && republishes <= Math.ceil(elapsedS / 5) + 2, `${republishes} discovery republishes for 200 births in ${elapsedS.toFixed(1)} s`);
+    const republishes = daemon
+      .output()
+      .slice(mark)
+      .split('\n')
+      .filter((l) => /Home Assistant came online/.test(l)).length;
+    assert.ok(
+      republishes >= 1 && republishes <= Math.ceil(elapsedS / 5) + 2,
+      `${republishes} discovery republishes for 200 births in ${elapsedS.toFixed(1)} s`,
+    );
 
     // HTTP: garbage, an oversized header, a flood of idle connections, methods and paths it does not serve
     const { connect } = await import('node:net');
@@ -221,16 +262,35 @@ describe('reliability: MQTT broker faults', function () {
     assert.match(await raw('POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello'), /405/);
     // a loopback Host, so the request reaches the path check (other Hosts are refused first, 403)
     assert.match(await raw('GET /../../etc/passwd HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'), /404/);
-    const idle = await Promise.all(Array.from({ length: 200 }, () => new Promise<Socket>((r) => { const s = connect(http, '127.0.0.1', () => r(s)); s.on('error', () => undefined); })));
+    const idle = await Promise.all(
+      Array.from(
+        { length: 200 },
+        () =>
+          new Promise<Socket>((r) => {
+            const s = connect(http, '127.0.0.1', () => r(s));
+            s.on('error', () => undefined);
+          }),
+      ),
+    );
     // the server caps its connections (viewers + a few): a flood is refused, not queued; once it is gone the
     // server answers again at once
     for (const s of idle) s.destroy();
     await new Promise((r) => setTimeout(r, 200));
     const health = await fetch(`http://127.0.0.1:${http}/healthz`);
     assert.equal(health.status, 200, '/healthz answers again once 200 idle connections are gone');
-    const flood = await Promise.all(Array.from({ length: 300 }, () => fetch(`http://127.0.0.1:${http}/metrics`).then((r) => r.status, () => 0)));
+    const flood = await Promise.all(
+      Array.from({ length: 300 }, () =>
+        fetch(`http://127.0.0.1:${http}/metrics`).then(
+          (r) => r.status,
+          () => 0,
+        ),
+      ),
+    );
     // beyond the connection cap a scrape is refused (0), never half-answered; the rest are served
-    assert.ok(flood.every((s) => s === 200 || s === 0), `a flood of 300 scrapes: ${[...new Set(flood)].join(',')}`);
+    assert.ok(
+      flood.every((s) => s === 200 || s === 0),
+      `a flood of 300 scrapes: ${[...new Set(flood)].join(',')}`,
+    );
     assert.ok(flood.filter((s) => s === 200).length > 0, 'some scrapes of the flood are served');
     assert.equal((await fetch(`http://127.0.0.1:${http}/healthz`)).status, 200, 'answers again after the flood');
     assert.equal(daemon.child.exitCode, null, 'still running');

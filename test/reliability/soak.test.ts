@@ -21,10 +21,14 @@ describe('reliability: short soak (edgesight soak)', function () {
 
   before(async () => {
     const out = await mkdtemp(path.join(tmpdir(), 'edgesight-soak-test-'));
-    const child = spawn(process.execPath, [CLI, 'soak', '--frames', '300', '--fps', '60', '--pace', 'pipeline', '--segmentation-every', '3', '--sample-s', '1', '--out', out], {
-      env: (({ EDGESIGHT_CONFIG: _drop, ...rest }) => rest)(faultEnv()),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'soak', '--frames', '300', '--fps', '60', '--pace', 'pipeline', '--segmentation-every', '3', '--sample-s', '1', '--out', out],
+      {
+        env: (({ EDGESIGHT_CONFIG: _drop, ...rest }) => rest)(faultEnv()),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -58,6 +62,9 @@ describe('reliability: short soak (edgesight soak)', function () {
       this.skip();
     }
     // a gap is allowed only where a drop was counted
-    assert.ok(report.seq.missing <= report.counts.mqtt_dropped_stream! + report.counts.mqtt_dropped_backpressure! + report.counts.mqtt_dropped_event!, JSON.stringify(report.seq));
+    assert.ok(
+      report.seq.missing <= report.counts.mqtt_dropped_stream! + report.counts.mqtt_dropped_backpressure! + report.counts.mqtt_dropped_event!,
+      JSON.stringify(report.seq),
+    );
   });
 });

@@ -24,7 +24,8 @@ export async function waitForOutput(d: DaemonProc, re: RegExp, timeoutMs: number
     const m = re.exec(d.output().slice(from));
     if (m) return m[0];
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${re} in daemon output:\n${d.output().slice(-6000)}`);
-    if (d.child.exitCode !== null || d.child.signalCode !== null) throw new Error(`daemon exited (${d.child.exitCode ?? d.child.signalCode}) while waiting for ${re}:\n${d.output().slice(-6000)}`);
+    if (d.child.exitCode !== null || d.child.signalCode !== null)
+      throw new Error(`daemon exited (${d.child.exitCode ?? d.child.signalCode}) while waiting for ${re}:\n${d.output().slice(-6000)}`);
     await sleep(100);
   }
 }
@@ -35,7 +36,14 @@ export async function scrape(port: number): Promise<Map<string, number>> {
   return parseProm(await res.text());
 }
 
-export async function waitForMetric(port: number, name: string, pred: (v: number) => boolean, timeoutMs: number, what: string, d?: DaemonProc): Promise<Map<string, number>> {
+export async function waitForMetric(
+  port: number,
+  name: string,
+  pred: (v: number) => boolean,
+  timeoutMs: number,
+  what: string,
+  d?: DaemonProc,
+): Promise<Map<string, number>> {
   const until = Date.now() + timeoutMs;
   let last: number | undefined;
   for (;;) {
@@ -46,8 +54,10 @@ export async function waitForMetric(port: number, name: string, pred: (v: number
     } catch {
       /* not listening yet */
     }
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${name} = ${last})${d ? `\n${d.output().slice(-4000)}` : ''}`);
-    if (d && (d.child.exitCode !== null || d.child.signalCode !== null)) throw new Error(`daemon exited while waiting for ${what}:\n${d.output().slice(-4000)}`);
+    if (Date.now() > until)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${name} = ${last})${d ? `\n${d.output().slice(-4000)}` : ''}`);
+    if (d && (d.child.exitCode !== null || d.child.signalCode !== null))
+      throw new Error(`daemon exited while waiting for ${what}:\n${d.output().slice(-4000)}`);
     await sleep(250);
   }
 }
@@ -68,7 +78,11 @@ export function childrenOf(pid: number): Array<{ pid: number; state: string; cmd
     try {
       const status = readFileSync(`/proc/${d}/status`, 'utf8');
       if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) !== pid) continue;
-      out.push({ pid: Number(d), state: /^State:\s+(\S)/m.exec(status)?.[1] ?? '?', cmd: readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ') });
+      out.push({
+        pid: Number(d),
+        state: /^State:\s+(\S)/m.exec(status)?.[1] ?? '?',
+        cmd: readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' '),
+      });
     } catch {
       /* gone while we looked */
     }
@@ -103,11 +117,14 @@ export function recordFigures(test: string, figures: Record<string, unknown>): v
 export function daemonYaml(o: { id: string; url: string; httpPort: number; camera?: string; mqtt?: string; extra?: string }): string {
   return `
 device: { id: ${o.id} }
-${o.camera ?? `camera:
+${
+  o.camera ??
+  `camera:
   name: cam
   source: files
   fps: 8
-  files: { path: ${PHOTOS_DIR}, loop: true }`}
+  files: { path: ${PHOTOS_DIR}, loop: true }`
+}
 segmentation: { every: 0 }
 mqtt: { url: ${o.url}, reconnect_max_s: 2${o.mqtt ? `, ${o.mqtt}` : ''} }
 metrics: { http: { enabled: true, port: ${o.httpPort} }, stats_interval_s: 5 }

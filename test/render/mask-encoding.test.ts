@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { pngWithFilters } from './png-filters.js';
-import { resizeNearest, encodeMask, decodeMask, decodePngGray8, rleEncode, rleDecode, maskChanged, MaskCadence, buildMaskPayload } from '../../src/render/mask-encoding.js';
+import {
+  resizeNearest,
+  encodeMask,
+  decodeMask,
+  decodePngGray8,
+  rleEncode,
+  rleDecode,
+  maskChanged,
+  MaskCadence,
+  buildMaskPayload,
+} from '../../src/render/mask-encoding.js';
 
 /** A blobby class map like a segmenter's: background with a rectangle of class 15 and a disc of class 7. */
 function sceneMap(w: number, h: number): Uint8Array {
@@ -85,7 +95,8 @@ describe('mqtt/mask-encoding', () => {
       assert.equal(chunks[0], 'IHDR');
       assert.equal(png[8 + 8 + 8], 8, 'bit depth');
       assert.equal(png[8 + 8 + 9], 0, 'colour type 0 = greyscale');
-      for (const c of ['PLTE', 'gAMA', 'iCCP', 'sRGB', 'cHRM', 'tRNS']) assert.ok(!chunks.includes(c), `unexpected ${c} chunk in ${chunks.join(',')}`);
+      for (const c of ['PLTE', 'gAMA', 'iCCP', 'sRGB', 'cHRM', 'tRNS'])
+        assert.ok(!chunks.includes(c), `unexpected ${c} chunk in ${chunks.join(',')}`);
     });
     for (const [name, map, w, h] of [
       ['scene 40×30', sceneMap(40, 30), 40, 30],
@@ -123,7 +134,9 @@ describe('mqtt/mask-encoding', () => {
       assert.throws(() => decodePngGray8(Buffer.from('nope')), /not a PNG/);
       assert.throws(() => decodePngGray8(png.subarray(0, png.length - 12)), /missing IEND/);
       assert.throws(() => decodeMask({ width: 20, height: 30, ...enc }), /PNG is 40×30 but the payload says 20×30/);
-      const rgb = await sharp({ create: { width: 2, height: 2, channels: 3, background: '#f00' } }).png().toBuffer();
+      const rgb = await sharp({ create: { width: 2, height: 2, channels: 3, background: '#f00' } })
+        .png()
+        .toBuffer();
       assert.throws(() => decodePngGray8(rgb), /expected 8-bit greyscale/);
     });
   });
@@ -160,7 +173,10 @@ describe('mqtt/mask-encoding', () => {
     it('publishes every Nth', () => {
       const c = new MaskCadence({ every: 3, onChange: false });
       const m = new Uint8Array(4);
-      assert.deepEqual([0, 1, 2, 3, 4, 5, 6].map(() => c.shouldPublish(m)), [true, false, false, true, false, false, true]);
+      assert.deepEqual(
+        [0, 1, 2, 3, 4, 5, 6].map(() => c.shouldPublish(m)),
+        [true, false, false, true, false, false, true],
+      );
       assert.equal(c.skipped, 4);
     });
     it('on change compares with the last published mask, not the last seen', () => {
@@ -181,7 +197,19 @@ describe('mqtt/mask-encoding', () => {
   describe('buildMaskPayload', () => {
     it('refuses class indices beyond the class list', async () => {
       await assert.rejects(
-        buildMaskPayload({ camera: 'c', frameId: 1, capturedAt: 1, publishedAt: 2, map: Uint8Array.from([0, 21]), width: 2, height: 1, frameWidth: 640, frameHeight: 480, classes: ['background'], encoding: 'rle' }),
+        buildMaskPayload({
+          camera: 'c',
+          frameId: 1,
+          capturedAt: 1,
+          publishedAt: 2,
+          map: Uint8Array.from([0, 21]),
+          width: 2,
+          height: 1,
+          frameWidth: 640,
+          frameHeight: 480,
+          classes: ['background'],
+          encoding: 'rle',
+        }),
         /class index 21 but only 1 class names/,
       );
     });

@@ -104,7 +104,18 @@ describe('mqtt/snapshot', () => {
         for (let y = 8; y < plain.height - 8; y += 2) {
           for (let x = 8; x < W - 8; x += 2) {
             let ok = true;
-            for (const [dx, dy] of [[0, 0], [-8, 0], [8, 0], [0, -8], [0, 8], [-8, -8], [8, 8], [-8, 8], [8, -8]] as const) if (full[(y + dy) * W + x + dx] !== cls) ok = false;
+            for (const [dx, dy] of [
+              [0, 0],
+              [-8, 0],
+              [8, 0],
+              [0, -8],
+              [0, 8],
+              [-8, -8],
+              [8, 8],
+              [-8, 8],
+              [8, -8],
+            ] as const)
+              if (full[(y + dy) * W + x + dx] !== cls) ok = false;
             if (ok) px.push(y * W + x);
           }
         }
@@ -163,7 +174,10 @@ describe('mqtt/snapshot', () => {
   });
 
   it('clamps boxes that stick out of the frame', async () => {
-    const jpeg = await renderSnapshot({ image: { data: Buffer.alloc(32 * 32 * 3), width: 32, height: 32 }, detections: [{ label: 'dog', score: 1, box: [-0.2, -0.1, 1.3, 1.2] }] });
+    const jpeg = await renderSnapshot({
+      image: { data: Buffer.alloc(32 * 32 * 3), width: 32, height: 32 },
+      detections: [{ label: 'dog', score: 1, box: [-0.2, -0.1, 1.3, 1.2] }],
+    });
     assert.equal((await sharp(jpeg).metadata()).width, 32);
   });
 

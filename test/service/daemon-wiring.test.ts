@@ -25,10 +25,24 @@ import { REPO } from '../helpers/paths.js';
 /** 64×48 grey RGB frames (after `extra`), each released once the daemon has finished the one before (`done` counts them). */
 function frameSource(n: number, done: () => number, extra: Frame[] = [], release: () => number = () => Infinity): Observable<Frame> {
   const frames: Frame[] = Array.from({ length: n }, (_, i) => ({
-    kind: 'raw', id: i + 1, capturedAt: 0, capturedMono: 0, data: Buffer.alloc(64 * 48 * 3, 128), format: 'rgb24', width: 64, height: 48, stride: 64 * 3,
+    kind: 'raw',
+    id: i + 1,
+    capturedAt: 0,
+    capturedMono: 0,
+    data: Buffer.alloc(64 * 48 * 3, 128),
+    format: 'rgb24',
+    width: 64,
+    height: 48,
+    stride: 64 * 3,
   }));
   return from([...extra, ...frames]).pipe(
-    concatMap((f, i) => interval(2).pipe(filter(() => done() >= i && i < release()), take(1), map(() => ({ ...f, capturedAt: Date.now(), capturedMono: performance.now() })))),
+    concatMap((f, i) =>
+      interval(2).pipe(
+        filter(() => done() >= i && i < release()),
+        take(1),
+        map(() => ({ ...f, capturedAt: Date.now(), capturedMono: performance.now() })),
+      ),
+    ),
   );
 }
 
@@ -56,9 +70,21 @@ function loaded(yaml: string): LoadedConfig {
   return parseConfigText(yaml, null, { env: {} });
 }
 
-async function startDaemon(yaml: string, opts: { frames: number; score: (run: number) => number; extra?: Frame[]; gate?: Observable<unknown>; release?: () => number }): Promise<Harness> {
+async function startDaemon(
+  yaml: string,
+  opts: { frames: number; score: (run: number) => number; extra?: Frame[]; gate?: Observable<unknown>; release?: () => number },
+): Promise<Harness> {
   const logs: Harness['logs'] = [];
-  const sink = new Writable({ write: (chunk: Buffer, _e, cb) => (chunk.toString().split('\n').filter(Boolean).forEach((l) => logs.push(JSON.parse(l) as { level: number; msg: string })), cb()) });
+  const sink = new Writable({
+    write: (chunk: Buffer, _e, cb) => (
+      chunk
+        .toString()
+        .split('\n')
+        .filter(Boolean)
+        .forEach((l) => logs.push(JSON.parse(l) as { level: number; msg: string })),
+      cb()
+    ),
+  });
   const log = pino({ level: 'debug' }, sink);
   const engine = new FakeEngine(opts.score);
   const lc = loaded(yaml);
@@ -70,7 +96,11 @@ async function startDaemon(yaml: string, opts: { frames: number; score: (run: nu
     loadModels: async () => ({ detector: { manifestPath: DETECTOR, manifest, file: DETECTOR.replace(/\.json$/, '.onnx') }, segmenter: null }),
     createEngine: () => ({ engine: engine as unknown as InferenceEngine, core: 0 }),
     // frames start once the test's subscriber listens (the gate)
-    frames: () => (opts.gate ?? of(0)).pipe(take(1), concatMap(() => frameSource(opts.frames, finished, opts.extra, opts.release))),
+    frames: () =>
+      (opts.gate ?? of(0)).pipe(
+        take(1),
+        concatMap(() => frameSource(opts.frames, finished, opts.extra, opts.release)),
+      ),
   });
   return {
     daemon,
@@ -111,12 +141,16 @@ describe('service/daemon in-process: components, the event table and the reload 
   const T = topicsFor('edgesight', 'wiring', 'cam');
   const expectedBox = (score: number) => {
     const cfg = loaded(BASE).config;
-    const all = new SsdDecoder(spec, manifest.labels).decode(outputs(score).det[spec.outputs.scores]!.data, outputs(score).det[spec.outputs.boxes]!.data, detectionOptions(cfg, manifest.labels, true));
+    const all = new SsdDecoder(spec, manifest.labels).decode(
+      outputs(score).det[spec.outputs.scores]!.data,
+      outputs(score).det[spec.outputs.boxes]!.data,
+      detectionOptions(cfg, manifest.labels, true),
+    );
     assert.equal(all.length, 1);
     return all[0]!.box.map((v) => Math.round(v * 1e4) / 1e4);
   };
 
-  it('publishes one detection per frame at the engine\'s box, counts every frame, and stops in reverse order with offline last', async () => {
+  it("publishes one detection per frame at the engine's box, counts every frame, and stops in reverse order with offline last", async () => {
     const gate = new BehaviorSubject(false);
     const h = await startDaemon(BASE, { frames: 6, score: () => 0.9, gate: gate.pipe(filter(Boolean)) });
     await h.daemon.start();
@@ -124,10 +158,23 @@ describe('service/daemon in-process: components, the event table and the reload 
     await h.sub.subscribeAsync(`${T.root}/#`);
     gate.next(true);
     await until(() => h.messages.filter((m) => m.topic === T.detections).length === 6, '6 detection messages');
-    const dets = h.messages.filter((m) => m.topic === T.detections).map((m) => JSON.parse(m.payload) as { frame_id: number; objects: Array<{ label: string; box: number[] }> });
-    assert.deepEqual(dets.map((d) => d.frame_id), [1, 2, 3, 4, 5, 6]);
-    for (const d of dets) assert.deepEqual(d.objects.map((o) => [o.label, o.box]), [['person', expectedBox(0.9)]]);
-    assert.deepEqual(h.messages.filter((m) => m.topic === T.objects('person')).map((m) => m.payload), ['0', '1'], 'the retained count: 0 at start, 1 once the person is seen');
+    const dets = h.messages
+      .filter((m) => m.topic === T.detections)
+      .map((m) => JSON.parse(m.payload) as { frame_id: number; objects: Array<{ label: string; box: number[] }> });
+    assert.deepEqual(
+      dets.map((d) => d.frame_id),
+      [1, 2, 3, 4, 5, 6],
+    );
+    for (const d of dets)
+      assert.deepEqual(
+        d.objects.map((o) => [o.label, o.box]),
+        [['person', expectedBox(0.9)]],
+      );
+    assert.deepEqual(
+      h.messages.filter((m) => m.topic === T.objects('person')).map((m) => m.payload),
+      ['0', '1'],
+      'the retained count: 0 at start, 1 once the person is seen',
+    );
     const totals = h.daemon.metrics.counters();
     assert.equal(totals.frames_captured, 6);
     assert.equal(totals.frames_processed, 6);
@@ -163,12 +210,23 @@ describe('service/daemon in-process: components, the event table and the reload 
     assert.equal(newEvents.length, 1, 'one person, one `new`');
     // the reload republishes retained state from the same publisher: the count stays 1 (the old defect went 1 → 0 → 1)
     const counts = h.messages.filter((m) => m.topic === T.objects('person')).map((m) => m.payload);
-    assert.deepEqual(counts.slice(counts.indexOf('1')).filter((c) => c !== '1'), [], counts.join(' '));
+    assert.deepEqual(
+      counts.slice(counts.indexOf('1')).filter((c) => c !== '1'),
+      [],
+      counts.join(' '),
+    );
     await h.stop();
   });
 
   it('the event table routes a corrupt frame to its counter and a throttled warning', async () => {
-    const corrupt: Frame = { kind: 'encoded', id: 0, capturedAt: Date.now(), capturedMono: performance.now(), data: Buffer.from('not a jpeg'), format: 'jpeg' };
+    const corrupt: Frame = {
+      kind: 'encoded',
+      id: 0,
+      capturedAt: Date.now(),
+      capturedMono: performance.now(),
+      data: Buffer.from('not a jpeg'),
+      format: 'jpeg',
+    };
     const h = await startDaemon(BASE, { frames: 2, score: () => 0.9, extra: [corrupt] });
     await h.daemon.start();
     await until(() => h.daemon.metrics.total('frames_processed') === 2, '2 processed frames');

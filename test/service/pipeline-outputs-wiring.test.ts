@@ -13,25 +13,53 @@ import { DETECTOR, FakeEngine, manifest } from '../helpers/fake-engine.js';
  * runPipeline and the result publisher in-process: an array of frames, the fake engine (one person,
  * scored by run) and a publisher that records what it is handed. No broker, no worker: exact and fast.
  */
-const cfg = (yaml = '') => parseConfigText(`device: { id: w }\ncamera: { name: cam }\ntracking: { min_hits: 1 }\nmqtt: { events: { min_duration_s: 0 } }\n${yaml}`, null, { env: {} }).config;
+const cfg = (yaml = '') =>
+  parseConfigText(`device: { id: w }\ncamera: { name: cam }\ntracking: { min_hits: 1 }\nmqtt: { events: { min_duration_s: 0 } }\n${yaml}`, null, {
+    env: {},
+  }).config;
 const detector = { manifestPath: DETECTOR, manifest, file: DETECTOR };
-const frame = (id: number): Frame => ({ kind: 'raw', id, capturedAt: 1000 * id, capturedMono: performance.now(), data: Buffer.alloc(32 * 24 * 3, 100), format: 'rgb24', width: 32, height: 24, stride: 32 * 3 });
+const frame = (id: number): Frame => ({
+  kind: 'raw',
+  id,
+  capturedAt: 1000 * id,
+  capturedMono: performance.now(),
+  data: Buffer.alloc(32 * 24 * 3, 100),
+  format: 'rgb24',
+  width: 32,
+  height: 24,
+  stride: 32 * 3,
+});
 
 describe('pipeline and result publisher in-process (fake engine, from([...]) frames, fake publisher)', () => {
-  it('runPipeline: every frame of from([...]) comes out once, with the engine\'s detections over the label threshold', async () => {
+  it("runPipeline: every frame of from([...]) comes out once, with the engine's detections over the label threshold", async () => {
     const engine = new FakeEngine((n) => [0.9, 0.3, 0.9][n]!);
     const events: PipelineEvent['type'][] = [];
     const c = cfg();
     // one frame at a time: from() would offer all three while the first is preprocessed (drop-if-busy)
     const results: FrameResult[] = [];
     for (const f of [frame(1), frame(2), frame(3)]) {
-      const out = await firstValueFrom(runPipeline(from([f]), { engine: engine as unknown as InferenceEngine, detector, segmenter: null, config: () => c, onEvent: (e) => events.push(e.type) }, NEVER).pipe(toArray()));
+      const out = await firstValueFrom(
+        runPipeline(
+          from([f]),
+          { engine: engine as unknown as InferenceEngine, detector, segmenter: null, config: () => c, onEvent: (e) => events.push(e.type) },
+          NEVER,
+        ).pipe(toArray()),
+      );
       results.push(...out);
     }
-    assert.deepEqual(results.map((r) => r.frameId), [1, 2, 3]);
-    assert.deepEqual(results.map((r) => r.detections.map((d) => d.label)), [['person'], [], ['person']]);
+    assert.deepEqual(
+      results.map((r) => r.frameId),
+      [1, 2, 3],
+    );
+    assert.deepEqual(
+      results.map((r) => r.detections.map((d) => d.label)),
+      [['person'], [], ['person']],
+    );
     // 0.3 is under the 0.45 threshold but over tracking.low_score 0.2: kept for the tracker only
-    assert.deepEqual(results[1]!.lowDetections.map((d) => d.label), ['person']);
+    assert.deepEqual(
+      results[1]!.lowDetections.map((d) => d.label),
+      ['person'],
+    );
     assert.deepEqual(events, ['captured', 'captured', 'captured']);
   });
 
@@ -43,7 +71,11 @@ describe('pipeline and result publisher in-process (fake engine, from([...]) fra
     const log = pinoPkg.pino({ level: 'silent' });
     const pub = new ResultPublisher(c, topics, { publish: (topic, payload) => void sent.push({ topic, payload: payload.toString() }) }, log);
     const run = async (id: number, conf = c): Promise<void> => {
-      const [r] = await firstValueFrom(runPipeline(from([frame(id)]), { engine: engine as unknown as InferenceEngine, detector, segmenter: null, config: () => conf }, NEVER).pipe(toArray()));
+      const [r] = await firstValueFrom(
+        runPipeline(from([frame(id)]), { engine: engine as unknown as InferenceEngine, detector, segmenter: null, config: () => conf }, NEVER).pipe(
+          toArray(),
+        ),
+      );
       await pub.onResult(r!);
     };
     await run(1);

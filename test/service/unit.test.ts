@@ -120,7 +120,10 @@ describe('systemd/edgesight.service', function () {
     const stallS = stall as number;
     const watchdog = seconds(one(d, 'WatchdogSec'));
     assert.ok(stallS < WORKER_BACKOFF_CAP_S);
-    assert.ok(stallS + WORKER_BACKOFF_CAP_S < watchdog, `WatchdogSec ${watchdog} must leave room for stall ${stallS} s + backoff ${WORKER_BACKOFF_CAP_S} s + reload`);
+    assert.ok(
+      stallS + WORKER_BACKOFF_CAP_S < watchdog,
+      `WatchdogSec ${watchdog} must leave room for stall ${stallS} s + backoff ${WORKER_BACKOFF_CAP_S} s + reload`,
+    );
     assert.ok(seconds(one(d, 'TimeoutStopSec')) > stallS);
     assert.ok(seconds(one(d, 'TimeoutStartSec')) > 0);
   });
@@ -131,8 +134,20 @@ describe('systemd/edgesight.service', function () {
     assert.equal(one(d, 'CacheDirectory'), 'edgesight');
     assert.equal(one(d, 'StateDirectory'), 'edgesight');
     assert.equal(one(d, 'UMask'), '0077');
-    for (const k of ['NoNewPrivileges', 'ProtectHome', 'PrivateTmp', 'ProtectKernelTunables', 'ProtectKernelModules', 'ProtectKernelLogs',
-      'ProtectControlGroups', 'ProtectClock', 'ProtectHostname', 'RestrictNamespaces', 'RestrictRealtime', 'LockPersonality']) {
+    for (const k of [
+      'NoNewPrivileges',
+      'ProtectHome',
+      'PrivateTmp',
+      'ProtectKernelTunables',
+      'ProtectKernelModules',
+      'ProtectKernelLogs',
+      'ProtectControlGroups',
+      'ProtectClock',
+      'ProtectHostname',
+      'RestrictNamespaces',
+      'RestrictRealtime',
+      'LockPersonality',
+    ]) {
       assert.equal(one(d, k), 'yes', k);
     }
     assert.equal(one(d, 'ProtectSystem'), 'strict');

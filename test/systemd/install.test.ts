@@ -5,8 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  CONFIG_PATH, installService, quoteForUnit, renderUnit, serviceCommand, uninstallService, UNIT_PATH,
-  type CommandResult, type CommandRunner,
+  CONFIG_PATH,
+  installService,
+  quoteForUnit,
+  renderUnit,
+  serviceCommand,
+  uninstallService,
+  UNIT_PATH,
+  type CommandResult,
+  type CommandRunner,
 } from '../../src/systemd/install.js';
 
 const UNIT_SOURCE = fileURLToPath(new URL('../../../systemd/edgesight.service', import.meta.url));
@@ -65,7 +72,10 @@ describe('edgesight service install / uninstall', function () {
       'systemctl daemon-reload',
       `runuser -u edgesight -- env CACHE_DIRECTORY=${join(root, '/var/cache/edgesight')} ${node} ${main} models prepare --config ${join(root, CONFIG_PATH)}`,
     ]);
-    assert.ok(lines.some((l) => /^ {2}took \d+\.\d s/.test(l)), `prints how long preparing the models took:\n${lines.join('\n')}`);
+    assert.ok(
+      lines.some((l) => /^ {2}took \d+\.\d s/.test(l)),
+      `prints how long preparing the models took:\n${lines.join('\n')}`,
+    );
     assert.ok(statSync(join(root, '/var/cache/edgesight')).isDirectory());
     const unit = readFileSync(join(root, UNIT_PATH), 'utf8');
     assert.equal(unit, renderUnit(readFileSync(UNIT_SOURCE, 'utf8'), [node, main]));
@@ -78,7 +88,10 @@ describe('edgesight service install / uninstall', function () {
     assert.equal(readFileSync(join(root, CONFIG_PATH), 'utf8'), 'device: { id: pi }\n');
     assert.equal(statSync(join(root, CONFIG_PATH)).mode & 0o777, 0o640);
     assert.equal(statSync(join(root, '/etc/edgesight')).mode & 0o777, 0o750);
-    assert.ok(lines.some((l) => l.includes('systemctl enable --now edgesight.service')), 'prints next steps');
+    assert.ok(
+      lines.some((l) => l.includes('systemctl enable --now edgesight.service')),
+      'prints next steps',
+    );
     // The installed unit is what systemd would load: verify it.
     const v = spawnSync('systemd-analyze', ['verify', '--man=no', join(root, UNIT_PATH)], { encoding: 'utf8' });
     assert.equal(v.status, 0, v.stderr);
@@ -111,7 +124,10 @@ describe('edgesight service install / uninstall', function () {
   });
 
   it('stops at the first failing command and names it', async () => {
-    await assert.rejects(install(fakeSystem({ failing: 'systemctl daemon-reload' }).run), /systemctl daemon-reload failed \(exit 1\): systemctl: simulated failure/);
+    await assert.rejects(
+      install(fakeSystem({ failing: 'systemctl daemon-reload' }).run),
+      /systemctl daemon-reload failed \(exit 1\): systemctl: simulated failure/,
+    );
   });
 
   it('refuses an ExecStart the unit could not run', async () => {
@@ -120,11 +136,22 @@ describe('edgesight service install / uninstall', function () {
       installService({ dryRun: true, prefix: root, run: sys.run, out, unitSource: UNIT_SOURCE, configTemplate: template, execStart });
     await assert.rejects(run(['node', main]), /ExecStart path "node" must be absolute/);
     await assert.rejects(run([join(dir, 'nope'), main]), /ExecStart path .*nope does not exist/);
-    await assert.rejects(run([node, template]).then(() => run([template, main])), /ExecStart program .*edgesight\.yaml is not executable/);
+    await assert.rejects(
+      run([node, template]).then(() => run([template, main])),
+      /ExecStart program .*edgesight\.yaml is not executable/,
+    );
     mkdirSync(join(root, 'home'), { recursive: true });
     await assert.rejects(run([node, '/home']), /under a home directory, which the unit hides \(ProtectHome=yes\)/);
     await assert.rejects(
-      installService({ dryRun: true, prefix: root, run: sys.run, out, unitSource: join(dir, 'missing.service'), configTemplate: template, execStart: [node, main] }),
+      installService({
+        dryRun: true,
+        prefix: root,
+        run: sys.run,
+        out,
+        unitSource: join(dir, 'missing.service'),
+        configTemplate: template,
+        execStart: [node, main],
+      }),
       /cannot read unit template .*missing\.service/,
     );
   });
@@ -150,7 +177,10 @@ describe('edgesight service install / uninstall', function () {
     assert.equal(quoteForUnit('/opt/node 20/bin/node'), '"/opt/node 20/bin/node"');
     assert.equal(quoteForUnit('/opt/100%/x$y'), '/opt/100%%/x$$y');
     assert.equal(quoteForUnit('/a"b'), '"/a\\"b"');
-    assert.match(renderUnit('[Service]\nExecStart=/usr/bin/edgesight run\n', ['/opt/my node/node', '/x.js']), /^ExecStart="\/opt\/my node\/node" \/x\.js run$/m);
+    assert.match(
+      renderUnit('[Service]\nExecStart=/usr/bin/edgesight run\n', ['/opt/my node/node', '/x.js']),
+      /^ExecStart="\/opt\/my node\/node" \/x\.js run$/m,
+    );
     assert.throws(() => renderUnit('[Service]\nExecStart=/bin/true\n', ['/n']), /exactly one "ExecStart=\/usr\/bin\/edgesight …" line, found 0/);
   });
 
@@ -161,23 +191,37 @@ describe('edgesight service install / uninstall', function () {
       console.log(`      skipped: user nobody cannot read ${mod} (a folder above it is private to root)`);
       this.skip();
     }
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e',
-      `import { serviceCommand } from ${JSON.stringify(new URL('../../src/systemd/install.js', import.meta.url).href)};
-       process.exitCode = await serviceCommand(['uninstall']);`], { uid: 65534, gid: 65534, encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { serviceCommand } from ${JSON.stringify(new URL('../../src/systemd/install.js', import.meta.url).href)};
+       process.exitCode = await serviceCommand(['uninstall']);`,
+      ],
+      { uid: 65534, gid: 65534, encoding: 'utf8' },
+    );
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /edgesight service uninstall: must run as root: use sudo/);
   });
 
-  it('serviceCommand install --dry-run works on this machine with the package\'s own unit, config and CLI', function () {
+  it("serviceCommand install --dry-run works on this machine with the package's own unit, config and CLI", function () {
     const pkg = fileURLToPath(new URL('../../../', import.meta.url));
     const missing = ['dist/src/cli/main.js', 'config/edgesight.yaml'].filter((f) => !existsSync(join(pkg, f)));
     if (missing.length) {
       console.log(`      skipped: ${missing.join(', ')} not in the package yet`);
       this.skip();
     }
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e',
-      `import { serviceCommand } from ${JSON.stringify(new URL('../../src/systemd/install.js', import.meta.url).href)};
-       process.exitCode = await serviceCommand(['install', '--dry-run']);`], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { serviceCommand } from ${JSON.stringify(new URL('../../src/systemd/install.js', import.meta.url).href)};
+       process.exitCode = await serviceCommand(['install', '--dry-run']);`,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^would write \/etc\/systemd\/system\/edgesight\.service/m);
     const unit = /--- \/etc\/systemd\/system\/edgesight\.service \(rendered\) ---\n([\s\S]*?)\n---\n/.exec(r.stdout)?.[1];

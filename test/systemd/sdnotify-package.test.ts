@@ -24,7 +24,10 @@ describe('packed tarball carries what the service needs', function () {
   });
 
   it('ships the sd_notify addon prebuilt for x64 and arm64, each the right ELF machine', () => {
-    for (const [arch, machine] of [['x64', 0x3e], ['arm64', 0xb7]] as const) {
+    for (const [arch, machine] of [
+      ['x64', 0x3e],
+      ['arm64', 0xb7],
+    ] as const) {
       assert.ok(
         files.includes(ADDON(arch)),
         `${ADDON(arch)} missing: build it with \`node src/systemd/native/build.mjs --arch=arm64\` (needs gcc-aarch64-linux-gnu)`,

@@ -100,7 +100,10 @@ describe('watchdog feed (WATCHDOG=1 only while healthy)', function () {
       r.drain();
       const healthy = results.filter((x) => x.healthy).length;
       assert.equal(watchdogs(r), healthy, 'exactly one WATCHDOG=1 per healthy check');
-      assert.ok(results.filter((x) => x.afterHang).every((x) => !x.healthy), 'a hung worker must never look healthy');
+      assert.ok(
+        results.filter((x) => x.afterHang).every((x) => !x.healthy),
+        'a hung worker must never look healthy',
+      );
       assert.equal(changes.at(-1)?.[0], false);
       assert.ok(changes.some(([h]) => h));
     } finally {
@@ -125,7 +128,14 @@ describe('watchdog feed (WATCHDOG=1 only while healthy)', function () {
     never.stop();
     assert.equal(calls, 1, 'no overlapping checks');
     assert.match(changes[0] ?? '', /still pending/);
-    const throwing = startWatchdog({ notifier, intervalMs: 10, isHealthy: () => { throw new Error('worker gone'); }, onError: (e) => errors.push(e) });
+    const throwing = startWatchdog({
+      notifier,
+      intervalMs: 10,
+      isHealthy: () => {
+        throw new Error('worker gone');
+      },
+      onError: (e) => errors.push(e),
+    });
     await until(() => errors.length >= 2, 'two failed checks');
     throwing.stop();
     r.drain();

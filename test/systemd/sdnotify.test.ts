@@ -50,7 +50,10 @@ describe('sd_notify over a real AF_UNIX datagram socket', function () {
     n.status('degraded\n(camera not found)\r\n');
     n.stopping('stopping: draining');
     await r.waitFor((d) => 'STOPPING' in d.fields);
-    assert.deepEqual(r.history.map((d) => d.message), ['STATUS=degraded (camera not found)', 'STOPPING=1\nSTATUS=stopping: draining']);
+    assert.deepEqual(
+      r.history.map((d) => d.message),
+      ['STATUS=degraded (camera not found)', 'STOPPING=1\nSTATUS=stopping: draining'],
+    );
   });
 
   it('sends RELOADING=1 with MONOTONIC_USEC read from CLOCK_MONOTONIC', async () => {
@@ -87,9 +90,15 @@ describe('sd_notify over a real AF_UNIX datagram socket', function () {
 
   it('throws with the errno and the address when nobody listens', () => {
     const n = createNotifier({ NOTIFY_SOCKET: join(dir, 'nobody.sock') });
-    assert.throws(() => n.ready(), (e: Error & { code?: string }) => e.code === 'ENOENT' && e.message.includes('nobody.sock'));
+    assert.throws(
+      () => n.ready(),
+      (e: Error & { code?: string }) => e.code === 'ENOENT' && e.message.includes('nobody.sock'),
+    );
     const abstract = createNotifier({ NOTIFY_SOCKET: `@edgesight-nobody-${process.pid}` });
-    assert.throws(() => abstract.watchdog(), (e: Error & { code?: string }) => e.code === 'ECONNREFUSED');
+    assert.throws(
+      () => abstract.watchdog(),
+      (e: Error & { code?: string }) => e.code === 'ECONNREFUSED',
+    );
   });
 
   it('rejects field names and values that would corrupt the message', () => {
@@ -113,15 +122,18 @@ describe('sd_notify over a real AF_UNIX datagram socket', function () {
     assert.equal(readiness.isReady, true);
     await r.waitFor((d) => d.fields.READY === '1');
     r.drain();
-    assert.deepEqual(r.history.map((d) => d.message), [
-      'STATUS=starting: models loaded',
-      'READY=1\nSTATUS=degraded (camera not found, retry in 2 s): 0.0 fps',
-    ]);
+    assert.deepEqual(
+      r.history.map((d) => d.message),
+      ['STATUS=starting: models loaded', 'READY=1\nSTATUS=degraded (camera not found, retry in 2 s): 0.0 fps'],
+    );
     assert.throws(() => readiness.mark('camera' as 'config'), /unknown readiness step "camera"/);
   });
 
   it('formats STATUS with fps and latency, rejecting nonsense numbers', () => {
-    assert.equal(formatStatus({ state: 'running', fps: 9.84, latencyP50Ms: 84.4, latencyP95Ms: 120.6 }), 'running: 9.8 fps, latency p50 84 ms p95 121 ms');
+    assert.equal(
+      formatStatus({ state: 'running', fps: 9.84, latencyP50Ms: 84.4, latencyP95Ms: 120.6 }),
+      'running: 9.8 fps, latency p50 84 ms p95 121 ms',
+    );
     assert.equal(formatStatus({ state: 'starting' }), 'starting');
     assert.throws(() => formatStatus({ state: 'running', fps: Number.NaN }), /fps must be a finite non-negative number/);
   });
@@ -133,7 +145,7 @@ describe('sd_notify over a real AF_UNIX datagram socket', function () {
     assert.match(r.stdout, new RegExp(`^sd_notify self-test OK on ${process.platform}-${process.arch}: 4 datagrams`));
   });
 
-  it('attributes a child daemon\'s READY/STATUS/STOPPING to the child PID, in order', async () => {
+  it("attributes a child daemon's READY/STATUS/STOPPING to the child PID, in order", async () => {
     const r = receiver();
     const script = join(dir, 'daemon.mjs');
     writeFileSync(
@@ -154,7 +166,10 @@ setInterval(() => {}, 1000);
       const stopping = await r.waitFor((d) => d.fields.STOPPING === '1');
       assert.equal(stopping.pid, child.pid);
       assert.equal(await exited, 0);
-      assert.deepEqual(r.history.map((d) => d.message), ['READY=1\nSTATUS=running', 'STOPPING=1']);
+      assert.deepEqual(
+        r.history.map((d) => d.message),
+        ['READY=1\nSTATUS=running', 'STOPPING=1'],
+      );
     } finally {
       child.kill('SIGKILL');
     }

@@ -21,7 +21,10 @@ function crossing(hideB: (i: number, overlap: number) => boolean): Scene {
 
 describe('ByteTracker on scripted scenes', () => {
   it('crossing paths, both seen throughout: no id switch, one id per person', () => {
-    const s = runScene(crossing(() => false), (d, t) => trk.update(d, t));
+    const s = runScene(
+      crossing(() => false),
+      (d, t) => trk.update(d, t),
+    );
     assert.equal(s.idSwitches, 0);
     assert.deepEqual(Object.fromEntries(s.idsPerObject), { A: 1, B: 1 });
     assert.equal(s.confirmed, 2);
@@ -40,7 +43,8 @@ describe('ByteTracker on scripted scenes', () => {
   it('a detection gap of 1.5 s (under max_age): the same id afterwards', () => {
     const r = jitter(3);
     const scene: Scene = [];
-    for (let i = 0; i < 50; i++) scene.push(i >= 20 && i < 35 ? [] : [{ truth: 'P', label: 'person', score: 0.6, box: box(0.3 + i * 0.004 + r(), 0.5, 0.12, 0.35) }]);
+    for (let i = 0; i < 50; i++)
+      scene.push(i >= 20 && i < 35 ? [] : [{ truth: 'P', label: 'person', score: 0.6, box: box(0.3 + i * 0.004 + r(), 0.5, 0.12, 0.35) }]);
     const trk2 = tracker();
     const s = runScene(scene, (d, t) => trk2.update(d, t));
     assert.equal(s.idSwitches, 0);
@@ -60,7 +64,11 @@ describe('ByteTracker on scripted scenes', () => {
       return out;
     };
     const plain = new ByteTracker({ camera: 'cam', ...DEFAULT_BYTETRACK, lostBufferPerS: 0 });
-    assert.deepEqual(Object.fromEntries(runScene(scene(), (d, t) => plain.update(d, t)).idsPerObject), { P: 2 }, 'the scene defeats plain IoU on the predicted box');
+    assert.deepEqual(
+      Object.fromEntries(runScene(scene(), (d, t) => plain.update(d, t)).idsPerObject),
+      { P: 2 },
+      'the scene defeats plain IoU on the predicted box',
+    );
     const trk2 = tracker();
     const s = runScene(scene(), (d, t) => trk2.update(d, t));
     assert.deepEqual(Object.fromEntries(s.idsPerObject), { P: 1 }, 'buffered IoU finds the lost walker again');
@@ -89,7 +97,7 @@ describe('ByteTracker on scripted scenes', () => {
     const s = runScene(scene, (d, t) => trk2.update(d, t));
     assert.equal(s.idSwitches, 0);
     assert.deepEqual(Object.fromEntries(s.idsPerObject), { P: 1 });
-    assert.equal(s.falsePositiveIds, 21 - 3, 'the group box got its own track, not the walker\'s id');
+    assert.equal(s.falsePositiveIds, 21 - 3, "the group box got its own track, not the walker's id");
   });
 
   it('a gap longer than max_age ends the track: the object comes back with a new id (counted as fragmentation)', () => {
@@ -144,9 +152,15 @@ describe('ByteTracker on scripted scenes', () => {
     assert.equal(trk2.update(d, 1100).assigned[0]!.id, null);
     const u = trk2.update(d, 1200);
     assert.equal(u.assigned[0]!.id, 'porch-1000-1');
-    assert.deepEqual(u.confirmed.map((t) => t.id), ['porch-1000-1']);
+    assert.deepEqual(
+      u.confirmed.map((t) => t.id),
+      ['porch-1000-1'],
+    );
     assert.equal(trk2.update([], 1600).removed.length, 0);
-    assert.deepEqual(trk2.update([], 1700).removed.map((t) => t.id), ['porch-1000-1']);
+    assert.deepEqual(
+      trk2.update([], 1700).removed.map((t) => t.id),
+      ['porch-1000-1'],
+    );
     assert.equal(trk2.all().length, 0);
   });
 

@@ -45,7 +45,12 @@ export interface SceneScore {
 }
 
 /** Runs a scene at 10 fps through `update` and scores identity: switches and fragmentation. */
-export function runScene(scene: Scene, update: (dets: TrackerDetection[], at: number) => TrackerUpdate, t0 = 1_700_000_000_000, stepMs = 100): SceneScore {
+export function runScene(
+  scene: Scene,
+  update: (dets: TrackerDetection[], at: number) => TrackerUpdate,
+  t0 = 1_700_000_000_000,
+  stepMs = 100,
+): SceneScore {
   const last = new Map<string, string>();
   const ids = new Map<string, Set<string>>();
   const all = new Set<string>();

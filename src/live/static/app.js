@@ -22,7 +22,10 @@ function labelColour(label) {
 
 // Pascal VOC colour map: class i's colour spreads i's bits over the high bits of R, G, B.
 function vocColour(index) {
-  let r = 0, g = 0, b = 0, c = index;
+  let r = 0,
+    g = 0,
+    b = 0,
+    c = index;
   for (let j = 0; j < 8; j++) {
     r |= ((c >> 0) & 1) << (7 - j);
     g |= ((c >> 1) & 1) << (7 - j);
@@ -261,10 +264,22 @@ function renderPanels(s) {
   setText('latency-note', `p50/p99 over the last ${s.latency.window_s} s window, sampled every ${s.latency.history.step_s} s`);
 
   const b = s.board;
-  const thr = b.throttled ? Object.entries(b.throttled).filter(([, v]) => v).map(([k]) => k.replace(/_/g, ' ')) : null;
+  const thr = b.throttled
+    ? Object.entries(b.throttled)
+        .filter(([, v]) => v)
+        .map(([k]) => k.replace(/_/g, ' '))
+    : null;
   dl($('board'), [
-    ['SoC temperature', b.soc_temp_c === null ? 'n/a' : `${fmt(b.soc_temp_c)} °C`, b.soc_temp_c !== null && b.soc_temp_c >= 80 ? 'bad' : b.soc_temp_c !== null && b.soc_temp_c >= 70 ? 'warn' : ''],
-    ['throttling', thr === null ? 'n/a (not a Pi)' : thr.length ? thr.join(', ') : 'none', thr && thr.some((t) => t.endsWith('now')) ? 'bad' : thr && thr.length ? 'warn' : ''],
+    [
+      'SoC temperature',
+      b.soc_temp_c === null ? 'n/a' : `${fmt(b.soc_temp_c)} °C`,
+      b.soc_temp_c !== null && b.soc_temp_c >= 80 ? 'bad' : b.soc_temp_c !== null && b.soc_temp_c >= 70 ? 'warn' : '',
+    ],
+    [
+      'throttling',
+      thr === null ? 'n/a (not a Pi)' : thr.length ? thr.join(', ') : 'none',
+      thr && thr.some((t) => t.endsWith('now')) ? 'bad' : thr && thr.length ? 'warn' : '',
+    ],
     ['CPU (process)', b.cpu_percent === null ? '–' : `${fmt(b.cpu_percent, 0)} %`],
     ['RSS', `${fmt(b.rss_mb, 0)} MiB`],
     ['load (1 min)', fmt(b.load_1, 2)],
@@ -304,7 +319,10 @@ function renderChart(s) {
         width: el.clientWidth || 330,
         height: 160,
         scales: { x: { time: true } },
-        axes: [{ stroke: '#9aa3ad', grid: { stroke: '#2a313a' } }, { stroke: '#9aa3ad', grid: { stroke: '#2a313a' }, label: 'ms' }],
+        axes: [
+          { stroke: '#9aa3ad', grid: { stroke: '#2a313a' } },
+          { stroke: '#9aa3ad', grid: { stroke: '#2a313a' }, label: 'ms' },
+        ],
         series: [{}, { label: 'p50', stroke: '#34c759', width: 2, spanGaps: true }, { label: 'p99', stroke: '#ff9500', width: 2, spanGaps: true }],
       },
       data,

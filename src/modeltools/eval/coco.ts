@@ -185,8 +185,10 @@ export function evaluateCoco(gt: GroundTruth[], dt: ScoredBox[], opts: EvalOptio
   const key = (img: number, cat: number): string => `${img}:${cat}`;
   const gMap = new Map<string, GroundTruth[]>();
   const dMap = new Map<string, ScoredBox[]>();
-  for (const g of gt) (gMap.get(key(g.imageId, g.categoryId)) ?? gMap.set(key(g.imageId, g.categoryId), []).get(key(g.imageId, g.categoryId))!).push(g);
-  for (const d of dt) (dMap.get(key(d.imageId, d.categoryId)) ?? dMap.set(key(d.imageId, d.categoryId), []).get(key(d.imageId, d.categoryId))!).push(d);
+  for (const g of gt)
+    (gMap.get(key(g.imageId, g.categoryId)) ?? gMap.set(key(g.imageId, g.categoryId), []).get(key(g.imageId, g.categoryId))!).push(g);
+  for (const d of dt)
+    (dMap.get(key(d.imageId, d.categoryId)) ?? dMap.set(key(d.imageId, d.categoryId), []).get(key(d.imageId, d.categoryId))!).push(d);
   const images = [...new Set([...gt.map((g) => g.imageId), ...dt.map((d) => d.imageId)])].sort((a, b) => a - b);
   const i50 = thresholds.findIndex((t) => Math.abs(t - 0.5) < 1e-9);
   const i75 = thresholds.findIndex((t) => Math.abs(t - 0.75) < 1e-9);

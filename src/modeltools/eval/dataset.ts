@@ -30,7 +30,8 @@ export function loadCocoInstances(file: string, imageDir = path.dirname(file)): 
   } catch (e) {
     throw new Error(`${file}: cannot read COCO instances (${(e as Error).message})`);
   }
-  if (!Array.isArray(raw.images) || !Array.isArray(raw.annotations)) throw new Error(`${file}: not a COCO instances file (needs images and annotations)`);
+  if (!Array.isArray(raw.images) || !Array.isArray(raw.annotations))
+    throw new Error(`${file}: not a COCO instances file (needs images and annotations)`);
   const images = raw.images.map((im, i): CocoImage => {
     if (typeof im.id !== 'number' || typeof im.file_name !== 'string' || typeof im.width !== 'number' || typeof im.height !== 'number') {
       throw new Error(`${file}: images[${i}] needs numeric id, width, height and a file_name`);

@@ -20,7 +20,15 @@ export interface EvalModel {
 }
 
 async function fileFrame(file: string, id: number): Promise<Frame> {
-  return { kind: 'encoded', id, capturedAt: Date.now(), capturedMono: performance.now(), data: await readFile(file), format: path.extname(file).slice(1), origin: file };
+  return {
+    kind: 'encoded',
+    id,
+    capturedAt: Date.now(),
+    capturedMono: performance.now(),
+    data: await readFile(file),
+    format: path.extname(file).slice(1),
+    origin: file,
+  };
 }
 
 export interface DetectorEval {
@@ -30,7 +38,11 @@ export interface DetectorEval {
 }
 
 /** Runs a detector over a COCO dataset and scores it (low threshold, as mAP wants the whole ranking). */
-export async function evaluateDetector(model: EvalModel, ds: CocoDataset, opts: { scoreThreshold?: number; threads?: number } = {}): Promise<DetectorEval> {
+export async function evaluateDetector(
+  model: EvalModel,
+  ds: CocoDataset,
+  opts: { scoreThreshold?: number; threads?: number } = {},
+): Promise<DetectorEval> {
   if (!model.detection) throw new Error(`${model.file}: not a detection model (no detection spec)`);
   const spec = model.detection;
   const w = model.input.width;
@@ -66,11 +78,15 @@ export async function detectFile(model: EvalModel, file: string, scoreThreshold:
   try {
     const x = await toModelInput(await fileFrame(file, 0), model.input, w, h);
     const r = await session.run({ [model.input.name]: new ort.Tensor('float32', x.data, [1, 3, h, w]) });
-    return new SsdDecoder(model.detection, model.labels).decode(r[model.detection.outputs.scores]!.data as Float32Array, r[model.detection.outputs.boxes]!.data as Float32Array, {
-      scoreThreshold,
-      nmsIou: 0.6,
-      maxDetections: 100,
-    });
+    return new SsdDecoder(model.detection, model.labels).decode(
+      r[model.detection.outputs.scores]!.data as Float32Array,
+      r[model.detection.outputs.boxes]!.data as Float32Array,
+      {
+        scoreThreshold,
+        nmsIou: 0.6,
+        maxDetections: 100,
+      },
+    );
   } finally {
     await session.release();
   }
@@ -97,8 +113,13 @@ export async function segmentationAgreement(a: EvalModel, b: EvalModel, files: s
     for (let i = 0; i < files.length; i++) {
       const x = await toModelInput(await fileFrame(files[i], i), a.input, width, height);
       const maps = [];
-      for (const [m, s] of [[a, sa], [b, sb]] as const) {
-        const out = (await s.run({ [m.input.name]: new ort.Tensor('float32', x.data, [1, 3, height, width]) }))[m.segmentation?.outputs.logits ?? 'logits'];
+      for (const [m, s] of [
+        [a, sa],
+        [b, sb],
+      ] as const) {
+        const out = (await s.run({ [m.input.name]: new ort.Tensor('float32', x.data, [1, 3, height, width]) }))[
+          m.segmentation?.outputs.logits ?? 'logits'
+        ];
         if (!out) throw new Error(`${m.file}: no logits output`);
         const [, c, oh, ow] = out.dims as number[];
         maps.push(argmaxClassMap(out.data as Float32Array, c, oh, ow, m.labels).data);
@@ -134,7 +155,14 @@ export async function segmentationAgreement(a: EvalModel, b: EvalModel, files: s
  * Mean latency ratio B/A measured in interleaved rounds (A, B, A, B, …) on the same input, so machine
  * noise hits both models alike. Returns per-model medians and the ratio of medians.
  */
-export async function latencyRatio(a: string, b: string, inputName: string, input: Float32Array, dims: number[], rounds = 30): Promise<{ aMs: number; bMs: number; ratio: number }> {
+export async function latencyRatio(
+  a: string,
+  b: string,
+  inputName: string,
+  input: Float32Array,
+  dims: number[],
+  rounds = 30,
+): Promise<{ aMs: number; bMs: number; ratio: number }> {
   const sa = await createSession(a, { threads: 1, spinning: false });
   const sb = await createSession(b, { threads: 1, spinning: false });
   const t = new ort.Tensor('float32', input, dims);
@@ -146,7 +174,15 @@ export async function latencyRatio(a: string, b: string, inputName: string, inpu
       await sb.run({ [inputName]: t });
     }
     for (let i = 0; i < rounds; i++) {
-      for (const [s, acc] of (i % 2 === 0 ? [[sa, ta], [sb, tb]] : [[sb, tb], [sa, ta]]) as Array<[ort.InferenceSession, number[]]>) {
+      for (const [s, acc] of (i % 2 === 0
+        ? [
+            [sa, ta],
+            [sb, tb],
+          ]
+        : [
+            [sb, tb],
+            [sa, ta],
+          ]) as Array<[ort.InferenceSession, number[]]>) {
         const t0 = performance.now();
         await s.run({ [inputName]: t });
         acc.push(performance.now() - t0);

@@ -51,10 +51,15 @@ function readInsn(file: string): { perCpu: Record<string, Record<string, { perIn
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { data: { type: 'string' }, cache: { type: 'string' }, insn: { type: 'string' }, json: { type: 'string' }, rounds: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { data: { type: 'string' }, cache: { type: 'string' }, insn: { type: 'string' }, json: { type: 'string' }, rounds: { type: 'string' } },
+  });
   const root = packageRoot();
   const dataArg = values.data ?? process.env.EDGESIGHT_TEST_DATA;
-  if (!dataArg) throw new Error('the evaluation data is not here: pass --data DIR or set EDGESIGHT_TEST_DATA (a folder with coco-train-sample/ and voc-masks-train-sample/)');
+  if (!dataArg)
+    throw new Error(
+      'the evaluation data is not here: pass --data DIR or set EDGESIGHT_TEST_DATA (a folder with coco-train-sample/ and voc-masks-train-sample/)',
+    );
   const data = path.resolve(dataArg);
   const cacheRoot = path.resolve(values.cache ?? path.join(os.tmpdir(), 'edgesight-models-report'));
   const insnFile = path.resolve(values.insn ?? path.join(process.env.EDGESIGHT_ARM64_OUT ?? path.join(root, '.cache/arm64/out'), 'insn.json'));
@@ -65,7 +70,13 @@ async function main(): Promise<void> {
     if (!existsSync(need)) throw new Error(`${need} is missing: pass --data DIR (a folder with coco-train-sample/ and voc-masks-train-sample/)`);
   }
   const log = (m: string): void => void process.stderr.write(`${m}\n`);
-  const ctxFor = (act: string): PrepareContext => ({ converter: tfliteConverter, cacheDir: path.join(cacheRoot, act), mirrors: mirrorsFromEnv(process.env), allowNetwork: false, log });
+  const ctxFor = (act: string): PrepareContext => ({
+    converter: tfliteConverter,
+    cacheDir: path.join(cacheRoot, act),
+    mirrors: mirrorsFromEnv(process.env),
+    allowNetwork: false,
+    log,
+  });
 
   // our int8 with both activation types (each in its own cache: a cache holds one int8 per model)
   log(`preparing models in ${cacheRoot} (shipped calibration set)`);
@@ -74,7 +85,15 @@ async function main(): Promise<void> {
   const insn = readInsn(insnFile);
 
   const rows: ReportRow[] = [];
-  const add = (model: ReportRow['model'], variant: string, armCase: string, lm: LoadedModel, shape: number[] | undefined, lat: { ratio: number; ms: number; fp32Ms: number }, accuracy: Record<string, number>): void => {
+  const add = (
+    model: ReportRow['model'],
+    variant: string,
+    armCase: string,
+    lm: LoadedModel,
+    shape: number[] | undefined,
+    lat: { ratio: number; ms: number; fp32Ms: number },
+    accuracy: Record<string, number>,
+  ): void => {
     const bytes = readFileSync(lm.file);
     const info = modelInfo(bytes, shape ? { inputShapes: { [lm.manifest.input.name]: shape } } : {});
     rows.push({
@@ -117,7 +136,15 @@ async function main(): Promise<void> {
     const r = (await evaluateDetector(evalModel(lm), ds, { scoreThreshold: 0.02 })).result;
     if (lm === u.detector.fp32) fp32Map = r.map;
     const lat = lm === u.detector.fp32 ? null : await latencyRatio(u.detector.fp32.file, lm.file, detIn.name, x, [1, 3, 320, 320], rounds);
-    add('detector', variant, armCase, lm, undefined, { ratio: lat?.ratio ?? 1, ms: lat?.bMs ?? 0, fp32Ms: lat?.aMs ?? 0 }, { map: r.map, ap50: r.ap50, map_vs_fp32: fp32Map ? r.map / fp32Map : 1 });
+    add(
+      'detector',
+      variant,
+      armCase,
+      lm,
+      undefined,
+      { ratio: lat?.ratio ?? 1, ms: lat?.bMs ?? 0, fp32Ms: lat?.aMs ?? 0 },
+      { map: r.map, ap50: r.ap50, map_vs_fp32: fp32Map ? r.map / fp32Map : 1 },
+    );
     if (lat) fp32Ms.push(lat.aMs);
   }
   setFp32Ms('detector');
@@ -135,9 +162,20 @@ async function main(): Promise<void> {
   ] as const;
   for (const [variant, armCase, lm] of seg) {
     log(`segmenter ${variant}: agreement with float on ${segFiles.length} photos, latency vs fp32`);
-    const a = lm === u.segmenter.fp32 ? { pixelAgreement: 1, miou: 1 } : await segmentationAgreement(evalModel(u.segmenter.fp32), evalModel(lm), segFiles, 320, 240);
+    const a =
+      lm === u.segmenter.fp32
+        ? { pixelAgreement: 1, miou: 1 }
+        : await segmentationAgreement(evalModel(u.segmenter.fp32), evalModel(lm), segFiles, 320, 240);
     const lat = lm === u.segmenter.fp32 ? null : await latencyRatio(u.segmenter.fp32.file, lm.file, segIn.name, sx, [1, 3, 240, 320], rounds);
-    add('segmenter', variant, armCase, lm, [1, 3, 240, 320], { ratio: lat?.ratio ?? 1, ms: lat?.bMs ?? 0, fp32Ms: lat?.aMs ?? 0 }, { pixel_agreement: a.pixelAgreement, miou_vs_fp32: a.miou });
+    add(
+      'segmenter',
+      variant,
+      armCase,
+      lm,
+      [1, 3, 240, 320],
+      { ratio: lat?.ratio ?? 1, ms: lat?.bMs ?? 0, fp32Ms: lat?.aMs ?? 0 },
+      { pixel_agreement: a.pixelAgreement, miou_vs_fp32: a.miou },
+    );
     if (lat) fp32Ms.push(lat.aMs);
   }
   setFp32Ms('segmenter');
@@ -171,7 +209,14 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(lines.join('\n') + '\n');
   mkdirSync(path.dirname(jsonOut), { recursive: true });
-  writeFileSync(jsonOut, JSON.stringify({ created_at: new Date().toISOString(), arch: process.arch, cpu: os.cpus()[0]?.model, rounds, insn_file: insn ? insnFile : null, rows }, null, 2) + '\n');
+  writeFileSync(
+    jsonOut,
+    JSON.stringify(
+      { created_at: new Date().toISOString(), arch: process.arch, cpu: os.cpus()[0]?.model, rounds, insn_file: insn ? insnFile : null, rows },
+      null,
+      2,
+    ) + '\n',
+  );
   log(`wrote ${jsonOut}`);
 }
 

@@ -26,7 +26,11 @@ interface Outcome {
   tp: boolean;
 }
 
-export function thresholdTable(gt: GroundTruth[], dt: ScoredBox[], opts: { thresholds?: number[]; iou?: number; categories?: number[] } = {}): ThresholdRow[] {
+export function thresholdTable(
+  gt: GroundTruth[],
+  dt: ScoredBox[],
+  opts: { thresholds?: number[]; iou?: number; categories?: number[] } = {},
+): ThresholdRow[] {
   const thresholds = opts.thresholds ?? DEFAULT_SCORE_THRESHOLDS;
   const iouMin = opts.iou ?? 0.5;
   const cats = opts.categories ?? [...new Set([...gt.map((g) => g.categoryId), ...dt.map((d) => d.categoryId)])].sort((a, b) => a - b);

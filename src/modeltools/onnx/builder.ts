@@ -116,7 +116,13 @@ export class GraphBuilder {
   }
 
   /** Single-output shorthand. */
-  op(opType: string, inputs: string[], output: string, attrs: Record<string, AttrValue> = {}, opts: { name?: string; exactOutputs?: boolean } = {}): string {
+  op(
+    opType: string,
+    inputs: string[],
+    output: string,
+    attrs: Record<string, AttrValue> = {},
+    opts: { name?: string; exactOutputs?: boolean } = {},
+  ): string {
     const out = this.node(opType, inputs, [output], attrs, opts)[0];
     if (out === undefined) throw new Error('unreachable: node without output');
     return out;

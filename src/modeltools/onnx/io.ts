@@ -280,9 +280,12 @@ function encodeAttribute(name: string, a: OnnxAttribute): PAttribute {
 }
 
 function encodeValueInfo(v: ValueInfo): PValueInfo {
-  const shape = v.shape === null ? undefined : {
-    dim: v.shape.map((d): PDim => (typeof d === 'number' ? { dimValue: int64Out(d) } : typeof d === 'string' ? { dimParam: d } : {})),
-  };
+  const shape =
+    v.shape === null
+      ? undefined
+      : {
+          dim: v.shape.map((d): PDim => (typeof d === 'number' ? { dimValue: int64Out(d) } : typeof d === 'string' ? { dimParam: d } : {})),
+        };
   return { name: v.name, type: { tensorType: shape ? { elemType: v.elemType, shape } : { elemType: v.elemType } } };
 }
 

@@ -9,12 +9,31 @@ export interface ShapeFact {
 
 const MAX_VALUE_ELEMENTS = 64;
 
-const ELEMENTWISE = new Set([
-  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'Equal', 'Less', 'Greater', 'And', 'Or', 'Where',
-]);
+const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'Equal', 'Less', 'Greater', 'And', 'Or', 'Where']);
 const SAME_SHAPE = new Set([
-  'Relu', 'Clip', 'HardSigmoid', 'HardSwish', 'Sigmoid', 'Tanh', 'LeakyRelu', 'PRelu', 'Softmax', 'LogSoftmax', 'Identity',
-  'Sqrt', 'Exp', 'Log', 'Neg', 'Abs', 'Erf', 'Floor', 'Ceil', 'Round', 'Dropout', 'BatchNormalization', 'Not',
+  'Relu',
+  'Clip',
+  'HardSigmoid',
+  'HardSwish',
+  'Sigmoid',
+  'Tanh',
+  'LeakyRelu',
+  'PRelu',
+  'Softmax',
+  'LogSoftmax',
+  'Identity',
+  'Sqrt',
+  'Exp',
+  'Log',
+  'Neg',
+  'Abs',
+  'Erf',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Dropout',
+  'BatchNormalization',
+  'Not',
 ]);
 
 /**
@@ -101,7 +120,7 @@ function spatial(node: OnnxNode, x: number[], kernel: number[], where: string): 
     const s = strides[i] ?? 1;
     if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') out.push(Math.ceil(inSize / s));
     else {
-      const pads = autoPad === 'VALID' ? new Array<number>(2 * n).fill(0) : attrInts(node, 'pads') ?? new Array<number>(2 * n).fill(0);
+      const pads = autoPad === 'VALID' ? new Array<number>(2 * n).fill(0) : (attrInts(node, 'pads') ?? new Array<number>(2 * n).fill(0));
       out.push(windowOut(inSize, kernel[i] as number, s, dil[i] ?? 1, pads[i] ?? 0, pads[i + n] ?? 0, ceil));
     }
   }
@@ -122,7 +141,12 @@ function inferNode(node: OnnxNode, get: (k: number) => ShapeFact, opt: (k: numbe
     const a = get(0);
     const b = node.inputs.length > 1 ? get(1) : undefined;
     let value: number[] | undefined;
-    if (a.value && b?.value && (op === 'Add' || op === 'Sub' || op === 'Mul' || op === 'Div') && count(dims) === Math.max(a.value.length, b.value.length)) {
+    if (
+      a.value &&
+      b?.value &&
+      (op === 'Add' || op === 'Sub' || op === 'Mul' || op === 'Div') &&
+      count(dims) === Math.max(a.value.length, b.value.length)
+    ) {
       const n = count(dims);
       value = [];
       for (let i = 0; i < n; i++) {
@@ -384,4 +408,3 @@ function inferNode(node: OnnxNode, get: (k: number) => ShapeFact, opt: (k: numbe
       throw new Error(`${where}: operator not supported by shape inference`);
   }
 }
-

@@ -65,8 +65,14 @@ export async function buildPrepared(opts: { outDir?: string; names?: string[]; l
   return built;
 }
 
-async function writePrepared(outDir: string, base: Omit<ModelManifest, 'file' | 'sha256' | 'bytes'>, activation: PreparedActivation, onnx: Uint8Array): Promise<BuiltModel> {
-  if (onnx.length > PREPARED_MAX_BYTES) throw new ModelError(`${base.name} (${activation}) is ${onnx.length} bytes, over the ${PREPARED_MAX_BYTES}-byte limit for shipped files`);
+async function writePrepared(
+  outDir: string,
+  base: Omit<ModelManifest, 'file' | 'sha256' | 'bytes'>,
+  activation: PreparedActivation,
+  onnx: Uint8Array,
+): Promise<BuiltModel> {
+  if (onnx.length > PREPARED_MAX_BYTES)
+    throw new ModelError(`${base.name} (${activation}) is ${onnx.length} bytes, over the ${PREPARED_MAX_BYTES}-byte limit for shipped files`);
   const mpath = preparedManifestPath(base.name, activation, outDir);
   const file = preparedFileName(activation);
   const dest = path.join(path.dirname(mpath), file);

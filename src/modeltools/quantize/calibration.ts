@@ -48,8 +48,20 @@ export async function extractVideoFrames(video: string, outDir: string, opts: { 
   const prefix = opts.prefix ?? path.basename(video).replace(/\W+/g, '_');
   try {
     await run('ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-nostdin', '-i', video,
-      '-vf', `select=not(mod(n\\,${opts.step}))`, '-vsync', 'vfr', '-frames:v', String(opts.max), '-q:v', '3',
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-i',
+      video,
+      '-vf',
+      `select=not(mod(n\\,${opts.step}))`,
+      '-vsync',
+      'vfr',
+      '-frames:v',
+      String(opts.max),
+      '-q:v',
+      '3',
       path.join(outDir, `${prefix}_%04d.jpg`),
     ]);
   } catch (e) {
@@ -64,12 +76,25 @@ export async function extractVideoFrames(video: string, outDir: string, opts: { 
 export async function* calibrationInputs(files: string[], spec: InputSpec, width: number, height: number): AsyncGenerator<Float32Array> {
   let id = 0;
   for (const file of files) {
-    const frame: Frame = { kind: 'encoded', id: id++, capturedAt: Date.now(), capturedMono: performance.now(), data: await readFile(file), format: path.extname(file).slice(1), origin: file };
+    const frame: Frame = {
+      kind: 'encoded',
+      id: id++,
+      capturedAt: Date.now(),
+      capturedMono: performance.now(),
+      data: await readFile(file),
+      format: path.extname(file).slice(1),
+      origin: file,
+    };
     yield (await toModelInput(frame, spec, width, height)).data;
   }
 }
 
 /** Frames (e.g. from a camera) → model inputs. */
-export async function* framesToInputs(frames: AsyncIterable<Frame> | Iterable<Frame>, spec: InputSpec, width: number, height: number): AsyncGenerator<Float32Array> {
+export async function* framesToInputs(
+  frames: AsyncIterable<Frame> | Iterable<Frame>,
+  spec: InputSpec,
+  width: number,
+  height: number,
+): AsyncGenerator<Float32Array> {
   for await (const f of frames) yield (await toModelInput(f, spec, width, height)).data;
 }

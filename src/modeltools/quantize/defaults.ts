@@ -18,7 +18,11 @@ export type ActivationChoice = ActivationType | 'auto';
  * - arm64 without it (Cortex-A72 / Pi 4): uint8 — detector 94.0 M vs 98.2 M, segmenter 103.8 M vs 119.1 M.
  * Both are far below fp32 (≈168 M / 171 M) everywhere.
  */
-export function activationTypeFor(choice: ActivationChoice, arch: string = process.arch, cpuFeatures: () => string[] = procCpuFeatures): ActivationType {
+export function activationTypeFor(
+  choice: ActivationChoice,
+  arch: string = process.arch,
+  cpuFeatures: () => string[] = procCpuFeatures,
+): ActivationType {
   if (choice !== 'auto') return choice;
   if (arch === 'arm64') return cpuFeatures().includes('asimddp') ? 'int8' : 'uint8';
   if (arch === 'arm') return 'int8';
@@ -49,4 +53,3 @@ export function shippedCalibrationSources(): string[] {
 export function defaultCalibrationSources(configured: string[] = []): string[] {
   return configured.length ? configured : shippedCalibrationSources();
 }
-

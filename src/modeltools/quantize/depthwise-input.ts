@@ -67,7 +67,8 @@ export function quantizeDepthwiseInput(graph: OnnxGraph, tensor: string, ranges:
   if (channels !== ranges.channels) throw new Error(`tensor ${tensor}: ${ranges.channels} calibrated channels, the depthwise Conv has ${channels}`);
   const biasName = conv.inputs[2] ?? '';
   const bias = biasName ? initializer.get(biasName) : undefined;
-  if (biasName && (!bias || bias.dataType !== DataType.FLOAT || bias.data.length !== channels)) throw new Error(`Conv ${conv.name}: bias ${biasName} is not a float initializer of ${channels} values`);
+  if (biasName && (!bias || bias.dataType !== DataType.FLOAT || bias.data.length !== channels))
+    throw new Error(`Conv ${conv.name}: bias ${biasName} is not a float initializer of ${channels} values`);
 
   const b = new GraphBuilder(graph);
   const start = graph.nodes.length;
@@ -89,18 +90,34 @@ export function quantizeDepthwiseInput(graph: OnnxGraph, tensor: string, ranges:
   let src = tensor;
   if (pads.some((p) => p !== 0)) {
     const [top, left, bottom, right] = pads;
-    src = b.op('Pad', [tensor, b.int64s(`${tensor}/pads`, [0, 0, top ?? 0, left ?? 0, 0, 0, bottom ?? 0, right ?? 0]), b.scalarF32(`${tensor}/pad_value`, 0)], `${tensor}/padded`, { mode: 'constant' }, { name: `${tensor}/Pad` });
+    src = b.op(
+      'Pad',
+      [tensor, b.int64s(`${tensor}/pads`, [0, 0, top ?? 0, left ?? 0, 0, 0, bottom ?? 0, right ?? 0]), b.scalarF32(`${tensor}/pad_value`, 0)],
+      `${tensor}/padded`,
+      { mode: 'constant' },
+      { name: `${tensor}/Pad` },
+    );
     conv.attributes['pads'] = { type: 'ints', value: [0, 0, 0, 0] };
   }
   const codes = b.op(
     'QuantizeLinear',
-    [src, b.initializer(`${tensor}/channel_scale`, DataType.FLOAT, [channels], scales), b.initializer(`${tensor}/channel_zero_point`, qt, [channels], codesOf(zeros.map((z) => z + qmin)))],
+    [
+      src,
+      b.initializer(`${tensor}/channel_scale`, DataType.FLOAT, [channels], scales),
+      b.initializer(`${tensor}/channel_zero_point`, qt, [channels], codesOf(zeros.map((z) => z + qmin))),
+    ],
     `${tensor}/q`,
     { axis: 1 },
     { name: `${tensor}/QuantizeLinear` },
   );
   const unitZero = b.initializer(`${tensor}/unit_zero_point`, qt, [], codesOf([qmin]));
-  const x = b.op('DequantizeLinear', [codes, b.scalarF32(`${tensor}/unit_scale`, 1), unitZero], `${tensor}/dq`, {}, { name: `${tensor}/DequantizeLinear` });
+  const x = b.op(
+    'DequantizeLinear',
+    [codes, b.scalarF32(`${tensor}/unit_scale`, 1), unitZero],
+    `${tensor}/dq`,
+    {},
+    { name: `${tensor}/DequantizeLinear` },
+  );
 
   // weights w_c·s_c, per-channel symmetric int8; bias in int32 at the weight scale (input scale 1)
   const per = w.data.length / channels;
@@ -125,7 +142,11 @@ export function quantizeDepthwiseInput(graph: OnnxGraph, tensor: string, ranges:
   conv.inputs[0] = x;
   conv.inputs[1] = b.op(
     'DequantizeLinear',
-    [b.initializer(`${wName}/quantized`, DataType.INT8, [...w.dims], wq), b.initializer(`${wName}/scale`, DataType.FLOAT, [channels], ws), b.initializer(`${wName}/zero_point`, DataType.INT8, [channels], wz)],
+    [
+      b.initializer(`${wName}/quantized`, DataType.INT8, [...w.dims], wq),
+      b.initializer(`${wName}/scale`, DataType.FLOAT, [channels], ws),
+      b.initializer(`${wName}/zero_point`, DataType.INT8, [channels], wz),
+    ],
     `${wName}/dq`,
     { axis: 0 },
     { name: `${wName}/DequantizeLinear` },
@@ -133,7 +154,11 @@ export function quantizeDepthwiseInput(graph: OnnxGraph, tensor: string, ranges:
   const bName = biasName || `${conv.name}/bias`;
   const biasDq = b.op(
     'DequantizeLinear',
-    [b.initializer(`${bName}/quantized`, DataType.INT32, [channels], bq), b.initializer(`${bName}/scale`, DataType.FLOAT, [channels], ws), b.initializer(`${bName}/zero_point`, DataType.INT32, [channels], new Int32Array(channels))],
+    [
+      b.initializer(`${bName}/quantized`, DataType.INT32, [channels], bq),
+      b.initializer(`${bName}/scale`, DataType.FLOAT, [channels], ws),
+      b.initializer(`${bName}/zero_point`, DataType.INT32, [channels], new Int32Array(channels)),
+    ],
     `${bName}/dq`,
     { axis: 0 },
     { name: `${bName}/DequantizeLinear` },

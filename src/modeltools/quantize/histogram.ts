@@ -111,7 +111,10 @@ export class TensorHistogram {
     } else if (method === 'frames') {
       // a quantile of the inputs' own extremes: one unusual input cannot set the range alone
       const q = (opts.framePercentile ?? 90) / 100;
-      lo = -quantileOf(this.frameMin.map((v) => -v), q);
+      lo = -quantileOf(
+        this.frameMin.map((v) => -v),
+        q,
+      );
       hi = quantileOf(this.frameMax, q);
     }
     return [Math.min(lo, 0), Math.max(hi, 0)];

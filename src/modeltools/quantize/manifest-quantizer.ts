@@ -142,7 +142,12 @@ function summariseSources(files: string[], scratchDir?: string): Record<string, 
   const out: Record<string, number> = {};
   for (const f of files) {
     const dir = path.dirname(f);
-    const key = scratchDir && dir === path.resolve(scratchDir) ? `frames extracted from ${path.basename(f).startsWith('camera_') ? 'the camera' : 'videos'}` : dir.startsWith(root) ? `<package>/${dir.slice(root.length)}` : dir;
+    const key =
+      scratchDir && dir === path.resolve(scratchDir)
+        ? `frames extracted from ${path.basename(f).startsWith('camera_') ? 'the camera' : 'videos'}`
+        : dir.startsWith(root)
+          ? `<package>/${dir.slice(root.length)}`
+          : dir;
     out[key] = (out[key] ?? 0) + 1;
   }
   return out;
@@ -183,9 +188,12 @@ export function makeQuantizer(opts: QuantizerOptions = {}): Quantizer {
         log: (m) => ctx.log(m),
       });
       if (camera) (r.provenance.calibration as Record<string, unknown>).camera_frames = camera;
-      ctx.log(`quantized ${fp32.manifest.name}: ${r.report.quantizedTensors} tensors, ${String(r.provenance.activation_type)} activations, on ${files.length} images in ${r.report.seconds.toFixed(1)} s`, {
-        output_snr_db: r.provenance.output_snr_db,
-      });
+      ctx.log(
+        `quantized ${fp32.manifest.name}: ${r.report.quantizedTensors} tensors, ${String(r.provenance.activation_type)} activations, on ${files.length} images in ${r.report.seconds.toFixed(1)} s`,
+        {
+          output_snr_db: r.provenance.output_snr_db,
+        },
+      );
       return { onnx: r.onnx, provenance: r.provenance };
     } finally {
       await rm(tmp, { recursive: true, force: true });

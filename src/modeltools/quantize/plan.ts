@@ -47,7 +47,8 @@ export function planQuantization(graph: OnnxGraph, facts: Map<string, ShapeFact>
   const patterns = exclude.map(globToRegExp);
   const constNames = new Set<string>(graph.initializers.map((t) => t.name));
   for (const n of graph.nodes) if (n.opType === 'Constant' && n.outputs[0]) constNames.add(n.outputs[0]);
-  const isFloatActivation = (t: string): boolean => t !== '' && !constNames.has(t) && !initializer.has(t) && facts.get(t)?.elemType === DataType.FLOAT;
+  const isFloatActivation = (t: string): boolean =>
+    t !== '' && !constNames.has(t) && !initializer.has(t) && facts.get(t)?.elemType === DataType.FLOAT;
   const matches = (s: string): boolean => patterns.some((re) => re.test(s));
 
   const decided = new Map<string, boolean>();
@@ -62,7 +63,13 @@ export function planQuantization(graph: OnnxGraph, facts: Map<string, ShapeFact>
       return false;
     }
     const cs = consumers.get(t) ?? [];
-    if (p && QUANT_OPS.has(p.opType) && cs.length > 0 && cs.every((c) => ACT_OPS.has(c.opType) && c.inputs[0] === t) && !graph.outputs.some((o) => o.name === t)) {
+    if (
+      p &&
+      QUANT_OPS.has(p.opType) &&
+      cs.length > 0 &&
+      cs.every((c) => ACT_OPS.has(c.opType) && c.inputs[0] === t) &&
+      !graph.outputs.some((o) => o.name === t)
+    ) {
       return false;
     }
     if (p && PASS_OPS.has(p.opType)) {

@@ -67,7 +67,8 @@ export const PROFILES: Record<string, QuantProfile> = {
     percentile: 99.99,
     framePercentile: 90,
     biasCorrection: 1,
-    notes: 'first conv + first h-swish outputs kept float, the h-swish output quantized per channel for the first depthwise conv; heads (predictor outputs, concats, sigmoid) min/max; body percentile 99.99; one bias-correction sweep',
+    notes:
+      'first conv + first h-swish outputs kept float, the h-swish output quantized per channel for the first depthwise conv; heads (predictor outputs, concats, sigmoid) min/max; body percentile 99.99; one bias-correction sweep',
   },
   lraspp_mobilenet_v3_small_voc: {
     // The logits feed an argmax: 8-bit logits tie neighbouring classes, and the final Add is tiny.
@@ -88,7 +89,11 @@ export const PROFILES: Record<string, QuantProfile> = {
  * `--keep-float` patterns that keep the detector's squeeze-excite internals in float (the gate itself stays
  * quantized): +0.009 mAP on the COCO sample, +0.5% instructions on Cortex-A72 and +2.4% on Cortex-A76.
  */
-export const SQUEEZE_EXCITE_FLOAT = ['FeatureExtractor/*/squeeze_excite/Conv/*', 'FeatureExtractor/*/squeeze_excite/Conv_1/BiasAdd*', 'FeatureExtractor/*/squeeze_excite/Conv_1/Relu6*'];
+export const SQUEEZE_EXCITE_FLOAT = [
+  'FeatureExtractor/*/squeeze_excite/Conv/*',
+  'FeatureExtractor/*/squeeze_excite/Conv_1/BiasAdd*',
+  'FeatureExtractor/*/squeeze_excite/Conv_1/Relu6*',
+];
 
 export function profileFor(name: string | null): QuantProfile {
   return (name ? PROFILES[name] : undefined) ?? GENERIC_PROFILE;
@@ -96,5 +101,12 @@ export function profileFor(name: string | null): QuantProfile {
 
 /** `*` glob → RegExp, anchored; everything else literal. */
 export function globToRegExp(pattern: string): RegExp {
-  return new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+  return new RegExp(
+    '^' +
+      pattern
+        .split('*')
+        .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*') +
+      '$',
+  );
 }

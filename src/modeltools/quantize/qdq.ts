@@ -134,7 +134,12 @@ export function insertQdq(graph: OnnxGraph, plan: QuantPlan, params: Map<string,
       c = {
         q: b.initializer(`${name}/quantized`, type === 'uint8' ? DataType.UINT8 : DataType.INT8, [...t.dims], codesArr),
         scale: b.scalarF32(`${name}/scale`, p.scale),
-        zeroPoint: b.initializer(`${name}/zero_point`, type === 'uint8' ? DataType.UINT8 : DataType.INT8, [], type === 'uint8' ? Uint8Array.of(p.zeroPoint) : Int8Array.of(p.zeroPoint)),
+        zeroPoint: b.initializer(
+          `${name}/zero_point`,
+          type === 'uint8' ? DataType.UINT8 : DataType.INT8,
+          [],
+          type === 'uint8' ? Uint8Array.of(p.zeroPoint) : Int8Array.of(p.zeroPoint),
+        ),
       };
       constCodes.set(name, c);
     }
@@ -154,7 +159,8 @@ export function insertQdq(graph: OnnxGraph, plan: QuantPlan, params: Map<string,
     const bName = conv.inputs[2] ?? '';
     if (!bName) return;
     const bias = initializer.get(bName);
-    if (!bias || bias.dataType !== DataType.FLOAT || bias.data.length !== cout) throw new Error(`Conv ${conv.name}: bias ${bName} is not a float initializer of ${cout} values`);
+    if (!bias || bias.dataType !== DataType.FLOAT || bias.data.length !== cout)
+      throw new Error(`Conv ${conv.name}: bias ${bName} is not a float initializer of ${cout} values`);
     const bs = new Float32Array(cout);
     const bq = new Int32Array(cout);
     for (let c = 0; c < cout; c++) {
@@ -203,7 +209,8 @@ export function insertQdq(graph: OnnxGraph, plan: QuantPlan, params: Map<string,
   const hardSigmoids: string[] = [];
   /** an op output that gets a Q: quantized itself, or read only by a Relu/Clip whose output is (and which folds) */
   const quantizedOut = (t: string): boolean =>
-    quantized.has(t) || ((consumerCount.get(t) ?? 0) === 1 && oldNodes.some((a) => ACT_OPS.has(a.opType) && a.inputs[0] === t && quantized.has(a.outputs[0] ?? '')));
+    quantized.has(t) ||
+    ((consumerCount.get(t) ?? 0) === 1 && oldNodes.some((a) => ACT_OPS.has(a.opType) && a.inputs[0] === t && quantized.has(a.outputs[0] ?? '')));
 
   /**
    * h-swish = x · HardSigmoid(x) has no integer kernel in ONNX Runtime: DequantizeLinear → HardSigmoid → Mul
@@ -239,14 +246,24 @@ export function insertQdq(graph: OnnxGraph, plan: QuantPlan, params: Map<string,
     // the offset β/α, exactly representable: the top code of a [0, β/α] range
     const offset = b.op(
       'DequantizeLinear',
-      [b.initializer(`${base}/offset/quantized`, qt, [], zp(qmin + 255)), b.scalarF32(`${base}/offset/scale`, shift / 255), b.initializer(`${base}/offset/zero_point`, qt, [], zp(qmin))],
+      [
+        b.initializer(`${base}/offset/quantized`, qt, [], zp(qmin + 255)),
+        b.scalarF32(`${base}/offset/scale`, shift / 255),
+        b.initializer(`${base}/offset/zero_point`, qt, [], zp(qmin)),
+      ],
       `${base}/offset/dq`,
       {},
       { name: `${base}/offset/DequantizeLinear` },
     );
     const sum = b.op('Add', [dq(n.inputs[0] ?? ''), offset], `${base}/shifted`, {}, { name: `${base}/Add` });
     const zpName = b.initializer(`${base}/zero_point`, qt, [], zp(qmin));
-    const codesOut = b.op('QuantizeLinear', [sum, b.scalarF32(`${base}/shifted/scale`, span / 255), zpName], `${base}/q`, {}, { name: `${base}/QuantizeLinear` });
+    const codesOut = b.op(
+      'QuantizeLinear',
+      [sum, b.scalarF32(`${base}/shifted/scale`, span / 255), zpName],
+      `${base}/q`,
+      {},
+      { name: `${base}/QuantizeLinear` },
+    );
     graph.nodes.push({
       name: b.names.node(`${base}/DequantizeLinear`),
       opType: 'DequantizeLinear',

@@ -34,7 +34,8 @@ export interface ChildResult {
 export function staleReason(m: ModelManifest, want: QuantSettings, sourceSha256?: string): string | null {
   const d = settingsDiff(recordedSettings(m.provenance), want);
   if (d.length) return `its quantizer settings differ from the configured ones (${d.join(', ')})`;
-  if (sourceSha256 && m.provenance.source_sha256 !== sourceSha256) return `it was made from another source file (sha256 ${m.provenance.source_sha256 ?? 'unknown'})`;
+  if (sourceSha256 && m.provenance.source_sha256 !== sourceSha256)
+    return `it was made from another source file (sha256 ${m.provenance.source_sha256 ?? 'unknown'})`;
   return null;
 }
 
@@ -74,7 +75,12 @@ export function quantizeInChild(job: QuantizeJob, ctx: Pick<FetchContext, 'log'>
     child.on('error', (e) => reject(new ModelError(`cannot start the quantizer process: ${e.message}`)));
     child.on('exit', (code, signal) => {
       if (code === 0 && result) resolve(result);
-      else reject(new ModelError(`quantizing ${job.name} failed: ${error ?? (signal ? `the quantizer process was killed by ${signal}` : `the quantizer process exited with status ${code}`)}`));
+      else
+        reject(
+          new ModelError(
+            `quantizing ${job.name} failed: ${error ?? (signal ? `the quantizer process was killed by ${signal}` : `the quantizer process exited with status ${code}`)}`,
+          ),
+        );
     });
     child.stdin!.end(JSON.stringify(job));
   });

@@ -81,7 +81,8 @@ export interface QuantizeResult {
 function firstInput(graph: OnnxGraph): { name: string; declared: (number | string | null)[] | null } {
   const inits = new Set(graph.initializers.map((t) => t.name));
   const real = graph.inputs.filter((v) => !inits.has(v.name));
-  if (real.length !== 1) throw new Error(`the quantizer handles single-input models; this one has ${real.length} inputs (${real.map((v) => v.name).join(', ')})`);
+  if (real.length !== 1)
+    throw new Error(`the quantizer handles single-input models; this one has ${real.length} inputs (${real.map((v) => v.name).join(', ')})`);
   return { name: real[0].name, declared: real[0].shape };
 }
 
@@ -187,7 +188,9 @@ export async function quantizeModel(
   const ranges = new Map<string, { range: [number, number]; method: RangeMethod }>();
   for (const r of roots) {
     const m = methodOf(r);
-    const range = hist.get(r)!.range(m, { percentile, levels: 256, ...(opts.framePercentile !== undefined ? { framePercentile: opts.framePercentile } : {}) });
+    const range = hist
+      .get(r)!
+      .range(m, { percentile, levels: 256, ...(opts.framePercentile !== undefined ? { framePercentile: opts.framePercentile } : {}) });
     ranges.set(r, { range, method: m });
     params.set(r, activationParams(range[0], range[1], type));
   }
@@ -256,7 +259,14 @@ export async function quantizeModel(
     const codes = q.codes.get(t)!;
     const pn = q.paramNames.get(t)!;
     const out = `${t}/probe_dq`;
-    probe.nodes.push({ name: `${t}/probe/DequantizeLinear`, opType: 'DequantizeLinear', domain: '', inputs: [codes, pn.scale, pn.zeroPoint], outputs: [out], attributes: {} });
+    probe.nodes.push({
+      name: `${t}/probe/DequantizeLinear`,
+      opType: 'DequantizeLinear',
+      domain: '',
+      inputs: [codes, pn.scale, pn.zeroPoint],
+      outputs: [out],
+      attributes: {},
+    });
     probeOut.set(out, out);
   }
   const qRunner = await ProbeRunner.open(probe, probeOut, input.name, inputShape, threads);
@@ -390,4 +400,3 @@ export function formatReport(r: QuantizeReport, limit = 20): string {
 }
 
 const fmtDb = (v: number): string => (Number.isFinite(v) ? v.toFixed(1) : v > 0 ? 'inf' : '-inf');
-

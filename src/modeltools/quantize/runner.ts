@@ -22,7 +22,8 @@ export class ProbeRunner {
     const existing = new Set(graph.outputs.map((o) => o.name));
     for (const [out, tensor] of extra) {
       if (existing.has(out)) continue;
-      if (out !== tensor) graph.nodes.push({ name: `${out}/probe/Identity`, opType: 'Identity', domain: '', inputs: [tensor], outputs: [out], attributes: {} });
+      if (out !== tensor)
+        graph.nodes.push({ name: `${out}/probe/Identity`, opType: 'Identity', domain: '', inputs: [tensor], outputs: [out], attributes: {} });
       graph.outputs.push({ name: out, elemType: DataType.FLOAT, shape: null });
     }
     const dir = await mkdtemp(path.join(os.tmpdir(), 'edgesight-quant-'));

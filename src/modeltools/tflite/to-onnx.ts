@@ -51,7 +51,8 @@ export function classLogitTensors(sg: TfliteSubgraph): number[] {
   for (const op of sg.operators) for (const o of op.outputs) if (o >= 0) producer.set(o, op);
   const found = new Set<number>();
   const stack: number[] = [];
-  for (const op of sg.operators) if (op.builtinCode === BuiltinOperator.LOGISTIC && op.inputs[0] !== undefined && op.inputs[0] >= 0) stack.push(op.inputs[0]);
+  for (const op of sg.operators)
+    if (op.builtinCode === BuiltinOperator.LOGISTIC && op.inputs[0] !== undefined && op.inputs[0] >= 0) stack.push(op.inputs[0]);
   while (stack.length) {
     const t = stack.pop()!;
     if (found.has(t)) continue;
@@ -124,7 +125,10 @@ class Converter {
     for (const op of this.sg.operators) this.convertOp(op);
     this.addOutputs();
     const names = (ts: Iterable<number>): string[] => [...ts].map((i) => this.baseName(this.tensor(i)));
-    return { graph: this.b.graph, report: { classLogitTensors: names(this.logits), uncappedTensors: names([...this.uncapped].sort((a, b) => a - b)) } };
+    return {
+      graph: this.b.graph,
+      report: { classLogitTensors: names(this.logits), uncappedTensors: names([...this.uncapped].sort((a, b) => a - b)) },
+    };
   }
 
   // ---- tensors and layout --------------------------------------------------------------------------
@@ -340,7 +344,12 @@ class Converter {
     const data = int8 ? Int8Array.from(raw) : Uint8Array.from(raw);
     const dt: DataTypeCode = int8 ? DataType.INT8 : DataType.UINT8;
     const qn = this.b.initializer(`${base}/quantized`, dt, dims, data);
-    const zp = this.b.initializer(`${base}/zero_point`, dt, [], int8 ? Int8Array.of(q.zeroPoint[0] as number) : Uint8Array.of(q.zeroPoint[0] as number));
+    const zp = this.b.initializer(
+      `${base}/zero_point`,
+      dt,
+      [],
+      int8 ? Int8Array.of(q.zeroPoint[0] as number) : Uint8Array.of(q.zeroPoint[0] as number),
+    );
     return this.b.op('DequantizeLinear', [qn, this.b.scalarF32(`${base}/scale`, q.scale[0] as number), zp], `${base}/dq`);
   }
 

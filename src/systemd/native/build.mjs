@@ -27,7 +27,10 @@ function fail(message) {
 function requestedArchs() {
   const archs = new Set([process.arch]);
   const add = (list, from) => {
-    for (const a of String(list).split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const a of String(list)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       if (!(a in TARGETS)) fail(`unsupported arch "${a}" from ${from} (supported: ${Object.keys(TARGETS).join(', ')})`);
       archs.add(a);
     }
