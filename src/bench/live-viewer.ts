@@ -56,6 +56,7 @@ export async function withLiveView<T>(fps: number, viewer: boolean, body: (push:
     const t0 = performance.now();
     const result = await body((r) => feed.push(r));
     const seconds = viewer ? (performance.now() - t0) / 1000 : 0;
+    await feed.idle();
     return { result, frames_encoded: feed.encoded, parts_received: parts, bytes_received: bytes, seconds_watched: seconds };
   } finally {
     req?.destroy();

@@ -32,7 +32,9 @@ export class LiveFeed {
   private mask: { map: ClassMap; frameId: number } | null = null;
   private readonly viewers = new Set<Viewer>();
   private timer: NodeJS.Timeout | null = null;
-  private encoding = false;
+  private encoding: Promise<void> | null = null;
+  /** a viewer connected before any frame was encoded: the next pushed frame is encoded at once */
+  private firstWanted = false;
   private lastEncodedId = -1;
   private current: ViewerImage | null = null;
   private stopped = false;
@@ -53,6 +55,13 @@ export class LiveFeed {
   push(r: FrameResult): void {
     this.latest = r;
     if (r.segmentation) this.mask = { map: r.segmentation, frameId: r.frameId };
+    // a viewer that connected before the first frame would otherwise stare at nothing until the next tick
+    if (this.firstWanted) this.tick();
+  }
+
+  /** Resolves when the encode in flight (if any) has finished; the bench reads `encoded` after this. */
+  async idle(): Promise<void> {
+    await this.encoding;
   }
 
   latestResult(): FrameResult | null {
@@ -100,6 +109,7 @@ export class LiveFeed {
     res.once('close', gone);
     res.once('error', gone);
     if (this.current) this.send(v, this.current);
+    else this.firstWanted = true;
     this.startTimer();
     return true;
   }
@@ -124,9 +134,9 @@ export class LiveFeed {
   private tick(): void {
     const r = this.latest;
     if (this.encoding || !r || r.frameId === this.lastEncodedId || this.viewers.size === 0) return;
-    this.encoding = true;
+    this.firstWanted = false;
     this.lastEncodedId = r.frameId;
-    this.encode(r)
+    this.encoding = this.encode(r)
       .then(
         (img) => {
           this.encoded++;
@@ -136,7 +146,7 @@ export class LiveFeed {
         (e: unknown) => this.opts.onError?.(e instanceof Error ? e : new Error(String(e))),
       )
       .finally(() => {
-        this.encoding = false;
+        this.encoding = null;
       });
   }
 

@@ -97,4 +97,56 @@ describe('live view: encoding only while watched, at most live_fps', function ()
       await server.close();
     }
   });
+
+  it('a viewer that connects before the first frame gets it as soon as it is pushed, not a tick later', async () => {
+    const png = readFileSync(photo('astronaut.png'));
+    // one encode a minute: only the first-frame path can encode within this test
+    const feed = new LiveFeed({
+      fps: 1 / 60,
+      maxViewers: 1,
+      encode: async (r) => ({
+        jpeg: await sharp(r.frame.kind === 'encoded' ? r.frame.data : Buffer.alloc(0))
+          .jpeg()
+          .toBuffer(),
+        width: r.width,
+        height: r.height,
+        frameId: r.frameId,
+      }),
+    });
+    const exporter = createPrometheusExporter(new Metrics({ device: 't', board: false }), { defaultMetrics: false });
+    const server = await startHttpServer({
+      port: 0,
+      bind: '127.0.0.1',
+      token: null,
+      registry: exporter.registry,
+      feed,
+      status: () => {
+        throw new Error('not used');
+      },
+    });
+    let req: ClientRequest | undefined;
+    try {
+      let body = '';
+      await new Promise<void>((resolve, reject) => {
+        req = get({ host: '127.0.0.1', port: server.port, path: '/stream.mjpeg', headers: { host: 'localhost' } }, (res) => {
+          res.on('data', (d: Buffer) => void (body += d.toString('latin1')));
+          resolve();
+        });
+        req.on('error', reject);
+      });
+      await sleep(100);
+      assert.equal(feed.encoded, 0, 'nothing to encode before a frame exists');
+      feed.push(result(7, png));
+      feed.push(result(8, png));
+      await feed.idle();
+      await sleep(200);
+      assert.equal(feed.encoded, 1, 'one encode, for the first frame pushed');
+      assert.match(body, /X-Frame-Id: 7\r\n/);
+      assert.equal(feed.currentImage()?.frameId, 7);
+    } finally {
+      req?.destroy();
+      exporter.detach();
+      await server.close();
+    }
+  });
 });
