@@ -5,7 +5,7 @@
 // quantized on this start, in the quantizer child process. The daemon's own VmRSS/VmHWM come from
 // /proc/<pid>/status after N frames; the child's peak from the daemon's "prepared int8" log line.
 // Frames: the demo photos through the files source at 10 fps, segmentation every 2nd frame, embedded
-// broker. The daemon runs with the systemd unit's memory settings (NODE_OPTIONS=--max-semi-space-size=1,
+// broker. The daemon runs with the systemd unit's memory settings (NODE_OPTIONS=--max-semi-space-size=1 --max-old-space-size=256,
 // MALLOC_ARENA_MAX=1, MALLOC_MMAP_THRESHOLD_=131072); --plain runs it without them.
 // Usage: node .ci/rss.mjs [--frames 300] [--json FILE] [--only prepared|quantize] [--plain]
 import { spawn } from 'node:child_process';
@@ -58,7 +58,7 @@ async function scenario(name, extraModels) {
   // the memory settings of the systemd unit (systemd/edgesight.service), unless --plain
   if (!values.plain)
     Object.assign(env, {
-      NODE_OPTIONS: process.env.RSS_NODE_OPTIONS ?? '--max-semi-space-size=1',
+      NODE_OPTIONS: process.env.RSS_NODE_OPTIONS ?? '--max-semi-space-size=1 --max-old-space-size=256',
       MALLOC_ARENA_MAX: process.env.RSS_ARENAS ?? '1',
       MALLOC_MMAP_THRESHOLD_: '131072',
     });
