@@ -63,5 +63,10 @@ describe('docs/reliability.md stays true', () => {
         `the documented soak processed ${processed} frames and the page does not say the 50 000 target is not met`,
       );
     else assert.doesNotMatch(section, /≥ 50 000 processed frames: not met/);
+    // the RSS target is 220 MB at the peak; a documented maximum above it must be called not met
+    const rss = /RSS: [\d.]+ MB first sample, [^\n]*max ([\d.]+) MB/.exec(section);
+    assert.ok(rss, 'no RSS line in the documented soak');
+    if (Number(rss[1]) > 220) assert.match(section, /RSS ≤ 220 MB: not met/, `the documented soak peaked at ${rss[1]} MB`);
+    else assert.doesNotMatch(section, /RSS ≤ 220 MB: not met/);
   });
 });
