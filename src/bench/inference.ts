@@ -3,6 +3,7 @@ import { createSession, ort } from '../inference/session.js';
 import type { AffinityReport } from '../inference/protocol.js';
 import type { LoadedModel } from '../models/store.js';
 import { detectorSpec, segmenterSpec } from '../service/configured-engine.js';
+import { readFileSync } from 'node:fs';
 import { cpusAllowedList, currentTid, pinThread } from '../inference/affinity.js';
 import { nowMs } from '../metrics/timing.js';
 import { summarize, type SampleSummary } from './sample-stats.js';
@@ -145,6 +146,9 @@ export interface HopRound {
   hop_ms: number;
   /** in_thread_ms ÷ worker_ms, i.e. worker fps ÷ main-thread fps in this round */
   ratio: number;
+  /** CPU time per run of the worker thread (its hop handling + session.run) and of the main thread's session.run */
+  worker_cpu_ms: number;
+  in_thread_cpu_ms: number;
 }
 
 export interface HopComparison {
@@ -165,6 +169,19 @@ export interface HopComparison {
   /** the hop alone: the same input transfer and round trip as a run, without session.run (ms per run) */
   hop_ms: number;
   hop_ms_p90: number;
+  /**
+   * The same comparison in CPU time (each thread's run time from /proc/…/schedstat, per run): what the
+   * work costs, without the time a thread waited for its core — on a shared machine the wall-clock
+   * ratio mostly measures who else runs on the pinned core. Median over the rounds of main ÷ worker.
+   */
+  cpu_in_thread_over_worker: number;
+  worker_cpu_ms: number;
+  in_thread_cpu_ms: number;
+}
+
+/** CPU time a thread of this process has run, in ms (first field of /proc/<pid>/task/<tid>/schedstat). */
+function threadCpuMs(tid: number): number {
+  return Number(readFileSync(`/proc/${process.pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
 }
 
 /**
@@ -188,8 +205,13 @@ export async function hopComparison(
     const name = model.manifest.input.name;
     const feeds = tensors.map((t) => ({ [name]: new ort.Tensor('float32', t.data, t.shape) }));
     const inside: number[] = [];
-    const workerBlock = async (n: number): Promise<number[]> => {
+    const workerTid = engine.affinity?.tid;
+    const mainTid = currentTid();
+    const cpuMs = (tid: number | undefined): number => (tid === undefined ? NaN : threadCpuMs(tid));
+    type Block = { lat: number[]; cpuMs: number };
+    const workerBlock = async (n: number): Promise<Block> => {
       const lat: number[] = [];
+      const c0 = cpuMs(workerTid);
       for (let i = 0; i < n; i++) {
         const t = tensors[i % tensors.length]!;
         const copy = t.data.slice();
@@ -198,17 +220,19 @@ export async function hopComparison(
         lat.push(nowMs() - s);
         inside.push(r.detEnd - r.detStart);
       }
-      return lat;
+      return { lat, cpuMs: (cpuMs(workerTid) - c0) / n };
     };
-    const mainBlock = (n: number): Promise<number[]> =>
+    // the CPU clock is read inside the pinned section, so taskset's spawns are not counted
+    const mainBlock = (n: number): Promise<Block> =>
       pinnedTo(core, async () => {
         const lat: number[] = [];
+        const c0 = cpuMs(mainTid);
         for (let i = 0; i < n; i++) {
           const s = nowMs();
           await session.run(feeds[i % feeds.length]!);
           lat.push(nowMs() - s);
         }
-        return lat;
+        return { lat, cpuMs: (cpuMs(mainTid) - c0) / n };
       });
     const hopBlock = async (n: number): Promise<number[]> => {
       const lat: number[] = [];
@@ -229,15 +253,17 @@ export async function hopComparison(
     const all = { w: [] as number[], m: [] as number[], h: [] as number[] };
     for (let r = 0; r < rounds; r++) {
       const workerFirst = r % 2 === 0;
-      let w: number[];
-      let m: number[];
+      let wb: Block;
+      let mb: Block;
       if (workerFirst) {
-        w = await workerBlock(runsPerRound);
-        m = await mainBlock(runsPerRound);
+        wb = await workerBlock(runsPerRound);
+        mb = await mainBlock(runsPerRound);
       } else {
-        m = await mainBlock(runsPerRound);
-        w = await workerBlock(runsPerRound);
+        mb = await mainBlock(runsPerRound);
+        wb = await workerBlock(runsPerRound);
       }
+      const w = wb.lat;
+      const m = mb.lat;
       const h = await hopBlock(runsPerRound);
       all.w.push(...w);
       all.m.push(...m);
@@ -250,6 +276,8 @@ export async function hopComparison(
         in_thread_ms: round3(mMs),
         hop_ms: round3(median(h)),
         ratio: round3(mMs / wMs),
+        worker_cpu_ms: round3(wb.cpuMs),
+        in_thread_cpu_ms: round3(mb.cpuMs),
       });
     }
     const ratios = out.map((x) => x.ratio);
@@ -267,6 +295,9 @@ export async function hopComparison(
       worker_session_run_ms: round3(median(inside)),
       hop_ms: round3(hs.p50 ?? NaN),
       hop_ms_p90: round3(hs.p90 ?? NaN),
+      cpu_in_thread_over_worker: round3(median(out.map((x) => x.in_thread_cpu_ms / x.worker_cpu_ms))),
+      worker_cpu_ms: round3(median(out.map((x) => x.worker_cpu_ms))),
+      in_thread_cpu_ms: round3(median(out.map((x) => x.in_thread_cpu_ms))),
     };
   } finally {
     await session.release();

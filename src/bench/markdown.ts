@@ -56,11 +56,14 @@ export function renderMarkdown(r: BenchReport, chartFile: string): string {
   L.push('');
   const h = r.worker_hop;
   L.push(
-    `**worker hop: pinned worker ÷ main-thread session.run = ${f(h.worker_over_in_thread, 3)}** (target ≥ 0.95; median of ${h.rounds.length} rounds of ${h.runs_per_round} runs each, range ${f(h.ratio_min, 3)}–${f(h.ratio_max, 3)}; the main thread pinned to core ${h.core} for its runs, ${h.threads} ORT thread(s) on both sides). **Hop alone: ${f(h.hop_ms, 3)} ms per run** (p90 ${f(h.hop_ms_p90, 3)}): the same input transfer and round trip as a run, without session.run. session.run as the worker times it: ${f(h.worker_session_run_ms)} ms.`,
+    `**worker hop: pinned worker ÷ main-thread session.run = ${f(h.worker_over_in_thread, 3)}** (target ≥ 0.95; median of ${h.rounds.length} rounds of ${h.runs_per_round} runs each, range ${f(h.ratio_min, 3)}–${f(h.ratio_max, 3)}; the main thread pinned to core ${h.core} for its runs, ${h.threads} ORT thread(s) on both sides). **Hop alone: ${f(h.hop_ms, 3)} ms per run** (p90 ${f(h.hop_ms_p90, 3)}): the same input transfer and round trip as a run, without session.run. session.run as the worker times it: ${f(h.worker_session_run_ms)} ms. In CPU time (each thread's own run time, waiting for the core left out): main ÷ worker ${f(h.cpu_in_thread_over_worker, 3)}, ${f(h.in_thread_cpu_ms)} vs ${f(h.worker_cpu_ms)} ms per run.`,
     '',
-    '| round | order | worker ms/run | main thread ms/run | hop alone ms | main ÷ worker |',
-    '|---:|---|---:|---:|---:|---:|',
-    ...h.rounds.map((x, i) => `| ${i + 1} | ${x.order} | ${f(x.worker_ms)} | ${f(x.in_thread_ms)} | ${f(x.hop_ms, 3)} | ${f(x.ratio, 3)} |`),
+    '| round | order | worker ms/run | main thread ms/run | hop alone ms | main ÷ worker | worker CPU ms/run | main CPU ms/run |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|',
+    ...h.rounds.map(
+      (x, i) =>
+        `| ${i + 1} | ${x.order} | ${f(x.worker_ms)} | ${f(x.in_thread_ms)} | ${f(x.hop_ms, 3)} | ${f(x.ratio, 3)} | ${f(x.worker_cpu_ms)} | ${f(x.in_thread_cpu_ms)} |`,
+    ),
     '',
   );
   if (!r.pipeline_raw.available) L.push(`Raw-path pipeline: not run — ${r.pipeline_raw.reason}.`, '');

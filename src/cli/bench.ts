@@ -109,6 +109,9 @@ export function summary(r: BenchReport): string {
   L.push(
     `worker hop: pinned worker ÷ main-thread session.run on core ${h.core}: ${f(h.worker_over_in_thread, 3)} (median of ${h.rounds.length} alternating rounds, range ${f(h.ratio_min, 3)}–${f(h.ratio_max, 3)}); per run ${f(h.worker_ms, 2)} ms through the worker vs ${f(h.in_thread_ms, 2)} ms on the main thread (session.run inside the worker ${f(h.worker_session_run_ms, 2)} ms)`,
   );
+  L.push(
+    `worker hop in CPU time: main-thread session.run ÷ worker thread per run ${f(h.cpu_in_thread_over_worker, 3)} (${f(h.in_thread_cpu_ms, 2)} ms vs ${f(h.worker_cpu_ms, 2)} ms; waiting for the core left out)`,
+  );
   L.push(`hop alone: ${f(h.hop_ms, 3)} ms per run (p90 ${f(h.hop_ms_p90, 3)})`);
   L.push(`pipeline efficiency: ${f(p.efficiency, 2)}`);
   const raw = r.pipeline_raw;

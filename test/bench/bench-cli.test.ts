@@ -134,6 +134,10 @@ describe('edgesight bench (real models, real JPEG frames, child process)', funct
     // the hop alone leaves session.run out, so it is cheaper than a whole run through the worker
     assert.ok(hop.hop_ms < hop.worker_ms, `hop ${hop.hop_ms} ms vs worker run ${hop.worker_ms} ms`);
     assert.ok(hop.worker_session_run_ms > 0);
+    // CPU time per run of each thread: both ran the detector, so both used CPU
+    for (const x of hop.rounds) assert.ok(x.worker_cpu_ms > 0 && x.in_thread_cpu_ms > 0, JSON.stringify(x));
+    assert.ok(hop.cpu_in_thread_over_worker > 0 && hop.worker_cpu_ms > 0 && hop.in_thread_cpu_ms > 0, JSON.stringify(hop));
+    assert.match(r.stdout, /^worker hop in CPU time: main-thread session\.run ÷ worker thread per run \d+\.\d{3}/m);
     // the camera's raw path: the fake rpicam-vid streaming yuv420 at the detector's size
     const raw = report.pipeline_raw;
     assert.equal(raw.available, true, JSON.stringify(raw));
