@@ -14,7 +14,8 @@ import { toModelInput } from '../preprocess/preprocess.js';
 import type { LoadedModel } from '../models/store.js';
 import { VERSION } from '../service/version.js';
 import { prepareBenchFrames } from './frames.js';
-import { engineRuns, inThreadThroughput, pairedLatency, startEngine, throughputOf, type Tensor } from './inference.js';
+import { engineRuns, hopComparison, inThreadThroughput, pairedLatency, startEngine, throughputOf, type Tensor } from './inference.js';
+import { libcameraSource } from '../capture/libcamera.js';
 import { describeMachine } from './machine.js';
 import { renderMarkdown } from './markdown.js';
 import { resolveBenchModels, type BenchPrecision, type Int8Preparer, type ModelTable } from './bench-models.js';
@@ -23,6 +24,9 @@ import { BENCH_SCHEMA, type BenchReport, type LiveViewPair, type ModelEntry, typ
 import { round } from './sample-stats.js';
 import { withLiveView } from './live-viewer.js';
 import type { FrameResult } from '../pipeline/pipeline.js';
+import type { Observable } from 'rxjs';
+import type { Frame } from '../capture/frame.js';
+import type { CaptureHooks } from '../capture/hooks.js';
 import { latencyChartSvg, type ChartRow } from './svg.js';
 
 export interface BenchOptions {
@@ -42,6 +46,8 @@ export interface BenchOptions {
   segmentationEvery: number;
   /** pairs of runs without / with one live-view viewer (0 = no live-view measurement) */
   viewerPairs: number;
+  /** an rpicam-vid-compatible program for the raw-path run, or why that run is skipped */
+  rawCamera?: string | { unavailable: string };
   prepareInt8?: Int8Preparer | { unavailable: string };
   log: Logger;
   /** progress lines for a person (stderr) */
@@ -109,8 +115,17 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     say(`ceiling: ${half} detector runs on pre-made tensors through the pinned worker (and ${half} more after the pipeline run)`);
     const ceilingBefore = await engineRuns(engine, detTensors, half, warmup);
     const firstCeiling = throughputOf([ceilingBefore]);
-    say(`ceiling: ${firstCeiling.fps.toFixed(1)} fps; in-thread reference: ${Math.min(o.frames, 200)} runs`);
-    const inThread = await inThreadThroughput(det, detTensors, Math.min(o.frames, 200), warmup, cfg.inference.threads);
+    say(`ceiling: ${firstCeiling.fps.toFixed(1)} fps; in-thread reference: ${Math.min(o.frames, 200)} runs on core ${core}`);
+    const inThread = await inThreadThroughput(det, detTensors, Math.min(o.frames, 200), warmup, cfg.inference.threads, core);
+    const hopRounds = 5;
+    const hopRuns = Math.max(10, Math.min(60, Math.floor(o.frames / 5)));
+    say(
+      `worker hop: ${hopRounds} rounds of ${hopRuns} worker runs, ${hopRuns} main-thread runs on core ${core} (alternating) and ${hopRuns} hops alone`,
+    );
+    const hop = await hopComparison(engine, det, detTensors, core, cfg.inference.threads, hopRounds, hopRuns, warmup);
+    say(
+      `worker hop: worker ÷ main-thread session.run ${hop.worker_over_in_thread} (rounds ${hop.ratio_min}–${hop.ratio_max}); hop alone ${hop.hop_ms} ms; session.run inside the worker ${hop.worker_session_run_ms} ms vs ${hop.in_thread_ms} ms on the main thread`,
+    );
 
     broker = await startEmbeddedBroker('127.0.0.1', 0);
     const topics = topicsFor(cfg.mqtt.base_topic, cfg.device.id, cfg.camera.name);
@@ -143,6 +158,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       n: number,
       rssEvery?: number,
       onResult?: (r: FrameResult) => void,
+      source?: (hooks: CaptureHooks) => Observable<Frame>,
     ): Promise<{ run: PipelineRunResult; messages: number }> => {
       const before = received;
       const run = await runPipelineBench({
@@ -159,6 +175,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         log: o.log,
         rssEvery,
         onResult,
+        source,
       });
       await settleMessages(() => received);
       return { run, messages: received - before };
@@ -172,6 +189,44 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     say(
       `pipeline: ${pipeline.fps.toFixed(1)} fps; ceiling before/after ${firstCeiling.fps.toFixed(1)}/${throughputOf([ceilingAfter]).fps.toFixed(1)} fps; efficiency ${pipeline.efficiency?.toFixed(2)}`,
     );
+
+    // the camera's raw path: an rpicam-vid (the repository's fake on a machine without a camera) streaming
+    // yuv420 at the detector's input size, so preprocessing skips sharp; its efficiency against the
+    // ceiling runs measured right before and after it
+    let pipelineRaw: BenchReport['pipeline_raw'];
+    const detW = det.manifest.input.width ?? 320;
+    const detH = det.manifest.input.height ?? 320;
+    if (o.rawCamera === undefined || typeof o.rawCamera !== 'string') {
+      pipelineRaw = { available: false, reason: o.rawCamera?.unavailable ?? 'no raw camera program given' };
+      say(`pipeline (raw path): not run (${pipelineRaw.reason})`);
+    } else {
+      const program = o.rawCamera;
+      say(`pipeline (raw path): ${o.frames} frames of yuv420 ${detW}×${detH} from ${program} at ${sourceFps} fps, detection only`);
+      const rawBefore = await engineRuns(engine, detTensors, half, Math.min(warmup, 3));
+      const source = (hooks: CaptureHooks) =>
+        libcameraSource(
+          { ...cfg.camera.libcamera, codec: 'yuv420', binary: program, args: [] },
+          { width: detW, height: detH, fps: sourceFps, stallTimeoutS: 30 },
+          hooks,
+          // the fake's frames: the bench JPEGs, converted to I420 at the model size when it starts
+          { env: { ...process.env, FAKE_CAM_FRAMES: frames.dir } },
+        );
+      const r = await pipelineRun(0, o.frames, undefined, undefined, source);
+      const rawAfter = await engineRuns(engine, detTensors, o.frames - half, Math.min(warmup, 3));
+      const rawCeiling = throughputOf([rawBefore, rawAfter]);
+      pipelineRaw = {
+        available: true,
+        program,
+        codec: 'yuv420',
+        width: detW,
+        height: detH,
+        ceiling_fps: rawCeiling.fps,
+        ...section(r.run, r.messages, primary, 0, rawCeiling.fps),
+      };
+      say(
+        `pipeline (raw path): ${pipelineRaw.fps.toFixed(1)} fps; ceiling around it ${rawCeiling.fps.toFixed(1)} fps; efficiency ${pipelineRaw.efficiency?.toFixed(2)}`,
+      );
+    }
 
     // the live view's cost, robust to a noisy machine: pairs of runs without and with one viewer on
     // /stream.mjpeg, interleaved (AB, BA, AB, … so a drift in the machine's load cancels), each pair
@@ -326,7 +381,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       },
       models: modelEntries(table),
       ceiling: { worker: ceiling, in_thread: inThread },
+      worker_hop: hop,
       pipeline,
+      pipeline_raw: pipelineRaw,
       pipeline_segmentation: pipelineSeg,
       live_view: liveView,
       precision_ratio: ratio,

@@ -40,11 +40,41 @@ export function renderMarkdown(r: BenchReport, chartFile: string): string {
   );
   L.push(`| run | fps | frames | skipped (drop-if-busy) | worker busy | MQTT messages received |`, `|---|---:|---:|---:|---:|---:|`);
   L.push(`| ceiling: detector on pre-made tensors, pinned worker | ${f(r.ceiling.worker.fps, 1)} | ${r.ceiling.worker.runs} | – | – | – |`);
-  L.push(`| reference: session.run on the main thread (unpinned) | ${f(r.ceiling.in_thread.fps, 1)} | ${r.ceiling.in_thread.runs} | – | – | – |`);
+  L.push(
+    `| reference: session.run on the main thread (pinned to the same core) | ${f(r.ceiling.in_thread.fps, 1)} | ${r.ceiling.in_thread.runs} | – | – | – |`,
+  );
   L.push(row('pipeline, detection only', p));
+  if (r.pipeline_raw.available)
+    L.push(
+      row(
+        `pipeline, raw path (${r.pipeline_raw.codec} ${r.pipeline_raw.width}×${r.pipeline_raw.height}), detection only — efficiency ${f(r.pipeline_raw.efficiency)} against ${f(r.pipeline_raw.ceiling_fps, 1)} fps`,
+        r.pipeline_raw,
+      ),
+    );
   if (r.pipeline_segmentation)
     L.push(row(`pipeline, detection + segmentation every ${r.pipeline_segmentation.segmentation_every}`, r.pipeline_segmentation));
   L.push('');
+  const h = r.worker_hop;
+  L.push(
+    `**worker hop: pinned worker ÷ main-thread session.run = ${f(h.worker_over_in_thread, 3)}** (target ≥ 0.95; median of ${h.rounds.length} rounds of ${h.runs_per_round} runs each, range ${f(h.ratio_min, 3)}–${f(h.ratio_max, 3)}; the main thread pinned to core ${h.core} for its runs, ${h.threads} ORT thread(s) on both sides). **Hop alone: ${f(h.hop_ms, 3)} ms per run** (p90 ${f(h.hop_ms_p90, 3)}): the same input transfer and round trip as a run, without session.run. session.run as the worker times it: ${f(h.worker_session_run_ms)} ms. In CPU time (each thread's own run time, waiting for the core left out): main ÷ worker ${f(h.cpu_in_thread_over_worker, 3)}, ${f(h.in_thread_cpu_ms)} vs ${f(h.worker_cpu_ms)} ms per run.`,
+    '',
+    '| round | order | worker ms/run | main thread ms/run | hop alone ms | main ÷ worker | worker CPU ms/run | main CPU ms/run |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|',
+    ...h.rounds.map(
+      (x, i) =>
+        `| ${i + 1} | ${x.order} | ${f(x.worker_ms)} | ${f(x.in_thread_ms)} | ${f(x.hop_ms, 3)} | ${f(x.ratio, 3)} | ${f(x.worker_cpu_ms)} | ${f(x.in_thread_cpu_ms)} |`,
+    ),
+    '',
+  );
+  if (!r.pipeline_raw.available) L.push(`Raw-path pipeline: not run — ${r.pipeline_raw.reason}.`, '');
+  else {
+    const raw = r.pipeline_raw;
+    const m = (st: Stage): string => f(raw.stages[st]?.mean);
+    L.push(
+      `**raw-path efficiency: ${f(raw.efficiency)}** (target ≥ ${EFFICIENCY_TARGET}) = ${f(raw.fps, 1)} fps ÷ ${f(raw.ceiling_fps, 1)} fps (ceiling runs just before and after it): \`${raw.program}\` streaming ${raw.codec} at ${raw.width}×${raw.height}, the model's size, so preprocessing skips sharp. Mean ms per frame: receive ${m('receive')}, preprocess ${m('preprocess')}, queue ${m('queue')}, inference ${m('inference')}, postprocess ${m('postprocess')}, publish ${m('publish')}; worker busy ${(raw.worker_busy_fraction * 100).toFixed(0)} %.`,
+      '',
+    );
+  }
   const lv = r.live_view;
   if (lv) {
     L.push(

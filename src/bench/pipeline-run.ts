@@ -1,4 +1,6 @@
-import { Subject, type Subscription } from 'rxjs';
+import { Subject, type Observable, type Subscription } from 'rxjs';
+import type { Frame } from '../capture/frame.js';
+import type { CaptureHooks } from '../capture/hooks.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../logging/logger.js';
 import { filesSource } from '../capture/files.js';
@@ -20,6 +22,8 @@ export interface PipelineRunOptions {
   /** the daemon config the pipeline and publisher read (segmentation.every decides the mix) */
   config: Config;
   framesDir: string;
+  /** another frame source instead of the files source (e.g. a camera's raw path); framesDir is then unused */
+  source?: (hooks: CaptureHooks) => Observable<Frame>;
   /** files-source rate; above what inference can take, so drop-if-busy decides (as with a fast camera) */
   sourceFps: number;
   /** measured frames (after warm-up) */
@@ -135,10 +139,8 @@ export function runPipelineBench(o: PipelineRunOptions): Promise<PipelineRunResu
       );
     };
 
-    const frames$ = filesSource(
-      { path: o.framesDir, loop: true, fps: o.sourceFps },
-      { onEvent: (ev) => ev.type === 'corrupt' && measuring && metrics.inc('frames_corrupt') },
-    );
+    const hooks: CaptureHooks = { onEvent: (ev) => ev.type === 'corrupt' && measuring && metrics.inc('frames_corrupt') };
+    const frames$ = o.source ? o.source(hooks) : filesSource({ path: o.framesDir, loop: true, fps: o.sourceFps }, hooks);
     let sub: Subscription | undefined;
     sub = runPipeline(
       frames$,

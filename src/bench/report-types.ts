@@ -1,5 +1,5 @@
 import type { MachineInfo } from './machine.js';
-import type { PairedLatency, ThroughputResult } from './inference.js';
+import type { HopComparison, PairedLatency, ThroughputResult } from './inference.js';
 import type { PipelineRunResult, RssSample, StageStats } from './pipeline-run.js';
 import type { Stage } from '../metrics/timing.js';
 
@@ -50,8 +50,15 @@ export interface BenchReport {
     soak_frames: number | null;
   };
   models: Record<'detector' | 'segmenter', Record<'fp32' | 'int8', ModelEntry>>;
-  ceiling: { worker: ThroughputResult; in_thread: ThroughputResult };
+  /** in_thread: session.run on the main thread with the worker's settings, pinned to the worker's core for the measurement */
+  ceiling: { worker: ThroughputResult; in_thread: ThroughputResult & { pinned_core: number | null } };
+  /** worker vs main-thread session.run in alternating rounds, and the hop alone (transfer + round trip, no session.run) */
+  worker_hop: HopComparison;
   pipeline: PipelineSection;
+  /** detection only from a camera's raw path: rpicam-vid yuv420 at the model size (efficiency against ceiling runs around it) */
+  pipeline_raw:
+    | { available: false; reason: string }
+    | (PipelineSection & { available: true; program: string; codec: 'yuv420'; width: number; height: number; ceiling_fps: number });
   pipeline_segmentation: PipelineSection | null;
   /** detection only, pairs of runs without and with one live-view viewer, interleaved (null: --viewer-pairs 0) */
   live_view: null | {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createLogger } from '../logging/logger.js';
 import { packageRoot } from '../models/paths.js';
@@ -31,6 +32,16 @@ export async function benchCommand(argv: string[]): Promise<number> {
     if (p !== 'int8' && p !== 'fp32') throw new UsageError(`--precision takes int8 and/or fp32 (comma-separated), got ${JSON.stringify(p)}`);
   if (new Set(precisions).size !== precisions.length) throw new UsageError(`--precision lists a precision twice: ${values.precision}`);
 
+  const rawFlag = values['raw-camera'];
+  const fake = path.join(packageRoot(), 'test', 'fixtures', 'bin', 'rpicam-vid');
+  const rawCamera: string | { unavailable: string } =
+    rawFlag === 'none'
+      ? { unavailable: '--raw-camera none' }
+      : rawFlag !== undefined
+        ? path.resolve(rawFlag)
+        : existsSync(fake)
+          ? fake
+          : { unavailable: `no --raw-camera given and no fake rpicam-vid at ${fake} (an installed package has no test fixtures)` };
   const configPath = values.config ?? process.env.EDGESIGHT_CONFIG ?? path.join(packageRoot(), 'config', 'demo.yaml');
   const lc = loadConfigOrExit(configPath);
   const log = createLogger(
@@ -53,6 +64,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     precisions: precisions as BenchPrecision[],
     segmentationEvery: every,
     viewerPairs,
+    rawCamera,
     prepareInt8: precisions.includes('int8') ? await int8Preparer(values.config) : undefined,
     log,
     progress,
@@ -93,7 +105,22 @@ export function summary(r: BenchReport): string {
   L.push(
     `pipeline (files → preprocess → inference → postprocess → MQTT): ${f(p.fps)} fps, ${p.skipped} skipped, ${p.mqtt_messages_received} MQTT messages received`,
   );
+  const h = r.worker_hop;
+  L.push(
+    `worker hop: pinned worker ÷ main-thread session.run on core ${h.core}: ${f(h.worker_over_in_thread, 3)} (median of ${h.rounds.length} alternating rounds, range ${f(h.ratio_min, 3)}–${f(h.ratio_max, 3)}); per run ${f(h.worker_ms, 2)} ms through the worker vs ${f(h.in_thread_ms, 2)} ms on the main thread (session.run inside the worker ${f(h.worker_session_run_ms, 2)} ms)`,
+  );
+  L.push(
+    `worker hop in CPU time: main-thread session.run ÷ worker thread per run ${f(h.cpu_in_thread_over_worker, 3)} (${f(h.in_thread_cpu_ms, 2)} ms vs ${f(h.worker_cpu_ms, 2)} ms; waiting for the core left out)`,
+  );
+  L.push(`hop alone: ${f(h.hop_ms, 3)} ms per run (p90 ${f(h.hop_ms_p90, 3)})`);
   L.push(`pipeline efficiency: ${f(p.efficiency, 2)}`);
+  const raw = r.pipeline_raw;
+  if (raw.available) {
+    L.push(
+      `raw-path pipeline (${raw.codec} ${raw.width}×${raw.height} from ${path.basename(raw.program)} → inference → postprocess → MQTT): ${f(raw.fps)} fps vs ceiling ${f(raw.ceiling_fps)} fps, ${raw.skipped} skipped; preprocess p50 ${f(raw.stages.preprocess?.p50, 2)} ms, receive p50 ${f(raw.stages.receive?.p50, 2)} ms`,
+    );
+    L.push(`raw-path efficiency: ${f(raw.efficiency, 2)}`);
+  } else L.push(`raw-path pipeline: not run — ${raw.reason}`);
   if (p.efficiency !== null && p.efficiency < EFFICIENCY_TARGET)
     L.push(
       `  below the ${EFFICIENCY_TARGET} target — where the time goes:`,

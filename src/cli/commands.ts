@@ -319,6 +319,12 @@ export const BENCH = {
       help: 'live-view cost: pairs of --frames/2-frame runs without / with one viewer, interleaved (0 = skip)',
       dflt: '4',
     },
+    'raw-camera': {
+      type: 'string',
+      arg: 'PATH',
+      help: 'rpicam-vid-compatible program for the raw-path run (yuv420 at the model size; "none" = skip it)',
+      dflt: "the repository's fake rpicam-vid (test/fixtures/bin), if present",
+    },
     soak: { type: 'boolean', help: 'also run --soak-frames frames and report RSS growth' },
     'soak-frames': { type: 'string', arg: 'N', help: 'soak length (≥ 5000)', dflt: '5000' },
   },

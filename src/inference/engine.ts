@@ -193,6 +193,21 @@ export class InferenceEngine extends EventEmitter {
     });
   }
 
+  /**
+   * The hop alone, for the benchmark: `det` is transferred to the worker and back exactly as in `run`,
+   * but the worker does not call session.run. Counts as a run for busy/stall purposes.
+   */
+  hop(det: Float32Array, detShape: number[]): Promise<InferenceResult> {
+    if (this.stopped) return Promise.reject(new EngineStoppedError('inference engine stopped'));
+    if (this.busy) return Promise.reject(new InferenceBusyError('inference worker busy'));
+    const id = this.nextId++;
+    return new Promise<InferenceResult>((resolve, reject) => {
+      const timer = setTimeout(() => this.onStall(id), this.opts.stallTimeoutMs);
+      this.inFlight = { id, resolve, reject, timer };
+      this.send({ type: 'hop', id, det, detShape }, [det.buffer as ArrayBuffer]);
+    });
+  }
+
   /** Resolves true when the worker answers within `timeoutMs` (it answers between runs, so a hung run fails this). */
   ping(timeoutMs: number): Promise<boolean> {
     if (!this.worker) return Promise.resolve(false);

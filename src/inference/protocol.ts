@@ -52,6 +52,8 @@ export type ToWorker =
   | { type: 'init'; init: WorkerInitMessage }
   | { type: 'run'; id: number; det: Float32Array; detShape: number[]; seg?: Float32Array; segShape?: number[] }
   | { type: 'ping'; id: number }
+  /** the hop alone: the input goes over and comes back (transferred both ways) as in a run, without session.run */
+  | { type: 'hop'; id: number; det: Float32Array; detShape: number[] }
   /** finish the run in progress (if any), release the sessions and exit the thread */
   | { type: 'quit' };
 

@@ -123,6 +123,14 @@ port.on('message', (msg: ToWorker) => {
       case 'ping':
         post({ type: 'pong', id: msg.id });
         return;
+      case 'hop': {
+        // answered like a run (a result message, the buffer transferred back) so only session.run is missing
+        const t = epochNow();
+        post({ type: 'result', id: msg.id, det: { input: { data: msg.det, dims: msg.detShape } }, detStart: t, detEnd: t }, [
+          msg.det.buffer as ArrayBuffer,
+        ]);
+        return;
+      }
       case 'quit':
         await quit();
         return;

@@ -3,7 +3,8 @@ import { Observable, type OperatorFunction } from 'rxjs';
 /**
  * Drop-if-busy with a one-item mailbox: while `work` runs, the newest arrival waits and any older
  * waiting item is dropped (reported through `onDrop`). Memory is bounded at one in flight + one waiting,
- * so a slow stage never builds a queue and never falls behind the camera.
+ * so a slow stage never builds a queue and never falls behind the camera. When `work` ends, the waiting
+ * item starts first and the result is emitted after.
  * Errors from `work` are handed to `onError` and the stream goes on (errors are caught inside).
  */
 export function latestWhileBusy<T, R>(
@@ -15,24 +16,29 @@ export function latestWhileBusy<T, R>(
       let busy = false;
       let pending: { item: T } | null = null;
       let sourceDone = false;
+      // the waiting item starts before this result goes downstream, so what runs downstream
+      // (post-processing, publishing) overlaps the next item's work instead of delaying it
+      const done = (): void => {
+        busy = false;
+        if (sub.closed || !pending) return;
+        const next = pending.item;
+        pending = null;
+        run(next);
+      };
       const run = (item: T): void => {
         busy = true;
-        work(item)
-          .then(
-            (r) => {
-              if (r !== null && !sub.closed) sub.next(r);
-            },
-            (e: unknown) => hooks.onError?.(e, item),
-          )
-          .finally(() => {
-            busy = false;
-            if (sub.closed) return;
-            if (pending) {
-              const next = pending.item;
-              pending = null;
-              run(next);
-            } else if (sourceDone) sub.complete();
-          });
+        work(item).then(
+          (r) => {
+            done();
+            if (r !== null && !sub.closed) sub.next(r);
+            if (!busy && !pending && sourceDone && !sub.closed) sub.complete();
+          },
+          (e: unknown) => {
+            done();
+            hooks.onError?.(e, item);
+            if (!busy && !pending && sourceDone && !sub.closed) sub.complete();
+          },
+        );
       };
       const inner = source.subscribe({
         next: (item) => {

@@ -1,4 +1,4 @@
-import { takeUntil, tap, type Observable, type Observable as Obs } from 'rxjs';
+import { mergeMap, takeUntil, tap, type Observable, type Observable as Obs } from 'rxjs';
 import type { Frame } from '../capture/frame.js';
 import type { Config } from '../config/types.js';
 import { InferenceBusyError, type InferenceEngine, type InferenceResult } from '../inference/engine.js';
@@ -49,6 +49,13 @@ interface Prepared {
   height: number;
 }
 
+/** a frame the worker has run, with the config it ran under (post-processing uses the same) */
+interface Inferred {
+  p: Prepared;
+  r: InferenceResult;
+  cfg: Config;
+}
+
 /**
  * frames → preprocess (sharp, off the pinned core) → inference worker → post-process → results.
  * Between stages: drop-if-busy with a one-frame mailbox, so preprocessing of frame N+1 overlaps
@@ -71,7 +78,7 @@ export function runPipeline(frames$: Obs<Frame>, deps: PipelineDeps, stop$: Obs<
     return { frame, timings, det, width: det.frameWidth, height: det.frameHeight };
   };
 
-  const infer = async (p: Prepared): Promise<FrameResult | null> => {
+  const infer = async (p: Prepared): Promise<Inferred | null> => {
     // a paced source may read the next frame now: it is preprocessed while this one is inferred
     p.frame.release?.();
     const cfg = deps.config();
@@ -91,6 +98,11 @@ export function runPipeline(frames$: Obs<Frame>, deps: PipelineDeps, stop$: Obs<
     }
     accepted++;
     Object.assign(p.timings, { detStart: r.detStart, detEnd: r.detEnd, segStart: r.segStart, segEnd: r.segEnd });
+    return { p, r, cfg };
+  };
+
+  // after the worker's busy stage: the worker already runs the next frame while this one is decoded
+  const postprocess = ({ p, r, cfg }: Inferred): FrameResult => {
     const scores = r.det[detSpec.detection!.outputs.scores]!;
     const boxes = r.det[detSpec.detection!.outputs.boxes]!;
     const { detections, low: lowDetections } = decodeTwoLevel(decoder, scores.data as Float32Array, boxes.data as Float32Array, cfg, detSpec.labels);
@@ -127,6 +139,14 @@ export function runPipeline(frames$: Obs<Frame>, deps: PipelineDeps, stop$: Obs<
     latestWhileBusy(infer, {
       onDrop: (p) => (p.frame.release?.(), emit({ type: 'skipped', stage: 'inference' })),
       onError: (e, p) => (p.frame.release?.(), emit({ type: 'inference-error', reason: (e as Error).message ?? String(e) })),
+    }),
+    mergeMap((x) => {
+      try {
+        return [postprocess(x)];
+      } catch (e) {
+        emit({ type: 'inference-error', reason: (e as Error).message ?? String(e) });
+        return [];
+      }
     }),
   );
 }

@@ -79,6 +79,10 @@ describe('edgesight bench (real models, real JPEG frames, child process)', funct
     assert.match(r.stdout, /^per-stage latency p50 \/ p99 ms/m);
     assert.match(r.stdout, /^int8\/fp32 detector: unavailable — .*not requested/m);
     assert.match(r.stdout, /^memory: RSS [\d.]+ MB at start/m);
+    assert.match(r.stdout, /^worker hop: pinned worker ÷ main-thread session\.run on core \d+: \d+\.\d{3} \(median of 5 alternating rounds/m);
+    assert.match(r.stdout, /^hop alone: \d+\.\d{3} ms per run/m);
+    const rawLine = /^raw-path efficiency: (\d+\.\d\d)$/m.exec(r.stdout);
+    assert.ok(rawLine, `no 'raw-path efficiency: 0.xx' line in:\n${r.stdout}`);
 
     const report = JSON.parse(await readFile(path.join(out, 'bench.json'), 'utf8')) as Record<string, any>;
     assert.equal(report.schema, 'edgesight-bench/1');
@@ -91,6 +95,8 @@ describe('edgesight bench (real models, real JPEG frames, child process)', funct
       'ceiling',
       'pipeline',
       'pipeline_segmentation',
+      'pipeline_raw',
+      'worker_hop',
       'precision_ratio',
       'memory',
       'loadavg_end',
@@ -111,6 +117,40 @@ describe('edgesight bench (real models, real JPEG frames, child process)', funct
     assert.equal(eff.toFixed(2), m![1]);
     assert.ok(Math.abs(eff - report.pipeline.fps / report.ceiling.worker.fps) < 0.002);
     assert.equal(report.ceiling.worker.runs, 40);
+    // the reference runs on the worker's core (the main thread pinned there for its runs)
+    assert.equal(report.ceiling.in_thread.pinned_core, report.settings.core);
+    const hop = report.worker_hop;
+    assert.equal(hop.core, report.settings.core);
+    assert.equal(hop.threads, report.settings.threads);
+    assert.deepEqual(
+      hop.rounds.map((x: { order: string }) => x.order),
+      ['worker-first', 'main-first', 'worker-first', 'main-first', 'worker-first'],
+    );
+    for (const x of hop.rounds)
+      assert.ok(x.worker_ms > 0 && x.in_thread_ms > 0 && x.hop_ms > 0 && Math.abs(x.ratio - x.in_thread_ms / x.worker_ms) < 0.002, JSON.stringify(x));
+    const sortedRatios = hop.rounds.map((x: { ratio: number }) => x.ratio).sort((a: number, b: number) => a - b);
+    assert.equal(hop.worker_over_in_thread, sortedRatios[2], 'the median of the five rounds');
+    assert.ok(hop.hop_ms > 0 && hop.hop_ms <= hop.hop_ms_p90, JSON.stringify(hop));
+    // the hop alone leaves session.run out, so it is cheaper than a whole run through the worker
+    assert.ok(hop.hop_ms < hop.worker_ms, `hop ${hop.hop_ms} ms vs worker run ${hop.worker_ms} ms`);
+    assert.ok(hop.worker_session_run_ms > 0);
+    // CPU time per run of each thread: both ran the detector, so both used CPU
+    for (const x of hop.rounds) assert.ok(x.worker_cpu_ms > 0 && x.in_thread_cpu_ms > 0, JSON.stringify(x));
+    assert.ok(hop.cpu_in_thread_over_worker > 0 && hop.worker_cpu_ms > 0 && hop.in_thread_cpu_ms > 0, JSON.stringify(hop));
+    assert.match(r.stdout, /^worker hop in CPU time: main-thread session\.run ÷ worker thread per run \d+\.\d{3}/m);
+    // the camera's raw path: the fake rpicam-vid streaming yuv420 at the detector's size
+    const raw = report.pipeline_raw;
+    assert.equal(raw.available, true, JSON.stringify(raw));
+    assert.equal(raw.codec, 'yuv420');
+    assert.deepEqual([raw.width, raw.height], [320, 320]);
+    assert.match(raw.program, /rpicam-vid$/);
+    assert.equal(raw.frames, 40);
+    assert.equal(raw.corrupt, 0);
+    assert.equal(raw.inference_errors, 0);
+    assert.ok(raw.mqtt_messages_received >= 40, `raw messages ${raw.mqtt_messages_received}`);
+    assert.equal(raw.stages.preprocess.count, 40);
+    assert.equal(raw.efficiency.toFixed(2), rawLine![1]);
+    assert.ok(Math.abs(raw.efficiency - raw.fps / raw.ceiling_fps) < 0.002);
     assert.equal(report.pipeline.frames, 40);
     assert.equal(report.pipeline.corrupt, 0);
     assert.equal(report.pipeline.inference_errors, 0);
@@ -159,6 +199,9 @@ describe('edgesight bench (real models, real JPEG frames, child process)', funct
     const md = await readFile(path.join(out, 'bench.md'), 'utf8');
     assert.match(md, /^# edgesight benchmark/m);
     assert.match(md, /pipeline efficiency: \d\.\d\d/);
+    assert.match(md, /\*\*worker hop: pinned worker ÷ main-thread session\.run = \d+\.\d{3}\*\*/);
+    assert.match(md, /\*\*Hop alone: \d+\.\d{3} ms per run\*\*/);
+    assert.match(md, /\*\*raw-path efficiency: \d+\.\d\d\*\*/);
     assert.ok(md.includes(report.machine.cpu_model), 'the Markdown names the CPU');
     assert.match(md, /!\[per-stage latency distribution\]\(latency\.svg\)/);
     assert.match(md, /\| detector \| – \| – \| unavailable: /);

@@ -84,6 +84,27 @@ describe('inference engine (real ORT in a worker thread)', function () {
     assert.ok(r.segStart! >= r.detEnd, 'segmentation ran after detection, one after the other');
   });
 
+  it('hop (the benchmark’s hop alone): the input goes to the worker and comes back transferred, without a model run', async () => {
+    const e = make();
+    await e.start();
+    // a control input that would keep session.run busy for seconds: the hop must not run it
+    const input = controlInput(SLOW);
+    const copy = input.slice();
+    const t0 = nowMs();
+    const p = e.hop(input, DET_SHAPE);
+    assert.ok(e.busy, 'a hop in flight makes the engine busy like a run');
+    await assert.rejects(e.run(controlInput(0), DET_SHAPE), InferenceBusyError);
+    const r = await p;
+    assert.ok(nowMs() - t0 < 2000, 'answered without the seconds-long run');
+    assert.equal(input.buffer.byteLength, 0, 'the caller’s buffer was transferred');
+    assert.deepEqual(r.det.input!.data, copy, 'the same values came back');
+    assert.deepEqual(r.det.input!.dims, DET_SHAPE);
+    assert.equal(r.detEnd, r.detStart);
+    // and the next real run proceeds
+    const ok = await e.run(controlInput(0), DET_SHAPE);
+    assert.ok(ok.detEnd >= ok.detStart);
+  });
+
   it('reports a failing run, counts it, and the next frame proceeds on the same worker', async () => {
     const e = make();
     const a = await e.start();

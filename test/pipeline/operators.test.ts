@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Subject, lastValueFrom, toArray } from 'rxjs';
+import { Subject, lastValueFrom, tap, toArray } from 'rxjs';
 import { dropIfBusy, latestWhileBusy } from '../../src/pipeline/operators.js';
 
 /** A promise per item that the test settles by hand, so ordering is scripted, not timed. */
@@ -41,6 +41,31 @@ describe('pipeline operators', () => {
     g.finish(4);
     assert.deepEqual(await out, [4]);
     assert.deepEqual(errors, [1]);
+  });
+
+  it('latestWhileBusy starts the waiting item before it emits the finished one (downstream work overlaps the next run)', async () => {
+    const src = new Subject<number>();
+    const g = gate<number>();
+    const startedWhenEmitted: number[][] = [];
+    const out = lastValueFrom(
+      src.pipe(
+        latestWhileBusy(g.work),
+        tap(() => startedWhenEmitted.push([...g.started])),
+        toArray(),
+      ),
+    );
+    src.next(1);
+    src.next(2); // waits
+    g.finish(1);
+    await tick();
+    assert.deepEqual(startedWhenEmitted, [[1, 2]], 'item 2 was already running when result 1 went downstream');
+    src.complete();
+    g.finish(2);
+    assert.deepEqual(await out, [1, 2]);
+    assert.deepEqual(startedWhenEmitted, [
+      [1, 2],
+      [1, 2],
+    ]);
   });
 
   it('dropIfBusy runs up to N at once, drops arrivals when full, and never emits an older result after a newer one', async () => {

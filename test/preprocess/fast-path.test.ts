@@ -83,6 +83,44 @@ describe('preprocess fast path: raw frames already at the model size skip sharp'
     assert.ok(sum / (w * h) < 6, `red channel within 6 levels of the photo on average (chroma is subsampled), got ${sum / (w * h)}`);
   });
 
+  it('the fixed-point yuv→rgb is within one level of the float BT.601 formula, for random bytes and the extremes', () => {
+    const w = 320,
+      h = 320,
+      stride = 320;
+    const data = Buffer.alloc((stride * h * 3) / 2);
+    let seed = 7;
+    for (let i = 0; i < data.length; i++) data[i] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+    // the corners of the cube: every extreme of Y, U and V together in the first chroma samples
+    const ext = [0, 16, 128, 235, 240, 255];
+    let k = 0;
+    for (const y of ext)
+      for (const u of ext)
+        for (const v of ext) {
+          data[2 * k] = y;
+          data[stride * h + k] = u;
+          data[stride * h + (stride / 2) * (h / 2) + k] = v;
+          k++;
+        }
+    const rgb = yuv420ToRgb(data, w, h, stride);
+    const c = (v: number): number => Math.max(0, Math.min(255, Math.round(v)));
+    let worst = 0;
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const Y = 1.164 * (data[y * stride + x]! - 16);
+        const ci = (y >> 1) * (stride / 2) + (x >> 1);
+        const U = data[stride * h + ci]! - 128;
+        const V = data[stride * h + (stride / 2) * (h / 2) + ci]! - 128;
+        const o = (y * w + x) * 3;
+        worst = Math.max(
+          worst,
+          Math.abs(rgb[o]! - c(Y + 1.596 * V)),
+          Math.abs(rgb[o + 1]! - c(Y - 0.392 * U - 0.813 * V)),
+          Math.abs(rgb[o + 2]! - c(Y + 2.017 * U)),
+        );
+      }
+    assert.ok(worst <= 1, `largest difference ${worst} levels`);
+  });
+
   it('rgb24 at the model size gives exactly what sharp’s same-size pipeline gives', async () => {
     const rgb = await photoRgb(320, 320);
     const fast = await toModelInput(frame(rgb, 'rgb24', 320, 320, 320 * 3), SPEC, 320, 320);
