@@ -7,7 +7,8 @@
 #
 # After the per-inference counts, insn-pipeline.mjs counts instructions per frame of the whole pipeline
 # (files source → preprocess → int8 detector → post-process → MQTT publish), detection only and with
-# segmentation every 5th frame, and the ratio to the bare inference. Then the XNNPACK reference
+# segmentation every 5th frame, then the camera's raw path (the fake rpicam-vid of test/fixtures/bin
+# streaming yuv420 at the model size, detection only), and the ratio to the bare inference. Then the XNNPACK reference
 # ($EDGESIGHT_SHARED_TOOLS/xnnpack-ref, default ../shared/tools) on the same emulated cores, and a
 # per-node-group profile of the int8 detector and segmenter (insn-nodes.mjs; --no-nodes skips it).
 # Last, the summary lines `insn <cpu> detector …` and `insn <cpu> pipeline <raw|mjpeg> …`. --pipeline-only skips the
@@ -128,7 +129,7 @@ if ((PIPELINE)); then
     t1=$SECONDS
     # the int8 models as a Pi prepares them (int8 activations), from the cache quantized above
     run_arm64_counted "$cpu" ci/insn-pipeline.mjs --child --config "$ARM64_REPO/config/demo.yaml" --cache "$OURS/cache-int8" \
-        --photos "$ARM64_REPO/config/demo-photos" --every 0,5 --frames "${EDGESIGHT_ARM64_PIPELINE_FRAMES:-20}" \
+        --photos "$ARM64_REPO/config/demo-photos" --every 0,5 --raw-camera "$ARM64_REPO/test/fixtures/bin/rpicam-vid" --frames "${EDGESIGHT_ARM64_PIPELINE_FRAMES:-20}" \
         --warmup "${EDGESIGHT_ARM64_PIPELINE_WARMUP:-5}" --fps "${EDGESIGHT_ARM64_PIPELINE_FPS:-0.33}" 2> "$OUT/insn-pipeline-$cpu.log" \
       || { tail -20 "$OUT/insn-pipeline-$cpu.log" >&2; arm64_die "counted pipeline run under $cpu failed"; }
     arm64_log "$cpu done in $((SECONDS - t1)) s (emulated wall time)"
