@@ -249,6 +249,7 @@ async function child() {
     });
   }
 
+  let lastOutputs = null;
   for (const { name, every, source } of runs) {
     const runCfg = { ...cfg, segmentation: { ...cfg.segmentation, every } };
     const outputs = new ResultPublisher(runCfg, topics, publisher, log);
@@ -310,6 +311,23 @@ async function child() {
     const trouble = cameraEvents.filter((ev) => ev.type !== 'started' && ev.type !== 'stderr');
     if (trouble.length) throw new Error(`${name}: the camera source reported ${JSON.stringify(trouble.slice(0, 3))}`);
     info({ run: name, every, fps, warmup, frames, ...counts, messages: messages - msgs0 });
+    // a publisher's once-a-second timer (track ends, day reset) would otherwise tick on through the
+    // later runs: one publisher at a time, as in the daemon
+    clearInterval(outputs.dayTimer);
+    lastOutputs = outputs;
+  }
+
+  // What the process costs per second of wall time with no frame: the emulated frame interval (1/fps,
+  // seconds under qemu) carries this much besides the frame's own work, which a board at camera rate
+  // spreads over many more frames. The last run's publisher ticks, as it would in the daemon.
+  {
+    const seconds = 15;
+    const timer = setInterval(() => lastOutputs.idle(Date.now()), 1000);
+    await new Promise((r) => setTimeout(r, 2000));
+    mark(`idle per second|start|${seconds}`);
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    mark(`idle per second|end|${seconds}`);
+    clearInterval(timer);
   }
 
   await engine.stop(5000);
@@ -400,7 +418,7 @@ function report() {
   const names = [...new Set(cpus.flatMap((c) => Object.keys(perCpu[c].runs)))];
   const rows = [];
   for (const n of names) {
-    rows.push(`| ${n} (per frame) | ${cpus.map((c) => M(perCpu[c].runs[n]?.perFrame)).join(' | ')} |`);
+    rows.push(`| ${n}${n.startsWith('idle') ? '' : ' (per frame)'} | ${cpus.map((c) => M(perCpu[c].runs[n]?.perFrame)).join(' | ')} |`);
     if (n.startsWith('pipeline')) {
       rows.push(`| ↳ bare inference (insn.mjs) for this mix | ${cpus.map((c) => M(perCpu[c].runs[n]?.bareInference)).join(' | ')} |`);
       rows.push(`| ↳ pipeline ÷ bare inference | ${cpus.map((c) => X(perCpu[c].runs[n]?.ratioToInsn)).join(' | ')} |`);
