@@ -101,23 +101,31 @@ fi
 
 # --- per-node-group profile of the int8 models --------------------------------------------------------
 if ((NODES)); then
+  # each core profiles the models it prepares by default (`--activations auto`): uint8 activations on the
+  # Cortex-A72 (no dot-product instructions), int8 on the A76; one profile (and report) per activation type
+  default_act() { [[ $1 == cortex-a72 || $1 == cortex-a53 ]] && echo uint8 || echo int8; }
   for m in detector segmenter; do
     kind=det; [[ $m == segmenter ]] && kind=seg
-    dir="$OUT/nodes-$m"
-    rm -rf "$dir"
-    node "$ARM64_REPO/.ci/arm64/insn-nodes.mjs" --prepare "$OURS/$m-int8-int8.onnx" --kind "$kind" --out "$dir" \
-      || arm64_die "cutting $m into node groups failed"
-    nlogs=()
-    for cpu in "${ARM64_CPUS[@]}"; do
-      arm64_log "per-node profile of the $m under $cpu"
-      t1=$SECONDS
-      run_arm64_counted "$cpu" --single-threaded-gc ci/insn-nodes.mjs --child --dir "$dir" --optimized "$dir/opt-$cpu" 2> "$OUT/nodes-$m-$cpu.log" \
-        || { tail -20 "$OUT/nodes-$m-$cpu.log" >&2; arm64_die "per-node profile of the $m under $cpu failed"; }
-      arm64_log "$cpu done in $((SECONDS - t1)) s (emulated wall time)"
-      nlogs+=("$cpu=$OUT/nodes-$m-$cpu.log=$dir/opt-$cpu")
+    for act in uint8 int8; do
+      cpus=()
+      for cpu in "${ARM64_CPUS[@]}"; do [[ $(default_act "$cpu") == "$act" ]] && cpus+=("$cpu"); done
+      ((${#cpus[@]})) || continue
+      dir="$OUT/nodes-$m-$act"
+      rm -rf "$dir"
+      node "$ARM64_REPO/.ci/arm64/insn-nodes.mjs" --prepare "$OURS/$m-int8-$act.onnx" --kind "$kind" --out "$dir" \
+        || arm64_die "cutting $m ($act activations) into node groups failed"
+      nlogs=()
+      for cpu in "${cpus[@]}"; do
+        arm64_log "per-node profile of the $m ($act activations) under $cpu"
+        t1=$SECONDS
+        run_arm64_counted "$cpu" --single-threaded-gc ci/insn-nodes.mjs --child --dir "$dir" --optimized "$dir/opt-$cpu" 2> "$OUT/nodes-$m-$act-$cpu.log" \
+          || { tail -20 "$OUT/nodes-$m-$act-$cpu.log" >&2; arm64_die "per-node profile of the $m under $cpu failed"; }
+        arm64_log "$cpu done in $((SECONDS - t1)) s (emulated wall time)"
+        nlogs+=("$cpu=$OUT/nodes-$m-$act-$cpu.log=$dir/opt-$cpu")
+      done
+      node "$ARM64_REPO/.ci/arm64/insn-nodes.mjs" --report "$OUT/nodes-$m-$act.json" --dir "$dir" "${nlogs[@]}" \
+        || arm64_log "WARNING: the $m's per-node profile ($act activations) does not add up to the whole (see above)"
     done
-    node "$ARM64_REPO/.ci/arm64/insn-nodes.mjs" --report "$OUT/nodes-$m.json" --dir "$dir" "${nlogs[@]}" \
-      || arm64_log "WARNING: the $m's per-node profile does not add up to the whole (see above)"
   done
 fi
 
