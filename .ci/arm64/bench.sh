@@ -135,7 +135,7 @@ if ((PIPELINE)); then
   for cpu in "${ARM64_CPUS[@]}"; do
     arm64_log "counting instructions per pipeline frame under $cpu"
     t1=$SECONDS
-    # the int8 models as a Pi prepares them (int8 activations), from the cache quantized above
+    # the int8 models the daemon picks for that core (--activations auto: uint8 on the A72, int8 on the A76)
     run_arm64_counted "$cpu" ci/insn-pipeline.mjs --child --config "$ARM64_REPO/config/demo.yaml" --cache "$OURS/cache-int8" \
         --photos "$ARM64_REPO/config/demo-photos" --every 0,5 --raw-camera "$ARM64_REPO/test/fixtures/bin/rpicam-vid" --frames "${EDGESIGHT_ARM64_PIPELINE_FRAMES:-20}" \
         --warmup "${EDGESIGHT_ARM64_PIPELINE_WARMUP:-5}" --fps "${EDGESIGHT_ARM64_PIPELINE_FPS:-0.33}" 2> "$OUT/insn-pipeline-$cpu.log" \

@@ -45,10 +45,12 @@ const { values: args, positionals } = parseArgs({
   },
 });
 
-// insn.mjs case names this compares against: the product's int8 models as a Pi prepares them
-// (`--activations auto` = int8 activations on arm64).
-const DET_CASE = 'detector int8, int8 act (ours)';
-const SEG_CASE = 'segmenter int8, int8 act (ours) 320×240';
+// insn.mjs case names this compares against: the product's int8 models with the activation type the
+// daemon loaded on that core (`--activations auto`: uint8 on the Cortex-A72, int8 on the A76), which the
+// child reports from the models' manifests.
+const DET_CASE = (act) => `detector int8, ${act} act (ours)`;
+const SEG_CASE = (act) => `segmenter int8, ${act} act (ours) 320×240`;
+const actOf = (manifest) => manifest?.provenance?.quantization?.activation_type ?? 'int8';
 
 function mark(label) {
   writeSync(2, `@@MARK ${label}\n`);
@@ -125,7 +127,12 @@ async function child() {
   const log = createLogger('warn', false, 2);
   const models = await loadConfiguredModels({ ...lc, config: cfg }, log);
   if (everies.some((e) => e > 0) && !models.segmenter) throw new Error(`no prepared segmenter in ${args.cache}`);
-  info({ detector: models.detector.file, segmenter: models.segmenter?.file ?? null });
+  info({
+    detector: models.detector.file,
+    segmenter: models.segmenter?.file ?? null,
+    detector_act: actOf(models.detector.manifest),
+    segmenter_act: models.segmenter ? actOf(models.segmenter.manifest) : null,
+  });
   const photos = await prepareBenchFrames(resolve(args.photos), 640, 480);
   const { engine, core } = createEngine(models, cfg);
   const affinity = await engine.start();
@@ -397,9 +404,19 @@ function report() {
   for (const p of positionals) {
     const [cpu, log] = p.split('=');
     if (!cpu || !log) throw new Error(`expected <cpu>=<log>, got '${p}'`);
-    const runs = parsePipelineLog(readFileSync(log, 'utf8'));
-    const det = insn?.perCpu?.[cpu]?.[DET_CASE]?.perInference,
-      seg = insn?.perCpu?.[cpu]?.[SEG_CASE]?.perInference;
+    const text = readFileSync(log, 'utf8');
+    const runs = parsePipelineLog(text);
+    const loaded = text
+      .split('\n')
+      .filter((l) => l.startsWith('@@INFO '))
+      .map((l) => JSON.parse(l.slice(7)))
+      .find((i) => 'detector' in i);
+    // logs of a child without the *_act fields: the shipped prepared files name the type (int8-u8/-s8)
+    const actIn = (file) => (/-u8\.onnx$/.test(file ?? '') ? 'uint8' : 'int8');
+    const detCase = DET_CASE(loaded?.detector_act ?? actIn(loaded?.detector)),
+      segCase = SEG_CASE(loaded?.segmenter_act ?? actIn(loaded?.segmenter));
+    const det = insn?.perCpu?.[cpu]?.[detCase]?.perInference,
+      seg = insn?.perCpu?.[cpu]?.[segCase]?.perInference;
     const engine = runs['engine detector int8']?.perFrame;
     for (const [k, e] of Object.entries(runs)) {
       if (!k.startsWith('pipeline')) continue;
@@ -410,7 +427,7 @@ function report() {
       e.ratioToEngine = engine && !segShare ? e.perFrame / engine : null;
       if (e.skipped) process.stderr.write(`${cpu} ${k}: ${e.skipped} frames skipped as busy inside the window (lower --fps)\n`);
     }
-    perCpu[cpu] = { runs, insnDetector: det ?? null, insnSegmenter: seg ?? null };
+    perCpu[cpu] = { runs, detectorCase: detCase, segmenterCase: segCase, insnDetector: det ?? null, insnSegmenter: seg ?? null };
   }
   const cpus = Object.keys(perCpu);
   const M = (n) => (n === undefined || n === null || Number.isNaN(n) ? '—' : `${(n / 1e6).toFixed(1)} M`);
@@ -431,8 +448,8 @@ function report() {
   const json = {
     created_at: new Date().toISOString(),
     unit: 'guest instructions per processed frame, all threads of the process (qemu-user + arm-insn plugin; not time)',
-    what: '640×480 JPEG files source (or, raw: the fake rpicam-vid streaming yuv420 at 320×320) → preprocess → pinned int8 detector (int8 activations) [→ segmenter every Nth] → post-process → MQTT publish → in-process aedes broker → one subscriber',
-    bare_inference_case: { detector: DET_CASE, segmenter: SEG_CASE, from: args.insn ?? null },
+    what: '640×480 JPEG files source (or, raw: the fake rpicam-vid streaming yuv420 at 320×320) → preprocess → pinned int8 detector (the activation type the daemon picks on that core) [→ segmenter every Nth] → post-process → MQTT publish → in-process aedes broker → one subscriber',
+    bare_inference_case: { detector: 'perCpu.<cpu>.detectorCase', segmenter: 'perCpu.<cpu>.segmenterCase', from: args.insn ?? null },
     perCpu,
   };
   writeFileSync(args.report, JSON.stringify(json, null, 1));
