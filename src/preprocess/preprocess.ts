@@ -160,7 +160,7 @@ function yuvTables(scale: number, offset: number): YuvTables {
   const out = new Float32Array(OUT_SIZE);
   for (let k = 0; k < OUT_SIZE; k++) {
     const v = k - OUT_BIAS;
-    out[k] = (v < 0 ? 0 : v > 255 ? 255 : v) * scale + offset;
+    out[k] = Math.min(255, Math.max(0, v)) * scale + offset;
   }
   const red = new Float32Array(65536),
     blue = new Float32Array(65536);
