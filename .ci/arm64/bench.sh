@@ -3,7 +3,7 @@
 # the arm-insn qemu plugin. Not part of CI (fp32 runs under emulation are slow). Emulated wall time is
 # never a performance figure; instruction counts are the ARM cost figure.
 #
-#   bash .ci/arm64/bench.sh [--runs N] [--only <regex over case names>] [--pipeline-only | --no-pipeline]
+#   bash .ci/arm64/bench.sh [--runs N] [--only <regex over case names>] [--pipeline-only | --nodes-only | --no-pipeline]
 #
 # After the per-inference counts, insn-pipeline.mjs counts instructions per frame of the whole pipeline
 # (files source → preprocess → int8 detector → post-process → MQTT publish), detection only and with
@@ -12,7 +12,8 @@
 # ($EDGESIGHT_SHARED_TOOLS/xnnpack-ref, default ../shared/tools) on the same emulated cores, and a
 # per-node-group profile of the int8 detector and segmenter (insn-nodes.mjs; --no-nodes skips it).
 # Last, the summary lines `insn <cpu> detector …` and `insn <cpu> pipeline <raw|mjpeg> …`. --pipeline-only skips the
-# per-inference runs and uses the insn.json of an earlier run. Environment: EDGESIGHT_ARM64_PIPELINE_FRAMES
+# per-inference runs and uses the insn.json of an earlier run; --nodes-only runs only the per-node profiles
+# (on the models of an earlier run). Environment: EDGESIGHT_ARM64_PIPELINE_FRAMES
 # (measured frames, default 20), EDGESIGHT_ARM64_PIPELINE_WARMUP (5), EDGESIGHT_ARM64_PIPELINE_FPS (files
 # source rate, default 0.33: slow enough that emulation drops no frame as busy).
 set -euo pipefail
@@ -24,6 +25,7 @@ PIPELINE=1 PER_INFERENCE=1 NODES=1 insn_args=()
 for a in "$@"; do
   case "$a" in
     --pipeline-only) PER_INFERENCE=0 NODES=0 ;;
+    --nodes-only) PER_INFERENCE=0 PIPELINE=0 ;;
     --no-pipeline) PIPELINE=0 ;;
     --no-nodes) NODES=0 ;;
     *) insn_args+=("$a") ;;
