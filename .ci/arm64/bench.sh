@@ -3,15 +3,17 @@
 # the arm-insn qemu plugin. Not part of CI (fp32 runs under emulation are slow). Emulated wall time is
 # never a performance figure; instruction counts are the ARM cost figure.
 #
-#   bash .ci/arm64/bench.sh [--runs N] [--only <regex over case names>] [--pipeline-only | --no-pipeline]
+#   bash .ci/arm64/bench.sh [--runs N] [--only <regex over case names>] [--pipeline-only | --nodes-only | --no-pipeline]
 #
 # After the per-inference counts, insn-pipeline.mjs counts instructions per frame of the whole pipeline
 # (files source → preprocess → int8 detector → post-process → MQTT publish), detection only and with
-# segmentation every 5th frame, and the ratio to the bare inference. Then the XNNPACK reference
+# segmentation every 5th frame, then the camera's raw path (the fake rpicam-vid of test/fixtures/bin
+# streaming yuv420 at the model size, detection only), and the ratio to the bare inference. Then the XNNPACK reference
 # ($EDGESIGHT_SHARED_TOOLS/xnnpack-ref, default ../shared/tools) on the same emulated cores, and a
 # per-node-group profile of the int8 detector and segmenter (insn-nodes.mjs; --no-nodes skips it).
 # Last, the summary lines `insn <cpu> detector …` and `insn <cpu> pipeline <raw|mjpeg> …`. --pipeline-only skips the
-# per-inference runs and uses the insn.json of an earlier run. Environment: EDGESIGHT_ARM64_PIPELINE_FRAMES
+# per-inference runs and uses the insn.json of an earlier run; --nodes-only runs only the per-node profiles
+# (on the models of an earlier run). Environment: EDGESIGHT_ARM64_PIPELINE_FRAMES
 # (measured frames, default 20), EDGESIGHT_ARM64_PIPELINE_WARMUP (5), EDGESIGHT_ARM64_PIPELINE_FPS (files
 # source rate, default 0.33: slow enough that emulation drops no frame as busy).
 set -euo pipefail
@@ -23,6 +25,7 @@ PIPELINE=1 PER_INFERENCE=1 NODES=1 insn_args=()
 for a in "$@"; do
   case "$a" in
     --pipeline-only) PER_INFERENCE=0 NODES=0 ;;
+    --nodes-only) PER_INFERENCE=0 PIPELINE=0 ;;
     --no-pipeline) PIPELINE=0 ;;
     --no-nodes) NODES=0 ;;
     *) insn_args+=("$a") ;;
@@ -100,23 +103,31 @@ fi
 
 # --- per-node-group profile of the int8 models --------------------------------------------------------
 if ((NODES)); then
+  # each core profiles the models it prepares by default (`--activations auto`): uint8 activations on the
+  # Cortex-A72 (no dot-product instructions), int8 on the A76; one profile (and report) per activation type
+  default_act() { [[ $1 == cortex-a72 || $1 == cortex-a53 ]] && echo uint8 || echo int8; }
   for m in detector segmenter; do
     kind=det; [[ $m == segmenter ]] && kind=seg
-    dir="$OUT/nodes-$m"
-    rm -rf "$dir"
-    node "$ARM64_REPO/.ci/arm64/insn-nodes.mjs" --prepare "$OURS/$m-int8-int8.onnx" --kind "$kind" --out "$dir" \
-      || arm64_die "cutting $m into node groups failed"
-    nlogs=()
-    for cpu in "${ARM64_CPUS[@]}"; do
-      arm64_log "per-node profile of the $m under $cpu"
-      t1=$SECONDS
-      run_arm64_counted "$cpu" --single-threaded-gc ci/insn-nodes.mjs --child --dir "$dir" --optimized "$dir/opt-$cpu" 2> "$OUT/nodes-$m-$cpu.log" \
-        || { tail -20 "$OUT/nodes-$m-$cpu.log" >&2; arm64_die "per-node profile of the $m under $cpu failed"; }
-      arm64_log "$cpu done in $((SECONDS - t1)) s (emulated wall time)"
-      nlogs+=("$cpu=$OUT/nodes-$m-$cpu.log=$dir/opt-$cpu")
+    for act in uint8 int8; do
+      cpus=()
+      for cpu in "${ARM64_CPUS[@]}"; do [[ $(default_act "$cpu") == "$act" ]] && cpus+=("$cpu"); done
+      ((${#cpus[@]})) || continue
+      dir="$OUT/nodes-$m-$act"
+      rm -rf "$dir"
+      node "$ARM64_REPO/.ci/arm64/insn-nodes.mjs" --prepare "$OURS/$m-int8-$act.onnx" --kind "$kind" --out "$dir" \
+        || arm64_die "cutting $m ($act activations) into node groups failed"
+      nlogs=()
+      for cpu in "${cpus[@]}"; do
+        arm64_log "per-node profile of the $m ($act activations) under $cpu"
+        t1=$SECONDS
+        run_arm64_counted "$cpu" --single-threaded-gc ci/insn-nodes.mjs --child --dir "$dir" --optimized "$dir/opt-$cpu" 2> "$OUT/nodes-$m-$act-$cpu.log" \
+          || { tail -20 "$OUT/nodes-$m-$act-$cpu.log" >&2; arm64_die "per-node profile of the $m under $cpu failed"; }
+        arm64_log "$cpu done in $((SECONDS - t1)) s (emulated wall time)"
+        nlogs+=("$cpu=$OUT/nodes-$m-$act-$cpu.log=$dir/opt-$cpu")
+      done
+      node "$ARM64_REPO/.ci/arm64/insn-nodes.mjs" --report "$OUT/nodes-$m-$act.json" --dir "$dir" "${nlogs[@]}" \
+        || arm64_log "WARNING: the $m's per-node profile ($act activations) does not add up to the whole (see above)"
     done
-    node "$ARM64_REPO/.ci/arm64/insn-nodes.mjs" --report "$OUT/nodes-$m.json" --dir "$dir" "${nlogs[@]}" \
-      || arm64_log "WARNING: the $m's per-node profile does not add up to the whole (see above)"
   done
 fi
 
@@ -126,9 +137,9 @@ if ((PIPELINE)); then
   for cpu in "${ARM64_CPUS[@]}"; do
     arm64_log "counting instructions per pipeline frame under $cpu"
     t1=$SECONDS
-    # the int8 models as a Pi prepares them (int8 activations), from the cache quantized above
+    # the int8 models the daemon picks for that core (--activations auto: uint8 on the A72, int8 on the A76)
     run_arm64_counted "$cpu" ci/insn-pipeline.mjs --child --config "$ARM64_REPO/config/demo.yaml" --cache "$OURS/cache-int8" \
-        --photos "$ARM64_REPO/config/demo-photos" --every 0,5 --frames "${EDGESIGHT_ARM64_PIPELINE_FRAMES:-20}" \
+        --photos "$ARM64_REPO/config/demo-photos" --every 0,5 --raw-camera "$ARM64_REPO/test/fixtures/bin/rpicam-vid" --frames "${EDGESIGHT_ARM64_PIPELINE_FRAMES:-20}" \
         --warmup "${EDGESIGHT_ARM64_PIPELINE_WARMUP:-5}" --fps "${EDGESIGHT_ARM64_PIPELINE_FPS:-0.33}" 2> "$OUT/insn-pipeline-$cpu.log" \
       || { tail -20 "$OUT/insn-pipeline-$cpu.log" >&2; arm64_die "counted pipeline run under $cpu failed"; }
     arm64_log "$cpu done in $((SECONDS - t1)) s (emulated wall time)"

@@ -37,8 +37,8 @@ for (const [cpu, cases] of Object.entries(insn.perCpu)) {
       ? JSON.parse(readFileSync(args.pipeline, 'utf8'))
       : { perCpu: Object.fromEntries(Object.keys(insn.perCpu).map((c) => [c, {}])) };
   for (const [cpu, e] of Object.entries(p.perCpu ?? {})) {
-    // the pipeline runs the int8-activation models (as a Pi 5 prepares them) on every core
-    const bare = insn.perCpu[cpu]?.['detector int8, int8 act (ours)']?.perInference;
+    // bare = the detector the pipeline ran on that core (insn-pipeline.mjs records which one)
+    const bare = insn.perCpu[cpu]?.[e.detectorCase ?? 'detector int8, int8 act (ours)']?.perInference;
     for (const [path, run] of [
       ['raw', 'pipeline raw yuv420 detection only'],
       ['mjpeg', 'pipeline detection only'],

@@ -4,7 +4,7 @@
 //
 //   arm64 node under `qemu-aarch64 -plugin libinsn.so` (bench.sh does this):
 //     insn-pipeline.mjs --child --config <yaml> --cache <int8 models cache> --photos <dir>
-//                       [--warmup 5] [--frames 20] [--fps 0.2] [--every 0,5]
+//                       [--warmup 5] [--frames 20] [--fps 0.2] [--every 0,5] [--raw-camera <fake rpicam-vid>]
 //     Runs the daemon's frame path in-process — files source (the photos as 640×480 JPEG) → preprocess
 //     → pinned inference worker (int8 detector) → post-process → ResultPublisher → MqttPublisher → an
 //     in-process aedes broker → one MQTT subscriber — once per segmentation cadence in --every. After
@@ -12,6 +12,11 @@
 //     the subscriber has received that frame's detections. The plugin counts every thread (main,
 //     inference worker, libuv, GC), so Δ / N is the whole process's cost per frame. It also counts N
 //     bare detector runs through the same pinned worker on a pre-made tensor (the x86 bench's ceiling).
+//     With --raw-camera, one more run counts the camera's raw path: the libcamera source running that
+//     program (the test fixture's fake rpicam-vid: the same photos as I420 at the model's size, 320×320)
+//     with `codec: yuv420`, detection only — preprocessing is then the one-pass yuv420 fast path, no sharp.
+//     The camera program is a child process (on a board: rpicam-vid and the ISP), so it is not counted;
+//     reading its frames from the pipe is.
 //   host node:
 //     insn-pipeline.mjs --report <json out> [--insn <insn.json>] <cpu>=<stderr log>...
 //     Per-frame counts, ratios to the per-inference counts of insn.mjs (same CPU model), table, JSON.
@@ -34,15 +39,18 @@ const { values: args, positionals } = parseArgs({
     frames: { type: 'string', default: '20' },
     fps: { type: 'string', default: '0.2' },
     every: { type: 'string', default: '0,5' },
+    'raw-camera': { type: 'string' },
     report: { type: 'string' },
     insn: { type: 'string' },
   },
 });
 
-// insn.mjs case names this compares against: the product's int8 models as a Pi prepares them
-// (`--activations auto` = int8 activations on arm64).
-const DET_CASE = 'detector int8, int8 act (ours)';
-const SEG_CASE = 'segmenter int8, int8 act (ours) 320×240';
+// insn.mjs case names this compares against: the product's int8 models with the activation type the
+// daemon loaded on that core (`--activations auto`: uint8 on the Cortex-A72, int8 on the A76), which the
+// child reports from the models' manifests.
+const DET_CASE = (act) => `detector int8, ${act} act (ours)`;
+const SEG_CASE = (act) => `segmenter int8, ${act} act (ours) 320×240`;
+const actOf = (manifest) => manifest?.provenance?.quantization?.activation_type ?? 'int8';
 
 function mark(label) {
   writeSync(2, `@@MARK ${label}\n`);
@@ -81,6 +89,7 @@ async function child() {
     { prepareBenchFrames },
     { filesSource },
     { toModelInput },
+    { createFrameSource },
   ] = await Promise.all([
     dist('config/load.js'),
     dist('logging/logger.js'),
@@ -94,7 +103,10 @@ async function child() {
     dist('bench/frames.js'),
     dist('capture/files.js'),
     dist('preprocess/preprocess.js'),
+    dist('capture/source.js'),
   ]);
+  const [{ SsdDecoder }, { decodeTwoLevel }] = await Promise.all([dist('postprocess/detections.js'), dist('pipeline/two-level.js')]);
+  const { default: sharp } = await import('sharp');
   const { default: mqtt } = await import('mqtt');
   const { Subject } = await import('rxjs');
 
@@ -115,7 +127,12 @@ async function child() {
   const log = createLogger('warn', false, 2);
   const models = await loadConfiguredModels({ ...lc, config: cfg }, log);
   if (everies.some((e) => e > 0) && !models.segmenter) throw new Error(`no prepared segmenter in ${args.cache}`);
-  info({ detector: models.detector.file, segmenter: models.segmenter?.file ?? null });
+  info({
+    detector: models.detector.file,
+    segmenter: models.segmenter?.file ?? null,
+    detector_act: actOf(models.detector.manifest),
+    segmenter_act: models.segmenter ? actOf(models.segmenter.manifest) : null,
+  });
   const photos = await prepareBenchFrames(resolve(args.photos), 640, 480);
   const { engine, core } = createEngine(models, cfg);
   const affinity = await engine.start();
@@ -172,10 +189,75 @@ async function child() {
     mark(`engine detector int8|start|${frames}`);
     for (let i = 0; i < frames; i++) await engine.run(t.data.slice(), [1, 3, h, w]);
     mark(`engine detector int8|end|${frames}`);
+
+    // The per-frame JavaScript parts on their own (micro-runs, same frame each time), so the pipeline's
+    // excess over the bare inference can be split: preprocessing of each path, and post-processing
+    // (box decoding + NMS at the tracker's low score, on the detector's real output).
+    const rgb = await sharp(data).resize(w, h, { fit: 'fill' }).raw().toBuffer();
+    const yuv = i420Of(rgb, w, h);
+    const raw = {
+      kind: 'raw',
+      id: 0,
+      capturedAt: Date.now(),
+      capturedMono: performance.now(),
+      data: yuv,
+      format: 'yuv420',
+      width: w,
+      height: h,
+      stride: w,
+    };
+    const jpeg = { kind: 'encoded', id: 0, capturedAt: Date.now(), capturedMono: performance.now(), data, format: 'jpeg', origin: photos.files[0] };
+    // more warm-up than the pipeline runs: a micro-run is cheap, and an optimizing compile of the loop
+    // on V8's background thread would otherwise land inside the window (the plugin counts every thread)
+    const partWarmup = Math.max(warmup, 20);
+    for (const [label, frame] of [
+      ['part preprocess raw yuv420 320×320', raw],
+      ['part preprocess jpeg 640×480', jpeg],
+    ]) {
+      for (let i = 0; i < partWarmup; i++) await toModelInput(frame, spec, w, h);
+      mark(`${label}|start|${frames}`);
+      for (let i = 0; i < frames; i++) await toModelInput(frame, spec, w, h);
+      mark(`${label}|end|${frames}`);
+    }
+    const out = await engine.run(t.data.slice(), [1, 3, h, w]);
+    const det = models.detector.manifest.detection;
+    const decoder = new SsdDecoder(det, models.detector.manifest.labels);
+    const decode = () =>
+      decodeTwoLevel(decoder, out.det[det.outputs.scores].data, out.det[det.outputs.boxes].data, cfg, models.detector.manifest.labels);
+    for (let i = 0; i < partWarmup; i++) decode();
+    mark(`part postprocess decode+nms|start|${frames}`);
+    for (let i = 0; i < frames; i++) decode();
+    mark(`part postprocess decode+nms|end|${frames}`);
   }
 
-  for (const every of everies) {
-    const name = every ? `pipeline seg every ${every}` : 'pipeline detection only';
+  // The runs: the JPEG files source once per segmentation cadence, then (--raw-camera) the raw camera path.
+  const runs = everies.map((every) => ({
+    name: every ? `pipeline seg every ${every}` : 'pipeline detection only',
+    every,
+    source: () => filesSource({ path: photos.dir, loop: true, fps }),
+  }));
+  const cameraEvents = [];
+  if (args['raw-camera']) {
+    const spec = models.detector.manifest.input;
+    const camera = {
+      ...cfg.camera,
+      source: 'libcamera',
+      width: spec.width ?? 320,
+      height: spec.height ?? 320,
+      fps,
+      stall_timeout_s: 0,
+      libcamera: { ...cfg.camera.libcamera, codec: 'yuv420', binary: resolve(args['raw-camera']) },
+    };
+    const env = { ...process.env, FAKE_CAM_FRAMES: photos.dir };
+    runs.push({
+      name: 'pipeline raw yuv420 detection only',
+      every: 0,
+      source: () => createFrameSource(camera, { onEvent: (ev) => cameraEvents.push(ev) }, { env }),
+    });
+  }
+
+  let lastOutputs = null;
+  for (const { name, every, source } of runs) {
     const runCfg = { ...cfg, segmentation: { ...cfg.segmentation, every } };
     const outputs = new ResultPublisher(runCfg, topics, publisher, log);
     const stop$ = new Subject();
@@ -185,7 +267,7 @@ async function child() {
       msgs0 = 0;
     await new Promise((res, rej) => {
       const s = runPipeline(
-        filesSource({ path: photos.dir, loop: true, fps }),
+        source(),
         {
           engine,
           detector: models.detector,
@@ -232,7 +314,27 @@ async function child() {
       void s;
     });
     if (counts.errors || counts.corrupt) throw new Error(`${name}: ${counts.errors} inference errors, ${counts.corrupt} corrupt frames`);
+    // a camera restart inside the window would count a process start and a resync as frame cost
+    const trouble = cameraEvents.filter((ev) => ev.type !== 'started' && ev.type !== 'stderr');
+    if (trouble.length) throw new Error(`${name}: the camera source reported ${JSON.stringify(trouble.slice(0, 3))}`);
     info({ run: name, every, fps, warmup, frames, ...counts, messages: messages - msgs0 });
+    // a publisher's once-a-second timer (track ends, day reset) would otherwise tick on through the
+    // later runs: one publisher at a time, as in the daemon
+    clearInterval(outputs.dayTimer);
+    lastOutputs = outputs;
+  }
+
+  // What the process costs per second of wall time with no frame: the emulated frame interval (1/fps,
+  // seconds under qemu) carries this much besides the frame's own work, which a board at camera rate
+  // spreads over many more frames. The last run's publisher ticks, as it would in the daemon.
+  {
+    const seconds = 15;
+    const timer = setInterval(() => lastOutputs.idle(Date.now()), 1000);
+    await new Promise((r) => setTimeout(r, 2000));
+    mark(`idle per second|start|${seconds}`);
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    mark(`idle per second|end|${seconds}`);
+    clearInterval(timer);
   }
 
   await engine.stop(5000);
@@ -240,6 +342,27 @@ async function child() {
   await sub.endAsync();
   await broker.close();
   await photos.cleanup();
+}
+
+/** RGB24 → I420 (BT.601 limited range, unpadded rows), the layout rpicam-vid's yuv420 frames have. */
+function i420Of(rgb, w, h) {
+  const out = Buffer.alloc((w * h * 3) / 2),
+    u = w * h,
+    v = u + (w / 2) * (h / 2);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const p = (y * w + x) * 3,
+        r = rgb[p],
+        g = rgb[p + 1],
+        b = rgb[p + 2];
+      out[y * w + x] = Math.round(16 + 0.257 * r + 0.504 * g + 0.098 * b);
+      if (!(y & 1) && !(x & 1)) {
+        const c = (y / 2) * (w / 2) + x / 2;
+        out[u + c] = Math.round(128 - 0.148 * r - 0.291 * g + 0.439 * b);
+        out[v + c] = Math.round(128 + 0.439 * r - 0.368 * g - 0.071 * b);
+      }
+    }
+  return out;
 }
 
 /** Marks ("@@MARK name|start|N" followed by the plugin's "INSN total") and "@@INFO {json}" lines. */
@@ -281,9 +404,19 @@ function report() {
   for (const p of positionals) {
     const [cpu, log] = p.split('=');
     if (!cpu || !log) throw new Error(`expected <cpu>=<log>, got '${p}'`);
-    const runs = parsePipelineLog(readFileSync(log, 'utf8'));
-    const det = insn?.perCpu?.[cpu]?.[DET_CASE]?.perInference,
-      seg = insn?.perCpu?.[cpu]?.[SEG_CASE]?.perInference;
+    const text = readFileSync(log, 'utf8');
+    const runs = parsePipelineLog(text);
+    const loaded = text
+      .split('\n')
+      .filter((l) => l.startsWith('@@INFO '))
+      .map((l) => JSON.parse(l.slice(7)))
+      .find((i) => 'detector' in i);
+    // logs of a child without the *_act fields: the shipped prepared files name the type (int8-u8/-s8)
+    const actIn = (file) => (/-u8\.onnx$/.test(file ?? '') ? 'uint8' : 'int8');
+    const detCase = DET_CASE(loaded?.detector_act ?? actIn(loaded?.detector)),
+      segCase = SEG_CASE(loaded?.segmenter_act ?? actIn(loaded?.segmenter));
+    const det = insn?.perCpu?.[cpu]?.[detCase]?.perInference,
+      seg = insn?.perCpu?.[cpu]?.[segCase]?.perInference;
     const engine = runs['engine detector int8']?.perFrame;
     for (const [k, e] of Object.entries(runs)) {
       if (!k.startsWith('pipeline')) continue;
@@ -294,7 +427,7 @@ function report() {
       e.ratioToEngine = engine && !segShare ? e.perFrame / engine : null;
       if (e.skipped) process.stderr.write(`${cpu} ${k}: ${e.skipped} frames skipped as busy inside the window (lower --fps)\n`);
     }
-    perCpu[cpu] = { runs, insnDetector: det ?? null, insnSegmenter: seg ?? null };
+    perCpu[cpu] = { runs, detectorCase: detCase, segmenterCase: segCase, insnDetector: det ?? null, insnSegmenter: seg ?? null };
   }
   const cpus = Object.keys(perCpu);
   const M = (n) => (n === undefined || n === null || Number.isNaN(n) ? '—' : `${(n / 1e6).toFixed(1)} M`);
@@ -302,7 +435,7 @@ function report() {
   const names = [...new Set(cpus.flatMap((c) => Object.keys(perCpu[c].runs)))];
   const rows = [];
   for (const n of names) {
-    rows.push(`| ${n} (per frame) | ${cpus.map((c) => M(perCpu[c].runs[n]?.perFrame)).join(' | ')} |`);
+    rows.push(`| ${n}${n.startsWith('idle') ? '' : ' (per frame)'} | ${cpus.map((c) => M(perCpu[c].runs[n]?.perFrame)).join(' | ')} |`);
     if (n.startsWith('pipeline')) {
       rows.push(`| ↳ bare inference (insn.mjs) for this mix | ${cpus.map((c) => M(perCpu[c].runs[n]?.bareInference)).join(' | ')} |`);
       rows.push(`| ↳ pipeline ÷ bare inference | ${cpus.map((c) => X(perCpu[c].runs[n]?.ratioToInsn)).join(' | ')} |`);
@@ -315,8 +448,8 @@ function report() {
   const json = {
     created_at: new Date().toISOString(),
     unit: 'guest instructions per processed frame, all threads of the process (qemu-user + arm-insn plugin; not time)',
-    what: '640×480 JPEG files source → preprocess → pinned int8 detector (int8 activations) [→ segmenter every Nth] → post-process → MQTT publish → in-process aedes broker → one subscriber',
-    bare_inference_case: { detector: DET_CASE, segmenter: SEG_CASE, from: args.insn ?? null },
+    what: '640×480 JPEG files source (or, raw: the fake rpicam-vid streaming yuv420 at 320×320) → preprocess → pinned int8 detector (the activation type the daemon picks on that core) [→ segmenter every Nth] → post-process → MQTT publish → in-process aedes broker → one subscriber',
+    bare_inference_case: { detector: 'perCpu.<cpu>.detectorCase', segmenter: 'perCpu.<cpu>.segmenterCase', from: args.insn ?? null },
     perCpu,
   };
   writeFileSync(args.report, JSON.stringify(json, null, 1));
