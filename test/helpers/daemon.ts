@@ -35,7 +35,8 @@ export function startDaemon(configFile: string, env: NodeJS.ProcessEnv = testEnv
 
 /** Starts any command with stdout and stderr collected together, watched like a daemon (e.g. a shell that runs it). */
 export function spawnCollected(command: string, args: string[], env: NodeJS.ProcessEnv): DaemonProc {
-  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // its own process group, so a test's teardown can end the daemon together with its camera children
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

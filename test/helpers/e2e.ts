@@ -1,11 +1,26 @@
 import { Collector, startDaemon, testEnv, writeConfig, type DaemonProc } from './daemon.js';
 import { startMosquitto, type Mosquitto, type MosquittoOptions } from './mosquitto.js';
 
-/** Ends a daemon child that is still running (SIGKILL: a test that wanted a clean stop has done it itself). */
+/** SIGKILL to a daemon's whole process group (it leads its own: spawnCollected starts it detached). */
+function killGroup(d: DaemonProc): void {
+  try {
+    process.kill(-d.child.pid!, 'SIGKILL');
+  } catch (e) {
+    // ESRCH: nothing of the group is left
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+}
+
+/**
+ * Ends a daemon child that is still running (SIGKILL: a test that wanted a clean stop has done it itself),
+ * and whatever it started: a SIGKILLed daemon cannot stop its camera child, and a stalled camera never
+ * writes again, so it would never learn that its reader is gone (systemd kills the unit's cgroup the same way).
+ */
 export async function killDaemon(d: DaemonProc | null | undefined): Promise<void> {
-  if (!d || d.child.exitCode !== null || d.child.signalCode !== null) return;
-  d.child.kill('SIGKILL');
-  await d.exited;
+  if (!d) return;
+  const running = d.child.exitCode === null && d.child.signalCode === null;
+  killGroup(d);
+  if (running) await d.exited;
 }
 
 export interface E2eOptions {
