@@ -8,6 +8,7 @@ import { createPrometheusExporter } from '../../src/metrics/prometheus.js';
 import { Metrics } from '../../src/metrics/registry.js';
 import { nowMs } from '../../src/metrics/timing.js';
 import type { FrameResult } from '../../src/pipeline/pipeline.js';
+import type { ViewerImage } from '../../src/live/viewer-image.js';
 import { photo } from '../helpers/paths.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -26,6 +27,29 @@ function result(id: number, data: Buffer): FrameResult {
   };
 }
 
+async function toJpeg(r: FrameResult): Promise<ViewerImage> {
+  const jpeg = await sharp(r.frame.kind === 'encoded' ? r.frame.data : Buffer.alloc(0))
+    .jpeg()
+    .toBuffer();
+  return { jpeg, width: r.width, height: r.height, frameId: r.frameId };
+}
+
+/** the live view's HTTP server on a free port, serving `feed` only */
+async function serve(feed: LiveFeed) {
+  const exporter = createPrometheusExporter(new Metrics({ device: 't', board: false }), { defaultMetrics: false });
+  const server = await startHttpServer({
+    port: 0,
+    bind: '127.0.0.1',
+    token: null,
+    registry: exporter.registry,
+    feed,
+    status: () => {
+      throw new Error('not used');
+    },
+  });
+  return { exporter, server };
+}
+
 /**
  * The live view's cost is bounded by construction: JPEGs are encoded only while a viewer is connected,
  * at most live_fps a second however fast the pipeline pushes frames (the bench measures what that costs).
@@ -42,23 +66,10 @@ describe('live view: encoding only while watched, at most live_fps', function ()
       maxViewers: 1,
       encode: async (r) => {
         encodedAt.push(performance.now());
-        const jpeg = await sharp(r.frame.kind === 'encoded' ? r.frame.data : Buffer.alloc(0))
-          .jpeg()
-          .toBuffer();
-        return { jpeg, width: r.width, height: r.height, frameId: r.frameId };
+        return toJpeg(r);
       },
     });
-    const exporter = createPrometheusExporter(new Metrics({ device: 't', board: false }), { defaultMetrics: false });
-    const server = await startHttpServer({
-      port: 0,
-      bind: '127.0.0.1',
-      token: null,
-      registry: exporter.registry,
-      feed,
-      status: () => {
-        throw new Error('not used');
-      },
-    });
+    const { exporter, server } = await serve(feed);
     let id = 0;
     const pusher = setInterval(() => feed.push(result(id++, png)), 10);
     let req: ClientRequest | undefined;
@@ -104,26 +115,9 @@ describe('live view: encoding only while watched, at most live_fps', function ()
     const feed = new LiveFeed({
       fps: 1 / 60,
       maxViewers: 1,
-      encode: async (r) => ({
-        jpeg: await sharp(r.frame.kind === 'encoded' ? r.frame.data : Buffer.alloc(0))
-          .jpeg()
-          .toBuffer(),
-        width: r.width,
-        height: r.height,
-        frameId: r.frameId,
-      }),
+      encode: toJpeg,
     });
-    const exporter = createPrometheusExporter(new Metrics({ device: 't', board: false }), { defaultMetrics: false });
-    const server = await startHttpServer({
-      port: 0,
-      bind: '127.0.0.1',
-      token: null,
-      registry: exporter.registry,
-      feed,
-      status: () => {
-        throw new Error('not used');
-      },
-    });
+    const { exporter, server } = await serve(feed);
     let req: ClientRequest | undefined;
     try {
       let body = '';
